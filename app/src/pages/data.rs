@@ -1,0 +1,88 @@
+//! `/` — what market data the store holds, per series.
+
+use crate::types::{SeriesCoverage, format_utc};
+use leptos::prelude::*;
+
+#[server]
+pub async fn series_coverage() -> Result<Vec<SeriesCoverage>, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>().ok_or_else(|| ServerFnError::new("server backend missing from context"))?;
+    backend.coverage().await.map_err(ServerFnError::new)
+}
+
+#[component]
+pub fn DataPage() -> impl IntoView {
+    let coverage = Resource::new(|| (), |_| series_coverage());
+    let (filter, set_filter) = signal(String::new());
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h1>"Market data"</h1>
+                <input
+                    id="series-filter"
+                    type="search"
+                    placeholder="Filter by symbol, exchange or timeframe"
+                    on:input=move |ev| set_filter.set(event_target_value(&ev))
+                    prop:value=filter
+                />
+            </div>
+            <Transition fallback=|| view! { <p class="empty">"Loading coverage…"</p> }>
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <p class="error">
+                            "Could not load coverage: "
+                            {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+                        </p>
+                    }
+                }>
+                    {move || coverage.get().map(|r| r.map(|rows| view! { <CoverageTable rows filter /> }))}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CoverageTable(rows: Vec<SeriesCoverage>, filter: ReadSignal<String>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="empty">"No candles stored yet. Run "<code>"traderai import"</code>" or a backfill."</p> }.into_any();
+    }
+    let total: i64 = rows.iter().map(|r| r.bars).sum();
+    let count = rows.len();
+    let visible = move || {
+        let needle = filter.get().trim().to_lowercase();
+        rows.iter()
+            .filter(|r| needle.is_empty() || [&r.symbol, &r.exchange, &r.timeframe, &r.market].iter().any(|f| f.to_lowercase().contains(&needle)))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <p class="summary">{format!("{count} series, {total} candles")}</p>
+        <table class="grid" id="coverage">
+            <thead>
+                <tr>
+                    <th>"Symbol"</th>
+                    <th>"Exchange"</th>
+                    <th>"Market"</th>
+                    <th>"TF"</th>
+                    <th class="num">"Bars"</th>
+                    <th>"First (UTC)"</th>
+                    <th>"Last (UTC)"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <For each=visible key=|r| (r.exchange.clone(), r.market.clone(), r.symbol.clone(), r.timeframe.clone()) let:r>
+                    <tr class="series-row">
+                        <td class="sym">{r.symbol.clone()}</td>
+                        <td>{r.exchange.clone()}</td>
+                        <td>{r.market.clone()}</td>
+                        <td>{r.timeframe.clone()}</td>
+                        <td class="num">{r.bars}</td>
+                        <td>{format_utc(r.first)}</td>
+                        <td>{format_utc(r.last)}</td>
+                    </tr>
+                </For>
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

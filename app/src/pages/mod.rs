@@ -1,0 +1,3 @@
+//! Pages, one module per route.
+
+pub mod data;

@@ -1,0 +1,10 @@
+//! The quant core of TraderAI: pure, deterministic functions over candles.
+//!
+//! No I/O, no async, no SQL: the server and the models crate call in here,
+//! so backtests, paper trading and live signals share one code path.
+
+pub mod market;
+pub mod quality;
+pub mod resample;
+
+pub use market::{Candle, Market, MarketError, SeriesKey, Symbol, Timeframe, TimeMs};

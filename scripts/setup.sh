@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what is missing to build, run and test TraderAI on Debian 12.
+# Idempotent: each step checks first and skips what is already there.
+source "$(dirname "$0")/common.sh"
+
+apt_missing=()
+need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
+for p in build-essential pkg-config curl ca-certificates git nodejs npm chromium postgresql-client; do need_pkg "$p"; done
+# A PostgreSQL server only when none is reachable and none can be started locally.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need_pkg postgresql
+fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  log "apt: installing ${apt_missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  log "installing Rust (rustup)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+fi
+rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || { log "adding wasm32 target"; rustup target add wasm32-unknown-unknown; }
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
+# cargo-leptos 0.3.11 needs a newer rustc; 0.3.10 is the one that builds here.
+if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos 0.3.10" ]; then
+  log "installing cargo-leptos 0.3.10 (first time: 25-40 min on 2 cores)"
+  cargo install cargo-leptos --locked --version 0.3.10
+fi
+# wasm-bindgen CLI must equal the wasm-bindgen in Cargo.lock. Not --locked:
+# one of its locked dependencies is missing from the registry.
+wbg=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+  log "installing wasm-bindgen-cli $wbg"
+  cargo install wasm-bindgen-cli --version "$wbg"
+fi
+
+# Playwright test runner and wasm-opt (Debian's binaryen 108 breaks hydration; npm's 132 works).
+if [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  log "npm: installing end2end tools"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi
+log "setup complete"

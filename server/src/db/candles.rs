@@ -1,0 +1,206 @@
+//! Candles and series: idempotent bulk writes over binary COPY, range reads,
+//! coverage and gap queries.
+
+use super::DbError;
+use engine::{Candle, Market, SeriesKey, Symbol, TimeMs, Timeframe};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Row};
+
+/// A stored series with its maintained statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesRow {
+    pub id: i32,
+    pub key: SeriesKey,
+    pub bars: i64,
+    pub first_open: Option<TimeMs>,
+    pub last_open: Option<TimeMs>,
+}
+
+fn row_to_series(r: &sqlx::postgres::PgRow) -> Result<SeriesRow, DbError> {
+    let exchange: String = r.try_get("exchange")?;
+    let market: String = r.try_get("market")?;
+    let symbol: String = r.try_get("symbol")?;
+    let timeframe: String = r.try_get("timeframe")?;
+    let corrupt = |e: engine::MarketError| DbError::Corrupt(e.to_string());
+    let key = SeriesKey::new(&exchange, Market::parse(&market).map_err(corrupt)?, Symbol::parse(&symbol).map_err(corrupt)?, Timeframe::parse(&timeframe).map_err(corrupt)?)
+        .map_err(corrupt)?;
+    Ok(SeriesRow { id: r.try_get("id")?, key, bars: r.try_get("bars")?, first_open: r.try_get("first_open")?, last_open: r.try_get("last_open")? })
+}
+
+const SERIES_COLUMNS: &str = "id, exchange, market, symbol, timeframe, bars, first_open, last_open";
+
+/// The id of the series, created when new.
+pub async fn ensure_series(conn: &mut PgConnection, key: &SeriesKey) -> Result<i32, DbError> {
+    // DO UPDATE (a no-op) instead of DO NOTHING so RETURNING yields the row either way.
+    let id = sqlx::query_scalar(
+        "INSERT INTO series (exchange, market, symbol, timeframe, tf_ms) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (exchange, market, symbol, timeframe) DO UPDATE SET exchange = EXCLUDED.exchange
+         RETURNING id",
+    )
+    .bind(&key.exchange)
+    .bind(key.market.as_str())
+    .bind(key.symbol.as_str())
+    .bind(key.timeframe.to_string())
+    .bind(key.timeframe.duration_ms())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn find_series(pool: &PgPool, key: &SeriesKey) -> Result<Option<SeriesRow>, DbError> {
+    let row = sqlx::query(&format!("SELECT {SERIES_COLUMNS} FROM series WHERE exchange = $1 AND market = $2 AND symbol = $3 AND timeframe = $4"))
+        .bind(&key.exchange)
+        .bind(key.market.as_str())
+        .bind(key.symbol.as_str())
+        .bind(key.timeframe.to_string())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(row_to_series).transpose()
+}
+
+/// Every series, ordered for display.
+pub async fn list_series(pool: &PgPool) -> Result<Vec<SeriesRow>, DbError> {
+    let rows = sqlx::query(&format!("SELECT {SERIES_COLUMNS} FROM series ORDER BY symbol, exchange, market, tf_ms")).fetch_all(pool).await?;
+    rows.iter().map(row_to_series).collect()
+}
+
+/// PostgreSQL's binary COPY encoding of candles: about 3× less parsing work
+/// on the server than text COPY.
+fn encode_copy(candles: &[Candle]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(19 + candles.len() * 74 + 2);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for c in candles {
+        buf.extend_from_slice(&6i16.to_be_bytes());
+        buf.extend_from_slice(&8i32.to_be_bytes());
+        buf.extend_from_slice(&c.open_time.to_be_bytes());
+        for v in [c.open, c.high, c.low, c.close, c.volume] {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    buf
+}
+
+/// Stores candles that are not stored yet; returns how many were new.
+///
+/// Must run inside a transaction (the staging table empties on commit), so
+/// a caller can commit a page of candles together with its checkpoint.
+pub async fn insert_candles(conn: &mut PgConnection, series_id: i32, candles: &[Candle]) -> Result<u64, DbError> {
+    if candles.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS candle_stage
+         (open_time bigint, open float8, high float8, low float8, close float8, volume float8) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut copy = conn.copy_in_raw("COPY candle_stage FROM STDIN (FORMAT binary)").await?;
+    copy.send(encode_copy(candles)).await?;
+    copy.finish().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO candles (series_id, open_time, open, high, low, close, volume)
+         SELECT $1, open_time, open, high, low, close, volume FROM candle_stage ORDER BY open_time
+         ON CONFLICT (series_id, open_time) DO NOTHING",
+    )
+    .bind(series_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("TRUNCATE candle_stage").execute(&mut *conn).await?;
+    if inserted > 0 {
+        let first = candles.iter().map(|c| c.open_time).min();
+        let last = candles.iter().map(|c| c.open_time).max();
+        sqlx::query(
+            "UPDATE series SET bars = bars + $2, first_open = LEAST(first_open, $3), last_open = GREATEST(last_open, $4), updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(series_id)
+        .bind(inserted as i64)
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(inserted)
+}
+
+/// Candles of one series with `from <= open_time < to`, in time order.
+pub async fn read_range(pool: &PgPool, series_id: i32, from: TimeMs, to: TimeMs) -> Result<Vec<Candle>, DbError> {
+    let rows: Vec<(i64, f64, f64, f64, f64, f64)> = sqlx::query_as(
+        "SELECT open_time, open, high, low, close, volume FROM candles
+         WHERE series_id = $1 AND open_time >= $2 AND open_time < $3 ORDER BY open_time",
+    )
+    .bind(series_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(open_time, open, high, low, close, volume)| Candle { open_time, open, high, low, close, volume }).collect())
+}
+
+/// The ranges of `[from, to)` (aligned to `tf`) that hold no stored bar.
+/// Holes between stored bars are found by PostgreSQL with a window over the
+/// primary key, so only the holes cross the wire, not every open time.
+pub async fn missing_ranges(pool: &PgPool, series_id: i32, tf: Timeframe, from: TimeMs, to: TimeMs) -> Result<Vec<(TimeMs, TimeMs)>, DbError> {
+    let dur = tf.duration_ms();
+    let from = tf.floor(from + dur - 1);
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let bounds: (Option<i64>, Option<i64>) = sqlx::query_as("SELECT min(open_time), max(open_time) FROM candles WHERE series_id = $1 AND open_time >= $2 AND open_time < $3")
+        .bind(series_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?;
+    let (Some(first), Some(last)) = bounds else {
+        return Ok(vec![(from, to)]);
+    };
+    let holes: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT prev + $4, open_time FROM (
+            SELECT open_time, lag(open_time) OVER (ORDER BY open_time) AS prev
+            FROM candles WHERE series_id = $1 AND open_time >= $2 AND open_time < $3
+         ) t WHERE open_time - prev > $4 ORDER BY open_time",
+    )
+    .bind(series_id)
+    .bind(from)
+    .bind(to)
+    .bind(dur)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(holes.len() + 2);
+    if first > from {
+        out.push((from, first));
+    }
+    out.extend(holes);
+    if last + dur < to {
+        out.push((last + dur, to));
+    }
+    Ok(out)
+}
+
+/// Table and index size in bytes, for reports and the system page.
+pub async fn storage_bytes(pool: &PgPool) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT pg_total_relation_size('candles')").fetch_one(pool).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_encoding_layout() {
+        let c = Candle { open_time: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 3.0 };
+        let buf = encode_copy(&[c, c]);
+        assert_eq!(&buf[..11], b"PGCOPY\n\xff\r\n\0");
+        assert_eq!(buf.len(), 19 + 2 * (2 + 6 * 12) + 2);
+        assert_eq!(&buf[buf.len() - 2..], &[0xff, 0xff]);
+        // First field of the first row: length 8 then the big-endian time.
+        assert_eq!(&buf[21..25], &8i32.to_be_bytes());
+        assert_eq!(&buf[25..33], &1i64.to_be_bytes());
+    }
+}

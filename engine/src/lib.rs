@@ -7,4 +7,4 @@ pub mod market;
 pub mod quality;
 pub mod resample;
 
-pub use market::{Candle, Market, MarketError, SeriesKey, Symbol, Timeframe, TimeMs};
+pub use market::{Candle, Market, MarketError, SeriesKey, Symbol, TimeMs, Timeframe};

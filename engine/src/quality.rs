@@ -24,7 +24,11 @@ impl Session {
     /// weekend, else `Continuous`.
     pub fn detect(candles: &[Candle]) -> Session {
         let weekend = candles.iter().any(|c| is_weekend(c.open_time));
-        if candles.len() >= 10 && !weekend { Session::Weekdays } else { Session::Continuous }
+        if candles.len() >= 10 && !weekend {
+            Session::Weekdays
+        } else {
+            Session::Continuous
+        }
     }
 
     /// Number of expected slots of `tf` in `[from, to)`; both aligned to `tf`.
@@ -52,10 +56,22 @@ impl Session {
                 let first_day = from.div_euclid(DAY_MS);
                 let last_day = (to - 1).div_euclid(DAY_MS);
                 if first_day == last_day {
-                    return if is_weekend(from) { 0 } else { (to - from) / dur };
+                    return if is_weekend(from) {
+                        0
+                    } else {
+                        (to - from) / dur
+                    };
                 }
-                let head = if is_weekend(from) { 0 } else { ((first_day + 1) * DAY_MS - from) / dur };
-                let tail = if is_weekend(to - 1) { 0 } else { (to - last_day * DAY_MS) / dur };
+                let head = if is_weekend(from) {
+                    0
+                } else {
+                    ((first_day + 1) * DAY_MS - from) / dur
+                };
+                let tail = if is_weekend(to - 1) {
+                    0
+                } else {
+                    (to - last_day * DAY_MS) / dur
+                };
                 head + weekdays_between(first_day + 1, last_day) * per_day + tail
             }
         }
@@ -130,7 +146,13 @@ pub fn analyze(candles: &[Candle], tf: Timeframe, session: Session) -> QualityRe
     let inconsistencies = candles
         .iter()
         .enumerate()
-        .filter_map(|(index, c)| c.consistency().err().map(|problem| Inconsistency { index, open_time: c.open_time, problem }))
+        .filter_map(|(index, c)| {
+            c.consistency().err().map(|problem| Inconsistency {
+                index,
+                open_time: c.open_time,
+                problem,
+            })
+        })
         .collect();
     QualityReport {
         bars: candles.len(),
@@ -152,7 +174,14 @@ mod tests {
     const H: i64 = 3_600_000;
 
     fn bar(t: TimeMs) -> Candle {
-        Candle { open_time: t, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0 }
+        Candle {
+            open_time: t,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 10.0,
+        }
     }
 
     #[test]
@@ -170,7 +199,21 @@ mod tests {
         let tf = Timeframe::H1;
         let bars: Vec<_> = [0, 1, 2, 6, 7, 10].iter().map(|h| bar(h * H)).collect();
         let r = analyze(&bars, tf, Session::Continuous);
-        assert_eq!(r.gaps, vec![Gap { from: 3 * H, to: 6 * H, missing: 3 }, Gap { from: 8 * H, to: 10 * H, missing: 2 }]);
+        assert_eq!(
+            r.gaps,
+            vec![
+                Gap {
+                    from: 3 * H,
+                    to: 6 * H,
+                    missing: 3
+                },
+                Gap {
+                    from: 8 * H,
+                    to: 10 * H,
+                    missing: 2
+                }
+            ]
+        );
         assert_eq!(r.missing_bars, 5);
         assert_eq!(r.first, Some(0));
         assert_eq!(r.last, Some(10 * H));
@@ -180,16 +223,29 @@ mod tests {
     fn weekend_is_no_gap_for_weekday_sessions() {
         // Friday 1970-01-02 then Monday 1970-01-05: no gap for stocks.
         let bars = vec![bar(DAY_MS), bar(4 * DAY_MS)];
-        assert!(analyze(&bars, Timeframe::D1, Session::Weekdays).gaps.is_empty());
-        assert_eq!(analyze(&bars, Timeframe::D1, Session::Continuous).missing_bars, 2);
+        assert!(
+            analyze(&bars, Timeframe::D1, Session::Weekdays)
+                .gaps
+                .is_empty()
+        );
+        assert_eq!(
+            analyze(&bars, Timeframe::D1, Session::Continuous).missing_bars,
+            2
+        );
         // Friday → Tuesday misses Monday only.
         let bars = vec![bar(DAY_MS), bar(5 * DAY_MS)];
-        assert_eq!(analyze(&bars, Timeframe::D1, Session::Weekdays).missing_bars, 1);
+        assert_eq!(
+            analyze(&bars, Timeframe::D1, Session::Weekdays).missing_bars,
+            1
+        );
     }
 
     #[test]
     fn detects_sessions() {
-        let weekdays: Vec<_> = (0..30).filter(|d| !is_weekend(d * DAY_MS)).map(|d| bar(d * DAY_MS)).collect();
+        let weekdays: Vec<_> = (0..30)
+            .filter(|d| !is_weekend(d * DAY_MS))
+            .map(|d| bar(d * DAY_MS))
+            .collect();
         assert_eq!(Session::detect(&weekdays), Session::Weekdays);
         let all: Vec<_> = (0..30).map(|d| bar(d * DAY_MS)).collect();
         assert_eq!(Session::detect(&all), Session::Continuous);

@@ -75,10 +75,17 @@ impl BackfillParams {
         if let Some(to) = self.to
             && to <= self.from
         {
-            return Err(BackfillError::EmptyRange { from: crate::time::iso(self.from), to: crate::time::iso(to) });
+            return Err(BackfillError::EmptyRange {
+                from: crate::time::iso(self.from),
+                to: crate::time::iso(to),
+            });
         }
         if crate::exchange::binance::interval(self.timeframe).is_none() {
-            return Err(ExchangeError::UnsupportedTimeframe { venue: self.exchange.clone(), timeframe: self.timeframe }.into());
+            return Err(ExchangeError::UnsupportedTimeframe {
+                venue: self.exchange.clone(),
+                timeframe: self.timeframe,
+            }
+            .into());
         }
         Ok(())
     }
@@ -137,7 +144,11 @@ struct Shared {
 
 impl Shared {
     fn progress(&self) -> f64 {
-        if self.planned <= 0 { 1.0 } else { (self.done_bars.load(Ordering::Relaxed) as f64 / self.planned as f64).min(1.0) }
+        if self.planned <= 0 {
+            1.0
+        } else {
+            (self.done_bars.load(Ordering::Relaxed) as f64 / self.planned as f64).min(1.0)
+        }
     }
 
     fn detail(&self) -> serde_json::Value {
@@ -157,7 +168,11 @@ impl Shared {
 }
 
 /// Builds the client for the job's venue market, sharing `budgets` per market.
-pub fn client_for(params: &BackfillParams, settings: &Settings, budget: Arc<RateBudget>) -> Result<BinanceClient, BackfillError> {
+pub fn client_for(
+    params: &BackfillParams,
+    settings: &Settings,
+    budget: Arc<RateBudget>,
+) -> Result<BinanceClient, BackfillError> {
     let mut cfg = match params.market {
         Market::Spot => settings.binance.spot.clone(),
         Market::Futures => settings.binance.futures.clone(),
@@ -187,10 +202,13 @@ pub async fn run<E: Exchange>(
     concurrency: usize,
     on_progress: &(dyn Fn(u64, i64) + Send + Sync),
 ) -> Result<BackfillSummary, BackfillError> {
-    let params: BackfillParams = serde_json::from_value(job.params.clone()).map_err(|e| BackfillError::BadJob(e.to_string()))?;
+    let params: BackfillParams = serde_json::from_value(job.params.clone())
+        .map_err(|e| BackfillError::BadJob(e.to_string()))?;
     params.validate()?;
     let mut cp: Checkpoint = match &job.checkpoint {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| BackfillError::BadJob(e.to_string()))?,
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|e| BackfillError::BadJob(e.to_string()))?
+        }
         None => Checkpoint::default(),
     };
     let tf = params.timeframe;
@@ -198,16 +216,30 @@ pub async fn run<E: Exchange>(
         // First run: fix the end and plan each symbol from what the store lacks.
         cp.to = tf.floor(params.to.unwrap_or_else(crate::time::now_ms));
         if cp.to <= params.from {
-            return Err(BackfillError::EmptyRange { from: crate::time::iso(params.from), to: crate::time::iso(cp.to) });
+            return Err(BackfillError::EmptyRange {
+                from: crate::time::iso(params.from),
+                to: crate::time::iso(cp.to),
+            });
         }
         let mut conn = pool.acquire().await?;
         for sym in &params.symbols {
-            let key = SeriesKey::new(&params.exchange, params.market, sym.clone(), tf).map_err(|e| BackfillError::BadJob(e.to_string()))?;
+            let key = SeriesKey::new(&params.exchange, params.market, sym.clone(), tf)
+                .map_err(|e| BackfillError::BadJob(e.to_string()))?;
             let series_id = db::candles::ensure_series(&mut conn, &key).await?;
-            let ranges = db::candles::missing_ranges(pool, series_id, tf, params.from, cp.to).await?;
+            let ranges =
+                db::candles::missing_ranges(pool, series_id, tf, params.from, cp.to).await?;
             let planned = ranges.iter().map(|(a, b)| tf.bars_between(*a, *b)).sum();
             let cursor = ranges.first().map_or(cp.to, |r| r.0);
-            cp.symbols.insert(sym.to_string(), SymbolState { ranges, cursor, planned, done: planned == 0, ..Default::default() });
+            cp.symbols.insert(
+                sym.to_string(),
+                SymbolState {
+                    ranges,
+                    cursor,
+                    planned,
+                    done: planned == 0,
+                    ..Default::default()
+                },
+            );
         }
         drop(conn);
         let mut tx = pool.begin().await?;
@@ -246,7 +278,16 @@ pub async fn run<E: Exchange>(
         })
     };
 
-    let pending: Vec<(Symbol, SymbolState)> = params.symbols.iter().filter_map(|s| cp.symbols.get(s.as_str()).filter(|st| !st.done).map(|st| (s.clone(), st.clone()))).collect();
+    let pending: Vec<(Symbol, SymbolState)> = params
+        .symbols
+        .iter()
+        .filter_map(|s| {
+            cp.symbols
+                .get(s.as_str())
+                .filter(|st| !st.done)
+                .map(|st| (s.clone(), st.clone()))
+        })
+        .collect();
     let results: Vec<Result<(), BackfillError>> = futures::stream::iter(pending)
         .map(|(sym, st)| {
             let shared = shared.clone();
@@ -271,11 +312,19 @@ pub async fn run<E: Exchange>(
         .await;
     hb.abort();
 
-    let states = shared.states.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let states = shared
+        .states
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let elapsed = shared.started.elapsed().as_secs_f64();
     let fetched = shared.fetched.load(Ordering::Relaxed);
     let summary = BackfillSummary {
-        failed: states.iter().filter(|(_, s)| s.error.is_some()).map(|(k, _)| k.clone()).collect(),
+        failed: states
+            .iter()
+            .filter(|(_, s)| s.error.is_some())
+            .map(|(k, _)| k.clone())
+            .collect(),
         fetched,
         stored: shared.stored.load(Ordering::Relaxed),
         pages: states.values().map(|s| s.pages).sum(),
@@ -285,7 +334,11 @@ pub async fn run<E: Exchange>(
         symbols: states,
     };
     // A venue ban is the job's error; a single bad symbol is in the summary.
-    if let Some(e) = results.into_iter().filter_map(Result::err).find(|e| e.stops_everything() || matches!(e, BackfillError::Db(_))) {
+    if let Some(e) = results
+        .into_iter()
+        .filter_map(Result::err)
+        .find(|e| e.stops_everything() || matches!(e, BackfillError::Db(_)))
+    {
         return Err(e);
     }
     Ok(summary)
@@ -306,7 +359,10 @@ fn done_bars(st: &SymbolState, tf: Timeframe) -> i64 {
     if st.done {
         return st.planned;
     }
-    st.ranges.iter().map(|(a, b)| tf.bars_between(*a, (*b).min(st.cursor).max(*a))).sum()
+    st.ranges
+        .iter()
+        .map(|(a, b)| tf.bars_between(*a, (*b).min(st.cursor).max(*a)))
+        .sum()
 }
 
 async fn run_symbol<E: Exchange>(
@@ -320,7 +376,8 @@ async fn run_symbol<E: Exchange>(
 ) -> Result<(), BackfillError> {
     let tf = params.timeframe;
     let dur = tf.duration_ms();
-    let key = SeriesKey::new(&params.exchange, params.market, sym.clone(), tf).map_err(|e| BackfillError::BadJob(e.to_string()))?;
+    let key = SeriesKey::new(&params.exchange, params.market, sym.clone(), tf)
+        .map_err(|e| BackfillError::BadJob(e.to_string()))?;
     let series_id = {
         let mut conn = pool.acquire().await?;
         db::candles::ensure_series(&mut conn, &key).await?
@@ -336,7 +393,11 @@ async fn run_symbol<E: Exchange>(
             }
             let page = exchange.fetch_klines(sym, tf, start, b).await?;
             let range_done = page.len() < limit;
-            let next = if range_done { b } else { page.last().map_or(b, |c| c.open_time + dur) };
+            let next = if range_done {
+                b
+            } else {
+                page.last().map_or(b, |c| c.open_time + dur)
+            };
             let before = done_bars(&st, tf);
 
             let mut tx = pool.begin().await?;
@@ -346,14 +407,33 @@ async fn run_symbol<E: Exchange>(
             st.stored += stored;
             st.pages += 1;
             st.done = next >= st.ranges.last().map_or(next, |r| r.1);
-            shared.done_bars.fetch_add((done_bars(&st, tf) - before).max(0) as u64, Ordering::Relaxed);
-            shared.fetched.fetch_add(page.len() as u64, Ordering::Relaxed);
+            shared.done_bars.fetch_add(
+                (done_bars(&st, tf) - before).max(0) as u64,
+                Ordering::Relaxed,
+            );
+            shared
+                .fetched
+                .fetch_add(page.len() as u64, Ordering::Relaxed);
             shared.stored.fetch_add(stored, Ordering::Relaxed);
-            let value = serde_json::to_value(&st).map_err(|e| BackfillError::BadJob(e.to_string()))?;
-            let cancel = db::jobs::checkpoint_entry(&mut tx, shared.job_id, &shared.owner, &path, &value, shared.progress(), &shared.detail()).await?;
+            let value =
+                serde_json::to_value(&st).map_err(|e| BackfillError::BadJob(e.to_string()))?;
+            let cancel = db::jobs::checkpoint_entry(
+                &mut tx,
+                shared.job_id,
+                &shared.owner,
+                &path,
+                &value,
+                shared.progress(),
+                &shared.detail(),
+            )
+            .await?;
             tx.commit().await?;
 
-            shared.states.lock().unwrap_or_else(|e| e.into_inner()).insert(sym.to_string(), st.clone());
+            shared
+                .states
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(sym.to_string(), st.clone());
             if cancel {
                 shared.cancel.store(true, Ordering::Relaxed);
             }

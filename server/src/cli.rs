@@ -19,7 +19,13 @@ use std::path::PathBuf;
 #[command(name = "traderai", version, about = "TraderAI: market candles in, trade plans out.", long_about = None)]
 pub struct Cli {
     /// PostgreSQL to use; the database is created and migrated if needed.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/traderai", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/traderai",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// TOML file overriding built-in settings (exchange limits, concurrency).
     #[arg(long, env = "TRADERAI_CONFIG", global = true)]
@@ -93,7 +99,12 @@ pub struct SeriesArgs {
 
 impl SeriesArgs {
     fn key(&self) -> anyhow::Result<SeriesKey> {
-        Ok(SeriesKey::new(&self.exchange, self.market, self.symbol.clone(), self.timeframe)?)
+        Ok(SeriesKey::new(
+            &self.exchange,
+            self.market,
+            self.symbol.clone(),
+            self.timeframe,
+        )?)
     }
 }
 
@@ -237,7 +248,9 @@ fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 async fn connect(cli: &Cli) -> anyhow::Result<PgPool> {
-    db::connect(&cli.database_url, 16).await.with_context(|| format!("database {}", db::redact(&cli.database_url)))
+    db::connect(&cli.database_url, 16)
+        .await
+        .with_context(|| format!("database {}", db::redact(&cli.database_url)))
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
@@ -247,7 +260,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -264,7 +278,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(a)) => serve(&cli, &settings, a).await,
         Some(Command::Migrate) => {
             connect(&cli).await?;
-            if cli.json { print_json(&serde_json::json!({"migrated": true})) } else { Ok(println!("database ready: {}", db::redact(&cli.database_url))) }
+            if cli.json {
+                print_json(&serde_json::json!({"migrated": true}))
+            } else {
+                Ok(println!(
+                    "database ready: {}",
+                    db::redact(&cli.database_url)
+                ))
+            }
         }
         Some(Command::Seed { dir }) => {
             let pool = connect(&cli).await?;
@@ -273,7 +294,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&reports)
             } else {
                 for r in &reports {
-                    println!("{}: {} new of {} rows ({} already stored)", r.series, r.stored, r.rows_read, r.already_stored);
+                    println!(
+                        "{}: {} new of {} rows ({} already stored)",
+                        r.series, r.stored, r.rows_read, r.already_stored
+                    );
                 }
                 Ok(())
             }
@@ -286,12 +310,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Worker(a)) => {
             let pool = connect(&cli).await?;
             let n = jobs::worker(pool, settings, a.once, shutdown_signal()).await?;
-            if cli.json { print_json(&serde_json::json!({ "jobs_run": n })) } else { Ok(println!("worker ran {n} job(s)")) }
+            if cli.json {
+                print_json(&serde_json::json!({ "jobs_run": n }))
+            } else {
+                Ok(println!("worker ran {n} job(s)"))
+            }
         }
         Some(Command::Coverage(a)) => coverage_cmd(&cli, a).await,
         Some(Command::MockExchange(a)) => mock_cmd(&cli, a).await,
     }
-    .with_context(|| if command.is_empty() { String::from("command failed") } else { format!("{command} failed") })
+    .with_context(|| {
+        if command.is_empty() {
+            String::from("command failed")
+        } else {
+            format!("{command} failed")
+        }
+    })
 }
 
 impl ServeArgs {
@@ -316,7 +350,12 @@ async fn serve(cli: &Cli, settings: &Settings, a: &ServeArgs) -> anyhow::Result<
     let mut workers = Vec::new();
     for _ in 0..a.workers {
         let (pool, settings, mut rx) = (pool.clone(), settings.clone(), stop_rx.clone());
-        workers.push(tokio::spawn(async move { jobs::worker(pool, settings, false, async move { let _ = rx.changed().await; }).await }));
+        workers.push(tokio::spawn(async move {
+            jobs::worker(pool, settings, false, async move {
+                let _ = rx.changed().await;
+            })
+            .await
+        }));
     }
     let opts = crate::web::leptos_options(a.addr, &a.site_root)?;
     let result = crate::web::serve(pool, opts, shutdown_signal()).await;
@@ -328,14 +367,32 @@ async fn serve(cli: &Cli, settings: &Settings, a: &ServeArgs) -> anyhow::Result<
 }
 
 async fn import_files(cli: &Cli, a: &ImportArgs) -> anyhow::Result<()> {
-    let pool = if a.dry_run { None } else { Some(connect(cli).await?) };
-    let opts = ImportOptions { key: a.series.key()?, format: a.format, columns: a.columns.clone().unwrap_or_default(), strict: a.strict, dry_run: a.dry_run, quiet: cli.json };
+    let pool = if a.dry_run {
+        None
+    } else {
+        Some(connect(cli).await?)
+    };
+    let opts = ImportOptions {
+        key: a.series.key()?,
+        format: a.format,
+        columns: a.columns.clone().unwrap_or_default(),
+        strict: a.strict,
+        dry_run: a.dry_run,
+        quiet: cli.json,
+    };
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for f in &a.files {
         let r = match &pool {
             Some(p) => import::import_file(p, f, &opts).await,
-            None => import::parse_file(f, opts.key.timeframe, opts.format, &opts.columns, opts.quiet).and_then(|(parsed, layout)| dry_report(f, &opts, parsed, layout)),
+            None => import::parse_file(
+                f,
+                opts.key.timeframe,
+                opts.format,
+                &opts.columns,
+                opts.quiet,
+            )
+            .and_then(|(parsed, layout)| dry_report(f, &opts, parsed, layout)),
         };
         match r {
             Ok(r) => {
@@ -354,34 +411,67 @@ async fn import_files(cli: &Cli, a: &ImportArgs) -> anyhow::Result<()> {
         print_json(&serde_json::json!({ "reports": reports, "errors": failures }))?;
     }
     if !failures.is_empty() {
-        bail!("{} of {} file(s) could not be imported", failures.len(), a.files.len());
+        bail!(
+            "{} of {} file(s) could not be imported",
+            failures.len(),
+            a.files.len()
+        );
     }
     Ok(())
 }
 
-fn dry_report(path: &std::path::Path, opts: &ImportOptions, parsed: import::rows::Parsed, layout: import::Layout) -> Result<import::ImportReport, import::ImportError> {
+fn dry_report(
+    path: &std::path::Path,
+    opts: &ImportOptions,
+    parsed: import::rows::Parsed,
+    layout: import::Layout,
+) -> Result<import::ImportReport, import::ImportError> {
     if parsed.candles.is_empty() {
         return Err(import::ImportError::NothingUsable {
             path: path.to_path_buf(),
             rejected: parsed.rejected_count,
             off_grid: parsed.off_grid_count,
             timeframe: opts.key.timeframe,
-            first: parsed.rejected.first().map(|r| format!("line {}: {}", r.line, r.message)).unwrap_or_default(),
+            first: parsed
+                .rejected
+                .first()
+                .map(|r| format!("line {}: {}", r.line, r.message))
+                .unwrap_or_default(),
         });
     }
-    Ok(import::report_for(path, &opts.key, &parsed, layout, 0, true))
+    Ok(import::report_for(
+        path, &opts.key, &parsed, layout, 0, true,
+    ))
 }
 
 async fn export_series(cli: &Cli, a: &ExportArgs) -> anyhow::Result<()> {
     let pool = connect(cli).await?;
     let key = a.series.key()?;
-    let series = db::candles::find_series(&pool, &key).await?.with_context(|| format!("no stored series {key}; see `traderai coverage`"))?;
-    let candles = db::candles::read_range(&pool, series.id, a.from.unwrap_or(i64::MIN), a.to.unwrap_or(i64::MAX)).await?;
-    let format = a.format.unwrap_or_else(|| export::ExportFormat::from_path(&a.output));
+    let series = db::candles::find_series(&pool, &key)
+        .await?
+        .with_context(|| format!("no stored series {key}; see `traderai coverage`"))?;
+    let candles = db::candles::read_range(
+        &pool,
+        series.id,
+        a.from.unwrap_or(i64::MIN),
+        a.to.unwrap_or(i64::MAX),
+    )
+    .await?;
+    let format = a
+        .format
+        .unwrap_or_else(|| export::ExportFormat::from_path(&a.output));
     export::write(&a.output, format, &candles)?;
     let summary = serde_json::json!({ "series": key.to_string(), "rows": candles.len(), "output": a.output.display().to_string(),
         "first": candles.first().map(|c| time::iso(c.open_time)), "last": candles.last().map(|c| time::iso(c.open_time)) });
-    if cli.json { print_json(&summary) } else { Ok(println!("wrote {} candles of {key} to {}", candles.len(), a.output.display())) }
+    if cli.json {
+        print_json(&summary)
+    } else {
+        Ok(println!(
+            "wrote {} candles of {key} to {}",
+            candles.len(),
+            a.output.display()
+        ))
+    }
 }
 
 async fn backfill_cmd(cli: &Cli, settings: &Settings, a: &BackfillArgs) -> anyhow::Result<()> {
@@ -399,15 +489,27 @@ async fn backfill_cmd(cli: &Cli, settings: &Settings, a: &BackfillArgs) -> anyho
     let pool = connect(cli).await?;
     let job = db::jobs::enqueue(&pool, backfill::KIND, &serde_json::to_value(&params)?).await?;
     if a.detach {
-        return if cli.json { print_json(&job) } else { Ok(println!("queued backfill job {}", job.id)) };
+        return if cli.json {
+            print_json(&job)
+        } else {
+            Ok(println!("queued backfill job {}", job.id))
+        };
     }
     if !cli.json {
-        eprintln!("backfill job {} (resume with `traderai jobs resume {}` if interrupted)", job.id, job.id);
+        eprintln!(
+            "backfill job {} (resume with `traderai jobs resume {}` if interrupted)",
+            job.id, job.id
+        );
     }
     run_in_foreground(cli, settings, &pool, job.id).await
 }
 
-async fn run_in_foreground(cli: &Cli, settings: &Settings, pool: &PgPool, id: i64) -> anyhow::Result<()> {
+async fn run_in_foreground(
+    cli: &Cli,
+    settings: &Settings,
+    pool: &PgPool,
+    id: i64,
+) -> anyhow::Result<()> {
     let owner = jobs::owner_id();
     let job = jobs::take_over(pool, id, &owner, settings.job_stale_after_s).await?;
     let pb = crate::progress::bar(0, "candles", cli.json);
@@ -426,17 +528,37 @@ async fn run_in_foreground(cli: &Cli, settings: &Settings, pool: &PgPool, id: i6
     }
     match status {
         db::jobs::JobStatus::Succeeded | db::jobs::JobStatus::Cancelled => Ok(()),
-        _ => bail!("job {id} {}: {}", status.as_str(), job.error.unwrap_or_else(|| "see `traderai jobs show`".into())),
+        _ => bail!(
+            "job {id} {}: {}",
+            status.as_str(),
+            job.error
+                .unwrap_or_else(|| "see `traderai jobs show`".into())
+        ),
     }
 }
 
 fn print_job(j: &db::jobs::Job) {
-    println!("job {} [{}] {} {:.1}%  attempts {}  created {}", j.id, j.kind, j.status.as_str(), j.progress * 100.0, j.attempts, j.created_at.format("%Y-%m-%d %H:%M:%S"));
+    println!(
+        "job {} [{}] {} {:.1}%  attempts {}  created {}",
+        j.id,
+        j.kind,
+        j.status.as_str(),
+        j.progress * 100.0,
+        j.attempts,
+        j.created_at.format("%Y-%m-%d %H:%M:%S")
+    );
     if let Some(e) = &j.error {
         println!("  error: {e}");
     }
     if let Some(obj) = j.detail.as_object() {
-        for k in ["fetched", "stored", "pages", "candles_per_s", "elapsed_s", "failed"] {
+        for k in [
+            "fetched",
+            "stored",
+            "pages",
+            "candles_per_s",
+            "elapsed_s",
+            "failed",
+        ] {
             if let Some(v) = obj.get(k) {
                 println!("  {k}: {v}");
             }
@@ -447,13 +569,24 @@ fn print_job(j: &db::jobs::Job) {
 async fn resample_cmd(cli: &Cli, a: &ResampleArgs) -> anyhow::Result<()> {
     let pool = connect(cli).await?;
     let base_key = SeriesKey::new(&a.exchange, a.market, a.symbol.clone(), a.base)?;
-    let base = db::candles::find_series(&pool, &base_key).await?.with_context(|| format!("no stored series {base_key}"))?;
+    let base = db::candles::find_series(&pool, &base_key)
+        .await?
+        .with_context(|| format!("no stored series {base_key}"))?;
     let candles = db::candles::read_range(&pool, base.id, i64::MIN, i64::MAX).await?;
-    let mode = if a.partial { Completeness::AllowPartial } else { Completeness::CompleteOnly };
+    let mode = if a.partial {
+        Completeness::AllowPartial
+    } else {
+        Completeness::CompleteOnly
+    };
     let mut out = Vec::new();
     for &target in &a.targets {
         let bars = resample(&candles, a.base, target, mode)?;
-        let windows = target.bars_between(a.base.floor(candles.first().map_or(0, |c| c.open_time)), candles.last().map_or(0, |c| c.open_time + a.base.duration_ms()));
+        let windows = target.bars_between(
+            a.base.floor(candles.first().map_or(0, |c| c.open_time)),
+            candles
+                .last()
+                .map_or(0, |c| c.open_time + a.base.duration_ms()),
+        );
         let key = SeriesKey::new(&a.exchange, a.market, a.symbol.clone(), target)?;
         let built: Vec<_> = bars.iter().map(|b| b.candle).collect();
         let stored = import::store(&pool, &key, &built, true).await?;
@@ -464,7 +597,14 @@ async fn resample_cmd(cli: &Cli, a: &ResampleArgs) -> anyhow::Result<()> {
         print_json(&out)
     } else {
         for o in &out {
-            println!("{}: {} bars ({} new, {} partial, {} incomplete windows skipped)", o["series"].as_str().unwrap_or("?"), o["bars"], o["stored"], o["partial"], o["windows_skipped"]);
+            println!(
+                "{}: {} bars ({} new, {} partial, {} incomplete windows skipped)",
+                o["series"].as_str().unwrap_or("?"),
+                o["bars"],
+                o["stored"],
+                o["partial"],
+                o["windows_skipped"]
+            );
         }
         Ok(())
     }
@@ -478,14 +618,27 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
             if cli.json {
                 return print_json(&list);
             }
-            println!("{:>6}  {:<9} {:<10} {:>6}  {:>3}  created", "id", "kind", "status", "done", "try");
+            println!(
+                "{:>6}  {:<9} {:<10} {:>6}  {:>3}  created",
+                "id", "kind", "status", "done", "try"
+            );
             for j in list {
-                println!("{:>6}  {:<9} {:<10} {:>5.1}%  {:>3}  {}", j.id, j.kind, j.status.as_str(), j.progress * 100.0, j.attempts, j.created_at.format("%Y-%m-%d %H:%M:%S"));
+                println!(
+                    "{:>6}  {:<9} {:<10} {:>5.1}%  {:>3}  {}",
+                    j.id,
+                    j.kind,
+                    j.status.as_str(),
+                    j.progress * 100.0,
+                    j.attempts,
+                    j.created_at.format("%Y-%m-%d %H:%M:%S")
+                );
             }
             Ok(())
         }
         JobsCommand::Show { id } => {
-            let job = db::jobs::get(&pool, *id).await?.with_context(|| format!("no job {id}"))?;
+            let job = db::jobs::get(&pool, *id)
+                .await?
+                .with_context(|| format!("no job {id}"))?;
             if cli.json {
                 print_json(&job)
             } else {
@@ -497,25 +650,48 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
         JobsCommand::Watch { id } => {
             let pb = crate::progress::bar(1000, "‰", cli.json);
             loop {
-                let job = db::jobs::get(&pool, *id).await?.with_context(|| format!("no job {id}"))?;
+                let job = db::jobs::get(&pool, *id)
+                    .await?
+                    .with_context(|| format!("no job {id}"))?;
                 pb.set_message(job.status.as_str());
                 pb.set_position((job.progress * 1000.0) as u64);
                 if job.status.is_finished() {
                     pb.finish_and_clear();
-                    return if cli.json { print_json(&job) } else { Ok(print_job(&job)) };
+                    return if cli.json {
+                        print_json(&job)
+                    } else {
+                        Ok(print_job(&job))
+                    };
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
         }
         JobsCommand::Cancel { id } => {
-            let job = db::jobs::request_cancel(&pool, *id).await?.with_context(|| format!("no job {id}"))?;
-            if cli.json { print_json(&job) } else { Ok(println!("job {id}: cancel requested (now {})", job.status.as_str())) }
+            let job = db::jobs::request_cancel(&pool, *id)
+                .await?
+                .with_context(|| format!("no job {id}"))?;
+            if cli.json {
+                print_json(&job)
+            } else {
+                Ok(println!(
+                    "job {id}: cancel requested (now {})",
+                    job.status.as_str()
+                ))
+            }
         }
         JobsCommand::Resume { id, detach: true } => {
-            let job = db::jobs::requeue(&pool, *id).await?.with_context(|| format!("job {id} is not failed or cancelled"))?;
-            if cli.json { print_json(&job) } else { Ok(println!("job {id} queued")) }
+            let job = db::jobs::requeue(&pool, *id)
+                .await?
+                .with_context(|| format!("job {id} is not failed or cancelled"))?;
+            if cli.json {
+                print_json(&job)
+            } else {
+                Ok(println!("job {id} queued"))
+            }
         }
-        JobsCommand::Resume { id, detach: false } => run_in_foreground(cli, settings, &pool, *id).await,
+        JobsCommand::Resume { id, detach: false } => {
+            run_in_foreground(cli, settings, &pool, *id).await
+        }
     }
 }
 
@@ -539,19 +715,42 @@ async fn coverage_cmd(cli: &Cli, a: &CoverageArgs) -> anyhow::Result<()> {
         return print_json(&rows);
     }
     for r in &rows {
-        let gaps = r.get("gaps").map(|g| format!("  gaps {g} ({} missing)", r["missing_bars"])).unwrap_or_default();
-        println!("{:<34} {:>9} bars  {} .. {}{gaps}", r["series"].as_str().unwrap_or("?"), r["bars"], r["first"].as_str().unwrap_or("-"), r["last"].as_str().unwrap_or("-"));
+        let gaps = r
+            .get("gaps")
+            .map(|g| format!("  gaps {g} ({} missing)", r["missing_bars"]))
+            .unwrap_or_default();
+        println!(
+            "{:<34} {:>9} bars  {} .. {}{gaps}",
+            r["series"].as_str().unwrap_or("?"),
+            r["bars"],
+            r["first"].as_str().unwrap_or("-"),
+            r["last"].as_str().unwrap_or("-")
+        );
     }
     Ok(())
 }
 
 async fn mock_cmd(cli: &Cli, a: &MockArgs) -> anyhow::Result<()> {
-    let mut mock = MockExchange::new(MockConfig { weight_limit_per_min: a.weight_limit, latency: std::time::Duration::from_millis(a.latency_ms), ..Default::default() });
+    let mut mock = MockExchange::new(MockConfig {
+        weight_limit_per_min: a.weight_limit,
+        latency: std::time::Duration::from_millis(a.latency_ms),
+        ..Default::default()
+    });
     for spec in &a.series {
-        let (file, rest) = spec.split_once('=').with_context(|| format!("--serve {spec:?}: expected FILE=SYMBOL@TIMEFRAME"))?;
-        let (sym, tf) = rest.split_once('@').with_context(|| format!("--serve {spec:?}: expected FILE=SYMBOL@TIMEFRAME"))?;
+        let (file, rest) = spec
+            .split_once('=')
+            .with_context(|| format!("--serve {spec:?}: expected FILE=SYMBOL@TIMEFRAME"))?;
+        let (sym, tf) = rest
+            .split_once('@')
+            .with_context(|| format!("--serve {spec:?}: expected FILE=SYMBOL@TIMEFRAME"))?;
         let (sym, tf) = (Symbol::parse(sym)?, Timeframe::parse(tf)?);
-        let (parsed, _) = import::parse_file(std::path::Path::new(file), tf, None, &ColumnOverrides::default(), true)?;
+        let (parsed, _) = import::parse_file(
+            std::path::Path::new(file),
+            tf,
+            None,
+            &ColumnOverrides::default(),
+            true,
+        )?;
         mock = mock.with_series(&sym, tf, parsed.candles);
     }
     let (addr, handle) = mock.spawn(a.addr).await?;

@@ -53,7 +53,11 @@ impl VenueConfig {
             .iter()
             .copied()
             .filter(|(l, w)| *l > 0 && *w > 0)
-            .max_by(|a, b| (u64::from(a.0) * u64::from(b.1)).cmp(&(u64::from(b.0) * u64::from(a.1))).then(a.0.cmp(&b.0)))
+            .max_by(|a, b| {
+                (u64::from(a.0) * u64::from(b.1))
+                    .cmp(&(u64::from(b.0) * u64::from(a.1)))
+                    .then(a.0.cmp(&b.0))
+            })
             .unwrap_or((500, 1))
     }
 }
@@ -67,7 +71,10 @@ pub struct BinanceConfig {
 
 impl Default for BinanceConfig {
     fn default() -> Self {
-        BinanceConfig { spot: VenueConfig::binance_spot(), futures: VenueConfig::binance_futures() }
+        BinanceConfig {
+            spot: VenueConfig::binance_spot(),
+            futures: VenueConfig::binance_futures(),
+        }
     }
 }
 
@@ -83,24 +90,42 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { binance: BinanceConfig::default(), backfill_concurrency: 4, job_stale_after_s: 30.0 }
+        Settings {
+            binance: BinanceConfig::default(),
+            backfill_concurrency: 4,
+            job_stale_after_s: 30.0,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Parse { path: String, source: Box<toml::de::Error> },
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
 }
 
 impl Settings {
     /// Defaults, then the TOML file if given. Missing keys keep their defaults.
     pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
-        let Some(path) = path else { return Ok(Settings::default()) };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.display().to_string(), source: Box::new(source) })
+        let Some(path) = path else {
+            return Ok(Settings::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
     }
 }
 
@@ -116,11 +141,21 @@ mod tests {
     }
 
     #[test]
+    fn example_config_documents_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../config/traderai.example.toml");
+        assert_eq!(Settings::load(Some(&path)).unwrap(), Settings::default());
+    }
+
+    #[test]
     fn toml_overrides_keep_other_defaults() {
         let s: Settings = toml::from_str("backfill_concurrency = 2\n[binance.spot]\nbase_url = \"http://127.0.0.1:9\"\nweight_limit_per_min = 1200\nkline_weight_tiers = [[1000, 2]]\nmax_retries = 3\nbackoff_base_ms = 10\nbackoff_max_ms = 100\nrequest_timeout_ms = 500\n").unwrap();
         assert_eq!(s.backfill_concurrency, 2);
         assert_eq!(s.binance.spot.weight_limit_per_min, 1200);
         assert_eq!(s.binance.futures, VenueConfig::binance_futures());
-        assert!(toml::from_str::<Settings>("nonsense_key = 1").is_err(), "unknown keys are errors, not silently ignored");
+        assert!(
+            toml::from_str::<Settings>("nonsense_key = 1").is_err(),
+            "unknown keys are errors, not silently ignored"
+        );
     }
 }

@@ -14,54 +14,96 @@ pub const KINDS: &[&str] = &[backfill::KIND];
 /// host see at once that the owner died; the nonce tells two lives of one
 /// pid apart.
 pub fn owner_id() -> String {
-    format!("{}:{}:{:08x}", hostname(), std::process::id(), rand::random::<u32>())
+    format!(
+        "{}:{}:{:08x}",
+        hostname(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").or_else(|_| std::fs::read_to_string("/etc/hostname")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// True when `owner` ran on this host under a pid that no longer exists.
 pub fn owner_is_dead_here(owner: &str) -> bool {
     let mut parts = owner.split(':');
-    match (parts.next(), parts.next().and_then(|p| p.parse::<u32>().ok())) {
-        (Some(host), Some(pid)) if host == hostname() => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    match (
+        parts.next(),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    ) {
+        (Some(host), Some(pid)) if host == hostname() => {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
         _ => false,
     }
 }
 
 /// Takes job `id` for this process: queued, failed and cancelled jobs at
 /// once; a running one only when its owner is dead or silent.
-pub async fn take_over(pool: &PgPool, id: i64, owner: &str, stale_after_s: f64) -> anyhow::Result<Job> {
-    let job = db::jobs::get(pool, id).await?.with_context(|| format!("no job {id}"))?;
+pub async fn take_over(
+    pool: &PgPool,
+    id: i64,
+    owner: &str,
+    stale_after_s: f64,
+) -> anyhow::Result<Job> {
+    let job = db::jobs::get(pool, id)
+        .await?
+        .with_context(|| format!("no job {id}"))?;
     if job.status == JobStatus::Succeeded {
         anyhow::bail!("job {id} already succeeded; start a new one to fetch more");
     }
     let expected = if job.status == JobStatus::Running {
         let prev = job.owner.clone().unwrap_or_default();
-        let silent_s = job.heartbeat_at.map_or(f64::INFINITY, |t| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+        let silent_s = job.heartbeat_at.map_or(f64::INFINITY, |t| {
+            (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0
+        });
         if !owner_is_dead_here(&prev) && silent_s < stale_after_s {
-            anyhow::bail!("job {id} is running under {prev} (heartbeat {silent_s:.0}s ago); cancel it first or wait {stale_after_s:.0}s");
+            anyhow::bail!(
+                "job {id} is running under {prev} (heartbeat {silent_s:.0}s ago); cancel it first or wait {stale_after_s:.0}s"
+            );
         }
         Some(prev)
     } else {
         None
     };
-    db::jobs::claim(pool, id, owner, expected.as_deref()).await?.with_context(|| format!("job {id} was taken by another worker"))
+    db::jobs::claim(pool, id, owner, expected.as_deref())
+        .await?
+        .with_context(|| format!("job {id} was taken by another worker"))
 }
 
 /// Runs a claimed job to its end and records the outcome on its row.
 /// `on_progress` sees (done, total) units of the job's own kind.
-pub async fn run_claimed(pool: &PgPool, settings: &Settings, job: &Job, owner: &str, on_progress: &(dyn Fn(u64, i64) + Send + Sync)) -> anyhow::Result<JobStatus> {
+pub async fn run_claimed(
+    pool: &PgPool,
+    settings: &Settings,
+    job: &Job,
+    owner: &str,
+    on_progress: &(dyn Fn(u64, i64) + Send + Sync),
+) -> anyhow::Result<JobStatus> {
     let outcome = match job.kind.as_str() {
         backfill::KIND => run_backfill(pool, settings, job, owner, on_progress).await,
-        other => Err(anyhow::anyhow!("this build cannot run jobs of kind {other:?}")),
+        other => Err(anyhow::anyhow!(
+            "this build cannot run jobs of kind {other:?}"
+        )),
     };
     let (status, detail, error) = match outcome {
         Ok((status, detail)) => (status, Some(detail), None),
         Err(e) => (JobStatus::Failed, None, Some(format!("{e:#}"))),
     };
-    db::jobs::finish(pool, job.id, owner, status, detail.as_ref(), error.as_deref()).await?;
+    db::jobs::finish(
+        pool,
+        job.id,
+        owner,
+        status,
+        detail.as_ref(),
+        error.as_deref(),
+    )
+    .await?;
     if let Some(e) = &error {
         tracing::error!(job = job.id, error = %e, "job failed");
     } else {
@@ -70,10 +112,25 @@ pub async fn run_claimed(pool: &PgPool, settings: &Settings, job: &Job, owner: &
     Ok(status)
 }
 
-async fn run_backfill(pool: &PgPool, settings: &Settings, job: &Job, owner: &str, on_progress: &(dyn Fn(u64, i64) + Send + Sync)) -> anyhow::Result<(JobStatus, serde_json::Value)> {
-    let params: BackfillParams = serde_json::from_value(job.params.clone()).context("reading backfill parameters")?;
+async fn run_backfill(
+    pool: &PgPool,
+    settings: &Settings,
+    job: &Job,
+    owner: &str,
+    on_progress: &(dyn Fn(u64, i64) + Send + Sync),
+) -> anyhow::Result<(JobStatus, serde_json::Value)> {
+    let params: BackfillParams =
+        serde_json::from_value(job.params.clone()).context("reading backfill parameters")?;
     let client = backfill::client_for(&params, settings, backfill::budget_for(&params, settings))?;
-    let summary = backfill::run(pool, job, owner, &client, settings.backfill_concurrency, on_progress).await?;
+    let summary = backfill::run(
+        pool,
+        job,
+        owner,
+        &client,
+        settings.backfill_concurrency,
+        on_progress,
+    )
+    .await?;
     let status = if summary.cancelled {
         JobStatus::Cancelled
     } else if summary.failed.is_empty() {
@@ -85,7 +142,12 @@ async fn run_backfill(pool: &PgPool, settings: &Settings, job: &Job, owner: &str
 }
 
 /// Claims and runs jobs until `stop` resolves (or, with `once`, the queue is empty).
-pub async fn worker(pool: PgPool, settings: Settings, once: bool, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<u64> {
+pub async fn worker(
+    pool: PgPool,
+    settings: Settings,
+    once: bool,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<u64> {
     let owner = owner_id();
     tracing::info!(owner = %owner, "worker started");
     let mut done = 0;

@@ -31,12 +31,22 @@ fn spot() -> Market {
 
 pub async fn run(pool: &PgPool, dir: &Path, quiet: bool) -> anyhow::Result<Vec<ImportReport>> {
     let manifest_path = dir.join("manifest.toml");
-    let text = std::fs::read_to_string(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?;
-    let manifest: Manifest = toml::from_str(&text).with_context(|| format!("parsing {}", manifest_path.display()))?;
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest: Manifest =
+        toml::from_str(&text).with_context(|| format!("parsing {}", manifest_path.display()))?;
     let mut reports = Vec::new();
     for e in manifest.file {
-        let key = SeriesKey::new(&e.exchange, e.market, e.symbol, e.timeframe).with_context(|| format!("{}: entry for {}", manifest_path.display(), e.path))?;
-        let opts = ImportOptions { key, format: None, columns: ColumnOverrides::default(), strict: false, dry_run: false, quiet };
+        let key = SeriesKey::new(&e.exchange, e.market, e.symbol, e.timeframe)
+            .with_context(|| format!("{}: entry for {}", manifest_path.display(), e.path))?;
+        let opts = ImportOptions {
+            key,
+            format: None,
+            columns: ColumnOverrides::default(),
+            strict: false,
+            dry_run: false,
+            quiet,
+        };
         reports.push(import::import_file(pool, &dir.join(&e.path), &opts).await?);
     }
     Ok(reports)

@@ -29,15 +29,26 @@ pub fn parse_instant(s: &str) -> Result<TimeMs, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_millis());
     }
-    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
             return Ok(n.and_utc().timestamp_millis());
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis());
     }
-    Err(format!("cannot read {s:?} as a time: use 2021-01-01, 2021-01-01T12:00:00Z, epoch ms or now"))
+    Err(format!(
+        "cannot read {s:?} as a time: use 2021-01-01, 2021-01-01T12:00:00Z, epoch ms or now"
+    ))
 }
 
 #[cfg(test)]
@@ -47,9 +58,18 @@ mod tests {
     #[test]
     fn parses_cli_instants() {
         assert_eq!(parse_instant("2021-01-01").unwrap(), 1_609_459_200_000);
-        assert_eq!(parse_instant("2021-01-01T01:00:00Z").unwrap(), 1_609_462_800_000);
-        assert_eq!(parse_instant("2021-01-01T02:00:00+01:00").unwrap(), 1_609_462_800_000);
-        assert_eq!(parse_instant("2021-01-01 01:00").unwrap(), 1_609_462_800_000);
+        assert_eq!(
+            parse_instant("2021-01-01T01:00:00Z").unwrap(),
+            1_609_462_800_000
+        );
+        assert_eq!(
+            parse_instant("2021-01-01T02:00:00+01:00").unwrap(),
+            1_609_462_800_000
+        );
+        assert_eq!(
+            parse_instant("2021-01-01 01:00").unwrap(),
+            1_609_462_800_000
+        );
         assert_eq!(parse_instant("1609459200000").unwrap(), 1_609_459_200_000);
         assert!(parse_instant("yesterday-ish").is_err());
         assert_eq!(iso(1_609_462_800_000), "2021-01-01T01:00:00Z");

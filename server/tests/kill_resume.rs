@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 fn traderai(url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_traderai"));
-    c.env("DATABASE_URL", url).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::piped());
+    c.env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     c
 }
 
@@ -23,7 +26,11 @@ async fn wait_for_pages(pool: &sqlx::PgPool, pages: u64) -> i64 {
     loop {
         assert!(Instant::now() < deadline, "backfill made no progress");
         if let Some(job) = db::jobs::list(pool, 1).await.unwrap().into_iter().next() {
-            let done: u64 = job.checkpoint.as_ref().and_then(|c| c["symbols"]["BTC/USDT"]["pages"].as_u64()).unwrap_or(0);
+            let done: u64 = job
+                .checkpoint
+                .as_ref()
+                .and_then(|c| c["symbols"]["BTC/USDT"]["pages"].as_u64())
+                .unwrap_or(0);
             if done >= pages {
                 return job.id;
             }
@@ -32,18 +39,37 @@ async fn wait_for_pages(pool: &sqlx::PgPool, pages: u64) -> i64 {
     }
 }
 
-#[tokio::test]
+// Multi-threaded: the mock keeps serving while this thread waits on child processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_then_resume_gives_the_source_exactly() {
     let (pool, url) = fresh_db().await;
     let source = btc_15m();
     // Slow pages (futures: 499 bars each, ~18 pages) so the kills land mid-run.
-    let mock = MockExchange::new(MockConfig { latency: Duration::from_millis(150), ..Default::default() }).with_series(&sym("BTC/USDT"), Timeframe::M15, source.clone());
+    let mock = MockExchange::new(MockConfig {
+        latency: Duration::from_millis(150),
+        ..Default::default()
+    })
+    .with_series(&sym("BTC/USDT"), Timeframe::M15, source.clone());
     let (addr, _) = mock.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let from = source[0].open_time.to_string();
     let to = (source.last().unwrap().open_time + 900_000).to_string();
 
     let mut child = traderai(&url)
-        .args(["backfill", "--symbols", "BTC/USDT", "--timeframe", "15m", "--market", "futures", "--from", &from, "--to", &to, "--weight-limit", "0"])
+        .args([
+            "backfill",
+            "--symbols",
+            "BTC/USDT",
+            "--timeframe",
+            "15m",
+            "--market",
+            "futures",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--weight-limit",
+            "0",
+        ])
         .args(["--base-url", &format!("http://{addr}")])
         .spawn()
         .unwrap();
@@ -52,25 +78,53 @@ async fn sigkill_then_resume_gives_the_source_exactly() {
     child.wait().unwrap();
 
     let job = db::jobs::get(&pool, id).await.unwrap().unwrap();
-    assert_eq!(job.status, db::jobs::JobStatus::Running, "a killed process leaves its claim behind");
+    assert_eq!(
+        job.status,
+        db::jobs::JobStatus::Running,
+        "a killed process leaves its claim behind"
+    );
 
     // Resume, kill again a few pages later, resume to the end.
-    let mut child = traderai(&url).args(["jobs", "resume", &id.to_string()]).spawn().unwrap();
+    let mut child = traderai(&url)
+        .args(["jobs", "resume", &id.to_string()])
+        .spawn()
+        .unwrap();
     wait_for_pages(&pool, 9).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = traderai(&url).args(["jobs", "resume", &id.to_string()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = traderai(&url)
+        .args(["jobs", "resume", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let job = db::jobs::get(&pool, id).await.unwrap().unwrap();
-    assert_eq!(job.status, db::jobs::JobStatus::Succeeded, "{:?}", job.error);
+    assert_eq!(
+        job.status,
+        db::jobs::JobStatus::Succeeded,
+        "{:?}",
+        job.error
+    );
     assert_eq!(job.attempts, 3);
     let key = SeriesKey::new("binance", Market::Futures, sym("BTC/USDT"), Timeframe::M15).unwrap();
-    let series = db::candles::find_series(&pool, &key).await.unwrap().unwrap();
-    let stored = db::candles::read_range(&pool, series.id, i64::MIN, i64::MAX).await.unwrap();
+    let series = db::candles::find_series(&pool, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = db::candles::read_range(&pool, series.id, i64::MIN, i64::MAX)
+        .await
+        .unwrap();
     assert_eq!(stored, source, "no gap, no duplicate, every value equal");
     assert_eq!(series.bars as usize, source.len());
     // At most the page in flight at each kill is fetched twice.
     let served = mock.stats().candles_served as usize;
-    assert!(served <= source.len() + 2 * 499, "served {served} for {} bars", source.len());
+    assert!(
+        served <= source.len() + 2 * 499,
+        "served {served} for {} bars",
+        source.len()
+    );
 }

@@ -14,27 +14,68 @@ async fn first_page_renders_stored_coverage_and_health_answers() {
     tokio::spawn(axum::serve(listener, server::web::router(pool.clone(), opts)).into_future());
     let http = reqwest::Client::new();
 
-    let html = http.get(format!("http://{addr}/")).send().await.unwrap().text().await.unwrap();
+    let html = http
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<title>TraderAI</title>"), "{html}");
-    assert!(html.contains("6 series"), "server-rendered summary of the seeded data");
+    assert!(
+        html.contains("6 series"),
+        "server-rendered summary of the seeded data"
+    );
     for sym in ["BTC/USD", "NVDA/USD", "MSFT/USD"] {
         assert!(html.contains(sym), "{sym} row rendered on the server");
     }
-    assert!(html.contains("1999-01-22 00:00"), "NVDA's first bar, formatted");
-    assert!(html.contains("data-hydrated=\"false\""), "hydration flag starts false on the server");
-    assert!(html.contains("/pkg/traderai.js"), "hydration script referenced");
+    assert!(
+        html.contains("1999-01-22 00:00"),
+        "NVDA's first bar, formatted"
+    );
+    assert!(
+        html.contains("data-hydrated=\"false\""),
+        "hydration flag starts false on the server"
+    );
+    assert!(
+        html.contains("/pkg/traderai.js"),
+        "hydration script referenced"
+    );
 
-    let health: serde_json::Value = http.get(format!("http://{addr}/health")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = http
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
-    let ready = http.get(format!("http://{addr}/health/ready")).send().await.unwrap();
+    let ready = http
+        .get(format!("http://{addr}/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
 
-    let missing = http.get(format!("http://{addr}/no/such/page")).send().await.unwrap();
+    let missing = http
+        .get(format!("http://{addr}/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
 
     // Readiness reports a lost database instead of pretending.
     pool.close().await;
-    assert_eq!(http.get(format!("http://{addr}/health/ready")).send().await.unwrap().status(), 503);
+    assert_eq!(
+        http.get(format!("http://{addr}/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
 }
 
 #[tokio::test]
@@ -44,5 +85,12 @@ async fn seeding_twice_stores_nothing_new() {
     assert_eq!(first.len(), 6);
     assert!(first.iter().all(|r| r.stored > 0));
     let second = server::seed::run(&pool, &data_dir(), true).await.unwrap();
-    assert!(second.iter().all(|r| r.stored == 0), "{:?}", second.iter().map(|r| (&r.series, r.stored)).collect::<Vec<_>>());
+    assert!(
+        second.iter().all(|r| r.stored == 0),
+        "{:?}",
+        second
+            .iter()
+            .map(|r| (&r.series, r.stored))
+            .collect::<Vec<_>>()
+    );
 }

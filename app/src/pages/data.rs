@@ -4,14 +4,15 @@ use crate::types::{SeriesCoverage, format_utc};
 use leptos::prelude::*;
 
 #[server]
-pub async fn series_coverage() -> Result<Vec<SeriesCoverage>, ServerFnError> {
-    let backend = use_context::<crate::backend::SharedBackend>().ok_or_else(|| ServerFnError::new("server backend missing from context"))?;
+pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("server backend missing from context"))?;
     backend.coverage().await.map_err(ServerFnError::new)
 }
 
 #[component]
 pub fn DataPage() -> impl IntoView {
-    let coverage = Resource::new(|| (), |_| series_coverage());
+    let coverage = Resource::new(|| (), |_| load_coverage());
     let (filter, set_filter) = signal(String::new());
     view! {
         <section class="panel">
@@ -51,7 +52,12 @@ fn CoverageTable(rows: Vec<SeriesCoverage>, filter: ReadSignal<String>) -> impl 
     let visible = move || {
         let needle = filter.get().trim().to_lowercase();
         rows.iter()
-            .filter(|r| needle.is_empty() || [&r.symbol, &r.exchange, &r.timeframe, &r.market].iter().any(|f| f.to_lowercase().contains(&needle)))
+            .filter(|r| {
+                needle.is_empty()
+                    || [&r.symbol, &r.exchange, &r.timeframe, &r.market]
+                        .iter()
+                        .any(|f| f.to_lowercase().contains(&needle))
+            })
             .cloned()
             .collect::<Vec<_>>()
     };

@@ -39,7 +39,10 @@ impl Candle {
         if all.iter().any(|v| !v.is_finite()) {
             return Err(OhlcError::NotFinite);
         }
-        if [self.open, self.high, self.low, self.close].iter().any(|&p| p <= 0.0) {
+        if [self.open, self.high, self.low, self.close]
+            .iter()
+            .any(|&p| p <= 0.0)
+        {
             return Err(OhlcError::NonPositivePrice);
         }
         if self.volume < 0.0 {
@@ -67,22 +70,47 @@ mod tests {
     use super::*;
 
     fn bar(o: f64, h: f64, l: f64, c: f64, v: f64) -> Candle {
-        Candle { open_time: 0, open: o, high: h, low: l, close: c, volume: v }
+        Candle {
+            open_time: 0,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: v,
+        }
     }
 
     #[test]
     fn value_checks() {
         assert!(bar(1.0, 2.0, 0.5, 1.5, 0.0).validate_values().is_ok());
-        assert_eq!(bar(f64::NAN, 2.0, 0.5, 1.5, 1.0).validate_values(), Err(OhlcError::NotFinite));
-        assert_eq!(bar(1.0, 2.0, 0.0, 1.5, 1.0).validate_values(), Err(OhlcError::NonPositivePrice));
-        assert_eq!(bar(1.0, 2.0, 0.5, 1.5, -1.0).validate_values(), Err(OhlcError::NegativeVolume));
+        assert_eq!(
+            bar(f64::NAN, 2.0, 0.5, 1.5, 1.0).validate_values(),
+            Err(OhlcError::NotFinite)
+        );
+        assert_eq!(
+            bar(1.0, 2.0, 0.0, 1.5, 1.0).validate_values(),
+            Err(OhlcError::NonPositivePrice)
+        );
+        assert_eq!(
+            bar(1.0, 2.0, 0.5, 1.5, -1.0).validate_values(),
+            Err(OhlcError::NegativeVolume)
+        );
     }
 
     #[test]
     fn consistency_checks() {
         assert!(bar(1.0, 2.0, 0.5, 1.5, 1.0).consistency().is_ok());
-        assert_eq!(bar(1.0, 0.4, 0.5, 0.45, 1.0).consistency(), Err(OhlcError::HighBelowLow));
-        assert_eq!(bar(1.0, 2.0, 0.5, 2.5, 1.0).consistency(), Err(OhlcError::OutsideRange));
-        assert_eq!(bar(0.4, 2.0, 0.5, 1.0, 1.0).consistency(), Err(OhlcError::OutsideRange));
+        assert_eq!(
+            bar(1.0, 0.4, 0.5, 0.45, 1.0).consistency(),
+            Err(OhlcError::HighBelowLow)
+        );
+        assert_eq!(
+            bar(1.0, 2.0, 0.5, 2.5, 1.0).consistency(),
+            Err(OhlcError::OutsideRange)
+        );
+        assert_eq!(
+            bar(0.4, 2.0, 0.5, 1.0, 1.0).consistency(),
+            Err(OhlcError::OutsideRange)
+        );
     }
 }

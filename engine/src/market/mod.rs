@@ -72,8 +72,13 @@ pub fn parse_exchange(s: &str) -> Result<String, MarketError> {
     let t = s.trim().to_ascii_lowercase();
     let ok = !t.is_empty()
         && t.len() <= 32
-        && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok { Ok(t) } else { Err(MarketError::Exchange(s.to_owned())) }
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(t)
+    } else {
+        Err(MarketError::Exchange(s.to_owned()))
+    }
 }
 
 /// Identifies one candle series in the store.
@@ -86,14 +91,28 @@ pub struct SeriesKey {
 }
 
 impl SeriesKey {
-    pub fn new(exchange: &str, market: Market, symbol: Symbol, timeframe: Timeframe) -> Result<Self, MarketError> {
-        Ok(Self { exchange: parse_exchange(exchange)?, market, symbol, timeframe })
+    pub fn new(
+        exchange: &str,
+        market: Market,
+        symbol: Symbol,
+        timeframe: Timeframe,
+    ) -> Result<Self, MarketError> {
+        Ok(Self {
+            exchange: parse_exchange(exchange)?,
+            market,
+            symbol,
+            timeframe,
+        })
     }
 }
 
 impl fmt::Display for SeriesKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}:{}", self.exchange, self.market, self.symbol, self.timeframe)
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.exchange, self.market, self.symbol, self.timeframe
+        )
     }
 }
 

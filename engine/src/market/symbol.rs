@@ -13,7 +13,9 @@ pub struct Symbol(String);
 impl Symbol {
     pub fn parse(s: &str) -> Result<Self, MarketError> {
         let up = s.trim().to_ascii_uppercase();
-        let leg_ok = |leg: &str| !leg.is_empty() && leg.len() <= 20 && leg.chars().all(|c| c.is_ascii_alphanumeric());
+        let leg_ok = |leg: &str| {
+            !leg.is_empty() && leg.len() <= 20 && leg.chars().all(|c| c.is_ascii_alphanumeric())
+        };
         match up.split_once('/') {
             Some((base, quote)) if leg_ok(base) && leg_ok(quote) => Ok(Symbol(up)),
             _ => Err(MarketError::Symbol(s.to_owned())),
@@ -80,7 +82,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_pairs() {
-        for bad in ["BTCUSDT", "/USDT", "BTC/", "BTC/US DT", "BTC/USDT/X", "", "BTC-USD"] {
+        for bad in [
+            "BTCUSDT",
+            "/USDT",
+            "BTC/",
+            "BTC/US DT",
+            "BTC/USDT/X",
+            "",
+            "BTC-USD",
+        ] {
             assert!(Symbol::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -22,9 +22,20 @@ fn row_to_series(r: &sqlx::postgres::PgRow) -> Result<SeriesRow, DbError> {
     let symbol: String = r.try_get("symbol")?;
     let timeframe: String = r.try_get("timeframe")?;
     let corrupt = |e: engine::MarketError| DbError::Corrupt(e.to_string());
-    let key = SeriesKey::new(&exchange, Market::parse(&market).map_err(corrupt)?, Symbol::parse(&symbol).map_err(corrupt)?, Timeframe::parse(&timeframe).map_err(corrupt)?)
-        .map_err(corrupt)?;
-    Ok(SeriesRow { id: r.try_get("id")?, key, bars: r.try_get("bars")?, first_open: r.try_get("first_open")?, last_open: r.try_get("last_open")? })
+    let key = SeriesKey::new(
+        &exchange,
+        Market::parse(&market).map_err(corrupt)?,
+        Symbol::parse(&symbol).map_err(corrupt)?,
+        Timeframe::parse(&timeframe).map_err(corrupt)?,
+    )
+    .map_err(corrupt)?;
+    Ok(SeriesRow {
+        id: r.try_get("id")?,
+        key,
+        bars: r.try_get("bars")?,
+        first_open: r.try_get("first_open")?,
+        last_open: r.try_get("last_open")?,
+    })
 }
 
 const SERIES_COLUMNS: &str = "id, exchange, market, symbol, timeframe, bars, first_open, last_open";
@@ -60,7 +71,11 @@ pub async fn find_series(pool: &PgPool, key: &SeriesKey) -> Result<Option<Series
 
 /// Every series, ordered for display.
 pub async fn list_series(pool: &PgPool) -> Result<Vec<SeriesRow>, DbError> {
-    let rows = sqlx::query(&format!("SELECT {SERIES_COLUMNS} FROM series ORDER BY symbol, exchange, market, tf_ms")).fetch_all(pool).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SERIES_COLUMNS} FROM series ORDER BY symbol, exchange, market, tf_ms"
+    ))
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(row_to_series).collect()
 }
 
@@ -88,7 +103,11 @@ fn encode_copy(candles: &[Candle]) -> Vec<u8> {
 ///
 /// Must run inside a transaction (the staging table empties on commit), so
 /// a caller can commit a page of candles together with its checkpoint.
-pub async fn insert_candles(conn: &mut PgConnection, series_id: i32, candles: &[Candle]) -> Result<u64, DbError> {
+pub async fn insert_candles(
+    conn: &mut PgConnection,
+    series_id: i32,
+    candles: &[Candle],
+) -> Result<u64, DbError> {
     if candles.is_empty() {
         return Ok(0);
     }
@@ -98,7 +117,9 @@ pub async fn insert_candles(conn: &mut PgConnection, series_id: i32, candles: &[
     )
     .execute(&mut *conn)
     .await?;
-    let mut copy = conn.copy_in_raw("COPY candle_stage FROM STDIN (FORMAT binary)").await?;
+    let mut copy = conn
+        .copy_in_raw("COPY candle_stage FROM STDIN (FORMAT binary)")
+        .await?;
     copy.send(encode_copy(candles)).await?;
     copy.finish().await?;
     let inserted = sqlx::query(
@@ -110,7 +131,9 @@ pub async fn insert_candles(conn: &mut PgConnection, series_id: i32, candles: &[
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    sqlx::query("TRUNCATE candle_stage").execute(&mut *conn).await?;
+    sqlx::query("TRUNCATE candle_stage")
+        .execute(&mut *conn)
+        .await?;
     if inserted > 0 {
         let first = candles.iter().map(|c| c.open_time).min();
         let last = candles.iter().map(|c| c.open_time).max();
@@ -129,7 +152,12 @@ pub async fn insert_candles(conn: &mut PgConnection, series_id: i32, candles: &[
 }
 
 /// Candles of one series with `from <= open_time < to`, in time order.
-pub async fn read_range(pool: &PgPool, series_id: i32, from: TimeMs, to: TimeMs) -> Result<Vec<Candle>, DbError> {
+pub async fn read_range(
+    pool: &PgPool,
+    series_id: i32,
+    from: TimeMs,
+    to: TimeMs,
+) -> Result<Vec<Candle>, DbError> {
     let rows: Vec<(i64, f64, f64, f64, f64, f64)> = sqlx::query_as(
         "SELECT open_time, open, high, low, close, volume FROM candles
          WHERE series_id = $1 AND open_time >= $2 AND open_time < $3 ORDER BY open_time",
@@ -139,13 +167,29 @@ pub async fn read_range(pool: &PgPool, series_id: i32, from: TimeMs, to: TimeMs)
     .bind(to)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|(open_time, open, high, low, close, volume)| Candle { open_time, open, high, low, close, volume }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(open_time, open, high, low, close, volume)| Candle {
+            open_time,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
+        .collect())
 }
 
 /// The ranges of `[from, to)` (aligned to `tf`) that hold no stored bar.
 /// Holes between stored bars are found by PostgreSQL with a window over the
 /// primary key, so only the holes cross the wire, not every open time.
-pub async fn missing_ranges(pool: &PgPool, series_id: i32, tf: Timeframe, from: TimeMs, to: TimeMs) -> Result<Vec<(TimeMs, TimeMs)>, DbError> {
+pub async fn missing_ranges(
+    pool: &PgPool,
+    series_id: i32,
+    tf: Timeframe,
+    from: TimeMs,
+    to: TimeMs,
+) -> Result<Vec<(TimeMs, TimeMs)>, DbError> {
     let dur = tf.duration_ms();
     let from = tf.floor(from + dur - 1);
     if from >= to {
@@ -185,7 +229,11 @@ pub async fn missing_ranges(pool: &PgPool, series_id: i32, tf: Timeframe, from: 
 
 /// Table and index size in bytes, for reports and the system page.
 pub async fn storage_bytes(pool: &PgPool) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT pg_total_relation_size('candles')").fetch_one(pool).await?)
+    Ok(
+        sqlx::query_scalar("SELECT pg_total_relation_size('candles')")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 #[cfg(test)]
@@ -194,7 +242,14 @@ mod tests {
 
     #[test]
     fn copy_encoding_layout() {
-        let c = Candle { open_time: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 3.0 };
+        let c = Candle {
+            open_time: 1,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 3.0,
+        };
         let buf = encode_copy(&[c, c]);
         assert_eq!(&buf[..11], b"PGCOPY\n\xff\r\n\0");
         assert_eq!(buf.len(), 19 + 2 * (2 + 6 * 12) + 2);

@@ -40,7 +40,10 @@ impl JobStatus {
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -123,27 +126,50 @@ async fn notify(conn: &mut PgConnection, id: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-pub async fn enqueue(pool: &PgPool, kind: &str, params: &serde_json::Value) -> Result<Job, DbError> {
+pub async fn enqueue(
+    pool: &PgPool,
+    kind: &str,
+    params: &serde_json::Value,
+) -> Result<Job, DbError> {
     let mut tx = pool.begin().await?;
-    let row: JobRow = sqlx::query_as(&format!("INSERT INTO jobs (kind, params) VALUES ($1, $2) RETURNING {COLUMNS}")).bind(kind).bind(params).fetch_one(&mut *tx).await?;
+    let row: JobRow = sqlx::query_as(&format!(
+        "INSERT INTO jobs (kind, params) VALUES ($1, $2) RETURNING {COLUMNS}"
+    ))
+    .bind(kind)
+    .bind(params)
+    .fetch_one(&mut *tx)
+    .await?;
     notify(&mut tx, row.id).await?;
     tx.commit().await?;
     row.try_into()
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Job>, DbError> {
-    let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1")).bind(id).fetch_optional(pool).await?;
+    let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     row.map(Job::try_from).transpose()
 }
 
 pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<Job>, DbError> {
-    let rows: Vec<JobRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id DESC LIMIT $1")).bind(limit).fetch_all(pool).await?;
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM jobs ORDER BY id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
     rows.into_iter().map(Job::try_from).collect()
 }
 
 /// Claims the oldest queued job, or a running one whose owner stopped
 /// heartbeating `stale_after_s` ago. Many workers may call this at once.
-pub async fn claim_next(pool: &PgPool, owner: &str, kinds: &[&str], stale_after_s: f64) -> Result<Option<Job>, DbError> {
+pub async fn claim_next(
+    pool: &PgPool,
+    owner: &str,
+    kinds: &[&str],
+    stale_after_s: f64,
+) -> Result<Option<Job>, DbError> {
     let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
     let mut tx = pool.begin().await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
@@ -171,7 +197,12 @@ pub async fn claim_next(pool: &PgPool, owner: &str, kinds: &[&str], stale_after_
 /// Takes job `id` for `owner` if it is queued, failed, cancelled, or running
 /// under `expected_owner` (a dead or stale owner the caller has checked).
 /// Returns None when someone else holds it.
-pub async fn claim(pool: &PgPool, id: i64, owner: &str, expected_owner: Option<&str>) -> Result<Option<Job>, DbError> {
+pub async fn claim(
+    pool: &PgPool,
+    id: i64,
+    owner: &str,
+    expected_owner: Option<&str>,
+) -> Result<Option<Job>, DbError> {
     let mut tx = pool.begin().await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'running', owner = $2, heartbeat_at = now(), started_at = COALESCE(started_at, now()),
@@ -213,7 +244,8 @@ pub async fn checkpoint(
     .bind(checkpoint)
     .fetch_optional(&mut *conn)
     .await?;
-    let cancel = cancel.ok_or_else(|| DbError::Corrupt(format!("job {id} is no longer owned by {owner}")))?;
+    let cancel = cancel
+        .ok_or_else(|| DbError::Corrupt(format!("job {id} is no longer owned by {owner}")))?;
     notify(conn, id).await?;
     Ok(cancel)
 }
@@ -243,7 +275,8 @@ pub async fn checkpoint_entry(
     .bind(detail)
     .fetch_optional(&mut *conn)
     .await?;
-    let cancel = cancel.ok_or_else(|| DbError::Corrupt(format!("job {id} is no longer owned by {owner}")))?;
+    let cancel = cancel
+        .ok_or_else(|| DbError::Corrupt(format!("job {id} is no longer owned by {owner}")))?;
     notify(conn, id).await?;
     Ok(cancel)
 }
@@ -260,7 +293,14 @@ pub async fn heartbeat(pool: &PgPool, id: i64, owner: &str) -> Result<bool, DbEr
 }
 
 /// Ends a job. `error` is kept for failed jobs.
-pub async fn finish(pool: &PgPool, id: i64, owner: &str, status: JobStatus, detail: Option<&serde_json::Value>, error: Option<&str>) -> Result<(), DbError> {
+pub async fn finish(
+    pool: &PgPool,
+    id: i64,
+    owner: &str,
+    status: JobStatus,
+    detail: Option<&serde_json::Value>,
+    error: Option<&str>,
+) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE jobs SET status = $3, detail = COALESCE($4, detail), error = $5, finished_at = now(), updated_at = now(),
@@ -313,5 +353,9 @@ pub async fn requeue(pool: &PgPool, id: i64) -> Result<Option<Job>, DbError> {
 
 /// Number of jobs waiting, for the system page and metrics.
 pub async fn queue_depth(pool: &PgPool) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'queued'").fetch_one(pool).await?)
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(pool)
+            .await?,
+    )
 }

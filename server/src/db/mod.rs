@@ -29,7 +29,12 @@ pub enum DbError {
 
 /// Host, port and database of a URL, without the password, for messages.
 fn describe(opts: &PgConnectOptions) -> String {
-    format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or("?"))
+    format!(
+        "{}:{}/{}",
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or("?")
+    )
 }
 
 fn parse_url(url: &str) -> Result<PgConnectOptions, DbError> {
@@ -40,7 +45,10 @@ fn parse_url(url: &str) -> Result<PgConnectOptions, DbError> {
                 // "relation already exists, skipping" from the staging table is noise.
                 .options([("client_min_messages", "warning")])
         })
-        .map_err(|source| DbError::Url { url: redact(url), source })
+        .map_err(|source| DbError::Url {
+            url: redact(url),
+            source,
+        })
 }
 
 /// Drops the password from a URL before it reaches a log or an error.
@@ -63,12 +71,24 @@ pub async fn ensure_database(url: &str) -> Result<(), DbError> {
     let opts = parse_url(url)?;
     let name = opts.get_database().unwrap_or("postgres").to_owned();
     let admin = opts.clone().database("postgres");
-    let mut conn = sqlx::PgConnection::connect_with(&admin).await.map_err(|source| DbError::Connect { target: describe(&admin), source })?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut conn).await?;
+    let mut conn = sqlx::PgConnection::connect_with(&admin)
+        .await
+        .map_err(|source| DbError::Connect {
+            target: describe(&admin),
+            source,
+        })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         // Identifiers cannot be bound; quote it ourselves.
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        match sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut conn).await {
+        match sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut conn)
+            .await
+        {
             Ok(_) => tracing::info!(database = %name, "created database"),
             // Another process created it between our check and our create.
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
@@ -88,7 +108,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(opts.clone())
         .await
-        .map_err(|source| DbError::Connect { target: describe(&opts), source })?;
+        .map_err(|source| DbError::Connect {
+            target: describe(&opts),
+            source,
+        })?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
 }
@@ -99,7 +122,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres:///db"), "postgres:///db");
     }

@@ -11,15 +11,29 @@ use std::future::Future;
 pub enum ExchangeError {
     /// The venue refused the request itself (bad symbol, bad interval): retrying cannot help.
     #[error("{venue} rejected the request for {symbol}: {message} (HTTP {status}, code {code})")]
-    Rejected { venue: String, symbol: String, status: u16, code: i64, message: String },
+    Rejected {
+        venue: String,
+        symbol: String,
+        status: u16,
+        code: i64,
+        message: String,
+    },
     /// HTTP 418: the IP is banned for hammering after 429s. Everything stops.
     #[error("{venue} banned this IP (HTTP 418){}; stopping all requests", retry_after_s.map(|s| format!(" for {s}s")).unwrap_or_default())]
-    Banned { venue: String, retry_after_s: Option<u64> },
+    Banned {
+        venue: String,
+        retry_after_s: Option<u64>,
+    },
     #[error("{venue} does not offer {timeframe} klines")]
     UnsupportedTimeframe { venue: String, timeframe: Timeframe },
     /// Transient failures (5xx, timeouts, malformed bodies, 429s) exhausted the retries.
     #[error("{venue}: gave up on {symbol} after {attempts} attempts; last error: {last}")]
-    Exhausted { venue: String, symbol: String, attempts: u32, last: String },
+    Exhausted {
+        venue: String,
+        symbol: String,
+        attempts: u32,
+        last: String,
+    },
 }
 
 impl ExchangeError {
@@ -38,5 +52,11 @@ pub trait Exchange: Send + Sync {
     fn page_limit(&self) -> u32;
     /// Closed candles with `start <= open_time < end`, oldest first, at most
     /// `page_limit()` of them. Retries transient failures internally.
-    fn fetch_klines(&self, symbol: &Symbol, tf: Timeframe, start: TimeMs, end: TimeMs) -> impl Future<Output = Result<Vec<Candle>, ExchangeError>> + Send;
+    fn fetch_klines(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        start: TimeMs,
+        end: TimeMs,
+    ) -> impl Future<Output = Result<Vec<Candle>, ExchangeError>> + Send;
 }

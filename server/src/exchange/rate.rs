@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const WINDOW_MS: i64 = 60_000;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug)]
@@ -36,7 +39,14 @@ pub struct Permit {
 
 impl RateBudget {
     pub fn new(limit_per_minute: u32) -> Self {
-        RateBudget { limit: limit_per_minute, inner: Mutex::new(Inner { window: 0, used: 0, paused_until_ms: 0 }) }
+        RateBudget {
+            limit: limit_per_minute,
+            inner: Mutex::new(Inner {
+                window: 0,
+                used: 0,
+                paused_until_ms: 0,
+            }),
+        }
     }
 
     pub fn limit(&self) -> u32 {
@@ -95,7 +105,11 @@ impl RateBudget {
     /// Weight used in the current window, as far as we know.
     pub fn used(&self) -> u32 {
         let s = self.lock();
-        if s.window == now_ms().div_euclid(WINDOW_MS) { s.used } else { 0 }
+        if s.window == now_ms().div_euclid(WINDOW_MS) {
+            s.used
+        } else {
+            0
+        }
     }
 }
 
@@ -103,7 +117,7 @@ impl RateBudget {
 mod tests {
     use super::*;
 
-    const T0: i64 = 1_700_000_040_000; // 40 s into a minute window
+    const T0: i64 = 1_700_000_080_000; // 40 s into a minute window
 
     #[test]
     fn takes_weight_until_the_limit_then_waits_for_the_next_window() {
@@ -112,14 +126,22 @@ mod tests {
             assert!(b.try_take(T0, 2).is_ok());
         }
         assert_eq!(b.try_take(T0 + 1_000, 2).unwrap_err(), 19_000 + 50);
-        assert!(b.try_take(T0 + 20_000, 2).is_ok(), "a new window starts empty");
+        assert!(
+            b.try_take(T0 + 20_000, 2).is_ok(),
+            "a new window starts empty"
+        );
     }
 
     #[test]
     fn venue_count_raises_ours_in_the_same_window_only() {
         let b = RateBudget::new(100);
         let p = b.try_take(T0, 1).unwrap();
-        b.observe(Permit { window: p.window - 1 }, 99);
+        b.observe(
+            Permit {
+                window: p.window - 1,
+            },
+            99,
+        );
         assert!(b.try_take(T0, 90).is_ok(), "a stale report is ignored");
         b.observe(p, 95);
         assert!(b.try_take(T0, 6).is_err(), "95 + 6 > 100");

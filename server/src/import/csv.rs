@@ -11,37 +11,75 @@ use std::path::Path;
 
 /// Comma, semicolon or tab: whichever the first line has most of.
 fn sniff_delimiter(first_line: &[u8]) -> u8 {
-    [b',', b';', b'\t'].into_iter().max_by_key(|d| first_line.iter().filter(|b| *b == d).count()).unwrap_or(b',')
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',')
 }
 
-pub fn read(path: &Path, tf: Timeframe, forced: Option<SourceFormat>, overrides: &ColumnOverrides, mut progress: impl FnMut(u64)) -> Result<(Parsed, Layout), ImportError> {
-    let io = |source| ImportError::Io { path: path.to_path_buf(), source };
+pub fn read(
+    path: &Path,
+    tf: Timeframe,
+    forced: Option<SourceFormat>,
+    overrides: &ColumnOverrides,
+    mut progress: impl FnMut(u64),
+) -> Result<(Parsed, Layout), ImportError> {
+    let io = |source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut head = vec![0u8; 4096];
-    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).map_err(io)?;
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(io)?;
     head.truncate(n);
     let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     let delimiter = sniff_delimiter(first_line);
 
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let csv_err = |source: csv::Error| ImportError::Csv { path: path.to_path_buf(), line: source.position().map(|p| p.line()).unwrap_or(0), message: source.to_string() };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let csv_err = |source: csv::Error| ImportError::Csv {
+        path: path.to_path_buf(),
+        line: source.position().map(|p| p.line()).unwrap_or(0),
+        message: source.to_string(),
+    };
 
     let mut record = csv::StringRecord::new();
     if !rdr.read_record(&mut record).map_err(csv_err)? {
-        return Err(ImportError::Empty { path: path.to_path_buf() });
+        return Err(ImportError::Empty {
+            path: path.to_path_buf(),
+        });
     }
-    let first_is_data = record.get(0).is_some_and(|f| f.trim().parse::<i64>().is_ok()) && record.len() >= 6;
+    let first_is_data = record
+        .get(0)
+        .is_some_and(|f| f.trim().parse::<i64>().is_ok())
+        && record.len() >= 6;
     let binance = match forced {
         Some(SourceFormat::BinanceKlines) => true,
         Some(SourceFormat::Csv) => false,
         _ => first_is_data,
     };
-    let layout_err = |message: String| ImportError::Layout { path: path.to_path_buf(), message };
+    let layout_err = |message: String| ImportError::Layout {
+        path: path.to_path_buf(),
+        message,
+    };
     let (columns, headers, pending_first) = if binance {
-        (Columns::positional(overrides).map_err(layout_err)?, None, Some(record.clone()))
+        (
+            Columns::positional(overrides).map_err(layout_err)?,
+            None,
+            Some(record.clone()),
+        )
     } else {
         let headers: Vec<String> = record.iter().map(str::to_owned).collect();
-        (Columns::from_header(&headers, overrides).map_err(layout_err)?, Some(headers), None)
+        (
+            Columns::from_header(&headers, overrides).map_err(layout_err)?,
+            Some(headers),
+            None,
+        )
     };
 
     let need = columns.max_index() + 1;
@@ -53,14 +91,31 @@ pub fn read(path: &Path, tf: Timeframe, forced: Option<SourceFormat>, overrides:
             if rec.len() <= 1 && rec.get(0).is_none_or(|f| f.trim().is_empty()) {
                 return;
             }
-            return sink.reject(line, RejectReason::FieldCount { got: rec.len(), need });
+            return sink.reject(
+                line,
+                RejectReason::FieldCount {
+                    got: rec.len(),
+                    need,
+                },
+            );
         }
         let raw_time = rec.get(columns.get(Field::Time)).unwrap_or("");
         let Some(stamp) = stamps.parse(raw_time) else {
-            return sink.reject(line, RejectReason::BadTime { value: raw_time.chars().take(40).collect() });
+            return sink.reject(
+                line,
+                RejectReason::BadTime {
+                    value: raw_time.chars().take(40).collect(),
+                },
+            );
         };
         let mut v = [0.0; 5];
-        for (slot, f) in v.iter_mut().zip([Field::Open, Field::High, Field::Low, Field::Close, Field::Volume]) {
+        for (slot, f) in v.iter_mut().zip([
+            Field::Open,
+            Field::High,
+            Field::Low,
+            Field::Close,
+            Field::Volume,
+        ]) {
             match parse_number(f.name(), rec.get(columns.get(f)).unwrap_or("")) {
                 Ok(x) => *slot = x,
                 Err(r) => return sink.reject(line, r),
@@ -84,15 +139,27 @@ pub fn read(path: &Path, tf: Timeframe, forced: Option<SourceFormat>, overrides:
             // Invalid UTF-8 and the like: reject the row, keep reading.
             Err(e) if !matches!(e.kind(), csv::ErrorKind::Io(_)) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                sink.reject(line, RejectReason::BadTime { value: format!("unreadable row: {e}") });
+                sink.reject(
+                    line,
+                    RejectReason::BadTime {
+                        value: format!("unreadable row: {e}"),
+                    },
+                );
             }
             Err(e) => return Err(csv_err(e)),
         }
     }
     let layout = Layout {
-        format: if binance { SourceFormat::BinanceKlines } else { SourceFormat::Csv },
+        format: if binance {
+            SourceFormat::BinanceKlines
+        } else {
+            SourceFormat::Csv
+        },
         columns: columns.describe(headers.as_deref()),
-        time_format: stamps.format().map(str::to_owned).or_else(|| Some("epoch (unit by magnitude)".into())),
+        time_format: stamps
+            .format()
+            .map(str::to_owned)
+            .or_else(|| Some("epoch (unit by magnitude)".into())),
     };
     Ok((sink.finish(), layout))
 }
@@ -114,20 +181,43 @@ mod tests {
             "1609459200000,28923.63,29031.34,28690.17,28995.13,2311.811445,1609459259999,66768830.34,58389,1215.359238,35103542.13,0\n",
             "1609459260000000,28995.13,29470.00,28960.35,29409.99,4132.890,1609459319999999,120000000.0,100000,2000.0,59000000.0,0\n",
         ));
-        let (p, layout) = read(f.path(), Timeframe::M1, None, &ColumnOverrides::default(), |_| {}).unwrap();
+        let (p, layout) = read(
+            f.path(),
+            Timeframe::M1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(layout.format, SourceFormat::BinanceKlines);
-        assert_eq!(p.candles.iter().map(|c| c.open_time).collect::<Vec<_>>(), vec![1_609_459_200_000, 1_609_459_260_000]);
+        assert_eq!(
+            p.candles.iter().map(|c| c.open_time).collect::<Vec<_>>(),
+            vec![1_609_459_200_000, 1_609_459_260_000]
+        );
         assert_eq!(p.candles[1].close, 29409.99);
         assert_eq!(p.lines, vec![1, 2]);
     }
 
     #[test]
     fn rejects_bad_rows_with_line_numbers_and_keeps_the_rest() {
-        let f = tmp("Date;Open;High;Low;Close;Volume\n2021-01-01;1;2;0.5;1.5;10\n2021-01-02;1;2;;1.5;10\nnot-a-date;1;2;0.5;1.5;10\n2021-01-04;1;2;0.5\n2021-01-05;1;2;0.5;1.5;x\n\n2021-01-06;1;2;0.5;1.5;10\n");
-        let (p, layout) = read(f.path(), Timeframe::D1, None, &ColumnOverrides::default(), |_| {}).unwrap();
+        let f = tmp(
+            "Date;Open;High;Low;Close;Volume\n2021-01-01;1;2;0.5;1.5;10\n2021-01-02;1;2;;1.5;10\nnot-a-date;1;2;0.5;1.5;10\n2021-01-04;1;2;0.5\n2021-01-05;1;2;0.5;1.5;x\n\n2021-01-06;1;2;0.5;1.5;10\n",
+        );
+        let (p, layout) = read(
+            f.path(),
+            Timeframe::D1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(layout.format, SourceFormat::Csv);
         assert_eq!(p.candles.len(), 2);
-        let lines: Vec<_> = p.rejected.iter().map(|r| (r.line, r.message.clone())).collect();
+        let lines: Vec<_> = p
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.message.clone()))
+            .collect();
         assert_eq!(lines.len(), 4, "{lines:?}");
         assert_eq!(lines[0], (3, "low is empty".to_string()));
         assert!(lines[1].1.contains("not-a-date") && lines[1].0 == 4);
@@ -138,7 +228,18 @@ mod tests {
     #[test]
     fn missing_columns_is_a_clear_error() {
         let f = tmp("When,Price\n2021-01-01,1\n");
-        let err = read(f.path(), Timeframe::D1, None, &ColumnOverrides::default(), |_| {}).unwrap_err().to_string();
-        assert!(err.contains("cannot find column") && err.contains("When"), "{err}");
+        let err = read(
+            f.path(),
+            Timeframe::D1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("cannot find column") && err.contains("When"),
+            "{err}"
+        );
     }
 }

@@ -16,7 +16,14 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 6] = [Field::Time, Field::Open, Field::High, Field::Low, Field::Close, Field::Volume];
+    pub const ALL: [Field; 6] = [
+        Field::Time,
+        Field::Open,
+        Field::High,
+        Field::Low,
+        Field::Close,
+        Field::Volume,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -30,13 +37,26 @@ impl Field {
     }
 
     fn parse(s: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name() == s.trim().to_ascii_lowercase())
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name() == s.trim().to_ascii_lowercase())
     }
 
     /// Header spellings seen in the wild, after [`normalise`].
     fn aliases(self) -> &'static [&'static str] {
         match self {
-            Field::Time => &["datetime", "date", "time", "timestamp", "opentime", "ts", "t", "unix", "datetimeutc", "timeutc"],
+            Field::Time => &[
+                "datetime",
+                "date",
+                "time",
+                "timestamp",
+                "opentime",
+                "ts",
+                "t",
+                "unix",
+                "datetimeutc",
+                "timeutc",
+            ],
             Field::Open => &["open", "o", "openprice"],
             Field::High => &["high", "h", "highprice"],
             Field::Low => &["low", "l", "lowprice"],
@@ -54,7 +74,12 @@ impl fmt::Display for Field {
 
 /// `Adj Close` → `adjclose`, `open_time` → `opentime`.
 fn normalise(h: &str) -> String {
-    h.trim().trim_start_matches('\u{feff}').chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// A user's override for one field: a header name or a 0-based position.
@@ -72,8 +97,14 @@ impl ColumnOverrides {
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut out = Vec::new();
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| format!("--columns entry {part:?} is not FIELD=COLUMN"))?;
-            let field = Field::parse(k).ok_or_else(|| format!("--columns: unknown field {k:?} (expected time, open, high, low, close, volume)"))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("--columns entry {part:?} is not FIELD=COLUMN"))?;
+            let field = Field::parse(k).ok_or_else(|| {
+                format!(
+                    "--columns: unknown field {k:?} (expected time, open, high, low, close, volume)"
+                )
+            })?;
             let v = v.trim();
             let col = match v.parse::<usize>() {
                 Ok(i) => ColumnRef::Index(i),
@@ -93,7 +124,9 @@ pub struct Columns {
 
 impl Columns {
     /// Binance kline files: open time, open, high, low, close, volume, …
-    pub const BINANCE: Columns = Columns { idx: [0, 1, 2, 3, 4, 5] };
+    pub const BINANCE: Columns = Columns {
+        idx: [0, 1, 2, 3, 4, 5],
+    };
 
     pub fn get(&self, f: Field) -> usize {
         self.idx[f as usize]
@@ -109,21 +142,39 @@ impl Columns {
         let norm: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
         let mut idx = [usize::MAX; 6];
         for f in Field::ALL {
-            if let Some(i) = f.aliases().iter().find_map(|a| norm.iter().position(|h| h == a)) {
+            if let Some(i) = f
+                .aliases()
+                .iter()
+                .find_map(|a| norm.iter().position(|h| h == a))
+            {
                 idx[f as usize] = i;
             }
         }
         for (f, r) in &overrides.0 {
             idx[*f as usize] = match r {
                 ColumnRef::Index(i) if *i < headers.len() => *i,
-                ColumnRef::Index(i) => return Err(format!("--columns {f}={i}: the file has only {} columns", headers.len())),
+                ColumnRef::Index(i) => {
+                    return Err(format!(
+                        "--columns {f}={i}: the file has only {} columns",
+                        headers.len()
+                    ));
+                }
                 ColumnRef::Name(n) => headers
                     .iter()
                     .position(|h| h.trim() == n || normalise(h) == normalise(n))
-                    .ok_or_else(|| format!("--columns {f}={n}: no such column; the header has {}", headers.join(", ")))?,
+                    .ok_or_else(|| {
+                        format!(
+                            "--columns {f}={n}: no such column; the header has {}",
+                            headers.join(", ")
+                        )
+                    })?,
             };
         }
-        let missing: Vec<&str> = Field::ALL.iter().filter(|f| idx[**f as usize] == usize::MAX).map(|f| f.name()).collect();
+        let missing: Vec<&str> = Field::ALL
+            .iter()
+            .filter(|f| idx[**f as usize] == usize::MAX)
+            .map(|f| f.name())
+            .collect();
         if !missing.is_empty() {
             return Err(format!(
                 "cannot find column(s) {} in the header [{}]; name them with --columns, e.g. --columns time=Date,volume=Vol",
@@ -140,7 +191,11 @@ impl Columns {
         for (f, r) in &overrides.0 {
             match r {
                 ColumnRef::Index(i) => c.idx[*f as usize] = *i,
-                ColumnRef::Name(n) => return Err(format!("--columns {f}={n}: this file has no header; give a 0-based column number")),
+                ColumnRef::Name(n) => {
+                    return Err(format!(
+                        "--columns {f}={n}: this file has no header; give a 0-based column number"
+                    ));
+                }
             }
         }
         Ok(c)
@@ -178,11 +233,54 @@ mod tests {
         }
         let cases = [
             // Yahoo: Adj Close must not be taken for Close.
-            Case { header: &["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"], expect: [0, 1, 2, 3, 4, 6] },
+            Case {
+                header: &[
+                    "Date",
+                    "Open",
+                    "High",
+                    "Low",
+                    "Close",
+                    "Adj Close",
+                    "Volume",
+                ],
+                expect: [0, 1, 2, 3, 4, 6],
+            },
             // NVDA's different column order.
-            Case { header: &["Date", "Adj Close", "Close", "High", "Low", "Open", "Volume"], expect: [0, 5, 3, 4, 2, 6] },
-            Case { header: &["Datetime", "Open", "High", "Low", "Close", "Adj Close", "Volume"], expect: [0, 1, 2, 3, 4, 6] },
-            Case { header: &["\u{feff}open_time", "open", "high", "low", "close", "volume"], expect: [0, 1, 2, 3, 4, 5] },
+            Case {
+                header: &[
+                    "Date",
+                    "Adj Close",
+                    "Close",
+                    "High",
+                    "Low",
+                    "Open",
+                    "Volume",
+                ],
+                expect: [0, 5, 3, 4, 2, 6],
+            },
+            Case {
+                header: &[
+                    "Datetime",
+                    "Open",
+                    "High",
+                    "Low",
+                    "Close",
+                    "Adj Close",
+                    "Volume",
+                ],
+                expect: [0, 1, 2, 3, 4, 6],
+            },
+            Case {
+                header: &[
+                    "\u{feff}open_time",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                ],
+                expect: [0, 1, 2, 3, 4, 5],
+            },
         ];
         for c in cases {
             let got = Columns::from_header(&h(c.header), &ColumnOverrides::default()).unwrap();
@@ -194,11 +292,19 @@ mod tests {
     fn overrides_and_errors() {
         let headers = h(&["When", "O", "H", "L", "C", "Qty"]);
         let err = Columns::from_header(&headers, &ColumnOverrides::default()).unwrap_err();
-        assert!(err.contains("time") && err.contains("volume") && err.contains("When"), "{err}");
+        assert!(
+            err.contains("time") && err.contains("volume") && err.contains("When"),
+            "{err}"
+        );
         let ov = ColumnOverrides::parse("time=When,volume=5").unwrap();
-        assert_eq!(Columns::from_header(&headers, &ov).unwrap().idx, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            Columns::from_header(&headers, &ov).unwrap().idx,
+            [0, 1, 2, 3, 4, 5]
+        );
         assert!(ColumnOverrides::parse("price=Close").is_err());
         assert!(ColumnOverrides::parse("time").is_err());
-        assert!(Columns::from_header(&headers, &ColumnOverrides::parse("time=Nope").unwrap()).is_err());
+        assert!(
+            Columns::from_header(&headers, &ColumnOverrides::parse("time=Nope").unwrap()).is_err()
+        );
     }
 }

@@ -40,9 +40,16 @@ pub struct Layout {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: line {line}: {message}", path.display())]
-    Csv { path: PathBuf, line: u64, message: String },
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     #[error("{}: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
     #[error("{}: {message}", path.display())]
@@ -50,9 +57,19 @@ pub enum ImportError {
     #[error("{}: the file is empty", path.display())]
     Empty { path: PathBuf },
     #[error("{}: no usable rows ({rejected} rejected, {off_grid} off the {timeframe} grid); first problem: {first}", path.display())]
-    NothingUsable { path: PathBuf, rejected: u64, off_grid: u64, timeframe: Timeframe, first: String },
+    NothingUsable {
+        path: PathBuf,
+        rejected: u64,
+        off_grid: u64,
+        timeframe: Timeframe,
+        first: String,
+    },
     #[error("{}: --strict and {bad} row(s) were rejected or off-grid; nothing stored; first problem: {first}", path.display())]
-    Strict { path: PathBuf, bad: u64, first: String },
+    Strict {
+        path: PathBuf,
+        bad: u64,
+        first: String,
+    },
     #[error("storing {series}: {source}")]
     Db { series: String, source: DbError },
 }
@@ -94,7 +111,10 @@ pub struct ImportReport {
     pub stored: u64,
     pub already_stored: u64,
     pub duplicates_in_file: u64,
+    /// Dropped lines: a later row of the file has the same open time.
     pub duplicate_lines: Vec<u64>,
+    /// Dropped rows whose values differ from the row kept.
+    pub conflicting_duplicates: u64,
     pub rejected: u64,
     pub rejections: Vec<Rejection>,
     pub off_grid: u64,
@@ -113,20 +133,45 @@ pub struct ImportReport {
 }
 
 /// Reads and validates a file without touching the database.
-pub fn parse_file(path: &Path, tf: Timeframe, format: Option<SourceFormat>, columns: &ColumnOverrides, quiet: bool) -> Result<(Parsed, Layout), ImportError> {
+pub fn parse_file(
+    path: &Path,
+    tf: Timeframe,
+    format: Option<SourceFormat>,
+    columns: &ColumnOverrides,
+    quiet: bool,
+) -> Result<(Parsed, Layout), ImportError> {
     let is_parquet = match format {
         Some(f) => f == SourceFormat::Parquet,
-        None => path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "parquet" | "pq")),
+        None => path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "parquet" | "pq")),
     };
-    let size = std::fs::metadata(path).map_err(|source| ImportError::Io { path: path.to_path_buf(), source })?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|source| ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
     let pb = crate::progress::bytes(size, quiet);
     pb.set_message("reading");
-    let out = if is_parquet { parquet::read(path, tf, columns, |_| {}) } else { csv::read(path, tf, format, columns, |b| pb.set_position(b)) };
+    let out = if is_parquet {
+        parquet::read(path, tf, columns, |_| {})
+    } else {
+        csv::read(path, tf, format, columns, |b| pb.set_position(b))
+    };
     pb.finish_and_clear();
     out
 }
 
-pub fn report_for(path: &Path, key: &SeriesKey, parsed: &Parsed, layout: Layout, stored: u64, dry_run: bool) -> ImportReport {
+pub fn report_for(
+    path: &Path,
+    key: &SeriesKey,
+    parsed: &Parsed,
+    layout: Layout,
+    stored: u64,
+    dry_run: bool,
+) -> ImportReport {
     let session = Session::detect(&parsed.candles);
     let q = quality::analyze(&parsed.candles, key.timeframe, session);
     let cap = rows::LIST_CAP;
@@ -137,9 +182,14 @@ pub fn report_for(path: &Path, key: &SeriesKey, parsed: &Parsed, layout: Layout,
         dry_run,
         rows_read: parsed.rows_read,
         stored,
-        already_stored: if dry_run { 0 } else { parsed.candles.len() as u64 - stored },
+        already_stored: if dry_run {
+            0
+        } else {
+            parsed.candles.len() as u64 - stored
+        },
         duplicates_in_file: parsed.duplicate_count,
         duplicate_lines: parsed.duplicate_lines.clone(),
+        conflicting_duplicates: parsed.conflicting_duplicates,
         rejected: parsed.rejected_count,
         rejections: parsed.rejected.clone(),
         off_grid: parsed.off_grid_count,
@@ -150,14 +200,27 @@ pub fn report_for(path: &Path, key: &SeriesKey, parsed: &Parsed, layout: Layout,
         session,
         gaps: q.gaps.len() as u64,
         missing_bars: q.missing_bars,
-        gap_list: q.gaps.iter().take(cap).map(|g| GapOut { from: iso(g.from), to: iso(g.to), missing: g.missing }).collect(),
+        gap_list: q
+            .gaps
+            .iter()
+            .take(cap)
+            .map(|g| GapOut {
+                from: iso(g.from),
+                to: iso(g.to),
+                missing: g.missing,
+            })
+            .collect(),
         zero_volume: q.zero_volume as u64,
         inconsistent: q.inconsistencies.len() as u64,
         inconsistencies: q
             .inconsistencies
             .iter()
             .take(cap)
-            .map(|i| InconsistencyOut { line: parsed.lines[i.index], time: iso(i.open_time), problem: i.problem.to_string() })
+            .map(|i| InconsistencyOut {
+                line: parsed.lines[i.index],
+                time: iso(i.open_time),
+                problem: i.problem.to_string(),
+            })
             .collect(),
     }
 }
@@ -166,7 +229,11 @@ fn first_problem(p: &Parsed) -> String {
     p.rejected
         .first()
         .map(|r| format!("line {}: {}", r.line, r.message))
-        .or_else(|| p.off_grid.first().map(|o| format!("line {}: {} is off the grid", o.line, o.time)))
+        .or_else(|| {
+            p.off_grid
+                .first()
+                .map(|o| format!("line {}: {} is off the grid", o.line, o.time))
+        })
         .unwrap_or_else(|| "no data rows".into())
 }
 
@@ -175,12 +242,25 @@ fn first_problem(p: &Parsed) -> String {
 const CHUNK: usize = 100_000;
 
 /// Imports one file into the store and reports what happened.
-pub async fn import_file(pool: &PgPool, path: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
-    let (tf, fmt, cols, quiet) = (opts.key.timeframe, opts.format, opts.columns.clone(), opts.quiet);
+pub async fn import_file(
+    pool: &PgPool,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let (tf, fmt, cols, quiet) = (
+        opts.key.timeframe,
+        opts.format,
+        opts.columns.clone(),
+        opts.quiet,
+    );
     let owned = path.to_path_buf();
-    let (parsed, layout) = tokio::task::spawn_blocking(move || parse_file(&owned, tf, fmt, &cols, quiet))
-        .await
-        .map_err(|e| ImportError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })??;
+    let (parsed, layout) =
+        tokio::task::spawn_blocking(move || parse_file(&owned, tf, fmt, &cols, quiet))
+            .await
+            .map_err(|e| ImportError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e),
+            })??;
 
     if parsed.candles.is_empty() {
         return Err(ImportError::NothingUsable {
@@ -193,14 +273,39 @@ pub async fn import_file(pool: &PgPool, path: &Path, opts: &ImportOptions) -> Re
     }
     let bad = parsed.rejected_count + parsed.off_grid_count;
     if opts.strict && bad > 0 {
-        return Err(ImportError::Strict { path: path.to_path_buf(), bad, first: first_problem(&parsed) });
+        return Err(ImportError::Strict {
+            path: path.to_path_buf(),
+            bad,
+            first: first_problem(&parsed),
+        });
     }
-    let stored = if opts.dry_run { 0 } else { store(pool, &opts.key, &parsed.candles, quiet).await.map_err(|source| ImportError::Db { series: opts.key.to_string(), source })? };
-    Ok(report_for(path, &opts.key, &parsed, layout, stored, opts.dry_run))
+    let stored = if opts.dry_run {
+        0
+    } else {
+        store(pool, &opts.key, &parsed.candles, quiet)
+            .await
+            .map_err(|source| ImportError::Db {
+                series: opts.key.to_string(),
+                source,
+            })?
+    };
+    Ok(report_for(
+        path,
+        &opts.key,
+        &parsed,
+        layout,
+        stored,
+        opts.dry_run,
+    ))
 }
 
 /// Writes candles in chunked transactions; returns how many were new.
-pub async fn store(pool: &PgPool, key: &SeriesKey, candles: &[engine::Candle], quiet: bool) -> Result<u64, DbError> {
+pub async fn store(
+    pool: &PgPool,
+    key: &SeriesKey,
+    candles: &[engine::Candle],
+    quiet: bool,
+) -> Result<u64, DbError> {
     let pb = crate::progress::bar(candles.len() as u64, "candles", quiet);
     pb.set_message("storing");
     let mut conn = pool.acquire().await?;
@@ -221,11 +326,35 @@ pub async fn store(pool: &PgPool, key: &SeriesKey, candles: &[engine::Candle], q
 pub fn render(r: &ImportReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "{} → {}{}", r.file, r.series, if r.dry_run { " (dry run, nothing stored)" } else { "" });
-    let _ = writeln!(s, "  layout       {:?}: {}{}", r.layout.format, r.layout.columns, r.layout.time_format.as_deref().map(|f| format!("; time as {f}")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "{} → {}{}",
+        r.file,
+        r.series,
+        if r.dry_run {
+            " (dry run, nothing stored)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  layout       {:?}: {}{}",
+        r.layout.format,
+        r.layout.columns,
+        r.layout
+            .time_format
+            .as_deref()
+            .map(|f| format!("; time as {f}"))
+            .unwrap_or_default()
+    );
     let _ = writeln!(s, "  rows read    {}", r.rows_read);
     let _ = writeln!(s, "  stored       {} new", r.stored);
-    let _ = writeln!(s, "  duplicates   {} already stored, {} repeated in file", r.already_stored, r.duplicates_in_file);
+    let _ = writeln!(
+        s,
+        "  duplicates   {} already stored, {} repeated in file ({} with other values; the later row wins)",
+        r.already_stored, r.duplicates_in_file, r.conflicting_duplicates
+    );
     let _ = writeln!(s, "  rejected     {}", r.rejected);
     for x in r.rejections.iter().take(10) {
         let _ = writeln!(s, "               line {}: {}", x.line, x.message);
@@ -235,20 +364,50 @@ pub fn render(r: &ImportReport) -> String {
         let _ = writeln!(s, "               line {}: {}", x.line, x.time);
     }
     if r.date_keyed > 0 {
-        let _ = writeln!(s, "  date-keyed   {} daily rows carried a time of day and were keyed by their date", r.date_keyed);
+        let _ = writeln!(
+            s,
+            "  date-keyed   {} daily rows carried a time of day and were keyed by their date",
+            r.date_keyed
+        );
     }
-    let _ = writeln!(s, "  range        {} .. {} ({:?} session)", r.first.as_deref().unwrap_or("-"), r.last.as_deref().unwrap_or("-"), r.session);
-    let _ = writeln!(s, "  gaps         {} ({} missing bars)", r.gaps, r.missing_bars);
+    let _ = writeln!(
+        s,
+        "  range        {} .. {} ({:?} session)",
+        r.first.as_deref().unwrap_or("-"),
+        r.last.as_deref().unwrap_or("-"),
+        r.session
+    );
+    let _ = writeln!(
+        s,
+        "  gaps         {} ({} missing bars)",
+        r.gaps, r.missing_bars
+    );
     for g in r.gap_list.iter().take(10) {
-        let _ = writeln!(s, "               {} .. {}: {} missing", g.from, g.to, g.missing);
+        let _ = writeln!(
+            s,
+            "               {} .. {}: {} missing",
+            g.from, g.to, g.missing
+        );
     }
     if r.gaps > 10 {
-        let _ = writeln!(s, "               … {} more (--json lists them)", r.gaps - 10);
+        let _ = writeln!(
+            s,
+            "               … {} more (--json lists them)",
+            r.gaps - 10
+        );
     }
     let _ = writeln!(s, "  zero volume  {} bars", r.zero_volume);
-    let _ = writeln!(s, "  inconsistent {} bars (stored as published)", r.inconsistent);
+    let _ = writeln!(
+        s,
+        "  inconsistent {} bars (stored as published)",
+        r.inconsistent
+    );
     for x in r.inconsistencies.iter().take(10) {
-        let _ = writeln!(s, "               line {} ({}): {}", x.line, x.time, x.problem);
+        let _ = writeln!(
+            s,
+            "               line {} ({}): {}",
+            x.line, x.time, x.problem
+        );
     }
     s
 }

@@ -19,11 +19,17 @@ pub struct Stamp {
 impl Stamp {
     fn from_naive(n: NaiveDateTime, offset_s: i64) -> Stamp {
         let local_ms = n.and_utc().timestamp_millis();
-        Stamp { utc_ms: local_ms - offset_s * 1000, date_ms: local_ms.div_euclid(DAY_MS) * DAY_MS }
+        Stamp {
+            utc_ms: local_ms - offset_s * 1000,
+            date_ms: local_ms.div_euclid(DAY_MS) * DAY_MS,
+        }
     }
 
     pub fn from_utc_ms(ms: TimeMs) -> Stamp {
-        Stamp { utc_ms: ms, date_ms: ms.div_euclid(DAY_MS) * DAY_MS }
+        Stamp {
+            utc_ms: ms,
+            date_ms: ms.div_euclid(DAY_MS) * DAY_MS,
+        }
     }
 }
 
@@ -107,10 +113,17 @@ fn try_format(s: &str, i: usize) -> Option<Stamp> {
     match kind {
         Kind::WithOffset => {
             let dt = DateTime::parse_from_str(s, f).ok()?;
-            Some(Stamp::from_naive(dt.naive_local(), i64::from(dt.offset().local_minus_utc())))
+            Some(Stamp::from_naive(
+                dt.naive_local(),
+                i64::from(dt.offset().local_minus_utc()),
+            ))
         }
-        Kind::Naive => NaiveDateTime::parse_from_str(s, f).ok().map(|n| Stamp::from_naive(n, 0)),
-        Kind::Date => NaiveDate::parse_from_str(s, f).ok().map(|d| Stamp::from_naive(d.and_time(NaiveTime::MIN), 0)),
+        Kind::Naive => NaiveDateTime::parse_from_str(s, f)
+            .ok()
+            .map(|n| Stamp::from_naive(n, 0)),
+        Kind::Date => NaiveDate::parse_from_str(s, f)
+            .ok()
+            .map(|d| Stamp::from_naive(d.and_time(NaiveTime::MIN), 0)),
     }
 }
 
@@ -126,18 +139,52 @@ mod tests {
             date: &'static str,
         }
         let cases = [
-            Case { input: "2021-09-27 14:45:00+01:00", utc: "2021-09-27T13:45:00Z", date: "2021-09-27T00:00:00Z" },
-            Case { input: "2021-12-29 13:45:00+00:00", utc: "2021-12-29T13:45:00Z", date: "2021-12-29T00:00:00Z" },
-            Case { input: "2021-09-28 00:30:00+01:00", utc: "2021-09-27T23:30:00Z", date: "2021-09-28T00:00:00Z" },
-            Case { input: "2020-01-01", utc: "2020-01-01T00:00:00Z", date: "2020-01-01T00:00:00Z" },
-            Case { input: "4/1/2015 16:00:00", utc: "2015-04-01T16:00:00Z", date: "2015-04-01T00:00:00Z" },
-            Case { input: "2021-01-01T00:15:00Z", utc: "2021-01-01T00:15:00Z", date: "2021-01-01T00:00:00Z" },
-            Case { input: "1609459200000", utc: "2021-01-01T00:00:00Z", date: "2021-01-01T00:00:00Z" },
-            Case { input: "1735689600000000", utc: "2025-01-01T00:00:00Z", date: "2025-01-01T00:00:00Z" },
+            Case {
+                input: "2021-09-27 14:45:00+01:00",
+                utc: "2021-09-27T13:45:00Z",
+                date: "2021-09-27T00:00:00Z",
+            },
+            Case {
+                input: "2021-12-29 13:45:00+00:00",
+                utc: "2021-12-29T13:45:00Z",
+                date: "2021-12-29T00:00:00Z",
+            },
+            Case {
+                input: "2021-09-28 00:30:00+01:00",
+                utc: "2021-09-27T23:30:00Z",
+                date: "2021-09-28T00:00:00Z",
+            },
+            Case {
+                input: "2020-01-01",
+                utc: "2020-01-01T00:00:00Z",
+                date: "2020-01-01T00:00:00Z",
+            },
+            Case {
+                input: "4/1/2015 16:00:00",
+                utc: "2015-04-01T16:00:00Z",
+                date: "2015-04-01T00:00:00Z",
+            },
+            Case {
+                input: "2021-01-01T00:15:00Z",
+                utc: "2021-01-01T00:15:00Z",
+                date: "2021-01-01T00:00:00Z",
+            },
+            Case {
+                input: "1609459200000",
+                utc: "2021-01-01T00:00:00Z",
+                date: "2021-01-01T00:00:00Z",
+            },
+            Case {
+                input: "1735689600000000",
+                utc: "2025-01-01T00:00:00Z",
+                date: "2025-01-01T00:00:00Z",
+            },
         ];
         let mut p = TextStampParser::default();
         for c in cases {
-            let st = p.parse(c.input).unwrap_or_else(|| panic!("{} did not parse", c.input));
+            let st = p
+                .parse(c.input)
+                .unwrap_or_else(|| panic!("{} did not parse", c.input));
             assert_eq!(crate::time::iso(st.utc_ms), c.utc, "utc of {}", c.input);
             assert_eq!(crate::time::iso(st.date_ms), c.date, "date of {}", c.input);
         }
@@ -150,6 +197,9 @@ mod tests {
         assert_eq!(from_epoch(1_609_459_200).utc_ms, 1_609_459_200_000);
         assert_eq!(from_epoch(1_609_459_200_000).utc_ms, 1_609_459_200_000);
         assert_eq!(from_epoch(1_609_459_200_000_000).utc_ms, 1_609_459_200_000);
-        assert_eq!(from_epoch(1_609_459_200_000_000_000).utc_ms, 1_609_459_200_000);
+        assert_eq!(
+            from_epoch(1_609_459_200_000_000_000).utc_ms,
+            1_609_459_200_000
+        );
     }
 }

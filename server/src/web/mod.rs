@@ -63,8 +63,10 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 /// Leptos options from cargo-leptos' environment (`LEPTOS_*`) with our
 /// defaults, so the binary also runs without cargo-leptos.
 pub fn leptos_options(addr: SocketAddr, site_root: &str) -> anyhow::Result<LeptosOptions> {
-    let text = format!("[package.metadata.leptos]\noutput-name = \"traderai\"\nsite-root = \"{site_root}\"\nsite-pkg-dir = \"pkg\"\n");
-    let mut opts = leptos::config::get_config_from_str(&text)?.leptos_options;
+    let text = format!(
+        "[package.metadata.leptos]\noutput-name = \"traderai\"\nsite-root = \"{site_root}\"\nsite-pkg-dir = \"pkg\"\n"
+    );
+    let mut opts = leptos::config::get_config_from_str(&text)?;
     opts.site_addr = addr;
     Ok(opts)
 }
@@ -73,7 +75,11 @@ pub fn leptos_options(addr: SocketAddr, site_root: &str) -> anyhow::Result<Lepto
 pub fn router(pool: PgPool, leptos: LeptosOptions) -> Router {
     let backend: SharedBackend = Arc::new(PgBackend { pool: pool.clone() });
     let routes = generate_route_list(app::App);
-    let state = AppState { leptos: leptos.clone(), pool, started: Instant::now() };
+    let state = AppState {
+        leptos: leptos.clone(),
+        pool,
+        started: Instant::now(),
+    };
     let ctx = move || provide_context(backend.clone());
     Router::new()
         .route("/health", get(health))
@@ -89,32 +95,53 @@ pub fn router(pool: PgPool, leptos: LeptosOptions) -> Router {
                 move |req| leptos_axum::handle_server_fns_with_context(ctx.clone(), req)
             }),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 
 /// Liveness: the process answers.
 async fn health(State(s): State<AppState>) -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptime_s": s.started.elapsed().as_secs() }))
+    Json(
+        serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptime_s": s.started.elapsed().as_secs() }),
+    )
 }
 
 /// Readiness: the database answers too.
 async fn ready(State(s): State<AppState>) -> impl IntoResponse {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&s.pool).await {
-        Ok(_) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok" }))),
+    match sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&s.pool)
+        .await
+    {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready", "database": "ok" })),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "not ready", "database": "unreachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "not ready", "database": "unreachable" })),
+            )
         }
     }
 }
 
 /// Serves until `stop` resolves.
-pub async fn serve(pool: PgPool, leptos: LeptosOptions, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    pool: PgPool,
+    leptos: LeptosOptions,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let addr = leptos.site_addr;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(pool, leptos)).with_graceful_shutdown(stop).await?;
+    axum::serve(listener, router(pool, leptos))
+        .with_graceful_shutdown(stop)
+        .await?;
     Ok(())
 }

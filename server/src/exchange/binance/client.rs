@@ -36,7 +36,11 @@ enum Attempt {
 impl BinanceClient {
     /// `budget` is shared by every client of the same venue market so
     /// concurrent symbols stay under one limit.
-    pub fn new(market: Market, cfg: VenueConfig, budget: Arc<RateBudget>) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        market: Market,
+        cfg: VenueConfig,
+        budget: Arc<RateBudget>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(cfg.request_timeout_ms))
             .connect_timeout(Duration::from_secs(5))
@@ -44,7 +48,14 @@ impl BinanceClient {
             .pool_max_idle_per_host(32)
             .build()?;
         let (limit, weight) = cfg.best_page();
-        Ok(BinanceClient { http, market, cfg, budget, limit, weight })
+        Ok(BinanceClient {
+            http,
+            market,
+            cfg,
+            budget,
+            limit,
+            weight,
+        })
     }
 
     pub fn budget(&self) -> &Arc<RateBudget> {
@@ -57,13 +68,27 @@ impl BinanceClient {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self.cfg.backoff_base_ms.saturating_mul(1 << attempt.min(20)).min(self.cfg.backoff_max_ms);
+        let cap = self
+            .cfg
+            .backoff_base_ms
+            .saturating_mul(1 << attempt.min(20))
+            .min(self.cfg.backoff_max_ms);
         Duration::from_millis(rand::rng().random_range(cap / 2..=cap.max(1)))
     }
 
-    async fn attempt(&self, symbol: &Symbol, interval: &str, start: TimeMs, end: TimeMs) -> Attempt {
+    async fn attempt(
+        &self,
+        symbol: &Symbol,
+        interval: &str,
+        start: TimeMs,
+        end: TimeMs,
+    ) -> Attempt {
         let permit = self.budget.acquire(self.weight).await;
-        let url = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), klines_path(self.market));
+        let url = format!(
+            "{}{}",
+            self.cfg.base_url.trim_end_matches('/'),
+            klines_path(self.market)
+        );
         let req = self.http.get(&url).query(&[
             ("symbol", symbol.concatenated()),
             ("interval", interval.to_owned()),
@@ -76,15 +101,27 @@ impl BinanceClient {
             Err(e) => return Attempt::Transient(format!("request failed: {e}")),
         };
         let status = resp.status();
-        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
         if let Some(used) = header("x-mbx-used-weight-1m") {
             self.budget.observe(permit, used as u32);
         }
         let retry_after = header("retry-after");
         match status {
             StatusCode::OK => {}
-            StatusCode::TOO_MANY_REQUESTS => return Attempt::Throttled(Duration::from_secs(retry_after.unwrap_or(1).max(1))),
-            StatusCode::IM_A_TEAPOT => return Attempt::Fatal(ExchangeError::Banned { venue: VENUE.into(), retry_after_s: retry_after }),
+            StatusCode::TOO_MANY_REQUESTS => {
+                return Attempt::Throttled(Duration::from_secs(retry_after.unwrap_or(1).max(1)));
+            }
+            StatusCode::IM_A_TEAPOT => {
+                return Attempt::Fatal(ExchangeError::Banned {
+                    venue: VENUE.into(),
+                    retry_after_s: retry_after,
+                });
+            }
             s if s.is_server_error() => return Attempt::Transient(format!("HTTP {s}")),
             s => {
                 let body = resp.bytes().await.unwrap_or_default();
@@ -94,7 +131,10 @@ impl BinanceClient {
                     symbol: symbol.to_string(),
                     status: s.as_u16(),
                     code: api.as_ref().map_or(0, |a| a.code),
-                    message: api.map_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect(), |a| a.msg),
+                    message: api.map_or_else(
+                        || String::from_utf8_lossy(&body).chars().take(200).collect(),
+                        |a| a.msg,
+                    ),
                 });
             }
         }
@@ -122,8 +162,17 @@ impl Exchange for BinanceClient {
         self.limit
     }
 
-    async fn fetch_klines(&self, symbol: &Symbol, tf: Timeframe, start: TimeMs, end: TimeMs) -> Result<Vec<Candle>, ExchangeError> {
-        let interval = interval(tf).ok_or_else(|| ExchangeError::UnsupportedTimeframe { venue: VENUE.into(), timeframe: tf })?;
+    async fn fetch_klines(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        start: TimeMs,
+        end: TimeMs,
+    ) -> Result<Vec<Candle>, ExchangeError> {
+        let interval = interval(tf).ok_or_else(|| ExchangeError::UnsupportedTimeframe {
+            venue: VENUE.into(),
+            timeframe: tf,
+        })?;
         let mut failures = 0u32;
         let mut throttles = 0u32;
         loop {
@@ -131,7 +180,12 @@ impl Exchange for BinanceClient {
                 Attempt::Done(mut candles) => {
                     // Only closed bars inside the asked range, on the grid.
                     let now = crate::time::now_ms();
-                    candles.retain(|c| c.open_time >= start && c.open_time < end && c.open_time + tf.duration_ms() <= now && tf.is_aligned(c.open_time));
+                    candles.retain(|c| {
+                        c.open_time >= start
+                            && c.open_time < end
+                            && c.open_time + tf.duration_ms() <= now
+                            && tf.is_aligned(c.open_time)
+                    });
                     return Ok(candles);
                 }
                 Attempt::Fatal(e) => return Err(e),
@@ -156,7 +210,12 @@ impl Exchange for BinanceClient {
                     msg
                 }
             };
-            return Err(ExchangeError::Exhausted { venue: VENUE.into(), symbol: symbol.to_string(), attempts: failures + throttles, last });
+            return Err(ExchangeError::Exhausted {
+                venue: VENUE.into(),
+                symbol: symbol.to_string(),
+                attempts: failures + throttles,
+                last,
+            });
         }
     }
 }

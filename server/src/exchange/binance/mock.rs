@@ -50,7 +50,12 @@ pub struct MockConfig {
 
 impl Default for MockConfig {
     fn default() -> Self {
-        MockConfig { weight_limit_per_min: 0, ban_after_429s: None, latency: Duration::ZERO, synthetic_from: 1_577_836_800_000 }
+        MockConfig {
+            weight_limit_per_min: 0,
+            ban_after_429s: None,
+            latency: Duration::ZERO,
+            synthetic_from: 1_577_836_800_000,
+        }
     }
 }
 
@@ -99,7 +104,11 @@ struct KlineQuery {
 }
 
 fn api_error(status: StatusCode, code: i64, msg: &str) -> Response {
-    (status, Json(serde_json::json!({ "code": code, "msg": msg }))).into_response()
+    (
+        status,
+        Json(serde_json::json!({ "code": code, "msg": msg })),
+    )
+        .into_response()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,22 +123,40 @@ fn synthetic(seed: u64, tf: Timeframe, i: i64) -> Candle {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         (z ^ (z >> 31)) as f64 / u64::MAX as f64
     };
-    let p = |k: i64| 100.0 + 20.0 * (k as f64 / 500.0).sin() + 5.0 * (k as f64 / 37.0 + seed as f64).sin();
+    let p = |k: i64| {
+        100.0 + 20.0 * (k as f64 / 500.0).sin() + 5.0 * (k as f64 / 37.0 + seed as f64).sin()
+    };
     let (open, close) = (p(i), p(i + 1));
     let u = mix(seed ^ i as u64);
-    Candle { open_time: i * tf.duration_ms(), open, high: open.max(close) + u, low: open.min(close) - u, close, volume: 1000.0 * u + 1.0 }
+    Candle {
+        open_time: i * tf.duration_ms(),
+        open,
+        high: open.max(close) + u,
+        low: open.min(close) - u,
+        close,
+        volume: 1000.0 * u + 1.0,
+    }
 }
 
 impl MockExchange {
     pub fn new(cfg: MockConfig) -> Self {
         MockExchange {
-            inner: Arc::new(Inner { cfg, series: HashMap::new(), resampled: Mutex::default(), faults: Mutex::default(), counters: Mutex::default() }),
+            inner: Arc::new(Inner {
+                cfg,
+                series: HashMap::new(),
+                resampled: Mutex::default(),
+                faults: Mutex::default(),
+                counters: Mutex::default(),
+            }),
         }
     }
 
     /// Serves `candles` (sorted, unique) as `symbol` at `tf` and every multiple of it.
     pub fn with_series(mut self, symbol: &Symbol, tf: Timeframe, candles: Vec<Candle>) -> Self {
-        Arc::get_mut(&mut self.inner).expect("configure the mock before serving").series.insert(symbol.concatenated(), (tf, Arc::new(candles)));
+        Arc::get_mut(&mut self.inner)
+            .expect("configure the mock before serving")
+            .series
+            .insert(symbol.concatenated(), (tf, Arc::new(candles)));
         self
     }
 
@@ -146,13 +173,22 @@ impl MockExchange {
         Router::new()
             .route("/api/v3/klines", get(spot))
             .route("/fapi/v1/klines", get(futures))
-            .route("/api/v3/ping", get(|| async { Json(serde_json::json!({})) }))
-            .route("/mock/stats", get(|State(m): State<MockExchange>| async move { Json(m.stats()) }))
+            .route(
+                "/api/v3/ping",
+                get(|| async { Json(serde_json::json!({})) }),
+            )
+            .route(
+                "/mock/stats",
+                get(|State(m): State<MockExchange>| async move { Json(m.stats()) }),
+            )
             .with_state(self.clone())
     }
 
     /// Binds `addr` (port 0 for any) and serves in the background.
-    pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    pub async fn spawn(
+        &self,
+        addr: SocketAddr,
+    ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let app = self.router();
@@ -175,7 +211,11 @@ impl MockExchange {
         }
         let mut cache = lock(&self.inner.resampled);
         let entry = cache.entry((symbol.to_owned(), tf)).or_insert_with(|| {
-            Arc::new(resample(base, *base_tf, tf, Completeness::CompleteOnly).map(|v| v.into_iter().map(|b| b.candle).collect()).unwrap_or_default())
+            Arc::new(
+                resample(base, *base_tf, tf, Completeness::CompleteOnly)
+                    .map(|v| v.into_iter().map(|b| b.candle).collect())
+                    .unwrap_or_default(),
+            )
         });
         Some(entry.clone())
     }
@@ -200,13 +240,23 @@ impl MockExchange {
             let retry = ((window + 1) * 60_000 - now).div_euclid(1000) + 1;
             let banned = cfg.ban_after_429s.is_some_and(|n| c.strikes > n);
             let (status, code, msg) = if banned {
-                (StatusCode::IM_A_TEAPOT, -1003, "Way too many requests; IP banned.")
+                (
+                    StatusCode::IM_A_TEAPOT,
+                    -1003,
+                    "Way too many requests; IP banned.",
+                )
             } else {
-                (StatusCode::TOO_MANY_REQUESTS, -1003, "Too many requests; current limit is exceeded.")
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    -1003,
+                    "Too many requests; current limit is exceeded.",
+                )
             };
             let mut r = api_error(status, code, msg);
-            r.headers_mut().insert("retry-after", HeaderValue::from(retry));
-            r.headers_mut().insert("x-mbx-used-weight-1m", HeaderValue::from(c.weight));
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(retry));
+            r.headers_mut()
+                .insert("x-mbx-used-weight-1m", HeaderValue::from(c.weight));
             return Err(r);
         }
         Ok(c.weight)
@@ -220,9 +270,17 @@ impl MockExchange {
         let max_limit = venue.kline_weight_tiers.last().map_or(1000, |t| t.0);
         let limit = q.limit.unwrap_or(500);
         if limit == 0 || limit > max_limit {
-            return api_error(StatusCode::BAD_REQUEST, -1130, "Data sent for parameter 'limit' is not valid.");
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                -1130,
+                "Data sent for parameter 'limit' is not valid.",
+            );
         }
-        let weight = venue.kline_weight_tiers.iter().find(|(max, _)| limit <= *max).map_or(1, |t| t.1);
+        let weight = venue
+            .kline_weight_tiers
+            .iter()
+            .find(|(max, _)| limit <= *max)
+            .map_or(1, |t| t.1);
         let used = match self.charge(weight) {
             Ok(u) => u,
             Err(r) => return r,
@@ -240,36 +298,77 @@ impl MockExchange {
             Fault::Pass | Fault::Truncated => {}
             Fault::TooManyRequests { retry_after_s } => {
                 headers.insert("retry-after", HeaderValue::from(retry_after_s));
-                return (StatusCode::TOO_MANY_REQUESTS, headers, Json(serde_json::json!({"code": -1003, "msg": "Too many requests."}))).into_response();
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    headers,
+                    Json(serde_json::json!({"code": -1003, "msg": "Too many requests."})),
+                )
+                    .into_response();
             }
             Fault::Banned { retry_after_s } => {
                 headers.insert("retry-after", HeaderValue::from(retry_after_s));
-                return (StatusCode::IM_A_TEAPOT, headers, Json(serde_json::json!({"code": -1003, "msg": "IP banned."}))).into_response();
+                return (
+                    StatusCode::IM_A_TEAPOT,
+                    headers,
+                    Json(serde_json::json!({"code": -1003, "msg": "IP banned."})),
+                )
+                    .into_response();
             }
-            Fault::ServerError(code) => return (StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), headers, "upstream error").into_response(),
+            Fault::ServerError(code) => {
+                return (
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    headers,
+                    "upstream error",
+                )
+                    .into_response();
+            }
             Fault::Stall(d) => tokio::time::sleep(d).await,
         }
         let (Some(symbol), Some(interval)) = (q.symbol, q.interval) else {
-            return api_error(StatusCode::BAD_REQUEST, -1102, "Mandatory parameter 'symbol' or 'interval' was not sent, was empty/null, or malformed.");
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                -1102,
+                "Mandatory parameter 'symbol' or 'interval' was not sent, was empty/null, or malformed.",
+            );
         };
         let Ok(tf) = Timeframe::parse(&interval) else {
             return api_error(StatusCode::BAD_REQUEST, -1120, "Invalid interval.");
         };
         let end = q.end_time.unwrap_or(i64::MAX);
         let page: Vec<Candle> = if let Some(rest) = symbol.strip_prefix("SYN") {
-            let seed = rest.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            let seed = rest
+                .bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
             let dur = tf.duration_ms();
-            let first = tf.floor(q.start_time.unwrap_or(self.inner.cfg.synthetic_from).max(self.inner.cfg.synthetic_from) + dur - 1) / dur;
+            let first = tf.floor(
+                q.start_time
+                    .unwrap_or(self.inner.cfg.synthetic_from)
+                    .max(self.inner.cfg.synthetic_from)
+                    + dur
+                    - 1,
+            ) / dur;
             let last_closed = (crate::time::now_ms() / dur) - 1;
             let last = last_closed.min(end.div_euclid(dur));
-            (first..=last).take(limit as usize).map(|i| synthetic(seed, tf, i)).collect()
+            (first..=last)
+                .take(limit as usize)
+                .map(|i| synthetic(seed, tf, i))
+                .collect()
         } else {
             let Some(data) = self.data(&symbol, tf) else {
                 return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
             };
             let from = data.partition_point(|c| c.open_time < q.start_time.unwrap_or(i64::MIN));
-            let from = if q.start_time.is_none() { data.len().saturating_sub(limit as usize) } else { from };
-            data[from..].iter().take_while(|c| c.open_time <= end).take(limit as usize).copied().collect()
+            let from = if q.start_time.is_none() {
+                data.len().saturating_sub(limit as usize)
+            } else {
+                from
+            };
+            data[from..]
+                .iter()
+                .take_while(|c| c.open_time <= end)
+                .take(limit as usize)
+                .copied()
+                .collect()
         };
         lock(&self.inner.counters).stats.candles_served += page.len() as u64;
         let mut body = parse::encode(&page, tf.duration_ms());
@@ -298,9 +397,16 @@ mod tests {
         for i in [0, 1, 12345, 9_000_000] {
             let a = synthetic(3, Timeframe::M1, i);
             assert_eq!(a, synthetic(3, Timeframe::M1, i));
-            assert!(a.validate_values().is_ok() && a.consistency().is_ok(), "{a:?}");
+            assert!(
+                a.validate_values().is_ok() && a.consistency().is_ok(),
+                "{a:?}"
+            );
             assert_eq!(a.open_time, i * 60_000);
         }
-        assert_eq!(synthetic(3, Timeframe::M1, 5).close, synthetic(3, Timeframe::M1, 6).open, "continuous path");
+        assert_eq!(
+            synthetic(3, Timeframe::M1, 5).close,
+            synthetic(3, Timeframe::M1, 6).open,
+            "continuous path"
+        );
     }
 }

@@ -18,7 +18,9 @@ pub fn klines_path(market: Market) -> &'static str {
 
 /// Intervals Binance serves, spelled as Binance spells them.
 pub fn interval(tf: Timeframe) -> Option<String> {
-    const SUPPORTED: &[&str] = &["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d"];
+    const SUPPORTED: &[&str] = &[
+        "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d",
+    ];
     let s = tf.to_string();
     SUPPORTED.contains(&s.as_str()).then_some(s)
 }

@@ -7,7 +7,20 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 #[derive(Debug, Deserialize)]
-struct RawKline(i64, String, String, String, String, String, i64, IgnoredAny, IgnoredAny, IgnoredAny, IgnoredAny, IgnoredAny);
+struct RawKline(
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    IgnoredAny,
+    IgnoredAny,
+    IgnoredAny,
+    IgnoredAny,
+    IgnoredAny,
+    IgnoredAny,
+);
 
 /// An error body: `{"code": -1121, "msg": "Invalid symbol."}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,11 +32,22 @@ pub struct ApiError {
 /// Parses a klines body; any malformed element fails the whole page (a
 /// truncated body must be fetched again, not half-stored).
 pub fn klines(body: &[u8]) -> Result<Vec<Candle>, String> {
-    let raw: Vec<RawKline> = serde_json::from_slice(body).map_err(|e| format!("malformed klines body: {e}"))?;
+    let raw: Vec<RawKline> =
+        serde_json::from_slice(body).map_err(|e| format!("malformed klines body: {e}"))?;
     raw.into_iter()
         .map(|k| {
-            let num = |name: &str, s: &str| s.parse::<f64>().map_err(|_| format!("kline at {}: {name} {s:?} is not a number", k.0));
-            Ok(Candle { open_time: k.0, open: num("open", &k.1)?, high: num("high", &k.2)?, low: num("low", &k.3)?, close: num("close", &k.4)?, volume: num("volume", &k.5)? })
+            let num = |name: &str, s: &str| {
+                s.parse::<f64>()
+                    .map_err(|_| format!("kline at {}: {name} {s:?} is not a number", k.0))
+            };
+            Ok(Candle {
+                open_time: k.0,
+                open: num("open", &k.1)?,
+                high: num("high", &k.2)?,
+                low: num("low", &k.3)?,
+                close: num("close", &k.4)?,
+                volume: num("volume", &k.5)?,
+            })
         })
         .collect()
 }
@@ -67,20 +91,41 @@ mod tests {
     #[test]
     fn parses_a_recorded_payload() {
         let k = klines(RECORDED.as_bytes()).unwrap();
-        assert_eq!(k, vec![Candle { open_time: 1_499_040_000_000, open: 0.0163479, high: 0.8, low: 0.015758, close: 0.015771, volume: 148_976.114_278_15 }]);
+        assert_eq!(
+            k,
+            vec![Candle {
+                open_time: 1_499_040_000_000,
+                open: 0.0163479,
+                high: 0.8,
+                low: 0.015758,
+                close: 0.015771,
+                volume: 148_976.114_278_15
+            }]
+        );
     }
 
     #[test]
     fn rejects_truncated_and_wrong_shapes() {
         assert!(klines(&RECORDED.as_bytes()[..RECORDED.len() - 10]).is_err());
-        assert!(klines(br#"[[1499040000000,"x","1","1","1","1",1,"1",1,"1","1","0"]]"#).unwrap_err().contains("open"));
+        assert!(
+            klines(br#"[[1499040000000,"x","1","1","1","1",1,"1",1,"1","1","0"]]"#)
+                .unwrap_err()
+                .contains("open")
+        );
         assert!(klines(br#"{"code":-1121,"msg":"Invalid symbol."}"#).is_err());
         assert!(klines(b"[]").unwrap().is_empty());
     }
 
     #[test]
     fn encode_round_trips() {
-        let c = vec![Candle { open_time: 60_000, open: 43443.0625, high: 43555.515625, low: 43443.0625, close: 43548.7734375, volume: 50628608.0 }];
+        let c = vec![Candle {
+            open_time: 60_000,
+            open: 43443.0625,
+            high: 43555.515625,
+            low: 43443.0625,
+            close: 43548.7734375,
+            volume: 50628608.0,
+        }];
         assert_eq!(klines(encode(&c, 60_000).as_bytes()).unwrap(), c);
     }
 }

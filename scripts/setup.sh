@@ -4,11 +4,19 @@
 source "$(dirname "$0")/common.sh"
 
 apt_missing=()
-need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
-for p in build-essential pkg-config curl ca-certificates git nodejs npm chromium postgresql-client; do need_pkg "$p"; done
+# A command that is on PATH counts, however it was installed.
+need() { command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
+need cc build-essential
+need pkg-config pkg-config
+need curl curl
+need git git
+need node nodejs
+need npm npm
+need chromium chromium
+need psql postgresql-client
 # A PostgreSQL server only when none is reachable and none can be started locally.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  need_pkg postgresql
+  apt_missing+=(postgresql)
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "apt: installing ${apt_missing[*]}"

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Benchmarks of the data layer (numbers go to BENCHMARKS.md). Release build,
+# a dedicated database `traderai_bench`, the mock exchange on loopback.
+#   scripts/bench.sh [ingest|backfill|limits|read]...   (default: all)
+# Synthetic candles (mock `SYN*` symbols, a generated Binance CSV) are used
+# only here, for scale; tests use the real data in data/.
+source "$(dirname "$0")/common.sh"
+server=$("$ROOT/scripts/db.sh")
+export DATABASE_URL="$server/traderai_bench"
+cargo build --release -p server --bin traderai --example range_read >&2
+bin="$CARGO_TARGET_DIR/release/traderai"
+out="$ROOT/target/bench"; mkdir -p "$out"
+what=("$@"); [ ${#what[@]} -eq 0 ] && what=(ingest backfill limits read)
+
+fresh_db() {
+  psql "$server/postgres" -qc "drop database if exists traderai_bench with (force)" >/dev/null
+  "$bin" migrate >/dev/null
+}
+mock() { # mock [weight limit] → sets MOCK_PID, MOCK_URL
+  "$bin" mock-exchange --addr 127.0.0.1:18089 --weight-limit "${1:-0}" >"$out/mock.log" 2>&1 &
+  MOCK_PID=$!; MOCK_URL=http://127.0.0.1:18089
+  for _ in $(seq 50); do curl -sf "$MOCK_URL/api/v3/ping" >/dev/null && return; sleep 0.1; done; die "mock did not start"
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+for w in "${what[@]}"; do case "$w" in
+ingest)
+  log "ingest: import a 2,000,000-row Binance 1m kline CSV (synthetic)"
+  python3 - "$out/klines-2m.csv" <<'PY'
+import sys, math
+t0 = 1577836800000
+with open(sys.argv[1], "w") as f:
+    for i in range(2_000_000):
+        p = 100 + 20 * math.sin(i / 500) + 5 * math.sin(i / 37)
+        q = 100 + 20 * math.sin((i + 1) / 500) + 5 * math.sin((i + 1) / 37)
+        f.write(f"{t0 + i*60000},{p:.4f},{max(p,q)+0.5:.4f},{min(p,q)-0.5:.4f},{q:.4f},{1000+i%977}.5,{t0+i*60000+59999},0,1,0,0,0\n")
+PY
+  fresh_db
+  start=$(date +%s.%N)
+  "$bin" import "$out/klines-2m.csv" --symbol SYN/USDT --timeframe 1m --exchange bench --json > "$out/ingest.json"
+  end=$(date +%s.%N)
+  stored=$(json "d['reports'][0]['stored']" < "$out/ingest.json")
+  python3 -c "print(f'import: {$stored} candles in {$end-$start:.2f} s = {$stored/($end-$start):,.0f} candles/s (parse + COPY + insert)')"
+  start=$(date +%s.%N)
+  "$bin" import "$out/klines-2m.csv" --symbol SYN/USDT --timeframe 1m --exchange bench --json > "$out/ingest2.json"
+  end=$(date +%s.%N)
+  python3 -c "print(f're-import (all duplicates): {$end-$start:.2f} s, stored', $(json "d['reports'][0]['stored']" < "$out/ingest2.json"))"
+  ;;
+backfill)
+  log "backfill: 4 symbols x 262,080 1m candles from the mock, rate limits off"
+  fresh_db; mock 0
+  "$bin" backfill --symbols SYN1/USDT,SYN2/USDT,SYN3/USDT,SYN4/USDT --timeframe 1m --from 2020-01-01 --to 2020-07-01 \
+    --base-url "$MOCK_URL" --weight-limit 0 --json > "$out/backfill.json"
+  kill $MOCK_PID
+  json "f\"backfill (no limits): {d['detail']['stored']:,} candles in {d['detail']['elapsed_s']:.2f} s = {d['detail']['candles_per_s']:,.0f} candles/s, {d['detail']['pages']} requests\"" < "$out/backfill.json"
+  ;;
+limits)
+  log "backfill under Binance spot limits (mock enforces 6000 weight/min): 3 full minutes"
+  fresh_db; mock 6000
+  # Start on a minute boundary so no window is counted twice.
+  sleep $(( 60 - $(date +%-S) ))
+  "$bin" backfill --symbols SYN1/USDT,SYN2/USDT,SYN3/USDT,SYN4/USDT --timeframe 1m --from 2020-01-01 --to 2023-06-01T00:00:00Z \
+    --base-url "$MOCK_URL" --json > "$out/limits.json" || true
+  stats=$(curl -s "$MOCK_URL/mock/stats"); kill $MOCK_PID
+  python3 - "$out/limits.json" "$stats" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["detail"]; s = json.loads(sys.argv[2])
+per_min = d["fetched"] / d["elapsed_s"] * 60
+print(f"backfill under limits: {d['fetched']:,} candles in {d['elapsed_s']:.1f} s = {per_min/1e6:.3f} M candles/min "
+      f"= {per_min/3e6*100:.1f} % of the 3 M/min ceiling; mock: {s['requests']} requests, {s['throttled']} x 429, max {s['max_window_weight']} weight in a window")
+PY
+  ;;
+read)
+  log "range read: 1 year of 15m bars from a 50 M-row table"
+  fresh_db
+  psql "$DATABASE_URL" -q <<'SQL'
+INSERT INTO series (exchange, market, symbol, timeframe, tf_ms, bars, first_open, last_open)
+SELECT 'bench', 'spot', 'S' || g || '/USDT', '15m', 900000, 1050000, 946684800000, 946684800000 + 1049999 * 900000 FROM generate_series(1, 48) g;
+-- Interleaved 1,000-bar pages across series, as concurrent backfills write them.
+DO $$
+BEGIN
+  FOR chunk IN 0..1049 LOOP
+    INSERT INTO candles (series_id, open_time, open, high, low, close, volume)
+    SELECT s.id, 946684800000 + (chunk * 1000 + i)::bigint * 900000, 100 + i, 101 + i, 99 + i, 100.5 + i, 10
+    FROM series s CROSS JOIN generate_series(0, 999) i;
+    COMMIT;
+  END LOOP;
+END $$;
+VACUUM ANALYZE candles;
+SQL
+  psql "$DATABASE_URL" -qAtc "select 'candles table: ' || count(*) || ' rows, ' || pg_size_pretty(pg_total_relation_size('candles')) from candles"
+  "$CARGO_TARGET_DIR/release/examples/range_read" "$DATABASE_URL" 200
+  ;;
+*) die "unknown benchmark $w";;
+esac; done

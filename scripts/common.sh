@@ -7,6 +7,9 @@ cd "$ROOT"
 
 # Compiled dependencies live outside the clone so fresh clones (CI) reuse them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/traderai-target}"
+# cargo-leptos builds debug binaries with this flag; giving cargo test the same
+# flags lets both share one set of compiled dependencies instead of two.
+export RUSTFLAGS="${RUSTFLAGS:---cfg erase_components}"
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 
 log() { printf '\033[1;36m==> %s\033[0m\n' "$*" >&2; }

@@ -8,7 +8,7 @@ server=$("$ROOT/scripts/db.sh")
 export TEST_DATABASE_URL="$server/postgres"
 
 # Databases left by earlier runs.
-for db in $(psql "$TEST_DATABASE_URL" -qAtc "select datname from pg_database where datname like 'traderai_test_%' or datname = 'traderai_e2e'"); do
+for db in $(psql "$TEST_DATABASE_URL" -qAtc "select datname from pg_database where datname like 'traderai_test_%' "); do
   psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null
 done
 
@@ -19,5 +19,4 @@ log "unit and integration tests"
 cargo test --workspace --exclude frontend
 
 log "end-to-end tests (Chromium)"
-export DATABASE_URL="$server/traderai_e2e" TRADERAI_SEED_DIR="$ROOT/data"
-cargo leptos end-to-end
+"$ROOT/scripts/e2e.sh"

@@ -1,5 +1,16 @@
 import { test, expect } from "@playwright/test";
 
+// The server seeds the bundled data before it listens; wait until it is ready.
+test.beforeAll(async ({ request }) => {
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await request.get("/health/ready")).ok()) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("server never became ready");
+});
+
 test("market data page renders on the server and hydrates", async ({ page }) => {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));

@@ -9,12 +9,22 @@ use std::time::Instant;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or_else(|| anyhow::anyhow!("usage: range_read DATABASE_URL [READS]"))?;
+    let url = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: range_read DATABASE_URL [READS]"))?;
     let reads: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
     let pool = server::db::connect(&url, 2).await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM candles").fetch_one(&pool).await?;
-    let series: Vec<(i32, i64, i64)> = sqlx::query_as("SELECT id, first_open, last_open FROM series WHERE bars > 40000").fetch_all(&pool).await?;
-    anyhow::ensure!(!series.is_empty(), "no series with more than a year of 15m bars");
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM candles")
+        .fetch_one(&pool)
+        .await?;
+    let series: Vec<(i32, i64, i64)> =
+        sqlx::query_as("SELECT id, first_open, last_open FROM series WHERE bars > 40000")
+            .fetch_all(&pool)
+            .await?;
+    anyhow::ensure!(
+        !series.is_empty(),
+        "no series with more than a year of 15m bars"
+    );
     const YEAR: i64 = 35_040 * 900_000;
     let mut lat = Vec::with_capacity(reads);
     let mut rows = 0;

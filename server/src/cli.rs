@@ -281,10 +281,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.json {
                 print_json(&serde_json::json!({"migrated": true}))
             } else {
-                Ok(println!(
-                    "database ready: {}",
-                    db::redact(&cli.database_url)
-                ))
+                println!("database ready: {}", db::redact(&cli.database_url));
+                Ok(())
             }
         }
         Some(Command::Seed { dir }) => {
@@ -313,7 +311,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.json {
                 print_json(&serde_json::json!({ "jobs_run": n }))
             } else {
-                Ok(println!("worker ran {n} job(s)"))
+                println!("worker ran {n} job(s)");
+                Ok(())
             }
         }
         Some(Command::Coverage(a)) => coverage_cmd(&cli, a).await,
@@ -466,11 +465,12 @@ async fn export_series(cli: &Cli, a: &ExportArgs) -> anyhow::Result<()> {
     if cli.json {
         print_json(&summary)
     } else {
-        Ok(println!(
+        println!(
             "wrote {} candles of {key} to {}",
             candles.len(),
             a.output.display()
-        ))
+        );
+        Ok(())
     }
 }
 
@@ -492,7 +492,8 @@ async fn backfill_cmd(cli: &Cli, settings: &Settings, a: &BackfillArgs) -> anyho
         return if cli.json {
             print_json(&job)
         } else {
-            Ok(println!("queued backfill job {}", job.id))
+            println!("queued backfill job {}", job.id);
+            Ok(())
         };
     }
     if !cli.json {
@@ -660,7 +661,8 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
                     return if cli.json {
                         print_json(&job)
                     } else {
-                        Ok(print_job(&job))
+                        print_job(&job);
+                        Ok(())
                     };
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -673,10 +675,8 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
             if cli.json {
                 print_json(&job)
             } else {
-                Ok(println!(
-                    "job {id}: cancel requested (now {})",
-                    job.status.as_str()
-                ))
+                println!("job {id}: cancel requested (now {})", job.status.as_str());
+                Ok(())
             }
         }
         JobsCommand::Resume { id, detach: true } => {
@@ -686,7 +686,8 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
             if cli.json {
                 print_json(&job)
             } else {
-                Ok(println!("job {id} queued"))
+                println!("job {id} queued");
+                Ok(())
             }
         }
         JobsCommand::Resume { id, detach: false } => {

@@ -27,7 +27,8 @@ impl Timeframe {
     pub const D1: Timeframe = Timeframe { minutes: 1440 };
 
     pub fn from_minutes(minutes: u32) -> Result<Self, MarketError> {
-        let tiles = minutes > 0 && (DAY_MINUTES % minutes == 0 || minutes % DAY_MINUTES == 0);
+        let tiles = minutes > 0
+            && (DAY_MINUTES.is_multiple_of(minutes) || minutes.is_multiple_of(DAY_MINUTES));
         if tiles {
             Ok(Timeframe { minutes })
         } else {
@@ -74,7 +75,7 @@ impl Timeframe {
 
     /// Whether bars of `self` can be built from whole bars of `base`.
     pub fn is_multiple_of(self, base: Timeframe) -> bool {
-        self.minutes >= base.minutes && self.minutes % base.minutes == 0
+        self.minutes >= base.minutes && self.minutes.is_multiple_of(base.minutes)
     }
 
     /// Number of bars of this timeframe in `[from, to)`, both aligned.
@@ -86,9 +87,9 @@ impl Timeframe {
 impl fmt::Display for Timeframe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.minutes;
-        if m % DAY_MINUTES == 0 {
+        if m.is_multiple_of(DAY_MINUTES) {
             write!(f, "{}d", m / DAY_MINUTES)
-        } else if m % 60 == 0 {
+        } else if m.is_multiple_of(60) {
             write!(f, "{}h", m / 60)
         } else {
             write!(f, "{m}m")

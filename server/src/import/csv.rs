@@ -131,7 +131,7 @@ pub fn read(
             Ok(true) => {
                 let line = record.position().map(|p| p.line()).unwrap_or(0);
                 handle(&record, line, &mut sink);
-                if sink.rows_read() % 65_536 == 0 {
+                if sink.rows_read().is_multiple_of(65_536) {
                     progress(record.position().map(|p| p.byte()).unwrap_or(0));
                 }
             }

@@ -77,12 +77,14 @@ struct Counters {
     stats: MockStats,
 }
 
+type Series = Arc<Vec<Candle>>;
+
 #[derive(Debug)]
 struct Inner {
     cfg: MockConfig,
     /// Base series by venue symbol (`BTCUSDT`).
     series: HashMap<String, (Timeframe, Arc<Vec<Candle>>)>,
-    resampled: Mutex<HashMap<(String, Timeframe), Arc<Vec<Candle>>>>,
+    resampled: Mutex<HashMap<(String, Timeframe), Series>>,
     faults: Mutex<VecDeque<Fault>>,
     counters: Mutex<Counters>,
 }
@@ -221,7 +223,7 @@ impl MockExchange {
     }
 
     /// Charges weight; returns the window total, or a 429/418 response.
-    fn charge(&self, weight: u32) -> Result<u32, Response> {
+    fn charge(&self, weight: u32) -> Result<u32, Box<Response>> {
         let cfg = &self.inner.cfg;
         let now = crate::time::now_ms();
         let window = now.div_euclid(60_000);
@@ -257,7 +259,7 @@ impl MockExchange {
                 .insert("retry-after", HeaderValue::from(retry));
             r.headers_mut()
                 .insert("x-mbx-used-weight-1m", HeaderValue::from(c.weight));
-            return Err(r);
+            return Err(Box::new(r));
         }
         Ok(c.weight)
     }
@@ -283,7 +285,7 @@ impl MockExchange {
             .map_or(1, |t| t.1);
         let used = match self.charge(weight) {
             Ok(u) => u,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let fault = lock(&self.inner.faults).pop_front().unwrap_or(Fault::Pass);
         if fault != Fault::Pass {

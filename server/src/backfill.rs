@@ -15,9 +15,9 @@ use engine::{Market, SeriesKey, Symbol, TimeMs, Timeframe};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 pub const KIND: &str = "backfill";
@@ -167,7 +167,7 @@ impl Shared {
     }
 }
 
-/// Builds the client for the job's venue market, sharing `budgets` per market.
+/// Builds the client for the job's venue market.
 pub fn client_for(
     params: &BackfillParams,
     settings: &Settings,
@@ -183,13 +183,34 @@ pub fn client_for(
     BinanceClient::new(params.market, cfg, budget).map_err(|e| BackfillError::Http(e.to_string()))
 }
 
-/// The weight budget a job uses: its override, else the venue's configured limit.
+/// The weight budget a job uses: its override, else the venue's configured
+/// limit. Jobs of one process talking to the same venue market share one
+/// budget, since the venue counts weight per IP.
 pub fn budget_for(params: &BackfillParams, settings: &Settings) -> Arc<RateBudget> {
-    let configured = match params.market {
-        Market::Spot => settings.binance.spot.weight_limit_per_min,
-        Market::Futures => settings.binance.futures.weight_limit_per_min,
+    static BUDGETS: LazyLock<Mutex<HashMap<(String, Market, u32), Arc<RateBudget>>>> =
+        LazyLock::new(Mutex::default);
+    let (configured, url) = match params.market {
+        Market::Spot => (
+            settings.binance.spot.weight_limit_per_min,
+            &settings.binance.spot.base_url,
+        ),
+        Market::Futures => (
+            settings.binance.futures.weight_limit_per_min,
+            &settings.binance.futures.base_url,
+        ),
     };
-    Arc::new(RateBudget::new(params.weight_limit.unwrap_or(configured)))
+    let limit = params.weight_limit.unwrap_or(configured);
+    let key = (
+        params.base_url.clone().unwrap_or_else(|| url.clone()),
+        params.market,
+        limit,
+    );
+    BUDGETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_insert_with(|| Arc::new(RateBudget::new(limit)))
+        .clone()
 }
 
 /// Runs (or resumes) a claimed backfill job to the end, a cancel, or an error.

@@ -272,7 +272,6 @@ pub async fn shutdown_signal() {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let command = cli.command.as_ref().map_or("serve", |_| "");
     match &cli.command {
         None => serve(&cli, &settings, &ServeArgs::parse_default()).await,
         Some(Command::Serve(a)) => serve(&cli, &settings, a).await,
@@ -318,13 +317,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Coverage(a)) => coverage_cmd(&cli, a).await,
         Some(Command::MockExchange(a)) => mock_cmd(&cli, a).await,
     }
-    .with_context(|| {
-        if command.is_empty() {
-            String::from("command failed")
-        } else {
-            format!("{command} failed")
-        }
-    })
 }
 
 impl ServeArgs {
@@ -384,14 +376,7 @@ async fn import_files(cli: &Cli, a: &ImportArgs) -> anyhow::Result<()> {
     for f in &a.files {
         let r = match &pool {
             Some(p) => import::import_file(p, f, &opts).await,
-            None => import::parse_file(
-                f,
-                opts.key.timeframe,
-                opts.format,
-                &opts.columns,
-                opts.quiet,
-            )
-            .and_then(|(parsed, layout)| dry_report(f, &opts, parsed, layout)),
+            None => import::inspect_file(f, &opts).await,
         };
         match r {
             Ok(r) => {
@@ -417,30 +402,6 @@ async fn import_files(cli: &Cli, a: &ImportArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn dry_report(
-    path: &std::path::Path,
-    opts: &ImportOptions,
-    parsed: import::rows::Parsed,
-    layout: import::Layout,
-) -> Result<import::ImportReport, import::ImportError> {
-    if parsed.candles.is_empty() {
-        return Err(import::ImportError::NothingUsable {
-            path: path.to_path_buf(),
-            rejected: parsed.rejected_count,
-            off_grid: parsed.off_grid_count,
-            timeframe: opts.key.timeframe,
-            first: parsed
-                .rejected
-                .first()
-                .map(|r| format!("line {}: {}", r.line, r.message))
-                .unwrap_or_default(),
-        });
-    }
-    Ok(import::report_for(
-        path, &opts.key, &parsed, layout, 0, true,
-    ))
 }
 
 async fn export_series(cli: &Cli, a: &ExportArgs) -> anyhow::Result<()> {

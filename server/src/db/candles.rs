@@ -81,13 +81,18 @@ pub async fn list_series(pool: &PgPool) -> Result<Vec<SeriesRow>, DbError> {
 
 /// PostgreSQL's binary COPY encoding of candles: about 3× less parsing work
 /// on the server than text COPY.
-fn encode_copy(candles: &[Candle]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(19 + candles.len() * 74 + 2);
+fn encode_copy(series_id: Option<i32>, candles: &[Candle]) -> Vec<u8> {
+    let fields: i16 = if series_id.is_some() { 7 } else { 6 };
+    let mut buf = Vec::with_capacity(19 + candles.len() * 82 + 2);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     buf.extend_from_slice(&0i32.to_be_bytes()); // flags
     buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
     for c in candles {
-        buf.extend_from_slice(&6i16.to_be_bytes());
+        buf.extend_from_slice(&fields.to_be_bytes());
+        if let Some(id) = series_id {
+            buf.extend_from_slice(&4i32.to_be_bytes());
+            buf.extend_from_slice(&id.to_be_bytes());
+        }
         buf.extend_from_slice(&8i32.to_be_bytes());
         buf.extend_from_slice(&c.open_time.to_be_bytes());
         for v in [c.open, c.high, c.low, c.close, c.volume] {
@@ -103,14 +108,92 @@ fn encode_copy(candles: &[Candle]) -> Vec<u8> {
 ///
 /// Must run inside a transaction (the staging table empties on commit), so
 /// a caller can commit a page of candles together with its checkpoint.
+///
+/// When the series holds nothing in the batch's time span (a first import, a
+/// backfill filling new ground) the rows are COPYed straight into `candles`;
+/// otherwise, or if a concurrent writer got there first, they go through a
+/// staging table and `ON CONFLICT DO NOTHING`.
 pub async fn insert_candles(
     conn: &mut PgConnection,
     series_id: i32,
     candles: &[Candle],
 ) -> Result<u64, DbError> {
-    if candles.is_empty() {
+    let (Some(first), Some(last)) = (
+        candles.iter().map(|c| c.open_time).min(),
+        candles.iter().map(|c| c.open_time).max(),
+    ) else {
         return Ok(0);
+    };
+    let occupied: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM candles WHERE series_id = $1 AND open_time BETWEEN $2 AND $3)")
+        .bind(series_id)
+        .bind(first)
+        .bind(last)
+        .fetch_one(&mut *conn)
+        .await?;
+    let inserted = match occupied {
+        false => match copy_direct(conn, series_id, candles).await {
+            Ok(n) => n,
+            // 23505: a duplicate inside the batch or a concurrent writer.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+                copy_staged(conn, series_id, candles).await?
+            }
+            Err(e) => return Err(e.into()),
+        },
+        true => copy_staged(conn, series_id, candles).await?,
+    };
+    if inserted > 0 {
+        sqlx::query(
+            "UPDATE series SET bars = bars + $2, first_open = LEAST(first_open, $3), last_open = GREATEST(last_open, $4), updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(series_id)
+        .bind(inserted as i64)
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
     }
+    Ok(inserted)
+}
+
+/// COPY into `candles` itself, inside a savepoint so a key violation leaves
+/// the caller's transaction usable.
+async fn copy_direct(
+    conn: &mut PgConnection,
+    series_id: i32,
+    candles: &[Candle],
+) -> Result<u64, sqlx::Error> {
+    sqlx::query("SAVEPOINT direct_copy")
+        .execute(&mut *conn)
+        .await?;
+    let result = async {
+        let mut copy = conn.copy_in_raw("COPY candles (series_id, open_time, open, high, low, close, volume) FROM STDIN (FORMAT binary)").await?;
+        copy.send(encode_copy(Some(series_id), candles)).await?;
+        copy.finish().await
+    }
+    .await;
+    match result {
+        Ok(n) => {
+            sqlx::query("RELEASE SAVEPOINT direct_copy")
+                .execute(&mut *conn)
+                .await?;
+            Ok(n)
+        }
+        Err(e) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT direct_copy")
+                .execute(&mut *conn)
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+/// COPY into a session-local staging table, then insert what is new.
+async fn copy_staged(
+    conn: &mut PgConnection,
+    series_id: i32,
+    candles: &[Candle],
+) -> Result<u64, DbError> {
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS candle_stage
          (open_time bigint, open float8, high float8, low float8, close float8, volume float8) ON COMMIT DELETE ROWS",
@@ -120,7 +203,7 @@ pub async fn insert_candles(
     let mut copy = conn
         .copy_in_raw("COPY candle_stage FROM STDIN (FORMAT binary)")
         .await?;
-    copy.send(encode_copy(candles)).await?;
+    copy.send(encode_copy(None, candles)).await?;
     copy.finish().await?;
     let inserted = sqlx::query(
         "INSERT INTO candles (series_id, open_time, open, high, low, close, volume)
@@ -134,20 +217,6 @@ pub async fn insert_candles(
     sqlx::query("TRUNCATE candle_stage")
         .execute(&mut *conn)
         .await?;
-    if inserted > 0 {
-        let first = candles.iter().map(|c| c.open_time).min();
-        let last = candles.iter().map(|c| c.open_time).max();
-        sqlx::query(
-            "UPDATE series SET bars = bars + $2, first_open = LEAST(first_open, $3), last_open = GREATEST(last_open, $4), updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(series_id)
-        .bind(inserted as i64)
-        .bind(first)
-        .bind(last)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(inserted)
 }
 
@@ -250,12 +319,17 @@ mod tests {
             close: 1.5,
             volume: 3.0,
         };
-        let buf = encode_copy(&[c, c]);
+        let buf = encode_copy(None, &[c, c]);
         assert_eq!(&buf[..11], b"PGCOPY\n\xff\r\n\0");
         assert_eq!(buf.len(), 19 + 2 * (2 + 6 * 12) + 2);
         assert_eq!(&buf[buf.len() - 2..], &[0xff, 0xff]);
         // First field of the first row: length 8 then the big-endian time.
         assert_eq!(&buf[21..25], &8i32.to_be_bytes());
         assert_eq!(&buf[25..33], &1i64.to_be_bytes());
+        // With the series id first: 4 bytes of int4 after its length.
+        let buf = encode_copy(Some(7), &[c]);
+        assert_eq!(buf.len(), 19 + (2 + 8 + 6 * 12) + 2);
+        assert_eq!(&buf[19..21], &7i16.to_be_bytes());
+        assert_eq!(&buf[21..29], &[0, 0, 0, 4, 0, 0, 0, 7]);
     }
 }

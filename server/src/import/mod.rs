@@ -164,7 +164,7 @@ pub fn parse_file(
     out
 }
 
-pub fn report_for(
+fn report_for(
     path: &Path,
     key: &SeriesKey,
     parsed: &Parsed,
@@ -241,12 +241,8 @@ fn first_problem(p: &Parsed) -> String {
 /// crash loses little and the progress bar moves.
 const CHUNK: usize = 100_000;
 
-/// Imports one file into the store and reports what happened.
-pub async fn import_file(
-    pool: &PgPool,
-    path: &Path,
-    opts: &ImportOptions,
-) -> Result<ImportReport, ImportError> {
+/// Parses off the async runtime, then applies the usability and `--strict` rules.
+async fn parse_checked(path: &Path, opts: &ImportOptions) -> Result<(Parsed, Layout), ImportError> {
     let (tf, fmt, cols, quiet) = (
         opts.key.timeframe,
         opts.format,
@@ -261,7 +257,6 @@ pub async fn import_file(
                 path: path.to_path_buf(),
                 source: std::io::Error::other(e),
             })??;
-
     if parsed.candles.is_empty() {
         return Err(ImportError::NothingUsable {
             path: path.to_path_buf(),
@@ -279,24 +274,32 @@ pub async fn import_file(
             first: first_problem(&parsed),
         });
     }
-    let stored = if opts.dry_run {
-        0
-    } else {
-        store(pool, &opts.key, &parsed.candles, quiet)
-            .await
-            .map_err(|source| ImportError::Db {
-                series: opts.key.to_string(),
-                source,
-            })?
-    };
-    Ok(report_for(
-        path,
-        &opts.key,
-        &parsed,
-        layout,
-        stored,
-        opts.dry_run,
-    ))
+    Ok((parsed, layout))
+}
+
+/// Reads a file and reports what an import would do, touching no database.
+pub async fn inspect_file(path: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
+    let (parsed, layout) = parse_checked(path, opts).await?;
+    Ok(report_for(path, &opts.key, &parsed, layout, 0, true))
+}
+
+/// Imports one file into the store and reports what happened.
+pub async fn import_file(
+    pool: &PgPool,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    if opts.dry_run {
+        return inspect_file(path, opts).await;
+    }
+    let (parsed, layout) = parse_checked(path, opts).await?;
+    let stored = store(pool, &opts.key, &parsed.candles, opts.quiet)
+        .await
+        .map_err(|source| ImportError::Db {
+            series: opts.key.to_string(),
+            source,
+        })?;
+    Ok(report_for(path, &opts.key, &parsed, layout, stored, false))
 }
 
 /// Writes candles in chunked transactions; returns how many were new.

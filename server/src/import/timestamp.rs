@@ -90,6 +90,10 @@ impl TextStampParser {
 
     pub fn parse(&mut self, s: &str) -> Option<Stamp> {
         let s = s.trim();
+        // Epoch integers (Binance kline files) first: no date format matches them.
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s.parse::<i64>().ok().map(from_epoch);
+        }
         if let Some(i) = self.last
             && let Some(st) = try_format(s, i)
         {
@@ -103,8 +107,7 @@ impl TextStampParser {
                 return Some(st);
             }
         }
-        // Epoch integers written as text (Binance kline CSVs).
-        s.parse::<i64>().ok().map(from_epoch)
+        None
     }
 }
 

@@ -67,6 +67,8 @@ pub struct MockStats {
     pub faults: u64,
     /// Highest weight counted in any one minute window.
     pub max_window_weight: u32,
+    /// Per calendar minute: (window start ms, weight, candles served), oldest first.
+    pub windows: Vec<(i64, u32, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -232,10 +234,18 @@ impl MockExchange {
             c.window = window;
             c.weight = 0;
             c.strikes = 0;
+            c.stats.windows.push((window * 60_000, 0, 0));
+            if c.stats.windows.len() > 120 {
+                c.stats.windows.remove(0);
+            }
         }
         c.stats.requests += 1;
         c.weight += weight;
         c.stats.max_window_weight = c.stats.max_window_weight.max(c.weight);
+        let w = c.weight;
+        if let Some(last) = c.stats.windows.last_mut() {
+            last.1 = w;
+        }
         if cfg.weight_limit_per_min > 0 && c.weight > cfg.weight_limit_per_min {
             c.stats.throttled += 1;
             c.strikes += 1;
@@ -372,7 +382,13 @@ impl MockExchange {
                 .copied()
                 .collect()
         };
-        lock(&self.inner.counters).stats.candles_served += page.len() as u64;
+        {
+            let mut c = lock(&self.inner.counters);
+            c.stats.candles_served += page.len() as u64;
+            if let Some(last) = c.stats.windows.last_mut() {
+                last.2 += page.len() as u64;
+            }
+        }
         let mut body = parse::encode(&page, tf.duration_ms());
         if fault == Fault::Truncated {
             body.truncate(body.len() / 2);

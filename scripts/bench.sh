@@ -80,16 +80,21 @@ PY
 read)
   log "range read: 1 year of 15m bars from a 50 M-row table"
   fresh_db
+  psql "$DATABASE_URL" -q -c "ALTER DATABASE traderai_bench SET bench.mode = '${READ_MODE:-pages}'"
   psql "$DATABASE_URL" -q <<'SQL'
 INSERT INTO series (exchange, market, symbol, timeframe, tf_ms, bars, first_open, last_open)
 SELECT 'bench', 'spot', 'S' || g || '/USDT', '15m', 900000, 1050000, 946684800000, 946684800000 + 1049999::bigint * 900000 FROM generate_series(1, 48) g;
--- Interleaved 1,000-bar pages across series, as concurrent backfills write them.
+-- 1,000-bar pages of each series in turn, interleaved across series, as
+-- concurrent backfills write them (mode=pages, default); mode=bars
+-- interleaves single bars across series, as a live scanner appending one
+-- bar per symbol per close would (the worst case for this layout).
 DO $$
 BEGIN
   FOR chunk IN 0..1049 LOOP
     INSERT INTO candles (series_id, open_time, open, high, low, close, volume)
     SELECT s.id, 946684800000 + (chunk * 1000 + i)::bigint * 900000, 100 + i, 101 + i, 99 + i, 100.5 + i, 10
-    FROM series s CROSS JOIN generate_series(0, 999) i;
+    FROM series s CROSS JOIN generate_series(0, 999) i
+    ORDER BY CASE WHEN current_setting('bench.mode', true) = 'bars' THEN i ELSE s.id END, s.id, i;
     COMMIT;
   END LOOP;
 END $$;

@@ -43,7 +43,9 @@ fn parse_url(url: &str) -> Result<PgConnectOptions, DbError> {
             o.log_statements(tracing::log::LevelFilter::Trace)
                 .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2))
                 // "relation already exists, skipping" from the staging table is noise.
-                .options([("client_min_messages", "warning")])
+                // JIT compiles each large range read for ~10-30 ms and saves nothing on
+                // queries this simple (measured in BENCHMARKS.md).
+                .options([("client_min_messages", "warning"), ("jit", "off")])
         })
         .map_err(|source| DbError::Url {
             url: redact(url),

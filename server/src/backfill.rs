@@ -187,8 +187,8 @@ pub fn client_for(
 /// limit. Jobs of one process talking to the same venue market share one
 /// budget, since the venue counts weight per IP.
 pub fn budget_for(params: &BackfillParams, settings: &Settings) -> Arc<RateBudget> {
-    static BUDGETS: LazyLock<Mutex<HashMap<(String, Market, u32), Arc<RateBudget>>>> =
-        LazyLock::new(Mutex::default);
+    type Budgets = HashMap<(String, Market, u32), Arc<RateBudget>>;
+    static BUDGETS: LazyLock<Mutex<Budgets>> = LazyLock::new(Mutex::default);
     let (configured, url) = match params.market {
         Market::Spot => (
             settings.binance.spot.weight_limit_per_min,

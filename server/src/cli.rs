@@ -598,9 +598,7 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
             Ok(())
         }
         JobsCommand::Show { id } => {
-            let job = db::jobs::get(&pool, *id)
-                .await?
-                .with_context(|| format!("no job {id}"))?;
+            let job = fetch_job(&pool, *id).await?;
             if cli.json {
                 print_json(&job)
             } else {
@@ -612,9 +610,7 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
         JobsCommand::Watch { id } => {
             let pb = crate::progress::bar(1000, "‰", cli.json);
             loop {
-                let job = db::jobs::get(&pool, *id)
-                    .await?
-                    .with_context(|| format!("no job {id}"))?;
+                let job = fetch_job(&pool, *id).await?;
                 pb.set_message(job.status.as_str());
                 pb.set_position((job.progress * 1000.0) as u64);
                 if job.status.is_finished() {
@@ -655,6 +651,12 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
             run_in_foreground(cli, settings, &pool, *id).await
         }
     }
+}
+
+async fn fetch_job(pool: &PgPool, id: i64) -> anyhow::Result<db::jobs::Job> {
+    db::jobs::get(pool, id)
+        .await?
+        .with_context(|| format!("no job {id}"))
 }
 
 async fn coverage_cmd(cli: &Cli, a: &CoverageArgs) -> anyhow::Result<()> {

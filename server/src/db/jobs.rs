@@ -222,9 +222,9 @@ pub async fn claim(
     row.map(Job::try_from).transpose()
 }
 
-/// Records progress and checkpoint, in the caller's transaction so they commit
-/// together with the work they describe. Returns whether cancellation was
-/// requested, and fails when this worker no longer owns the job.
+/// Records progress and the whole checkpoint, in the caller's transaction so
+/// they commit together with the work they describe. Returns whether
+/// cancellation was requested, and fails when this worker no longer owns the job.
 pub async fn checkpoint(
     conn: &mut PgConnection,
     id: i64,
@@ -233,26 +233,13 @@ pub async fn checkpoint(
     detail: &serde_json::Value,
     checkpoint: &serde_json::Value,
 ) -> Result<bool, DbError> {
-    let cancel: Option<bool> = sqlx::query_scalar(
-        "UPDATE jobs SET progress = $3, detail = $4, checkpoint = $5, heartbeat_at = now(), updated_at = now()
-         WHERE id = $1 AND owner = $2 AND status = 'running' RETURNING cancel_requested",
-    )
-    .bind(id)
-    .bind(owner)
-    .bind(progress.clamp(0.0, 1.0))
-    .bind(detail)
-    .bind(checkpoint)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let cancel = cancel
-        .ok_or_else(|| DbError::Corrupt(format!("job {id} is no longer owned by {owner}")))?;
-    notify(conn, id).await?;
-    Ok(cancel)
+    checkpoint_entry(conn, id, owner, &[], checkpoint, progress, detail).await
 }
 
 /// Like [`checkpoint`], but replaces only the entry at `path` inside the
-/// checkpoint. Concurrent tasks of one job each commit their own entry with
-/// their own page, so no task can publish another's uncommitted progress.
+/// checkpoint (the whole checkpoint when `path` is empty). Concurrent tasks
+/// of one job each commit their own entry with their own page, so no task
+/// can publish another's uncommitted progress.
 pub async fn checkpoint_entry(
     conn: &mut PgConnection,
     id: i64,
@@ -263,7 +250,8 @@ pub async fn checkpoint_entry(
     detail: &serde_json::Value,
 ) -> Result<bool, DbError> {
     let cancel: Option<bool> = sqlx::query_scalar(
-        "UPDATE jobs SET checkpoint = jsonb_set(COALESCE(checkpoint, '{}'::jsonb), $3, $4, true),
+        "UPDATE jobs SET checkpoint = CASE WHEN cardinality($3::text[]) = 0 THEN $4
+                                           ELSE jsonb_set(COALESCE(checkpoint, '{}'::jsonb), $3, $4, true) END,
                 progress = $5, detail = $6, heartbeat_at = now(), updated_at = now()
          WHERE id = $1 AND owner = $2 AND status = 'running' RETURNING cancel_requested",
     )

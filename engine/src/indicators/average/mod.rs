@@ -1,0 +1,3 @@
+//! Moving averages.
+pub mod ema;
+pub mod sma;

@@ -1,0 +1,3 @@
+//! Volatility.
+pub mod atr;
+pub mod bbands;

@@ -1,0 +1,2 @@
+//! Volume.
+pub mod obv;

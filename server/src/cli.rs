@@ -56,6 +56,8 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Build higher-timeframe bars (1h, 4h, 1d, …) from a stored base series.
     Resample(ResampleArgs),
+    /// Every indicator (SMA_20 … ADX_14, TA-Lib-exact) over a file or a stored series.
+    Indicators(IndicatorsArgs),
     /// List, watch, cancel and resume jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -191,6 +193,27 @@ pub struct ResampleArgs {
     pub partial: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct IndicatorsArgs {
+    /// A CSV or Parquet file of candles; without it, the stored series named by
+    /// --symbol, --timeframe, --exchange and --market.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[arg(long, required_unless_present = "input")]
+    pub symbol: Option<Symbol>,
+    #[arg(long)]
+    pub timeframe: Timeframe,
+    #[arg(long, default_value = "csv")]
+    pub exchange: String,
+    #[arg(long, default_value = "spot")]
+    pub market: Market,
+    /// Output file; .parquet writes Parquet, anything else CSV.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: Option<export::ExportFormat>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// Recent jobs, newest first.
@@ -303,6 +326,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(a)) => export_series(&cli, a).await,
         Some(Command::Backfill(a)) => backfill_cmd(&cli, &settings, a).await,
         Some(Command::Resample(a)) => resample_cmd(&cli, a).await,
+        Some(Command::Indicators(a)) => indicators_cmd(&cli, a).await,
         Some(Command::Jobs(j)) => jobs_cmd(&cli, &settings, j).await,
         Some(Command::Worker(a)) => {
             let pool = connect(&cli).await?;
@@ -650,6 +674,58 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
         JobsCommand::Resume { id, detach: false } => {
             run_in_foreground(cli, settings, &pool, *id).await
         }
+    }
+}
+
+async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
+    let (candles, skipped) = match (&a.input, &a.symbol) {
+        (Some(file), _) => {
+            let (parsed, _) = import::parse_file(
+                file,
+                a.timeframe,
+                None,
+                &ColumnOverrides::default(),
+                cli.json,
+            )?;
+            let skipped = parsed.rejected_count + parsed.off_grid_count + parsed.duplicate_count;
+            if skipped > 0 && !cli.json {
+                eprintln!(
+                    "{}: {skipped} row(s) skipped (see `traderai import --dry-run` for which and why)",
+                    file.display()
+                );
+            }
+            (parsed.candles, skipped)
+        }
+        (None, Some(symbol)) => {
+            let pool = connect(cli).await?;
+            let key = SeriesKey::new(&a.exchange, a.market, symbol.clone(), a.timeframe)?;
+            let s = db::candles::find_series(&pool, &key)
+                .await?
+                .with_context(|| format!("no stored series {key}; see `traderai coverage`"))?;
+            (
+                db::candles::read_range(&pool, s.id, i64::MIN, i64::MAX).await?,
+                0,
+            )
+        }
+        (None, None) => bail!("give --input FILE or --symbol"),
+    };
+    let columns = engine::indicators::table::standard(&candles);
+    let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
+    let format = a
+        .format
+        .unwrap_or_else(|| export::ExportFormat::from_path(&a.output));
+    export::write_columns(&a.output, format, &times, &columns)?;
+    let summary = serde_json::json!({ "rows": candles.len(), "skipped": skipped, "columns": columns.iter().map(|c| c.0).collect::<Vec<_>>(), "output": a.output.display().to_string() });
+    if cli.json {
+        print_json(&summary)
+    } else {
+        println!(
+            "wrote {} indicator columns for {} bars to {}",
+            columns.len(),
+            candles.len(),
+            a.output.display()
+        );
+        Ok(())
     }
 }
 

@@ -42,7 +42,29 @@ pub enum ExportError {
     Encode { path: PathBuf, message: String },
 }
 
+/// Candles: `open_time, open, high, low, close, volume`.
 pub fn write(path: &Path, format: ExportFormat, candles: &[Candle]) -> Result<(), ExportError> {
+    let col = |f: fn(&Candle) -> f64| candles.iter().map(|c| Some(f(c))).collect::<Vec<_>>();
+    let columns = [
+        ("open", col(|c| c.open)),
+        ("high", col(|c| c.high)),
+        ("low", col(|c| c.low)),
+        ("close", col(|c| c.close)),
+        ("volume", col(|c| c.volume)),
+    ];
+    let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
+    write_columns(path, format, &times, &columns)
+}
+
+/// A table keyed by bar open time: `open_time` (ISO 8601 in CSV, a UTC
+/// millisecond timestamp in Parquet) then one float column per entry, empty
+/// (CSV) or null (Parquet) where a value is `None`.
+pub fn write_columns(
+    path: &Path,
+    format: ExportFormat,
+    open_times: &[i64],
+    columns: &[(&str, Vec<Option<f64>>)],
+) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
@@ -51,63 +73,65 @@ pub fn write(path: &Path, format: ExportFormat, candles: &[Candle]) -> Result<()
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    if let Some((name, c)) = columns.iter().find(|(_, c)| c.len() != open_times.len()) {
+        return Err(enc(&format!(
+            "column {name} has {} values for {} bars",
+            c.len(),
+            open_times.len()
+        )));
+    }
     let file = std::fs::File::create(path).map_err(io)?;
     match format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
-            w.write_record(["open_time", "open", "high", "low", "close", "volume"])
-                .map_err(|e| enc(&e))?;
-            for c in candles {
-                w.write_record([
-                    crate::time::iso(c.open_time),
-                    c.open.to_string(),
-                    c.high.to_string(),
-                    c.low.to_string(),
-                    c.close.to_string(),
-                    c.volume.to_string(),
-                ])
-                .map_err(|e| enc(&e))?;
+            let header: Vec<&str> = std::iter::once("open_time")
+                .chain(columns.iter().map(|(n, _)| *n))
+                .collect();
+            w.write_record(&header).map_err(|e| enc(&e))?;
+            let mut row = Vec::with_capacity(columns.len() + 1);
+            for (i, t) in open_times.iter().enumerate() {
+                row.clear();
+                row.push(crate::time::iso(*t));
+                row.extend(
+                    columns
+                        .iter()
+                        .map(|(_, c)| c[i].map(|v| v.to_string()).unwrap_or_default()),
+                );
+                w.write_record(&row).map_err(|e| enc(&e))?;
             }
             w.flush().map_err(io)?;
         }
         ExportFormat::Parquet => {
-            let schema = Arc::new(Schema::new(vec![
-                Field::new(
-                    "open_time",
-                    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-                    false,
-                ),
-                Field::new("open", DataType::Float64, false),
-                Field::new("high", DataType::Float64, false),
-                Field::new("low", DataType::Float64, false),
-                Field::new("close", DataType::Float64, false),
-                Field::new("volume", DataType::Float64, false),
-            ]));
+            let fields: Vec<Field> = std::iter::once(Field::new(
+                "open_time",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+                false,
+            ))
+            .chain(
+                columns
+                    .iter()
+                    .map(|(n, c)| Field::new(*n, DataType::Float64, c.iter().any(Option::is_none))),
+            )
+            .collect();
+            let schema = Arc::new(Schema::new(fields));
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .build();
             let mut w =
                 ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| enc(&e))?;
-            for chunk in candles.chunks(1 << 16) {
-                let col = |f: fn(&Candle) -> f64| {
-                    Arc::new(Float64Array::from_iter_values(chunk.iter().map(f))) as ArrayRef
-                };
-                let time = Arc::new(
-                    TimestampMillisecondArray::from_iter_values(chunk.iter().map(|c| c.open_time))
-                        .with_timezone("UTC"),
-                ) as ArrayRef;
-                let batch = RecordBatch::try_new(
-                    schema.clone(),
-                    vec![
-                        time,
-                        col(|c| c.open),
-                        col(|c| c.high),
-                        col(|c| c.low),
-                        col(|c| c.close),
-                        col(|c| c.volume),
-                    ],
-                )
-                .map_err(|e| enc(&e))?;
+            let step = 1 << 16;
+            for start in (0..open_times.len()).step_by(step) {
+                let end = (start + step).min(open_times.len());
+                let mut arrays: Vec<ArrayRef> = vec![Arc::new(
+                    TimestampMillisecondArray::from_iter_values(
+                        open_times[start..end].iter().copied(),
+                    )
+                    .with_timezone("UTC"),
+                )];
+                arrays.extend(columns.iter().map(|(_, c)| {
+                    Arc::new(Float64Array::from(c[start..end].to_vec())) as ArrayRef
+                }));
+                let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| enc(&e))?;
                 w.write(&batch).map_err(|e| enc(&e))?;
             }
             w.close().map_err(|e| enc(&e))?;

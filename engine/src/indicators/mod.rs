@@ -12,6 +12,7 @@
 
 pub mod average;
 pub mod momentum;
+pub mod table;
 pub mod volatility;
 pub mod volume;
 

@@ -10,7 +10,7 @@ export DATABASE_URL="$server/traderai_bench"
 cargo build --release -p server --bin traderai --example range_read >&2
 bin="$CARGO_TARGET_DIR/release/traderai"
 out="$ROOT/target/bench"; mkdir -p "$out"
-what=("$@"); [ ${#what[@]} -eq 0 ] && what=(ingest backfill limits read)
+what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators ingest backfill limits read)
 
 fresh_db() {
   psql "$server/postgres" -qc "drop database if exists traderai_bench with (force)" >/dev/null
@@ -24,6 +24,18 @@ mock() { # mock [weight limit] → sets MOCK_PID, MOCK_URL
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 for w in "${what[@]}"; do case "$w" in
+indicators)
+  log "indicators: the 20 standard columns over 1,000,000 bars, ours vs TA-Lib (C, via Python)"
+  cargo run --release -q -p engine --example indicators_bench > "$out/ind-rust.json"
+  python3 -c "import talib" 2>/dev/null || pip install -q ta-lib==0.8.2 numpy
+  python3 "$ROOT/scripts/bench_indicators.py" > "$out/ind-talib.json"
+  python3 - "$out/ind-rust.json" "$out/ind-talib.json" <<'PY'
+import json, sys
+r, t = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"traderai engine: {r['best_of_5_s']:.4f} s ({r['bars_per_s']:,} bars/s); TA-Lib: {t['best_of_5_s']:.4f} s ({t['bars_per_s']:,} bars/s); "
+      f"ratio {t['best_of_5_s']/r['best_of_5_s']:.2f}x; checksums {r['checksum']} vs {t['checksum']}")
+PY
+  ;;
 ingest)
   log "ingest: import a 2,000,000-row Binance 1m kline CSV (synthetic)"
   python3 - "$out/klines-2m.csv" <<'PY'

@@ -9,88 +9,83 @@ pub type Column = (&'static str, Vec<Option<f64>>);
 /// Every indicator of the standard set over `candles`, named after TA-Lib's
 /// function and parameters (`SMA_20`, `MACDSIGNAL_12_26_9`, …).
 pub fn standard(candles: &[Candle]) -> Vec<Column> {
-    let close: Vec<f64> = candles.iter().map(|c| c.close).collect();
-    let hlc: Vec<Hlc> = candles.iter().map(|&c| c.into()).collect();
-    let on_close =
-        |ind: &mut dyn FnMut(f64) -> Option<f64>| close.iter().map(|&x| ind(x)).collect::<Vec<_>>();
-    let on_bars =
-        |ind: &mut dyn FnMut(Hlc) -> Option<f64>| hlc.iter().map(|&b| ind(b)).collect::<Vec<_>>();
+    let n = candles.len();
     // Periods below are constants that always validate.
-    let (mut sma20, mut sma50) = (Sma::new(20).expect("valid"), Sma::new(50).expect("valid"));
-    let (mut ema12, mut ema26) = (Ema::new(12).expect("valid"), Ema::new(26).expect("valid"));
+    let mut sma20 = Sma::new(20).expect("valid");
+    let mut sma50 = Sma::new(50).expect("valid");
+    let mut ema12 = Ema::new(12).expect("valid");
+    let mut ema26 = Ema::new(26).expect("valid");
     let mut rsi = Rsi::new(14).expect("valid");
     let mut atr = Atr::new(14).expect("valid");
-    let mut roc = Roc::new(10).expect("valid");
-    let mut mom = Mom::new(10).expect("valid");
+    let mut macd = Macd::new(12, 26, 9).expect("valid");
+    let mut bb = Bbands::new(20, 2.0, 2.0).expect("valid");
+    let mut st = Stoch::new(14, 3, 3).expect("valid");
     let mut willr = Willr::new(14).expect("valid");
     let mut cci = Cci::new(20).expect("valid");
-    let mut adx = Adx::new(14).expect("valid");
     let mut obv = Obv::new();
-    let macd = batch(
-        &mut Macd::new(12, 26, 9).expect("valid"),
-        close.iter().copied(),
-    );
-    let bb = batch(
-        &mut Bbands::new(20, 2.0, 2.0).expect("valid"),
-        close.iter().copied(),
-    );
-    let st = batch(
-        &mut Stoch::new(14, 3, 3).expect("valid"),
-        hlc.iter().copied(),
-    );
-    vec![
-        ("SMA_20", on_close(&mut |x| sma20.update(x))),
-        ("SMA_50", on_close(&mut |x| sma50.update(x))),
-        ("EMA_12", on_close(&mut |x| ema12.update(x))),
-        ("EMA_26", on_close(&mut |x| ema26.update(x))),
-        ("RSI_14", on_close(&mut |x| rsi.update(x))),
-        ("ATR_14", on_bars(&mut |b| atr.update(b))),
-        (
-            "MACD_12_26_9",
-            macd.iter().map(|v| v.map(|v| v.macd)).collect(),
-        ),
-        (
-            "MACDSIGNAL_12_26_9",
-            macd.iter().map(|v| v.map(|v| v.signal)).collect(),
-        ),
-        (
-            "MACDHIST_12_26_9",
-            macd.iter().map(|v| v.map(|v| v.hist)).collect(),
-        ),
-        (
-            "BBANDS_UPPER_20_2",
-            bb.iter().map(|v| v.map(|v| v.upper)).collect(),
-        ),
-        (
-            "BBANDS_MIDDLE_20_2",
-            bb.iter().map(|v| v.map(|v| v.middle)).collect(),
-        ),
-        (
-            "BBANDS_LOWER_20_2",
-            bb.iter().map(|v| v.map(|v| v.lower)).collect(),
-        ),
-        (
-            "STOCH_K_14_3_3",
-            st.iter().map(|v| v.map(|v| v.k)).collect(),
-        ),
-        (
-            "STOCH_D_14_3_3",
-            st.iter().map(|v| v.map(|v| v.d)).collect(),
-        ),
-        ("WILLR_14", on_bars(&mut |b| willr.update(b))),
-        ("CCI_20", on_bars(&mut |b| cci.update(b))),
-        (
-            "OBV",
-            candles
-                .iter()
-                .map(|c| obv.update((c.close, c.volume)))
-                .collect(),
-        ),
-        ("ROC_10", on_close(&mut |x| roc.update(x))),
-        ("MOM_10", on_close(&mut |x| mom.update(x))),
-        ("ADX_14", on_bars(&mut |b| adx.update(b))),
-    ]
+    let mut roc = Roc::new(10).expect("valid");
+    let mut mom = Mom::new(10).expect("valid");
+    let mut adx = Adx::new(14).expect("valid");
+    let mut cols: Vec<Vec<Option<f64>>> = (0..NAMES.len()).map(|_| Vec::with_capacity(n)).collect();
+    // One pass over the bars, every indicator fed in turn: the bar stays in
+    // cache and no intermediate vectors of structs are built.
+    for c in candles {
+        let (x, bar) = (c.close, Hlc::from(*c));
+        let m = macd.update(x);
+        let b = bb.update(x);
+        let s = st.update(bar);
+        let row = [
+            sma20.update(x),
+            sma50.update(x),
+            ema12.update(x),
+            ema26.update(x),
+            rsi.update(x),
+            atr.update(bar),
+            m.map(|v| v.macd),
+            m.map(|v| v.signal),
+            m.map(|v| v.hist),
+            b.map(|v| v.upper),
+            b.map(|v| v.middle),
+            b.map(|v| v.lower),
+            s.map(|v| v.k),
+            s.map(|v| v.d),
+            willr.update(bar),
+            cci.update(bar),
+            obv.update((c.close, c.volume)),
+            roc.update(x),
+            mom.update(x),
+            adx.update(bar),
+        ];
+        for (col, v) in cols.iter_mut().zip(row) {
+            col.push(v);
+        }
+    }
+    NAMES.iter().copied().zip(cols).collect()
 }
+
+/// Column names, in output order.
+pub const NAMES: [&str; 20] = [
+    "SMA_20",
+    "SMA_50",
+    "EMA_12",
+    "EMA_26",
+    "RSI_14",
+    "ATR_14",
+    "MACD_12_26_9",
+    "MACDSIGNAL_12_26_9",
+    "MACDHIST_12_26_9",
+    "BBANDS_UPPER_20_2",
+    "BBANDS_MIDDLE_20_2",
+    "BBANDS_LOWER_20_2",
+    "STOCH_K_14_3_3",
+    "STOCH_D_14_3_3",
+    "WILLR_14",
+    "CCI_20",
+    "OBV",
+    "ROC_10",
+    "MOM_10",
+    "ADX_14",
+];
 
 #[cfg(test)]
 mod tests {

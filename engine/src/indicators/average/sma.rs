@@ -1,5 +1,4 @@
 use crate::indicators::{Indicator, ParamError, check};
-use std::collections::VecDeque;
 
 /// Simple moving average (TA-Lib `SMA`). Lookback `period - 1`.
 ///
@@ -9,7 +8,9 @@ use std::collections::VecDeque;
 pub struct Sma {
     period: usize,
     sum: f64,
-    window: VecDeque<f64>,
+    /// The last `period` values, written round-robin at `seen % period`.
+    ring: Vec<f64>,
+    seen: usize,
 }
 
 impl Sma {
@@ -18,7 +19,8 @@ impl Sma {
         Ok(Sma {
             period,
             sum: 0.0,
-            window: VecDeque::with_capacity(period + 1),
+            ring: vec![0.0; period],
+            seen: 0,
         })
     }
 }
@@ -29,20 +31,22 @@ impl Indicator for Sma {
 
     fn update(&mut self, x: f64) -> Option<f64> {
         self.sum += x;
-        self.window.push_back(x);
-        if self.window.len() < self.period {
+        let slot = self.seen % self.period;
+        self.ring[slot] = x;
+        self.seen += 1;
+        if self.seen < self.period {
             return None;
         }
         let out = self.sum / self.period as f64;
-        if let Some(old) = self.window.pop_front() {
-            self.sum -= old;
-        }
+        // The oldest value in the window is the one after this slot.
+        self.sum -= self.ring[(slot + 1) % self.period];
         Some(out)
     }
 
     fn reset(&mut self) {
         self.sum = 0.0;
-        self.window.clear();
+        self.seen = 0;
+        self.ring.iter_mut().for_each(|v| *v = 0.0);
     }
 
     fn lookback(&self) -> usize {

@@ -109,6 +109,35 @@ pub(crate) fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
     greatest
 }
 
+/// The value `n` bars back: `push` returns it once `n + 1` values were seen.
+#[derive(Debug, Clone)]
+pub(crate) struct Lag {
+    n: usize,
+    window: std::collections::VecDeque<f64>,
+}
+
+impl Lag {
+    pub(crate) fn new(n: usize) -> Self {
+        Lag {
+            n,
+            window: std::collections::VecDeque::with_capacity(n + 1),
+        }
+    }
+
+    pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
+        self.window.push_back(x);
+        if self.window.len() <= self.n {
+            None
+        } else {
+            self.window.pop_front()
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.window.clear();
+    }
+}
+
 /// Rolling maximum or minimum over the last `n` values, amortised O(1).
 #[derive(Debug, Clone)]
 pub(crate) struct RollingExtreme {

@@ -1,11 +1,10 @@
-use crate::indicators::{Indicator, ParamError, check};
-use std::collections::VecDeque;
+use crate::indicators::{Indicator, Lag, ParamError, check};
 
 /// Momentum (TA-Lib `MOM`): `x - x[-n]`. Lookback `period`.
 #[derive(Debug, Clone)]
 pub struct Mom {
     period: usize,
-    window: VecDeque<f64>,
+    lag: Lag,
 }
 
 impl Mom {
@@ -13,7 +12,7 @@ impl Mom {
         let period = check("MOM", "period", period, 1)?;
         Ok(Mom {
             period,
-            window: VecDeque::with_capacity(period + 1),
+            lag: Lag::new(period),
         })
     }
 }
@@ -23,15 +22,12 @@ impl Indicator for Mom {
     type Output = f64;
 
     fn update(&mut self, x: f64) -> Option<f64> {
-        self.window.push_back(x);
-        if self.window.len() <= self.period {
-            return None;
-        }
-        Some(x - self.window.pop_front()?)
+        let old = self.lag.push(x)?;
+        Some(x - old)
     }
 
     fn reset(&mut self) {
-        self.window.clear();
+        self.lag.reset();
     }
 
     fn lookback(&self) -> usize {

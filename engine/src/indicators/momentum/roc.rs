@@ -1,12 +1,11 @@
-use crate::indicators::{Indicator, ParamError, check};
-use std::collections::VecDeque;
+use crate::indicators::{Indicator, Lag, ParamError, check};
 
 /// Rate of change in percent (TA-Lib `ROC`): `(x / x[-n] - 1) * 100`, 0 when
 /// `x[-n]` is 0. Lookback `period`.
 #[derive(Debug, Clone)]
 pub struct Roc {
     period: usize,
-    window: VecDeque<f64>,
+    lag: Lag,
 }
 
 impl Roc {
@@ -14,7 +13,7 @@ impl Roc {
         let period = check("ROC", "period", period, 1)?;
         Ok(Roc {
             period,
-            window: VecDeque::with_capacity(period + 1),
+            lag: Lag::new(period),
         })
     }
 }
@@ -24,11 +23,7 @@ impl Indicator for Roc {
     type Output = f64;
 
     fn update(&mut self, x: f64) -> Option<f64> {
-        self.window.push_back(x);
-        if self.window.len() <= self.period {
-            return None;
-        }
-        let old = self.window.pop_front()?;
+        let old = self.lag.push(x)?;
         Some(if old != 0.0 {
             (x / old - 1.0) * 100.0
         } else {
@@ -37,7 +32,7 @@ impl Indicator for Roc {
     }
 
     fn reset(&mut self) {
-        self.window.clear();
+        self.lag.reset();
     }
 
     fn lookback(&self) -> usize {

@@ -6,9 +6,10 @@
 //! during TA-Lib's lookback. [`batch`] runs the same code over a slice, so
 //! batch and streaming agree bar for bar by construction.
 //!
-//! We do not use the `ta` crate: its RSI and ATR seed with the first value
-//! instead of TA-Lib's simple average of the first period, its EMA likewise,
-//! so the first hundreds of values differ from TA-Lib's.
+//! Written out rather than taken from the `ta` crate: TA-Lib's exact seeding
+//! (EMA from an SMA, MACD's late fast seed, Wilder averages starting from a
+//! simple mean) and its zero guards are what the golden files demand, and
+//! are easier to guarantee here than to verify in a third-party crate.
 
 pub mod average;
 pub mod momentum;

@@ -431,12 +431,9 @@ async fn import_files(cli: &Cli, a: &ImportArgs) -> anyhow::Result<()> {
 async fn export_series(cli: &Cli, a: &ExportArgs) -> anyhow::Result<()> {
     let pool = connect(cli).await?;
     let key = a.series.key()?;
-    let series = db::candles::find_series(&pool, &key)
-        .await?
-        .with_context(|| format!("no stored series {key}; see `traderai coverage`"))?;
-    let candles = db::candles::read_range(
+    let candles = stored_candles(
         &pool,
-        series.id,
+        &key,
         a.from.unwrap_or(i64::MIN),
         a.to.unwrap_or(i64::MAX),
     )
@@ -555,10 +552,7 @@ fn print_job(j: &db::jobs::Job) {
 async fn resample_cmd(cli: &Cli, a: &ResampleArgs) -> anyhow::Result<()> {
     let pool = connect(cli).await?;
     let base_key = SeriesKey::new(&a.exchange, a.market, a.symbol.clone(), a.base)?;
-    let base = db::candles::find_series(&pool, &base_key)
-        .await?
-        .with_context(|| format!("no stored series {base_key}"))?;
-    let candles = db::candles::read_range(&pool, base.id, i64::MIN, i64::MAX).await?;
+    let candles = stored_candles(&pool, &base_key, i64::MIN, i64::MAX).await?;
     let mode = if a.partial {
         Completeness::AllowPartial
     } else {
@@ -699,13 +693,7 @@ async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
         (None, Some(symbol)) => {
             let pool = connect(cli).await?;
             let key = SeriesKey::new(&a.exchange, a.market, symbol.clone(), a.timeframe)?;
-            let s = db::candles::find_series(&pool, &key)
-                .await?
-                .with_context(|| format!("no stored series {key}; see `traderai coverage`"))?;
-            (
-                db::candles::read_range(&pool, s.id, i64::MIN, i64::MAX).await?,
-                0,
-            )
+            (stored_candles(&pool, &key, i64::MIN, i64::MAX).await?, 0)
         }
         (None, None) => bail!("give --input FILE or --symbol"),
     };
@@ -727,6 +715,19 @@ async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
         );
         Ok(())
     }
+}
+
+/// Candles of a stored series in `[from, to)`; a clear error when it does not exist.
+async fn stored_candles(
+    pool: &PgPool,
+    key: &SeriesKey,
+    from: TimeMs,
+    to: TimeMs,
+) -> anyhow::Result<Vec<engine::Candle>> {
+    let series = db::candles::find_series(pool, key)
+        .await?
+        .with_context(|| format!("no stored series {key}; see `traderai coverage`"))?;
+    Ok(db::candles::read_range(pool, series.id, from, to).await?)
 }
 
 async fn fetch_job(pool: &PgPool, id: i64) -> anyhow::Result<db::jobs::Job> {

@@ -141,7 +141,10 @@ async fn run_backfill(
     Ok((status, serde_json::to_value(&summary)?))
 }
 
-/// Claims and runs jobs until `stop` resolves (or, with `once`, the queue is empty).
+/// Claims and runs jobs until `stop` resolves (or, with `once`, the queue is
+/// empty). A long-running worker outlives database outages: it logs the
+/// error and tries again a little later; the job it held is taken over once
+/// its heartbeat goes stale. With `once` the error is returned.
 pub async fn worker(
     pool: PgPool,
     settings: Settings,
@@ -153,22 +156,32 @@ pub async fn worker(
     let mut done = 0;
     tokio::pin!(stop);
     loop {
-        let job = db::jobs::claim_next(&pool, &owner, KINDS, settings.job_stale_after_s).await?;
-        match job {
-            Some(job) => {
-                tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, "claimed job");
-                tokio::select! {
-                    r = run_claimed(&pool, &settings, &job, &owner, &|_, _| {}) => { r?; done += 1; }
-                    _ = &mut stop => return Ok(done),
+        let step = async {
+            match db::jobs::claim_next(&pool, &owner, KINDS, settings.job_stale_after_s).await? {
+                Some(job) => {
+                    tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, "claimed job");
+                    run_claimed(&pool, &settings, &job, &owner, &|_, _| {}).await?;
+                    anyhow::Ok(true)
                 }
+                None => Ok(false),
             }
-            None if once => return Ok(done),
-            None => {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = &mut stop => return Ok(done),
+        };
+        let pause = tokio::select! {
+            r = step => match r {
+                Ok(true) => { done += 1; Duration::ZERO }
+                Ok(false) if once => return Ok(done),
+                Ok(false) => Duration::from_secs(1),
+                Err(e) if once => return Err(e),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "worker step failed; retrying in 5 s");
+                    Duration::from_secs(5)
                 }
-            }
+            },
+            _ = &mut stop => return Ok(done),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut stop => return Ok(done),
         }
     }
 }

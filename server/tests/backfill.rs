@@ -15,14 +15,13 @@ use std::time::Duration;
 
 struct Env {
     pool: PgPool,
-    url: String,
     mock: MockExchange,
     base: String,
     source: Vec<Candle>,
 }
 
 async fn env_with(cfg: MockConfig) -> Env {
-    let (pool, url) = fresh_db().await;
+    let (pool, _) = fresh_db().await;
     let source = btc_15m();
     let mock = MockExchange::new(cfg)
         .with_series(&sym("BTC/USDT"), Timeframe::M15, source.clone())
@@ -30,7 +29,6 @@ async fn env_with(cfg: MockConfig) -> Env {
     let (addr, _) = mock.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     Env {
         pool,
-        url,
         mock,
         base: format!("http://{addr}"),
         source,
@@ -228,30 +226,9 @@ async fn venue_weight_limit_gives_429s_that_are_honoured() {
     let mut p = env.params(Market::Spot, &["BTC/USDT"]);
     p.to = Some(env.source[0].open_time + 1500 * 900_000); // two pages
     p.weight_limit = Some(1000);
-    let handle = {
-        let (env_pool, params) = (env.pool.clone(), p.clone());
-        tokio::spawn(async move {
-            let job = db::jobs::enqueue(
-                &env_pool,
-                backfill::KIND,
-                &serde_json::to_value(&params).unwrap(),
-            )
-            .await
-            .unwrap();
-            let owner = jobs::owner_id();
-            let job = jobs::take_over(&env_pool, job.id, &owner, 30.0)
-                .await
-                .unwrap();
-            jobs::run_claimed(&env_pool, &fast_settings(), &job, &owner, &|_, _| {})
-                .await
-                .unwrap();
-            db::jobs::get(&env_pool, job.id).await.unwrap().unwrap()
-        })
-    };
-    let job = tokio::time::timeout(Duration::from_secs(150), handle)
+    let job = tokio::time::timeout(Duration::from_secs(150), env.run(&p, &fast_settings()))
         .await
-        .expect("finishes after the window resets")
-        .unwrap();
+        .expect("finishes after the window resets");
     assert_eq!(
         job.status,
         db::jobs::JobStatus::Succeeded,
@@ -268,5 +245,4 @@ async fn venue_weight_limit_gives_429s_that_are_honoured() {
         2 + stats.throttled,
         "two pages, plus one retry per 429: {stats:?}"
     );
-    let _ = env.url;
 }

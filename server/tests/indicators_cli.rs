@@ -15,12 +15,9 @@ fn read_csv(path: &Path) -> (Vec<String>, HashMap<String, Vec<String>>) {
     (headers, cols)
 }
 
-#[test]
-fn indicators_command_matches_talib_golden_values() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("msft.csv");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_traderai"))
+/// `traderai indicators` over the shipped MSFT file into `out`.
+fn indicators(root: &Path, out: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_traderai"))
         .args([
             "indicators",
             "--input",
@@ -29,10 +26,17 @@ fn indicators_command_matches_talib_golden_values() {
             "1d",
             "--output",
             out.to_str().unwrap(),
-            "--json",
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn indicators_command_matches_talib_golden_values() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("msft.csv");
+    let run = indicators(&root, &out);
     assert!(
         run.status.success(),
         "{}",
@@ -63,18 +67,7 @@ fn indicators_command_matches_talib_golden_values() {
     }
     // Parquet output too, with nulls during the lookback.
     let pq = dir.path().join("msft.parquet");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_traderai"))
-        .args([
-            "indicators",
-            "--input",
-            root.join("data/msft-1d.csv").to_str().unwrap(),
-            "--timeframe",
-            "1d",
-            "--output",
-            pq.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let run = indicators(&root, &pq);
     assert!(run.status.success());
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(&pq).unwrap(),

@@ -1,0 +1,191 @@
+//! A strategy's backtest with its baselines, config, data range and a hash
+//! of every input, so a number can always be traced to what produced it.
+
+use super::metrics::{self, Metrics};
+use super::strategy::{self, Strategy};
+use super::{BacktestConfig, BacktestResult, SeriesInput, run};
+use crate::features::{self, FeatureSet};
+use crate::quality::Session;
+use crate::signals::{Prediction, TechnicalRule};
+use crate::{Candle, TimeMs, Timeframe};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One symbol's data for a report.
+#[derive(Debug, Clone)]
+pub struct SeriesData {
+    pub symbol: String,
+    pub candles: Vec<Candle>,
+    /// Model predictions per bar (for the model and hybrid strategies).
+    pub predictions: Option<Vec<Option<Prediction>>>,
+    pub lower: Option<Vec<Candle>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRange {
+    pub symbol: String,
+    pub timeframe: String,
+    pub bars: usize,
+    pub from: Option<TimeMs>,
+    pub to: Option<TimeMs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baselines {
+    pub buy_and_hold: Metrics,
+    pub technical: Metrics,
+    pub random: Metrics,
+    pub random_seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub strategy: Strategy,
+    pub config: BacktestConfig,
+    pub data: Vec<DataRange>,
+    /// SHA-256 over config, strategy, candles and predictions.
+    pub input_hash: String,
+    pub periods_per_year: f64,
+    pub metrics: Metrics,
+    pub rejections: std::collections::BTreeMap<String, usize>,
+    pub cancelled_entries: usize,
+    pub baselines: Baselines,
+}
+
+/// Everything a report run needs besides the data.
+#[derive(Debug, Clone)]
+pub struct ReportSpec {
+    pub timeframe: Timeframe,
+    pub config: BacktestConfig,
+    pub strategy: Strategy,
+    /// Configurations tried before this one (for the deflated Sharpe).
+    pub trials: usize,
+    pub random_seed: u64,
+}
+
+/// Bars per year: continuous markets trade 365.25 days, weekday sessions 252.
+pub fn periods_per_year(timeframe: Timeframe, session: Session) -> f64 {
+    let per_day = 1440.0 / timeframe.minutes() as f64;
+    match session {
+        Session::Continuous => 365.25 * per_day,
+        Session::Weekdays => 252.0 * per_day.max(1.0),
+    }
+}
+
+/// Runs the strategy and its baselines; also returns the strategy's full result.
+pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestResult) {
+    let feats: Vec<FeatureSet> = data.iter().map(|d| features::compute(&d.symbol, spec.timeframe, &d.candles)).collect();
+    let atr: Vec<Vec<Option<f64>>> = feats.iter().map(|f| f.bars.iter().map(|b| b.technicals.map(|t| t.atr)).collect()).collect();
+    let rule = match &spec.strategy {
+        Strategy::Technical(r) | Strategy::Hybrid { rule: r, .. } => *r,
+        _ => TechnicalRule::default(),
+    };
+    let technical: Vec<Vec<Option<Prediction>>> = feats.iter().map(|f| strategy::technical(f, &rule)).collect();
+    let empty = Vec::new();
+    let preds: Vec<Vec<Option<Prediction>>> = data
+        .iter()
+        .enumerate()
+        .map(|(k, d)| match &spec.strategy {
+            Strategy::Technical(_) => technical[k].clone(),
+            Strategy::Model => d.predictions.clone().unwrap_or_default(),
+            Strategy::Hybrid { weight, .. } => strategy::hybrid_of(&technical[k], d.predictions.as_ref().unwrap_or(&empty), *weight),
+            Strategy::SmaCross { fast, slow, move_pct } => strategy::sma_cross(&d.candles, *fast, *slow, *move_pct),
+        })
+        .collect();
+    let session = data.first().map_or(Session::Continuous, |d| Session::detect(&d.candles));
+    let ppy = periods_per_year(spec.timeframe, session);
+    let cfg = &spec.config;
+    let result = run(&series_inputs(data, &preds, &atr), spec.timeframe, cfg);
+    let metrics = metrics::compute(&result, cfg.initial_capital, ppy, spec.trials);
+
+    let tech_result = if matches!(spec.strategy, Strategy::Technical(_)) { result.clone() } else { run(&series_inputs(data, &technical, &atr), spec.timeframe, cfg) };
+    // Random entries at the strategy's entry rate, promising its average
+    // move, with the same exits; the gates are off (entry choice is the point).
+    let bars: usize = data.iter().map(|d| d.candles.len()).sum();
+    let entries = result.trades.len() + result.cancelled_entries;
+    let rate = if bars == 0 { 0.0 } else { entries as f64 / bars as f64 };
+    let avg_move = if result.trades.is_empty() {
+        None
+    } else {
+        Some(result.trades.iter().map(|t| t.expected_move_pct.abs()).sum::<f64>() / result.trades.len() as f64)
+    };
+    let random: Vec<Vec<Option<Prediction>>> = data
+        .iter()
+        .enumerate()
+        .map(|(k, d)| strategy::random(&vec![avg_move; d.candles.len()], rate, spec.random_seed.wrapping_add(k as u64)))
+        .collect();
+    let mut random_cfg = cfg.clone();
+    random_cfg.plan.min_confidence = 0.0;
+    random_cfg.plan.min_net_profit_pct = f64::NEG_INFINITY;
+    let random_result = run(&series_inputs(data, &random, &atr), spec.timeframe, &random_cfg);
+
+    let bh: Vec<f64> = std::iter::once(cfg.initial_capital).chain(result.equity.iter().map(|p| p.buy_and_hold)).collect();
+    let mut bh_points = result.equity.clone();
+    for p in &mut bh_points {
+        p.open_positions = 1;
+    }
+    let report = Report {
+        strategy: spec.strategy.clone(),
+        config: cfg.clone(),
+        data: data
+            .iter()
+            .map(|d| DataRange {
+                symbol: d.symbol.clone(),
+                timeframe: spec.timeframe.to_string(),
+                bars: d.candles.len(),
+                from: d.candles.first().map(|c| c.open_time),
+                to: d.candles.last().map(|c| c.open_time),
+            })
+            .collect(),
+        input_hash: input_hash(data, spec),
+        periods_per_year: ppy,
+        metrics,
+        rejections: result.rejections.clone(),
+        cancelled_entries: result.cancelled_entries,
+        baselines: Baselines {
+            buy_and_hold: metrics::from_equity(&bh, None, &bh_points, ppy, 1),
+            technical: metrics::compute(&tech_result, cfg.initial_capital, ppy, 1),
+            random: metrics::compute(&random_result, cfg.initial_capital, ppy, 1),
+            random_seed: spec.random_seed,
+        },
+    };
+    (report, result)
+}
+
+fn series_inputs<'a>(data: &'a [SeriesData], preds: &'a [Vec<Option<Prediction>>], atr: &'a [Vec<Option<f64>>]) -> Vec<SeriesInput<'a>> {
+    data.iter()
+        .enumerate()
+        .map(|(k, d)| SeriesInput { symbol: &d.symbol, candles: &d.candles, predictions: &preds[k], atr: &atr[k], lower: d.lower.as_deref() })
+        .collect()
+}
+
+/// SHA-256 (hex) of the configuration, strategy and every input value.
+pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(&spec.config).unwrap_or_default());
+    h.update(serde_json::to_vec(&spec.strategy).unwrap_or_default());
+    h.update(spec.timeframe.to_string().as_bytes());
+    h.update(spec.trials.to_le_bytes());
+    h.update(spec.random_seed.to_le_bytes());
+    for d in data {
+        h.update(d.symbol.as_bytes());
+        h.update((d.candles.len() as u64).to_le_bytes());
+        for c in &d.candles {
+            h.update(c.open_time.to_le_bytes());
+            for v in [c.open, c.high, c.low, c.close, c.volume] {
+                h.update(v.to_le_bytes());
+            }
+        }
+        for p in d.predictions.iter().flatten() {
+            match p {
+                Some(p) => {
+                    for v in [p.p_up, p.p_neutral, p.p_down, p.expected_move_pct, p.confidence] {
+                        h.update(v.to_le_bytes());
+                    }
+                }
+                None => h.update([0u8]),
+            }
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -266,8 +266,8 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
                 continue;
             }
             if let Some(pred) = x.predictions.get(i).copied().flatten() {
-                let free = equity - e.positions.iter().map(Position::margin).sum::<f64>();
-                let decided = e.decide(x, i, &pred, equity, free);
+                let free = equity - e.positions.iter().map(Position::margin).sum::<f64>() - pending.iter().flatten().map(|p| p.margin).sum::<f64>();
+                let decided = e.decide(x, i, &pred, equity, free, &pending);
                 if cfg.record_decisions {
                     e.result.decisions.push(Decision {
                         time: close_time,
@@ -301,16 +301,21 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
 }
 
 impl Engine<'_> {
-    fn decide(&mut self, x: &SeriesInput<'_>, i: usize, pred: &Prediction, equity: f64, free: f64) -> Result<SignalPlan, Rejection> {
+    fn decide(&mut self, x: &SeriesInput<'_>, i: usize, pred: &Prediction, equity: f64, free: f64, pending: &[Option<SignalPlan>]) -> Result<SignalPlan, Rejection> {
         let limits = self.cfg.profile.limits();
         let atr = x.atr.get(i).copied().flatten().unwrap_or(f64::NAN);
         let mut ctx = PlanContext { time: x.candles[i].open_time + self.bar_ms, price: x.candles[i].close, atr, equity, free_margin: free, risk_scale: 1.0 };
-        let p = plan(x.symbol, pred, &ctx, &self.cfg.plan, &limits, &self.cfg.costs)?;
         let exposures: Vec<Exposure> = self
             .positions
             .iter()
             .map(|q| Exposure { symbol: q.plan.symbol.clone(), long: q.is_long(), risk_amount: q.plan.risk_amount * q.qty_open / q.plan.qty })
+            // Entries waiting for the next open count as positions already.
+            .chain(pending.iter().flatten().map(|p| Exposure { symbol: p.symbol.clone(), long: p.side == Side::Long, risk_amount: p.risk_amount }))
             .collect();
+        // Breakers and the position cap first: they refuse whatever the plan.
+        let long = pred.side() != Some(Side::Short);
+        self.guard.admit(x.symbol, long, 0.0, &exposures, limits.max_positions).map_err(Rejection::Guard)?;
+        let p = plan(x.symbol, pred, &ctx, &self.cfg.plan, &limits, &self.cfg.costs)?;
         let scale = self.guard.admit(x.symbol, p.side == Side::Long, p.risk_amount, &exposures, limits.max_positions).map_err(Rejection::Guard)?;
         if scale < 1.0 {
             ctx.risk_scale = scale;
@@ -338,10 +343,7 @@ impl Engine<'_> {
             stop: p.stop_loss,
             next_tp: 0,
             best: price,
-            atr: (p.entry - p.stop_loss).abs() / match self.cfg.plan.stop {
-                crate::signals::StopRule::Atr(k) if k > 0.0 => k,
-                _ => 1.0,
-            },
+            atr: if p.atr.is_finite() { p.atr } else { (p.entry - p.stop_loss).abs() },
             equity_at_entry,
             fees: fee,
             funding: 0.0,
@@ -508,3 +510,6 @@ impl Engine<'_> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -85,6 +85,8 @@ pub struct SignalPlan {
     pub risk_amount: f64,
     pub liquidation: f64,
     pub confidence: f64,
+    /// ATR at the signal (the trailing stop's unit).
+    pub atr: f64,
     pub expected_move_pct: f64,
     /// Weighted target profit before costs, percent of notional.
     pub expected_gross_pct: f64,
@@ -203,6 +205,7 @@ pub fn plan(
         risk_amount: sized.risk_amount,
         liquidation: sized.liquidation,
         confidence: pred.confidence,
+        atr: ctx.atr,
         expected_move_pct: m,
         expected_gross_pct: gross,
         costs_pct,

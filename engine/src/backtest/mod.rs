@@ -262,7 +262,9 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
             let (s, i) = (s as usize, i as usize);
             let x = &series[s];
             e.guard.on_close(x.symbol, t, x.candles[i].close);
-            if i + 1 >= x.candles.len() || e.positions.iter().any(|p| p.sym == s) {
+            // The last bar decides too: its signal is the live one, its entry
+            // simply has no next open to fill at here.
+            if e.positions.iter().any(|p| p.sym == s) {
                 continue;
             }
             if let Some(pred) = x.predictions.get(i).copied().flatten() {

@@ -166,7 +166,7 @@ fn max_positions_and_the_gate_are_enforced() {
     k.plan.min_net_profit_pct = 2.0;
     let r = go(&c, &vec![long(1.9); 60], &k, None);
     assert!(r.trades.is_empty());
-    assert_eq!(r.rejections.get("low_profit"), Some(&59));
+    assert_eq!(r.rejections.get("low_profit"), Some(&60), "every bar close decides, the last one too");
     let preds = vec![long(2.0); 60];
     // Three symbols, low profile: two positions at most, the third is refused.
     let atr = vec![Some(1.0); 60];

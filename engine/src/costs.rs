@@ -16,7 +16,12 @@ pub struct CostModel {
 
 impl Default for CostModel {
     fn default() -> Self {
-        CostModel { maker_bps: 2.0, taker_bps: 5.0, slippage_bps: 3.0, funding_bps_per_hour: 1.0 }
+        CostModel {
+            maker_bps: 2.0,
+            taker_bps: 5.0,
+            slippage_bps: 3.0,
+            funding_bps_per_hour: 1.0,
+        }
     }
 }
 

@@ -25,7 +25,11 @@ pub struct BarrierConfig {
 
 impl Default for BarrierConfig {
     fn default() -> Self {
-        BarrierConfig { upper: BarrierWidth::Atr(2.0), lower: BarrierWidth::Atr(1.0), horizon: 48 }
+        BarrierConfig {
+            upper: BarrierWidth::Atr(2.0),
+            lower: BarrierWidth::Atr(1.0),
+            horizon: 48,
+        }
     }
 }
 
@@ -72,7 +76,12 @@ pub fn triple_barrier(
             let up = entry + width(cfg.upper, entry, atr.get(t).copied().flatten())?;
             let down = entry - width(cfg.lower, entry, atr.get(t).copied().flatten())?;
             let ret = |p: f64| (p / entry - 1.0) * 100.0;
-            for (j, c) in candles.iter().enumerate().take(t + cfg.horizon + 1).skip(t + 1) {
+            for (j, c) in candles
+                .iter()
+                .enumerate()
+                .take(t + cfg.horizon + 1)
+                .skip(t + 1)
+            {
                 let (hit_down, hit_up) = (c.low <= down, c.high >= up);
                 if hit_down || hit_up {
                     let (label, barrier, price) = if hit_down {
@@ -80,7 +89,13 @@ pub fn triple_barrier(
                     } else {
                         (1, Barrier::Upper, up.max(c.open))
                     };
-                    return Some(BarrierLabel { label, barrier, exit_index: j, exit_time: c.open_time, return_pct: ret(price) });
+                    return Some(BarrierLabel {
+                        label,
+                        barrier,
+                        exit_index: j,
+                        exit_time: c.open_time,
+                        return_pct: ret(price),
+                    });
                 }
             }
             let last = &candles[t + cfg.horizon];
@@ -98,7 +113,12 @@ pub fn triple_barrier(
 /// Percent change of the close `horizon` bars ahead: the regression target.
 pub fn forward_return(candles: &[Candle], horizon: usize) -> Vec<Option<f64>> {
     (0..candles.len())
-        .map(|t| candles.get(t + horizon).filter(|_| horizon > 0).map(|f| (f.close / candles[t].close - 1.0) * 100.0))
+        .map(|t| {
+            candles
+                .get(t + horizon)
+                .filter(|_| horizon > 0)
+                .map(|f| (f.close / candles[t].close - 1.0) * 100.0)
+        })
         .collect()
 }
 
@@ -144,43 +164,90 @@ mod tests {
         closes
             .iter()
             .enumerate()
-            .map(|(i, &(h, l, c))| Candle { open_time: i as i64 * 60_000, open: c, high: h, low: l, close: c, volume: 1.0 })
+            .map(|(i, &(h, l, c))| Candle {
+                open_time: i as i64 * 60_000,
+                open: c,
+                high: h,
+                low: l,
+                close: c,
+                volume: 1.0,
+            })
             .collect()
     }
 
     #[test]
     fn first_barrier_touched_wins_and_both_in_one_bar_counts_as_lower() {
-        let c = bars(&[(100.0, 100.0, 100.0), (101.0, 99.5, 100.5), (102.5, 100.0, 102.0), (103.0, 97.0, 100.0), (100.0, 100.0, 100.0)]);
-        let cfg = BarrierConfig { upper: BarrierWidth::Pct(2.0), lower: BarrierWidth::Pct(1.0), horizon: 3 };
+        let c = bars(&[
+            (100.0, 100.0, 100.0),
+            (101.0, 99.5, 100.5),
+            (102.5, 100.0, 102.0),
+            (103.0, 97.0, 100.0),
+            (100.0, 100.0, 100.0),
+        ]);
+        let cfg = BarrierConfig {
+            upper: BarrierWidth::Pct(2.0),
+            lower: BarrierWidth::Pct(1.0),
+            horizon: 3,
+        };
         let l = triple_barrier(&c, &[], &cfg);
         let first = l[0].unwrap();
-        assert_eq!((first.label, first.barrier, first.exit_index), (1, Barrier::Upper, 2));
+        assert_eq!(
+            (first.label, first.barrier, first.exit_index),
+            (1, Barrier::Upper, 2)
+        );
         assert!((first.return_pct - 2.0).abs() < 1e-12);
         // From bar 1 (100.5): up 102.51 not reached at bar 2 (102.5); bar 3 touches both.
         let second = l[1].unwrap();
-        assert_eq!((second.label, second.barrier, second.exit_index), (-1, Barrier::Lower, 3));
+        assert_eq!(
+            (second.label, second.barrier, second.exit_index),
+            (-1, Barrier::Lower, 3)
+        );
         assert_eq!(l[2], None, "no full horizon ahead");
     }
 
     #[test]
     fn vertical_barrier_and_atr_widths() {
-        let c = bars(&[(100.0, 100.0, 100.0), (100.5, 99.5, 100.2), (100.5, 99.5, 100.3), (100.0, 100.0, 100.0)]);
-        let cfg = BarrierConfig { upper: BarrierWidth::Atr(2.0), lower: BarrierWidth::Atr(2.0), horizon: 2 };
+        let c = bars(&[
+            (100.0, 100.0, 100.0),
+            (100.5, 99.5, 100.2),
+            (100.5, 99.5, 100.3),
+            (100.0, 100.0, 100.0),
+        ]);
+        let cfg = BarrierConfig {
+            upper: BarrierWidth::Atr(2.0),
+            lower: BarrierWidth::Atr(2.0),
+            horizon: 2,
+        };
         let l = triple_barrier(&c, &[Some(1.0), None], &cfg);
         let v = l[0].unwrap();
-        assert_eq!((v.label, v.barrier, v.exit_index), (0, Barrier::Vertical, 2));
+        assert_eq!(
+            (v.label, v.barrier, v.exit_index),
+            (0, Barrier::Vertical, 2)
+        );
         assert!((v.return_pct - 0.3).abs() < 1e-9);
         assert_eq!(l[1], None, "ATR unknown at bar 1");
     }
 
     #[test]
     fn three_classes_and_forward_return() {
-        let c = bars(&[(1.0, 1.0, 100.0), (1.0, 1.0, 100.5), (1.0, 1.0, 99.0), (1.0, 1.0, 99.3)]);
+        let c = bars(&[
+            (1.0, 1.0, 100.0),
+            (1.0, 1.0, 100.5),
+            (1.0, 1.0, 99.0),
+            (1.0, 1.0, 99.3),
+        ]);
         let r = forward_return(&c, 1);
         assert_eq!(r.len(), 4);
         assert_eq!(r[3], None);
-        let classes: Vec<_> = r.iter().flatten().map(|&x| Direction::from_return(x, DIRECTION_THRESHOLD_PCT)).collect();
-        assert_eq!(classes, [Direction::Up, Direction::Down, Direction::Neutral]);
+        let classes: Vec<_> = r
+            .iter()
+            .flatten()
+            .map(|&x| Direction::from_return(x, DIRECTION_THRESHOLD_PCT))
+            .collect();
+        assert_eq!(
+            classes,
+            [Direction::Up, Direction::Down, Direction::Neutral]
+        );
         assert_eq!(Direction::from_return(0.4, 0.4), Direction::Neutral);
     }
 }

@@ -34,7 +34,14 @@ pub struct WalkForwardConfig {
 
 impl Default for WalkForwardConfig {
     fn default() -> Self {
-        WalkForwardConfig { scheme: Scheme::Expanding, folds: 5, test_bars: 0, train_bars: 0, label_horizon: 48, embargo_frac: 0.01 }
+        WalkForwardConfig {
+            scheme: Scheme::Expanding,
+            folds: 5,
+            test_bars: 0,
+            train_bars: 0,
+            label_horizon: 48,
+            embargo_frac: 0.01,
+        }
     }
 }
 
@@ -44,8 +51,15 @@ pub enum WalkForwardError {
     NoFolds,
     #[error("embargo_frac must be within [0, 0.5), got {0}")]
     Embargo(f64),
-    #[error("{bars} bars cannot hold {folds} test windows of {test_bars} bars after {train_bars} training bars")]
-    TooShort { bars: usize, folds: usize, test_bars: usize, train_bars: usize },
+    #[error(
+        "{bars} bars cannot hold {folds} test windows of {test_bars} bars after {train_bars} training bars"
+    )]
+    TooShort {
+        bars: usize,
+        folds: usize,
+        test_bars: usize,
+        train_bars: usize,
+    },
 }
 
 /// One fold as index ranges into the sample array, half-open.
@@ -79,9 +93,22 @@ pub fn split(bars: usize, cfg: &WalkForwardConfig) -> Result<Vec<Fold>, WalkForw
     if !(0.0..0.5).contains(&cfg.embargo_frac) {
         return Err(WalkForwardError::Embargo(cfg.embargo_frac));
     }
-    let train0 = if cfg.train_bars > 0 { cfg.train_bars } else { bars / (cfg.folds + 1) };
-    let test_bars = if cfg.test_bars > 0 { cfg.test_bars } else { bars.saturating_sub(train0) / cfg.folds };
-    let too_short = WalkForwardError::TooShort { bars, folds: cfg.folds, test_bars, train_bars: train0 };
+    let train0 = if cfg.train_bars > 0 {
+        cfg.train_bars
+    } else {
+        bars / (cfg.folds + 1)
+    };
+    let test_bars = if cfg.test_bars > 0 {
+        cfg.test_bars
+    } else {
+        bars.saturating_sub(train0) / cfg.folds
+    };
+    let too_short = WalkForwardError::TooShort {
+        bars,
+        folds: cfg.folds,
+        test_bars,
+        train_bars: train0,
+    };
     if train0 == 0 || test_bars == 0 || train0 + cfg.folds * test_bars > bars {
         return Err(too_short);
     }
@@ -127,7 +154,13 @@ pub fn split(bars: usize, cfg: &WalkForwardConfig) -> Result<Vec<Fold>, WalkForw
                 }
             }
             train.extend(run);
-            Fold { index: k, train, test: test.clone(), purged, embargoed }
+            Fold {
+                index: k,
+                train,
+                test: test.clone(),
+                purged,
+                embargoed,
+            }
         })
         .collect();
     Ok(folds)
@@ -140,7 +173,12 @@ mod tests {
 
     #[test]
     fn expanding_folds_purge_the_label_horizon_before_each_test_window() {
-        let cfg = WalkForwardConfig { folds: 3, label_horizon: 10, embargo_frac: 0.0, ..Default::default() };
+        let cfg = WalkForwardConfig {
+            folds: 3,
+            label_horizon: 10,
+            embargo_frac: 0.0,
+            ..Default::default()
+        };
         let f = split(1000, &cfg).unwrap();
         assert_eq!(f.len(), 3);
         assert_eq!(f[0].test, 250..500);
@@ -152,7 +190,14 @@ mod tests {
 
     #[test]
     fn rolling_keeps_a_fixed_window_and_embargo_cuts_after_earlier_tests() {
-        let cfg = WalkForwardConfig { scheme: Scheme::Rolling, folds: 4, train_bars: 300, test_bars: 100, label_horizon: 5, embargo_frac: 0.02 };
+        let cfg = WalkForwardConfig {
+            scheme: Scheme::Rolling,
+            folds: 4,
+            train_bars: 300,
+            test_bars: 100,
+            label_horizon: 5,
+            embargo_frac: 0.02,
+        };
         let f = split(1000, &cfg).unwrap();
         assert_eq!(f[0].train, vec![0..295]);
         // Fold 2 tests 500..600; its window 200..500 holds fold 0's test (300..400), then a 20-bar embargo.
@@ -162,9 +207,20 @@ mod tests {
 
     #[test]
     fn bad_configurations_are_named() {
-        let cfg = WalkForwardConfig { folds: 10, train_bars: 900, test_bars: 50, ..Default::default() };
-        assert!(matches!(split(1000, &cfg), Err(WalkForwardError::TooShort { .. })));
-        let cfg = WalkForwardConfig { embargo_frac: 0.7, ..Default::default() };
+        let cfg = WalkForwardConfig {
+            folds: 10,
+            train_bars: 900,
+            test_bars: 50,
+            ..Default::default()
+        };
+        assert!(matches!(
+            split(1000, &cfg),
+            Err(WalkForwardError::TooShort { .. })
+        ));
+        let cfg = WalkForwardConfig {
+            embargo_frac: 0.7,
+            ..Default::default()
+        };
         assert_eq!(split(1000, &cfg), Err(WalkForwardError::Embargo(0.7)));
     }
 

@@ -35,7 +35,14 @@ fn btc_15m() -> Vec<Candle> {
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             let v = |i: usize| f[i].parse::<f64>().unwrap();
-            Candle { open_time: iso_ms(f[0]), open: v(1), high: v(2), low: v(3), close: v(4), volume: v(5) }
+            Candle {
+                open_time: iso_ms(f[0]),
+                open: v(1),
+                high: v(2),
+                low: v(3),
+                close: v(4),
+                volume: v(5),
+            }
         })
         .collect()
 }
@@ -47,7 +54,10 @@ struct Run {
 }
 
 fn cfg() -> BacktestConfig {
-    let mut c = BacktestConfig { record_decisions: true, ..Default::default() };
+    let mut c = BacktestConfig {
+        record_decisions: true,
+        ..Default::default()
+    };
     // 15-minute moves rarely promise 2 % net: lower the gate so trades happen.
     c.plan.min_net_profit_pct = 0.3;
     c
@@ -55,16 +65,36 @@ fn cfg() -> BacktestConfig {
 
 fn run(candles: &[Candle]) -> Run {
     let set = features::compute("BTC/USD", Timeframe::M15, candles);
-    let predictions = backtest::strategy::technical(&set, &TechnicalRule { move_atr: 4.0, ..Default::default() });
-    let atr: Vec<Option<f64>> = set.bars.iter().map(|b| b.technicals.map(|t| t.atr)).collect();
+    let predictions = backtest::strategy::technical(
+        &set,
+        &TechnicalRule {
+            move_atr: 4.0,
+            ..Default::default()
+        },
+    );
+    let atr: Vec<Option<f64>> = set
+        .bars
+        .iter()
+        .map(|b| b.technicals.map(|t| t.atr))
+        .collect();
     let result = backtest::run(
-        &[SeriesInput { symbol: "BTC/USD", candles, predictions: &predictions, atr: &atr, lower: None }],
+        &[SeriesInput {
+            symbol: "BTC/USD",
+            candles,
+            predictions: &predictions,
+            atr: &atr,
+            lower: None,
+        }],
         Timeframe::M15,
         &cfg(),
     );
     // Debug text compares NaN payloads too (a bad value stays visible).
     let features = set.bars.iter().map(|b| format!("{b:?}")).collect();
-    Run { features, predictions, result }
+    Run {
+        features,
+        predictions,
+        result,
+    }
 }
 
 /// Fills decided by the close of the bar opening at `t_open`, end-of-data closes excluded.
@@ -72,11 +102,17 @@ fn fills(r: &BacktestResult, t_open: i64) -> Vec<String> {
     let mut out = Vec::new();
     for tr in &r.trades {
         if tr.entry_time <= t_open {
-            out.push(format!("entry {} {:?} {} {}", tr.entry_time, tr.side, tr.entry_price, tr.qty));
+            out.push(format!(
+                "entry {} {:?} {} {}",
+                tr.entry_time, tr.side, tr.entry_price, tr.qty
+            ));
         }
         for f in &tr.exits {
             if f.reason != ExitReason::EndOfData && f.time <= t_open + 900_000 {
-                out.push(format!("exit {} {:?} {} {}", f.time, f.reason, f.price, f.qty));
+                out.push(format!(
+                    "exit {} {:?} {} {}",
+                    f.time, f.reason, f.price, f.qty
+                ));
             }
         }
     }
@@ -86,9 +122,17 @@ fn fills(r: &BacktestResult, t_open: i64) -> Vec<String> {
 
 /// Equal slices, or a panic naming the first difference (not the whole list).
 fn same<T: PartialEq + std::fmt::Debug>(part: &[T], full: &[T], what: &str, cut: usize) {
-    assert!(part.len() <= full.len(), "{what}: truncated run has more ({} > {}) at cut {cut}", part.len(), full.len());
+    assert!(
+        part.len() <= full.len(),
+        "{what}: truncated run has more ({} > {}) at cut {cut}",
+        part.len(),
+        full.len()
+    );
     if let Some(i) = (0..part.len()).find(|&i| part[i] != full[i]) {
-        panic!("{what} differ at cut {cut}, item {i}: truncated {:?} vs full {:?}", part[i], full[i]);
+        panic!(
+            "{what} differ at cut {cut}, item {i}: truncated {:?} vs full {:?}",
+            part[i], full[i]
+        );
     }
     assert_eq!(part.len(), full.len(), "{what}: count differs at cut {cut}");
 }
@@ -98,12 +142,18 @@ fn truncated_runs_agree_with_the_full_run_up_to_the_cut() {
     let candles = btc_15m();
     assert!(candles.len() > 5000);
     let full = run(&candles);
-    assert!(full.result.trades.len() >= 5, "the test needs trades to guard: {}", full.result.trades.len());
+    assert!(
+        full.result.trades.len() >= 5,
+        "the test needs trades to guard: {}",
+        full.result.trades.len()
+    );
     // Cut points from a fixed LCG: reproducible, spread over the series.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut cuts: Vec<usize> = (0..12)
         .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             100 + (x >> 33) as usize % (candles.len() - 101)
         })
         .collect();
@@ -113,10 +163,31 @@ fn truncated_runs_agree_with_the_full_run_up_to_the_cut() {
         same(&part.features, &full.features[..=t], "features", t);
         same(&part.predictions, &full.predictions[..=t], "signals", t);
         let close_t = candles[t].open_time + 900_000;
-        let decisions = |r: &BacktestResult| r.decisions.iter().filter(|d| d.time <= close_t).copied().collect::<Vec<_>>();
-        same(&decisions(&part.result), &decisions(&full.result), "decisions", t);
-        same(&fills(&part.result, candles[t].open_time), &fills(&full.result, candles[t].open_time), "fills", t);
+        let decisions = |r: &BacktestResult| {
+            r.decisions
+                .iter()
+                .filter(|d| d.time <= close_t)
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        same(
+            &decisions(&part.result),
+            &decisions(&full.result),
+            "decisions",
+            t,
+        );
+        same(
+            &fills(&part.result, candles[t].open_time),
+            &fills(&full.result, candles[t].open_time),
+            "fills",
+            t,
+        );
         let n = part.result.equity.len() - 1; // the last point books the end-of-data close
-        same(&part.result.equity[..n], &full.result.equity[..n], "equity points", t);
+        same(
+            &part.result.equity[..n],
+            &full.result.equity[..n],
+            "equity points",
+            t,
+        );
     }
 }

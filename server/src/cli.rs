@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::exchange::binance::mock::{MockConfig, MockExchange};
 use crate::import::{self, ImportOptions, SourceFormat, layout::ColumnOverrides};
-use crate::{backfill, export, jobs, seed, time};
+use crate::{backfill, export, jobs, research, seed, time};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use engine::resample::{Completeness, resample};
@@ -58,6 +58,14 @@ pub enum Command {
     Resample(ResampleArgs),
     /// Every indicator (SMA_20 … ADX_14, TA-Lib-exact) over a file or a stored series.
     Indicators(IndicatorsArgs),
+    /// The 18 model features, higher-timeframe trend/RSI and regime (raw, unscaled).
+    Features(research::FeaturesArgs),
+    /// Triple-barrier labels, UP/NEUTRAL/DOWN classes and the forward return.
+    Labels(research::LabelsArgs),
+    /// Purged, embargoed walk-forward folds as index ranges and times.
+    Walkforward(research::WalkforwardArgs),
+    /// Backtest a strategy with costs and risk profile, beside its baselines.
+    Backtest(research::BacktestArgs),
     /// List, watch, cancel and resume jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -195,18 +203,8 @@ pub struct ResampleArgs {
 
 #[derive(Debug, Args)]
 pub struct IndicatorsArgs {
-    /// A CSV or Parquet file of candles; without it, the stored series named by
-    /// --symbol, --timeframe, --exchange and --market.
-    #[arg(long)]
-    pub input: Option<PathBuf>,
-    #[arg(long, required_unless_present = "input")]
-    pub symbol: Option<Symbol>,
-    #[arg(long)]
-    pub timeframe: Timeframe,
-    #[arg(long, default_value = "csv")]
-    pub exchange: String,
-    #[arg(long, default_value = "spot")]
-    pub market: Market,
+    #[command(flatten)]
+    pub source: research::SourceArgs,
     /// Output file; .parquet writes Parquet, anything else CSV.
     #[arg(long, short)]
     pub output: PathBuf,
@@ -265,12 +263,12 @@ pub struct MockArgs {
     pub latency_ms: u64,
 }
 
-fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
-async fn connect(cli: &Cli) -> anyhow::Result<PgPool> {
+pub(crate) async fn connect(cli: &Cli) -> anyhow::Result<PgPool> {
     db::connect(&cli.database_url, 16)
         .await
         .with_context(|| format!("database {}", db::redact(&cli.database_url)))
@@ -327,6 +325,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Backfill(a)) => backfill_cmd(&cli, &settings, a).await,
         Some(Command::Resample(a)) => resample_cmd(&cli, a).await,
         Some(Command::Indicators(a)) => indicators_cmd(&cli, a).await,
+        Some(Command::Features(a)) => research::features_cmd(&cli, a).await,
+        Some(Command::Labels(a)) => research::labels_cmd(&cli, a).await,
+        Some(Command::Walkforward(a)) => research::walkforward_cmd(&cli, a).await,
+        Some(Command::Backtest(a)) => research::backtest_cmd(&cli, a).await,
         Some(Command::Jobs(j)) => jobs_cmd(&cli, &settings, j).await,
         Some(Command::Worker(a)) => {
             let pool = connect(&cli).await?;
@@ -672,31 +674,8 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
 }
 
 async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
-    let (candles, skipped) = match (&a.input, &a.symbol) {
-        (Some(file), _) => {
-            let (parsed, _) = import::parse_file(
-                file,
-                a.timeframe,
-                None,
-                &ColumnOverrides::default(),
-                cli.json,
-            )?;
-            let skipped = parsed.rejected_count + parsed.off_grid_count + parsed.duplicate_count;
-            if skipped > 0 && !cli.json {
-                eprintln!(
-                    "{}: {skipped} row(s) skipped (see `traderai import --dry-run` for which and why)",
-                    file.display()
-                );
-            }
-            (parsed.candles, skipped)
-        }
-        (None, Some(symbol)) => {
-            let pool = connect(cli).await?;
-            let key = SeriesKey::new(&a.exchange, a.market, symbol.clone(), a.timeframe)?;
-            (stored_candles(&pool, &key, i64::MIN, i64::MAX).await?, 0)
-        }
-        (None, None) => bail!("give --input FILE or --symbol"),
-    };
+    let loaded = research::load_one(cli, &a.source).await?;
+    let (candles, skipped) = (loaded.candles, loaded.skipped);
     let columns = engine::indicators::table::standard(&candles);
     let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
     let format = a
@@ -718,7 +697,7 @@ async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
 }
 
 /// Candles of a stored series in `[from, to)`; a clear error when it does not exist.
-async fn stored_candles(
+pub(crate) async fn stored_candles(
     pool: &PgPool,
     key: &SeriesKey,
     from: TimeMs,

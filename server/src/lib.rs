@@ -11,6 +11,7 @@ pub mod export;
 pub mod import;
 pub mod jobs;
 pub mod progress;
+pub mod research;
 pub mod seed;
 pub mod time;
 pub mod web;

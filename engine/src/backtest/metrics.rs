@@ -35,9 +35,18 @@ pub struct Metrics {
 }
 
 /// Metrics of `result`. `periods_per_year` annualises per-bar ratios.
-pub fn compute(result: &BacktestResult, initial: f64, periods_per_year: f64, trials: usize) -> Metrics {
-    let eq: Vec<f64> = std::iter::once(initial).chain(result.equity.iter().map(|p| p.equity)).collect();
-    let bh: Vec<f64> = std::iter::once(initial).chain(result.equity.iter().map(|p| p.buy_and_hold)).collect();
+pub fn compute(
+    result: &BacktestResult,
+    initial: f64,
+    periods_per_year: f64,
+    trials: usize,
+) -> Metrics {
+    let eq: Vec<f64> = std::iter::once(initial)
+        .chain(result.equity.iter().map(|p| p.equity))
+        .collect();
+    let bh: Vec<f64> = std::iter::once(initial)
+        .chain(result.equity.iter().map(|p| p.buy_and_hold))
+        .collect();
     let trades = &result.trades;
     let mut m = from_equity(&eq, Some(&bh), &result.equity, periods_per_year, trials);
     m.trades = trades.len();
@@ -46,27 +55,44 @@ pub fn compute(result: &BacktestResult, initial: f64, periods_per_year: f64, tri
     m.tp1_hit_rate = ratio(trades.iter().filter(|t| t.tp1_hit).count());
     m.win_rate = ratio(trades.iter().filter(|t| t.pnl > 0.0).count());
     let wins: f64 = trades.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
-    let losses: f64 = -trades.iter().filter(|t| t.pnl < 0.0).map(|t| t.pnl).sum::<f64>();
+    let losses: f64 = -trades
+        .iter()
+        .filter(|t| t.pnl < 0.0)
+        .map(|t| t.pnl)
+        .sum::<f64>();
     m.profit_factor = (losses > 0.0).then(|| wins / losses);
     m.avg_trade = (!trades.is_empty()).then(|| trades.iter().map(|t| t.pnl).sum::<f64>() / n);
-    m.avg_trade_pct = (!trades.is_empty()).then(|| trades.iter().map(|t| t.return_pct).sum::<f64>() / n);
+    m.avg_trade_pct =
+        (!trades.is_empty()).then(|| trades.iter().map(|t| t.return_pct).sum::<f64>() / n);
     m.fees_paid = trades.iter().map(|t| t.fees).sum();
     m.funding_paid = trades.iter().map(|t: &Trade| t.funding).sum();
     m
 }
 
 /// Return metrics of an equity series (first value = initial equity).
-pub fn from_equity(eq: &[f64], benchmark: Option<&[f64]>, points: &[EquityPoint], periods_per_year: f64, trials: usize) -> Metrics {
+pub fn from_equity(
+    eq: &[f64],
+    benchmark: Option<&[f64]>,
+    points: &[EquityPoint],
+    periods_per_year: f64,
+    trials: usize,
+) -> Metrics {
     let initial = eq.first().copied().unwrap_or(0.0);
     let last = eq.last().copied().unwrap_or(initial);
     let rets: Vec<f64> = eq.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
     let span_ms = match (points.first(), points.last()) {
-        (Some(a), Some(b)) if points.len() > 1 => (b.time - a.time) as f64 * points.len() as f64 / (points.len() - 1) as f64,
+        (Some(a), Some(b)) if points.len() > 1 => {
+            (b.time - a.time) as f64 * points.len() as f64 / (points.len() - 1) as f64
+        }
         _ => 0.0,
     };
     let years = span_ms / YEAR_MS;
     let total = (last / initial - 1.0) * 100.0;
-    let cagr = if years > 0.0 && last > 0.0 { ((last / initial).powf(1.0 / years) - 1.0) * 100.0 } else { total };
+    let cagr = if years > 0.0 && last > 0.0 {
+        ((last / initial).powf(1.0 / years) - 1.0) * 100.0
+    } else {
+        total
+    };
     let mut peak = f64::MIN;
     let mdd = eq.iter().fold(0.0f64, |mdd, &e| {
         peak = peak.max(e);
@@ -75,14 +101,23 @@ pub fn from_equity(eq: &[f64], benchmark: Option<&[f64]>, points: &[EquityPoint]
     let ann = periods_per_year.sqrt();
     let (mean, sd) = mean_sd(&rets);
     let sharpe = sd.filter(|&s| s > 0.0).map(|s| mean / s * ann);
-    let downside = (!rets.is_empty()).then(|| (rets.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / rets.len() as f64).sqrt());
+    let downside = (!rets.is_empty())
+        .then(|| (rets.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / rets.len() as f64).sqrt());
     let sortino = downside.filter(|&d| d > 0.0).map(|d| mean / d * ann);
     let information_ratio = benchmark.and_then(|b| {
-        let ex: Vec<f64> = rets.iter().zip(b.windows(2)).map(|(r, w)| r - (w[1] / w[0] - 1.0)).collect();
+        let ex: Vec<f64> = rets
+            .iter()
+            .zip(b.windows(2))
+            .map(|(r, w)| r - (w[1] / w[0] - 1.0))
+            .collect();
         let (m, s) = mean_sd(&ex);
         s.filter(|&s| s > 0.0).map(|s| m / s * ann)
     });
-    let exposure = if points.is_empty() { 0.0 } else { points.iter().filter(|p| p.open_positions > 0).count() as f64 / points.len() as f64 * 100.0 };
+    let exposure = if points.is_empty() {
+        0.0
+    } else {
+        points.iter().filter(|p| p.open_positions > 0).count() as f64 / points.len() as f64 * 100.0
+    };
     Metrics {
         trades: 0,
         tp1_hit_rate: None,
@@ -120,26 +155,49 @@ fn mean_sd(x: &[f64]) -> (f64, Option<f64>) {
 /// Deflated Sharpe ratio of per-period `returns` after `trials` configurations.
 /// `sharpe_variance` is the variance of the (per-period) Sharpe ratios across
 /// the trials; when unknown, the estimator's own variance stands in.
-pub fn deflated_sharpe(returns: &[f64], trials: usize, sharpe_variance: Option<f64>) -> Option<f64> {
+pub fn deflated_sharpe(
+    returns: &[f64],
+    trials: usize,
+    sharpe_variance: Option<f64>,
+) -> Option<f64> {
     let t = returns.len() as f64;
     let (mean, sd) = mean_sd(returns);
     let sd = sd.filter(|&s| s > 0.0)?;
     let sr = mean / sd;
-    let m3 = returns.iter().map(|r| ((r - mean) / sd).powi(3)).sum::<f64>() / t;
-    let m4 = returns.iter().map(|r| ((r - mean) / sd).powi(4)).sum::<f64>() / t;
+    let m3 = returns
+        .iter()
+        .map(|r| ((r - mean) / sd).powi(3))
+        .sum::<f64>()
+        / t;
+    let m4 = returns
+        .iter()
+        .map(|r| ((r - mean) / sd).powi(4))
+        .sum::<f64>()
+        / t;
     Some(dsr(sr, t, m3, m4, trials, sharpe_variance))
 }
 
 /// The DSR from moments: `sr` per period, `t` observations, skewness and
 /// (non-excess) kurtosis of returns.
-pub fn dsr(sr: f64, t: f64, skew: f64, kurt: f64, trials: usize, sharpe_variance: Option<f64>) -> f64 {
-    let denom = (1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr).max(f64::MIN_POSITIVE).sqrt();
+pub fn dsr(
+    sr: f64,
+    t: f64,
+    skew: f64,
+    kurt: f64,
+    trials: usize,
+    sharpe_variance: Option<f64>,
+) -> f64 {
+    let denom = (1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr)
+        .max(f64::MIN_POSITIVE)
+        .sqrt();
     let var = sharpe_variance.unwrap_or((denom * denom) / (t - 1.0));
     let sr0 = if trials <= 1 {
         0.0
     } else {
         let n = trials as f64;
-        var.sqrt() * ((1.0 - EULER_GAMMA) * norm_inv(1.0 - 1.0 / n) + EULER_GAMMA * norm_inv(1.0 - 1.0 / (n * std::f64::consts::E)))
+        var.sqrt()
+            * ((1.0 - EULER_GAMMA) * norm_inv(1.0 - 1.0 / n)
+                + EULER_GAMMA * norm_inv(1.0 - 1.0 / (n * std::f64::consts::E)))
     };
     norm_cdf((sr - sr0) * (t - 1.0).sqrt() / denom)
 }
@@ -157,11 +215,39 @@ pub fn norm_inv(p: f64) -> f64 {
     if p >= 1.0 {
         return f64::INFINITY;
     }
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-    let tail = |q: f64| (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0);
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383_577_518_672_69e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
     let x = if p < 0.02425 {
         tail((-2.0 * p.ln()).sqrt())
     } else if p > 1.0 - 0.02425 {
@@ -169,7 +255,8 @@ pub fn norm_inv(p: f64) -> f64 {
     } else {
         let q = p - 0.5;
         let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     };
     let e = norm_cdf(x) - p;
     let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
@@ -183,7 +270,10 @@ mod tests {
     #[test]
     fn normal_quantiles() {
         for p in [1e-6, 0.01, 0.025, 0.3, 0.5, 0.9, 0.975, 0.999_999] {
-            assert!((norm_cdf(norm_inv(p)) - p).abs() < 1e-12 * p.max(1e-3), "{p}");
+            assert!(
+                (norm_cdf(norm_inv(p)) - p).abs() < 1e-12 * p.max(1e-3),
+                "{p}"
+            );
         }
         assert!((norm_inv(0.975) - 1.959_963_984_540_054).abs() < 1e-12);
     }
@@ -206,7 +296,13 @@ mod tests {
     fn equity_metrics() {
         let eq = [100.0, 110.0, 99.0, 121.0];
         let pts: Vec<EquityPoint> = (1..4)
-            .map(|i| EquityPoint { time: i * 86_400_000, equity: eq[i as usize], drawdown_pct: 0.0, buy_and_hold: 100.0, open_positions: (i % 2) as u32 })
+            .map(|i| EquityPoint {
+                time: i * 86_400_000,
+                equity: eq[i as usize],
+                drawdown_pct: 0.0,
+                buy_and_hold: 100.0,
+                open_positions: (i % 2) as u32,
+            })
             .collect();
         let m = from_equity(&eq, None, &pts, 365.0, 1);
         assert!((m.total_return_pct - 21.0).abs() < 1e-9);

@@ -26,8 +26,8 @@ pub mod report;
 pub mod strategy;
 
 use crate::costs::{CostModel, Liquidity};
-use crate::risk::guards::{Exposure, GuardConfig, PortfolioGuard};
 use crate::risk::RiskProfile;
+use crate::risk::guards::{Exposure, GuardConfig, PortfolioGuard};
 use crate::signals::{PlanConfig, PlanContext, Prediction, Rejection, Side, SignalPlan, plan};
 use crate::{Candle, TimeMs, Timeframe};
 use serde::{Deserialize, Serialize};
@@ -200,12 +200,21 @@ struct Engine<'c> {
 }
 
 /// Runs the backtest. `timeframe` is the bars' timeframe (all series share it).
-pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfig) -> BacktestResult {
+pub fn run(
+    series: &[SeriesInput<'_>],
+    timeframe: Timeframe,
+    cfg: &BacktestConfig,
+) -> BacktestResult {
     let bar_ms = timeframe.duration_ms();
     let mut events: Vec<(TimeMs, u32, u32)> = series
         .iter()
         .enumerate()
-        .flat_map(|(s, x)| x.candles.iter().enumerate().map(move |(i, c)| (c.open_time, s as u32, i as u32)))
+        .flat_map(|(s, x)| {
+            x.candles
+                .iter()
+                .enumerate()
+                .map(move |(i, c)| (c.open_time, s as u32, i as u32))
+        })
         .collect();
     if series.len() > 1 {
         events.sort_unstable();
@@ -228,7 +237,10 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
     let mut g = 0;
     while g < events.len() {
         let t = events[g].0;
-        let end = events[g..].iter().position(|ev| ev.0 != t).map_or(events.len(), |k| g + k);
+        let end = events[g..]
+            .iter()
+            .position(|ev| ev.0 != t)
+            .map_or(events.len(), |k| g + k);
         for &(_, s, i) in &events[g..end] {
             let (s, i) = (s as usize, i as usize);
             let x = &series[s];
@@ -245,10 +257,21 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
             e.bar(s, x, i);
             last_close[s] = Some(bar.close);
         }
-        let unreal: f64 = e.positions.iter().map(|p| p.s() * p.qty_open * (last_close[p.sym].unwrap_or(p.entry_price) - p.entry_price)).sum();
+        let unreal: f64 = e
+            .positions
+            .iter()
+            .map(|p| {
+                p.s() * p.qty_open * (last_close[p.sym].unwrap_or(p.entry_price) - p.entry_price)
+            })
+            .sum();
         let equity = e.cash + unreal;
         peak = peak.max(equity);
-        let bh = bh_cash + bh_units.iter().zip(&last_close).map(|(u, c)| u.unwrap_or(0.0) * c.unwrap_or(0.0)).sum::<f64>();
+        let bh = bh_cash
+            + bh_units
+                .iter()
+                .zip(&last_close)
+                .map(|(u, c)| u.unwrap_or(0.0) * c.unwrap_or(0.0))
+                .sum::<f64>();
         let close_time = t + bar_ms;
         e.result.equity.push(EquityPoint {
             time: close_time,
@@ -268,7 +291,9 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
                 continue;
             }
             if let Some(pred) = x.predictions.get(i).copied().flatten() {
-                let free = equity - e.positions.iter().map(Position::margin).sum::<f64>() - pending.iter().flatten().map(|p| p.margin).sum::<f64>();
+                let free = equity
+                    - e.positions.iter().map(Position::margin).sum::<f64>()
+                    - pending.iter().flatten().map(|p| p.margin).sum::<f64>();
                 let decided = e.decide(x, i, &pred, equity, free, &pending);
                 if cfg.record_decisions {
                     e.result.decisions.push(Decision {
@@ -290,9 +315,21 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
     let open: Vec<usize> = (0..e.positions.len()).rev().collect();
     for k in open {
         let p = &e.positions[k];
-        let last = series[p.sym].candles.last().expect("a position implies bars");
-        let price = cfg.costs.fill_price(last.close, !p.is_long(), Liquidity::Taker);
-        e.exit(k, last.open_time + bar_ms, price, p.qty_open, ExitReason::EndOfData, Liquidity::Taker);
+        let last = series[p.sym]
+            .candles
+            .last()
+            .expect("a position implies bars");
+        let price = cfg
+            .costs
+            .fill_price(last.close, !p.is_long(), Liquidity::Taker);
+        e.exit(
+            k,
+            last.open_time + bar_ms,
+            price,
+            p.qty_open,
+            ExitReason::EndOfData,
+            Liquidity::Taker,
+        );
         e.finish(k);
     }
     if let Some(last) = e.result.equity.last_mut() {
@@ -303,25 +340,73 @@ pub fn run(series: &[SeriesInput<'_>], timeframe: Timeframe, cfg: &BacktestConfi
 }
 
 impl Engine<'_> {
-    fn decide(&mut self, x: &SeriesInput<'_>, i: usize, pred: &Prediction, equity: f64, free: f64, pending: &[Option<SignalPlan>]) -> Result<SignalPlan, Rejection> {
+    fn decide(
+        &mut self,
+        x: &SeriesInput<'_>,
+        i: usize,
+        pred: &Prediction,
+        equity: f64,
+        free: f64,
+        pending: &[Option<SignalPlan>],
+    ) -> Result<SignalPlan, Rejection> {
         let limits = self.cfg.profile.limits();
         let atr = x.atr.get(i).copied().flatten().unwrap_or(f64::NAN);
-        let mut ctx = PlanContext { time: x.candles[i].open_time + self.bar_ms, price: x.candles[i].close, atr, equity, free_margin: free, risk_scale: 1.0 };
+        let mut ctx = PlanContext {
+            time: x.candles[i].open_time + self.bar_ms,
+            price: x.candles[i].close,
+            atr,
+            equity,
+            free_margin: free,
+            risk_scale: 1.0,
+        };
         let exposures: Vec<Exposure> = self
             .positions
             .iter()
-            .map(|q| Exposure { symbol: q.plan.symbol.clone(), long: q.is_long(), risk_amount: q.plan.risk_amount * q.qty_open / q.plan.qty })
+            .map(|q| Exposure {
+                symbol: q.plan.symbol.clone(),
+                long: q.is_long(),
+                risk_amount: q.plan.risk_amount * q.qty_open / q.plan.qty,
+            })
             // Entries waiting for the next open count as positions already.
-            .chain(pending.iter().flatten().map(|p| Exposure { symbol: p.symbol.clone(), long: p.side == Side::Long, risk_amount: p.risk_amount }))
+            .chain(pending.iter().flatten().map(|p| Exposure {
+                symbol: p.symbol.clone(),
+                long: p.side == Side::Long,
+                risk_amount: p.risk_amount,
+            }))
             .collect();
         // Breakers and the position cap first: they refuse whatever the plan.
         let long = pred.side() != Some(Side::Short);
-        self.guard.admit(x.symbol, long, 0.0, &exposures, limits.max_positions).map_err(Rejection::Guard)?;
-        let p = plan(x.symbol, pred, &ctx, &self.cfg.plan, &limits, &self.cfg.costs)?;
-        let scale = self.guard.admit(x.symbol, p.side == Side::Long, p.risk_amount, &exposures, limits.max_positions).map_err(Rejection::Guard)?;
+        self.guard
+            .admit(x.symbol, long, 0.0, &exposures, limits.max_positions)
+            .map_err(Rejection::Guard)?;
+        let p = plan(
+            x.symbol,
+            pred,
+            &ctx,
+            &self.cfg.plan,
+            &limits,
+            &self.cfg.costs,
+        )?;
+        let scale = self
+            .guard
+            .admit(
+                x.symbol,
+                p.side == Side::Long,
+                p.risk_amount,
+                &exposures,
+                limits.max_positions,
+            )
+            .map_err(Rejection::Guard)?;
         if scale < 1.0 {
             ctx.risk_scale = scale;
-            return plan(x.symbol, pred, &ctx, &self.cfg.plan, &limits, &self.cfg.costs);
+            return plan(
+                x.symbol,
+                pred,
+                &ctx,
+                &self.cfg.plan,
+                &limits,
+                &self.cfg.costs,
+            );
         }
         Ok(p)
     }
@@ -333,7 +418,10 @@ impl Engine<'_> {
             self.result.cancelled_entries += 1;
             return;
         }
-        let price = self.cfg.costs.fill_price(bar.open, p.side == Side::Long, Liquidity::Taker);
+        let price = self
+            .cfg
+            .costs
+            .fill_price(bar.open, p.side == Side::Long, Liquidity::Taker);
         let fee = self.cfg.costs.fee(price * p.qty, Liquidity::Taker);
         self.cash -= fee;
         let equity_at_entry = self.cash + fee;
@@ -345,7 +433,11 @@ impl Engine<'_> {
             stop: p.stop_loss,
             next_tp: 0,
             best: price,
-            atr: if p.atr.is_finite() { p.atr } else { (p.entry - p.stop_loss).abs() },
+            atr: if p.atr.is_finite() {
+                p.atr
+            } else {
+                (p.entry - p.stop_loss).abs()
+            },
             equity_at_entry,
             fees: fee,
             funding: 0.0,
@@ -357,7 +449,9 @@ impl Engine<'_> {
 
     /// Processes bar `i` of series `s` for that symbol's open positions.
     fn bar(&mut self, s: usize, x: &SeriesInput<'_>, i: usize) {
-        let Some(k) = self.positions.iter().position(|p| p.sym == s) else { return };
+        let Some(k) = self.positions.iter().position(|p| p.sym == s) else {
+            return;
+        };
         let bar = x.candles[i];
         let subs = match (self.cfg.intrabar, x.lower) {
             (IntrabarPolicy::LowerTimeframe, Some(lower)) if self.ambiguous(k, &bar) => {
@@ -386,7 +480,14 @@ impl Engine<'_> {
             let long = p.is_long();
             let qty = p.qty_open;
             let price = cfg.costs.fill_price(bar.close, !long, Liquidity::Taker);
-            self.exit(k, bar.open_time + self.bar_ms, price, qty, ExitReason::TimeStop, Liquidity::Taker);
+            self.exit(
+                k,
+                bar.open_time + self.bar_ms,
+                price,
+                qty,
+                ExitReason::TimeStop,
+                Liquidity::Taker,
+            );
             self.finish(k);
             return;
         }
@@ -407,8 +508,14 @@ impl Engine<'_> {
     fn ambiguous(&self, k: usize, bar: &Candle) -> bool {
         let p = &self.positions[k];
         let sg = p.s();
-        let (adverse, favorable) = if p.is_long() { (bar.low, bar.high) } else { (bar.high, bar.low) };
-        p.next_tp < 3 && sg * (adverse - p.stop) <= 0.0 && sg * (favorable - p.plan.take_profit[p.next_tp]) >= 0.0
+        let (adverse, favorable) = if p.is_long() {
+            (bar.low, bar.high)
+        } else {
+            (bar.high, bar.low)
+        };
+        p.next_tp < 3
+            && sg * (adverse - p.stop) <= 0.0
+            && sg * (favorable - p.plan.take_profit[p.next_tp]) >= 0.0
     }
 
     /// One bar (or sub-bar) on the worst-case path; true when the position closed.
@@ -417,7 +524,11 @@ impl Engine<'_> {
         let t = bar.open_time;
         let p = &self.positions[k];
         let (sg, long, liq) = (p.s(), p.is_long(), p.plan.liquidation);
-        let (adverse, favorable) = if long { (bar.low, bar.high) } else { (bar.high, bar.low) };
+        let (adverse, favorable) = if long {
+            (bar.low, bar.high)
+        } else {
+            (bar.high, bar.low)
+        };
         if sg * (bar.open - liq) <= 0.0 {
             let qty = p.qty_open;
             self.exit(k, t, liq, qty, ExitReason::Liquidation, Liquidity::Taker);
@@ -425,7 +536,11 @@ impl Engine<'_> {
         }
         if sg * (adverse - p.stop) <= 0.0 {
             let qty = p.qty_open;
-            let level = if sg * (bar.open - p.stop) <= 0.0 { bar.open } else { p.stop };
+            let level = if sg * (bar.open - p.stop) <= 0.0 {
+                bar.open
+            } else {
+                p.stop
+            };
             let reason = self.stop_reason(k);
             let price = cfg.costs.fill_price(level, !long, Liquidity::Taker);
             self.exit(k, t, price, qty, reason, Liquidity::Taker);
@@ -439,7 +554,11 @@ impl Engine<'_> {
             if sg * (favorable - tp) < 0.0 {
                 break;
             }
-            let qty = if n == 2 { p.qty_open } else { p.plan.qty * cfg.plan.tp_split[n] };
+            let qty = if n == 2 {
+                p.qty_open
+            } else {
+                p.plan.qty * cfg.plan.tp_split[n]
+            };
             let reason = [ExitReason::Tp1, ExitReason::Tp2, ExitReason::Tp3][n];
             self.exit(k, t, tp, qty.min(p.qty_open), reason, Liquidity::Maker);
             let p = &mut self.positions[k];
@@ -473,14 +592,27 @@ impl Engine<'_> {
         }
     }
 
-    fn exit(&mut self, k: usize, time: TimeMs, price: f64, qty: f64, reason: ExitReason, liq: Liquidity) {
+    fn exit(
+        &mut self,
+        k: usize,
+        time: TimeMs,
+        price: f64,
+        qty: f64,
+        reason: ExitReason,
+        liq: Liquidity,
+    ) {
         let p = &mut self.positions[k];
         let fee = self.cfg.costs.fee(price * qty, liq);
         let gross = p.s() * qty * (price - p.entry_price);
         p.qty_open -= qty;
         p.fees += fee;
         p.gross += gross;
-        p.exits.push(Fill { time, price, qty, reason });
+        p.exits.push(Fill {
+            time,
+            price,
+            qty,
+            reason,
+        });
         self.cash += gross - fee;
     }
 

@@ -74,13 +74,22 @@ pub fn periods_per_year(timeframe: Timeframe, session: Session) -> f64 {
 
 /// Runs the strategy and its baselines; also returns the strategy's full result.
 pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestResult) {
-    let feats: Vec<FeatureSet> = data.iter().map(|d| features::compute(&d.symbol, spec.timeframe, &d.candles)).collect();
-    let atr: Vec<Vec<Option<f64>>> = feats.iter().map(|f| f.bars.iter().map(|b| b.technicals.map(|t| t.atr)).collect()).collect();
+    let feats: Vec<FeatureSet> = data
+        .iter()
+        .map(|d| features::compute(&d.symbol, spec.timeframe, &d.candles))
+        .collect();
+    let atr: Vec<Vec<Option<f64>>> = feats
+        .iter()
+        .map(|f| f.bars.iter().map(|b| b.technicals.map(|t| t.atr)).collect())
+        .collect();
     let rule = match &spec.strategy {
         Strategy::Technical(r) | Strategy::Hybrid { rule: r, .. } => *r,
         _ => TechnicalRule::default(),
     };
-    let technical: Vec<Vec<Option<Prediction>>> = feats.iter().map(|f| strategy::technical(f, &rule)).collect();
+    let technical: Vec<Vec<Option<Prediction>>> = feats
+        .iter()
+        .map(|f| strategy::technical(f, &rule))
+        .collect();
     let empty = Vec::new();
     let preds: Vec<Vec<Option<Prediction>>> = data
         .iter()
@@ -88,38 +97,75 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
         .map(|(k, d)| match &spec.strategy {
             Strategy::Technical(_) => technical[k].clone(),
             Strategy::Model => d.predictions.clone().unwrap_or_default(),
-            Strategy::Hybrid { weight, .. } => strategy::hybrid_of(&technical[k], d.predictions.as_ref().unwrap_or(&empty), *weight),
-            Strategy::SmaCross { fast, slow, move_pct } => strategy::sma_cross(&d.candles, *fast, *slow, *move_pct),
+            Strategy::Hybrid { weight, .. } => strategy::hybrid_of(
+                &technical[k],
+                d.predictions.as_ref().unwrap_or(&empty),
+                *weight,
+            ),
+            Strategy::SmaCross {
+                fast,
+                slow,
+                move_pct,
+            } => strategy::sma_cross(&d.candles, *fast, *slow, *move_pct),
         })
         .collect();
-    let session = data.first().map_or(Session::Continuous, |d| Session::detect(&d.candles));
+    let session = data
+        .first()
+        .map_or(Session::Continuous, |d| Session::detect(&d.candles));
     let ppy = periods_per_year(spec.timeframe, session);
     let cfg = &spec.config;
     let result = run(&series_inputs(data, &preds, &atr), spec.timeframe, cfg);
     let metrics = metrics::compute(&result, cfg.initial_capital, ppy, spec.trials);
 
-    let tech_result = if matches!(spec.strategy, Strategy::Technical(_)) { result.clone() } else { run(&series_inputs(data, &technical, &atr), spec.timeframe, cfg) };
+    let tech_result = if matches!(spec.strategy, Strategy::Technical(_)) {
+        result.clone()
+    } else {
+        run(&series_inputs(data, &technical, &atr), spec.timeframe, cfg)
+    };
     // Random entries at the strategy's entry rate, promising its average
     // move, with the same exits; the gates are off (entry choice is the point).
     let bars: usize = data.iter().map(|d| d.candles.len()).sum();
     let entries = result.trades.len() + result.cancelled_entries;
-    let rate = if bars == 0 { 0.0 } else { entries as f64 / bars as f64 };
+    let rate = if bars == 0 {
+        0.0
+    } else {
+        entries as f64 / bars as f64
+    };
     let avg_move = if result.trades.is_empty() {
         None
     } else {
-        Some(result.trades.iter().map(|t| t.expected_move_pct.abs()).sum::<f64>() / result.trades.len() as f64)
+        Some(
+            result
+                .trades
+                .iter()
+                .map(|t| t.expected_move_pct.abs())
+                .sum::<f64>()
+                / result.trades.len() as f64,
+        )
     };
     let random: Vec<Vec<Option<Prediction>>> = data
         .iter()
         .enumerate()
-        .map(|(k, d)| strategy::random(&vec![avg_move; d.candles.len()], rate, spec.random_seed.wrapping_add(k as u64)))
+        .map(|(k, d)| {
+            strategy::random(
+                &vec![avg_move; d.candles.len()],
+                rate,
+                spec.random_seed.wrapping_add(k as u64),
+            )
+        })
         .collect();
     let mut random_cfg = cfg.clone();
     random_cfg.plan.min_confidence = 0.0;
     random_cfg.plan.min_net_profit_pct = f64::NEG_INFINITY;
-    let random_result = run(&series_inputs(data, &random, &atr), spec.timeframe, &random_cfg);
+    let random_result = run(
+        &series_inputs(data, &random, &atr),
+        spec.timeframe,
+        &random_cfg,
+    );
 
-    let bh: Vec<f64> = std::iter::once(cfg.initial_capital).chain(result.equity.iter().map(|p| p.buy_and_hold)).collect();
+    let bh: Vec<f64> = std::iter::once(cfg.initial_capital)
+        .chain(result.equity.iter().map(|p| p.buy_and_hold))
+        .collect();
     let mut bh_points = result.equity.clone();
     for p in &mut bh_points {
         p.open_positions = 1;
@@ -152,10 +198,20 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
     (report, result)
 }
 
-fn series_inputs<'a>(data: &'a [SeriesData], preds: &'a [Vec<Option<Prediction>>], atr: &'a [Vec<Option<f64>>]) -> Vec<SeriesInput<'a>> {
+fn series_inputs<'a>(
+    data: &'a [SeriesData],
+    preds: &'a [Vec<Option<Prediction>>],
+    atr: &'a [Vec<Option<f64>>],
+) -> Vec<SeriesInput<'a>> {
     data.iter()
         .enumerate()
-        .map(|(k, d)| SeriesInput { symbol: &d.symbol, candles: &d.candles, predictions: &preds[k], atr: &atr[k], lower: d.lower.as_deref() })
+        .map(|(k, d)| SeriesInput {
+            symbol: &d.symbol,
+            candles: &d.candles,
+            predictions: &preds[k],
+            atr: &atr[k],
+            lower: d.lower.as_deref(),
+        })
         .collect()
 }
 
@@ -179,7 +235,13 @@ pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
         for p in d.predictions.iter().flatten() {
             match p {
                 Some(p) => {
-                    for v in [p.p_up, p.p_neutral, p.p_down, p.expected_move_pct, p.confidence] {
+                    for v in [
+                        p.p_up,
+                        p.p_neutral,
+                        p.p_down,
+                        p.expected_move_pct,
+                        p.confidence,
+                    ] {
                         h.update(v.to_le_bytes());
                     }
                 }

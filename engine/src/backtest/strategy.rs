@@ -2,10 +2,10 @@
 //! benchmark's strategy), a model's outputs, the hybrid, or seeded random
 //! entries. Each yields one `Option<Prediction>` per bar, known at its close.
 
+use crate::Candle;
 use crate::features::FeatureSet;
 use crate::indicators::{Indicator, Sma};
 use crate::signals::{Prediction, TechnicalRule, hybrid};
-use crate::Candle;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,11 @@ pub enum Strategy {
     Hybrid { rule: TechnicalRule, weight: f64 },
     /// Long when the fast SMA crosses above the slow one, short below;
     /// promises `move_pct` with full confidence.
-    SmaCross { fast: usize, slow: usize, move_pct: f64 },
+    SmaCross {
+        fast: usize,
+        slow: usize,
+        move_pct: f64,
+    },
 }
 
 impl Strategy {
@@ -36,11 +40,19 @@ impl Strategy {
 
 /// The technical rule at every bar with technicals.
 pub fn technical(features: &FeatureSet, rule: &TechnicalRule) -> Vec<Option<Prediction>> {
-    features.bars.iter().map(|b| b.technicals.and_then(|t| rule.evaluate(&t))).collect()
+    features
+        .bars
+        .iter()
+        .map(|b| b.technicals.and_then(|t| rule.evaluate(&t)))
+        .collect()
 }
 
 /// The hybrid of rule and model, bar by bar (no model output: the rule alone).
-pub fn hybrid_of(rule: &[Option<Prediction>], model: &[Option<Prediction>], weight: f64) -> Vec<Option<Prediction>> {
+pub fn hybrid_of(
+    rule: &[Option<Prediction>],
+    model: &[Option<Prediction>],
+    weight: f64,
+) -> Vec<Option<Prediction>> {
     rule.iter()
         .enumerate()
         .map(|(i, r)| {
@@ -54,7 +66,12 @@ pub fn hybrid_of(rule: &[Option<Prediction>], model: &[Option<Prediction>], weig
 }
 
 /// SMA crossover signals.
-pub fn sma_cross(candles: &[Candle], fast: usize, slow: usize, move_pct: f64) -> Vec<Option<Prediction>> {
+pub fn sma_cross(
+    candles: &[Candle],
+    fast: usize,
+    slow: usize,
+    move_pct: f64,
+) -> Vec<Option<Prediction>> {
     let (Ok(mut f), Ok(mut s)) = (Sma::new(fast), Sma::new(slow)) else {
         return vec![None; candles.len()];
     };
@@ -111,9 +128,24 @@ mod tests {
     #[test]
     fn sma_cross_fires_on_the_crossing_bar_only() {
         let closes = [5.0, 4.0, 3.0, 2.0, 3.0, 6.0, 7.0, 8.0, 4.0, 1.0];
-        let c: Vec<Candle> = closes.iter().enumerate().map(|(i, &x)| Candle { open_time: i as i64, open: x, high: x, low: x, close: x, volume: 1.0 }).collect();
+        let c: Vec<Candle> = closes
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| Candle {
+                open_time: i as i64,
+                open: x,
+                high: x,
+                low: x,
+                close: x,
+                volume: 1.0,
+            })
+            .collect();
         let s = sma_cross(&c, 2, 3, 1.0);
-        let fired: Vec<(usize, f64)> = s.iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p.expected_move_pct))).collect();
+        let fired: Vec<(usize, f64)> = s
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|p| (i, p.expected_move_pct)))
+            .collect();
         // fast(2)/slow(3): at 4 (2.5 vs 2.67) below, at 5 (4.5 vs 3.67) above; at 8 (6 vs 6.33) below.
         assert_eq!(fired, vec![(5, 1.0), (8, -1.0)]);
     }

@@ -4,16 +4,37 @@ use crate::signals::StopRule;
 const H: TimeMs = 3_600_000;
 
 fn bar(i: i64, o: f64, h: f64, l: f64, c: f64) -> Candle {
-    Candle { open_time: i * H, open: o, high: h, low: l, close: c, volume: 1.0 }
+    Candle {
+        open_time: i * H,
+        open: o,
+        high: h,
+        low: l,
+        close: c,
+        volume: 1.0,
+    }
 }
 
 fn long(m: f64) -> Option<Prediction> {
-    Some(Prediction { p_up: 1.0, p_neutral: 0.0, p_down: 0.0, expected_move_pct: m, confidence: 1.0 })
+    Some(Prediction {
+        p_up: 1.0,
+        p_neutral: 0.0,
+        p_down: 0.0,
+        expected_move_pct: m,
+        confidence: 1.0,
+    })
 }
 
 /// No costs, gates off, 1 % stop, targets at 1/2/3 % for a 2 % move.
 fn cfg() -> BacktestConfig {
-    let mut c = BacktestConfig { costs: CostModel { maker_bps: 0.0, taker_bps: 0.0, slippage_bps: 0.0, funding_bps_per_hour: 0.0 }, ..Default::default() };
+    let mut c = BacktestConfig {
+        costs: CostModel {
+            maker_bps: 0.0,
+            taker_bps: 0.0,
+            slippage_bps: 0.0,
+            funding_bps_per_hour: 0.0,
+        },
+        ..Default::default()
+    };
     c.plan.stop = StopRule::Pct(1.0);
     c.plan.min_net_profit_pct = f64::NEG_INFINITY;
     c.plan.min_confidence = 0.0;
@@ -22,9 +43,24 @@ fn cfg() -> BacktestConfig {
     c
 }
 
-fn go(candles: &[Candle], preds: &[Option<Prediction>], cfg: &BacktestConfig, lower: Option<&[Candle]>) -> BacktestResult {
+fn go(
+    candles: &[Candle],
+    preds: &[Option<Prediction>],
+    cfg: &BacktestConfig,
+    lower: Option<&[Candle]>,
+) -> BacktestResult {
     let atr = vec![Some(1.0); candles.len()];
-    run(&[SeriesInput { symbol: "BTC/USDT", candles, predictions: preds, atr: &atr, lower }], Timeframe::H1, cfg)
+    run(
+        &[SeriesInput {
+            symbol: "BTC/USDT",
+            candles,
+            predictions: preds,
+            atr: &atr,
+            lower,
+        }],
+        Timeframe::H1,
+        cfg,
+    )
 }
 
 fn flat(n: i64) -> Vec<Candle> {
@@ -76,7 +112,10 @@ fn all_three_targets_close_30_40_30() {
     let r = go(&c, &preds, &cfg(), None);
     let t = &r.trades[0];
     let q: Vec<f64> = t.exits.iter().map(|f| f.qty / t.qty).collect();
-    assert_eq!(t.exits.iter().map(|f| f.reason).collect::<Vec<_>>(), [ExitReason::Tp1, ExitReason::Tp2, ExitReason::Tp3]);
+    assert_eq!(
+        t.exits.iter().map(|f| f.reason).collect::<Vec<_>>(),
+        [ExitReason::Tp1, ExitReason::Tp2, ExitReason::Tp3]
+    );
     assert!((q[0] - 0.3).abs() < 1e-12 && (q[1] - 0.4).abs() < 1e-12 && (q[2] - 0.3).abs() < 1e-12);
     // 0.3·1 + 0.4·2 + 0.3·3 = 2 % of the notional.
     assert!((t.gross_pnl / (t.qty * 100.0) - 0.02).abs() < 1e-12);
@@ -94,9 +133,30 @@ fn a_bar_touching_stop_and_target_is_a_loss_unless_lower_bars_say_otherwise() {
     // 15-minute bars inside hour 2: up to TP1 first, then down through break-even.
     let q = H / 4;
     let lower = vec![
-        Candle { open_time: 2 * H, open: 100.0, high: 101.5, low: 99.9, close: 101.2, volume: 1.0 },
-        Candle { open_time: 2 * H + q, open: 101.2, high: 101.3, low: 98.5, close: 99.0, volume: 1.0 },
-        Candle { open_time: 2 * H + 2 * q, open: 99.0, high: 100.0, low: 98.9, close: 100.0, volume: 1.0 },
+        Candle {
+            open_time: 2 * H,
+            open: 100.0,
+            high: 101.5,
+            low: 99.9,
+            close: 101.2,
+            volume: 1.0,
+        },
+        Candle {
+            open_time: 2 * H + q,
+            open: 101.2,
+            high: 101.3,
+            low: 98.5,
+            close: 99.0,
+            volume: 1.0,
+        },
+        Candle {
+            open_time: 2 * H + 2 * q,
+            open: 99.0,
+            high: 100.0,
+            low: 98.9,
+            close: 100.0,
+            volume: 1.0,
+        },
     ];
     let mut k = cfg();
     k.intrabar = IntrabarPolicy::LowerTimeframe;
@@ -123,7 +183,10 @@ fn time_stop_after_48_hours_and_trailing_after_tp1() {
     let r = go(&c, &preds[..10], &cfg(), None);
     let t = &r.trades[0];
     assert_eq!(t.exit_reason, ExitReason::TrailingStop);
-    assert!((t.exits.last().unwrap().price - 100.9).abs() < 1e-9, "101.9 − 1 ATR");
+    assert!(
+        (t.exits.last().unwrap().price - 100.9).abs() < 1e-9,
+        "101.9 − 1 ATR"
+    );
 }
 
 #[test]
@@ -166,7 +229,11 @@ fn max_positions_and_the_gate_are_enforced() {
     k.plan.min_net_profit_pct = 2.0;
     let r = go(&c, &vec![long(1.9); 60], &k, None);
     assert!(r.trades.is_empty());
-    assert_eq!(r.rejections.get("low_profit"), Some(&60), "every bar close decides, the last one too");
+    assert_eq!(
+        r.rejections.get("low_profit"),
+        Some(&60),
+        "every bar close decides, the last one too"
+    );
     let preds = vec![long(2.0); 60];
     // Three symbols, low profile: two positions at most, the third is refused.
     let atr = vec![Some(1.0); 60];
@@ -174,7 +241,16 @@ fn max_positions_and_the_gate_are_enforced() {
     k.profile = RiskProfile::Low;
     k.guards.correlation_threshold = 2.0;
     let names = ["A/USDT", "B/USDT", "C/USDT"];
-    let inputs: Vec<SeriesInput> = names.iter().map(|s| SeriesInput { symbol: s, candles: &c, predictions: &preds, atr: &atr, lower: None }).collect();
+    let inputs: Vec<SeriesInput> = names
+        .iter()
+        .map(|s| SeriesInput {
+            symbol: s,
+            candles: &c,
+            predictions: &preds,
+            atr: &atr,
+            lower: None,
+        })
+        .collect();
     let r = run(&inputs, Timeframe::H1, &k);
     assert!(r.equity.iter().all(|p| p.open_positions <= 2));
     assert!(r.rejections.get("max_positions").copied().unwrap_or(0) > 0);

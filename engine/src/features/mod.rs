@@ -226,9 +226,26 @@ impl FeatureEngine {
             _ => None,
         };
         let technicals = match (sma20, sma50, ema12, ema26, rsi, macd, atr, adx) {
-            (Some(sma20), Some(sma50), Some(ema12), Some(ema26), Some(rsi), Some(m), Some(atr), Some(adx)) => {
-                Some(Technicals { close: x, sma20, sma50, ema12, ema26, macd_hist: m.hist, rsi, atr, adx })
-            }
+            (
+                Some(sma20),
+                Some(sma50),
+                Some(ema12),
+                Some(ema26),
+                Some(rsi),
+                Some(m),
+                Some(atr),
+                Some(adx),
+            ) => Some(Technicals {
+                close: x,
+                sma20,
+                sma50,
+                ema12,
+                ema26,
+                macd_hist: m.hist,
+                rsi,
+                atr,
+                adx,
+            }),
             _ => None,
         };
         let features = (|| {
@@ -243,7 +260,11 @@ impl FeatureEngine {
                 ((obv - prev_obv) / prev_obv.abs() * 100.0).clamp(-OBV_PCT_CLIP, OBV_PCT_CLIP)
             };
             let width = b.upper - b.lower;
-            let bb_position = if width == 0.0 { 50.0 } else { (x - b.lower) / width * 100.0 };
+            let bb_position = if width == 0.0 {
+                50.0
+            } else {
+                (x - b.lower) / width * 100.0
+            };
             Some([
                 pct(x, p.close),
                 pct(c.high, p.close),
@@ -268,18 +289,31 @@ impl FeatureEngine {
         let features = match features {
             None => Err(Missing::Warmup),
             Some(f) => match f.iter().position(|v| !v.is_finite()) {
-                Some(i) => Err(Missing::Bad { feature: NAMES[i], value: f[i] }),
+                Some(i) => Err(Missing::Bad {
+                    feature: NAMES[i],
+                    value: f[i],
+                }),
                 None => Ok(f),
             },
         };
-        BarFeatures { open_time: c.open_time, features, technicals, regime, htf }
+        BarFeatures {
+            open_time: c.open_time,
+            features,
+            technicals,
+            regime,
+            htf,
+        }
     }
 }
 
 /// Volume against its 20-bar average; undefined (NaN, reported) when the
 /// average is zero, e.g. a run of zero-volume bars.
 fn volume_pct(volume: f64, avg: f64) -> f64 {
-    if crate::indicators::is_zero(avg) { f64::NAN } else { pct(volume, avg) }
+    if crate::indicators::is_zero(avg) {
+        f64::NAN
+    } else {
+        pct(volume, avg)
+    }
 }
 
 /// The engine's periods are constants that always validate.
@@ -309,7 +343,10 @@ pub fn compute(symbol: &str, base: Timeframe, candles: &[Candle]) -> FeatureSet 
     let htfs = default_htfs(base);
     let mut engine = FeatureEngine::new(base, &htfs);
     let bars: Vec<BarFeatures> = candles.iter().map(|c| engine.update(c)).collect();
-    let warmup = bars.iter().filter(|b| b.features == Err(Missing::Warmup)).count();
+    let warmup = bars
+        .iter()
+        .filter(|b| b.features == Err(Missing::Warmup))
+        .count();
     let bad = bars
         .iter()
         .filter_map(|b| match b.features {
@@ -322,13 +359,22 @@ pub fn compute(symbol: &str, base: Timeframe, candles: &[Candle]) -> FeatureSet 
             _ => None,
         })
         .collect();
-    FeatureSet { symbol: symbol.to_string(), htfs, bars, warmup, bad }
+    FeatureSet {
+        symbol: symbol.to_string(),
+        htfs,
+        bars,
+        warmup,
+        bad,
+    }
 }
 
 impl FeatureSet {
     /// Rows that may reach a model: (bar index, features).
     pub fn usable(&self) -> impl Iterator<Item = (usize, &[f64; COUNT])> {
-        self.bars.iter().enumerate().filter_map(|(i, b)| b.features.as_ref().ok().map(|f| (i, f)))
+        self.bars
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.features.as_ref().ok().map(|f| (i, f)))
     }
 
     /// Named columns, one value per bar: the 18 features, then per higher
@@ -338,7 +384,13 @@ impl FeatureSet {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                (n.to_string(), self.bars.iter().map(|b| b.features.as_ref().ok().map(|f| f[i])).collect())
+                (
+                    n.to_string(),
+                    self.bars
+                        .iter()
+                        .map(|b| b.features.as_ref().ok().map(|f| f[i]))
+                        .collect(),
+                )
             })
             .collect();
         for (j, tf) in self.htfs.iter().enumerate() {
@@ -348,7 +400,13 @@ impl FeatureSet {
             cols.push((format!("HTF_{tf}_trend"), get(|v| v.trend_pct)));
             cols.push((format!("HTF_{tf}_RSI"), get(|v| v.rsi)));
         }
-        cols.push(("regime".into(), self.bars.iter().map(|b| b.regime.map(Regime::as_f64)).collect()));
+        cols.push((
+            "regime".into(),
+            self.bars
+                .iter()
+                .map(|b| b.regime.map(Regime::as_f64))
+                .collect(),
+        ));
         cols
     }
 }
@@ -400,7 +458,11 @@ mod tests {
         assert!(!set.bad.is_empty());
         let first = &set.bad[0];
         assert_eq!(
-            (first.symbol.as_str(), first.feature.as_str(), first.open_time),
+            (
+                first.symbol.as_str(),
+                first.feature.as_str(),
+                first.open_time
+            ),
             ("NVDA/USD", "Volume_pct", c[79].open_time)
         );
         assert!(set.usable().all(|(_, f)| f.iter().all(|v| v.is_finite())));
@@ -414,7 +476,14 @@ mod tests {
         let rising: Vec<Candle> = (0..200)
             .map(|i| {
                 let p = 100.0 * 1.003f64.powi(i);
-                Candle { open_time: i as i64 * 900_000, open: p, high: p * 1.002, low: p * 0.999, close: p * 1.001, volume: 1.0 }
+                Candle {
+                    open_time: i as i64 * 900_000,
+                    open: p,
+                    high: p * 1.002,
+                    low: p * 0.999,
+                    close: p * 1.001,
+                    volume: 1.0,
+                }
             })
             .collect();
         let set = compute("X/Y", Timeframe::M15, &rising);

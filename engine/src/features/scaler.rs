@@ -10,9 +10,17 @@ pub enum ScalerError {
     #[error("no training rows to fit the scaler on")]
     Empty,
     #[error("row {row}: {found} values, the scaler has {expected} features")]
-    Width { row: usize, expected: usize, found: usize },
+    Width {
+        row: usize,
+        expected: usize,
+        found: usize,
+    },
     #[error("row {row}: feature {feature} is {value}, not a finite number")]
-    NotFinite { row: usize, feature: String, value: f64 },
+    NotFinite {
+        row: usize,
+        feature: String,
+        value: f64,
+    },
 }
 
 /// Per-feature mean and standard deviation of the training rows.
@@ -76,10 +84,18 @@ impl Scaler {
 
 fn check(names: &[&str], row: usize, values: &[f64]) -> Result<(), ScalerError> {
     if values.len() != names.len() {
-        return Err(ScalerError::Width { row, expected: names.len(), found: values.len() });
+        return Err(ScalerError::Width {
+            row,
+            expected: names.len(),
+            found: values.len(),
+        });
     }
     match values.iter().position(|v| !v.is_finite()) {
-        Some(j) => Err(ScalerError::NotFinite { row, feature: names[j].to_string(), value: values[j] }),
+        Some(j) => Err(ScalerError::NotFinite {
+            row,
+            feature: names[j].to_string(),
+            value: values[j],
+        }),
         None => Ok(()),
     }
 }
@@ -108,7 +124,13 @@ mod tests {
     fn refuses_bad_rows_by_name() {
         let rows = [vec![1.0, 2.0], vec![1.0, f64::NAN]];
         let err = Scaler::fit(&["a", "b"], rows.iter().map(Vec::as_slice)).unwrap_err();
-        assert_eq!(err.to_string(), "row 1: feature b is NaN, not a finite number");
-        assert_eq!(Scaler::fit(&["a"], std::iter::empty()).unwrap_err(), ScalerError::Empty);
+        assert_eq!(
+            err.to_string(),
+            "row 1: feature b is NaN, not a finite number"
+        );
+        assert_eq!(
+            Scaler::fit(&["a"], std::iter::empty()).unwrap_err(),
+            ScalerError::Empty
+        );
     }
 }

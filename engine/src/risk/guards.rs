@@ -108,7 +108,11 @@ impl PortfolioGuard {
 
     /// The active halt, if any.
     pub fn halted(&self) -> Option<Halt> {
-        if self.kill { Some(Halt::KillSwitch) } else { self.halt.map(|h| h.0) }
+        if self.kill {
+            Some(Halt::KillSwitch)
+        } else {
+            self.halt.map(|h| h.0)
+        }
     }
 
     /// Feeds a closed bar's price for the correlation estimate.
@@ -146,8 +150,12 @@ impl PortfolioGuard {
             Some(Halt::DailyLoss { loss_pct: daily })
         } else if dd >= self.cfg.max_drawdown_pct {
             Some(Halt::Drawdown { drawdown_pct: dd })
-        } else if self.cfg.max_consecutive_losses > 0 && self.losses_in_row >= self.cfg.max_consecutive_losses {
-            Some(Halt::ConsecutiveLosses { losses: self.losses_in_row })
+        } else if self.cfg.max_consecutive_losses > 0
+            && self.losses_in_row >= self.cfg.max_consecutive_losses
+        {
+            Some(Halt::ConsecutiveLosses {
+                losses: self.losses_in_row,
+            })
         } else {
             None
         };
@@ -172,7 +180,10 @@ impl PortfolioGuard {
         max_positions: usize,
     ) -> Result<f64, GuardRejection> {
         if self.kill {
-            return Err(GuardRejection::Halted { halt: Halt::KillSwitch, until: TimeMs::MAX });
+            return Err(GuardRejection::Halted {
+                halt: Halt::KillSwitch,
+                until: TimeMs::MAX,
+            });
         }
         if let Some((halt, until)) = self.halt {
             return Err(GuardRejection::Halted { halt, until });
@@ -183,7 +194,9 @@ impl PortfolioGuard {
         let mut with = Vec::new();
         let mut used = 0.0;
         for e in open.iter().filter(|e| e.symbol != symbol) {
-            let Some(rho) = self.correlation(symbol, &e.symbol) else { continue };
+            let Some(rho) = self.correlation(symbol, &e.symbol) else {
+                continue;
+            };
             // Same direction in co-moving markets, or opposite in inverse ones, stacks risk.
             if (rho >= self.cfg.correlation_threshold && e.long == long)
                 || (rho <= -self.cfg.correlation_threshold && e.long != long)
@@ -243,7 +256,10 @@ mod tests {
         g.on_equity(0, 100.0);
         g.on_equity(3_600_000, 97.9);
         assert!(matches!(g.halted(), Some(Halt::DailyLoss { .. })));
-        assert!(matches!(g.admit("A/B", true, 1.0, &[], 4), Err(GuardRejection::Halted { .. })));
+        assert!(matches!(
+            g.admit("A/B", true, 1.0, &[], 4),
+            Err(GuardRejection::Halted { .. })
+        ));
         g.on_equity(26 * 3_600_000, 97.9);
         assert_eq!(g.halted(), None);
         for _ in 0..4 {
@@ -251,7 +267,13 @@ mod tests {
         }
         g.on_equity(27 * 3_600_000, 97.8);
         assert_eq!(g.halted(), Some(Halt::ConsecutiveLosses { losses: 4 }));
-        let mut dd = PortfolioGuard::new(GuardConfig { daily_loss_pct: 100.0, ..Default::default() }, 100.0);
+        let mut dd = PortfolioGuard::new(
+            GuardConfig {
+                daily_loss_pct: 100.0,
+                ..Default::default()
+            },
+            100.0,
+        );
         for (h, e) in [(0, 100.0), (30, 110.0), (60, 104.0)] {
             dd.on_equity(h * 3_600_000, e);
         }
@@ -261,10 +283,26 @@ mod tests {
     #[test]
     fn kill_switch_and_position_cap() {
         let mut g = PortfolioGuard::new(GuardConfig::default(), 100.0);
-        let open = vec![Exposure { symbol: "X/Y".into(), long: true, risk_amount: 1.0 }; 2];
-        assert_eq!(g.admit("A/B", true, 1.0, &open, 2), Err(GuardRejection::MaxPositions { max: 2 }));
+        let open = vec![
+            Exposure {
+                symbol: "X/Y".into(),
+                long: true,
+                risk_amount: 1.0
+            };
+            2
+        ];
+        assert_eq!(
+            g.admit("A/B", true, 1.0, &open, 2),
+            Err(GuardRejection::MaxPositions { max: 2 })
+        );
         g.kill_switch();
-        assert!(matches!(g.admit("A/B", true, 1.0, &[], 2), Err(GuardRejection::Halted { halt: Halt::KillSwitch, .. })));
+        assert!(matches!(
+            g.admit("A/B", true, 1.0, &[], 2),
+            Err(GuardRejection::Halted {
+                halt: Halt::KillSwitch,
+                ..
+            })
+        ));
         g.clear_kill_switch();
         assert_eq!(g.admit("A/B", true, 1.0, &[], 2), Ok(1.0));
     }
@@ -275,19 +313,37 @@ mod tests {
         let mut p = (100.0, 50.0, 100.0);
         for t in 0..50 {
             let r = if t % 3 == 0 { 1.01 } else { 0.995 };
-            p = (p.0 * r, p.1 * r * r, p.2 * if t % 2 == 0 { 1.01 } else { 0.99 });
+            p = (
+                p.0 * r,
+                p.1 * r * r,
+                p.2 * if t % 2 == 0 { 1.01 } else { 0.99 },
+            );
             g.on_close("BTC/USDT", t, p.0);
             g.on_close("ETH/USDT", t, p.1);
             g.on_close("XRP/USDT", t, p.2);
         }
         assert!(g.correlation("BTC/USDT", "ETH/USDT").unwrap() > 0.99);
-        let open = [Exposure { symbol: "BTC/USDT".into(), long: true, risk_amount: 2.0 }];
+        let open = [Exposure {
+            symbol: "BTC/USDT".into(),
+            long: true,
+            risk_amount: 2.0,
+        }];
         // 1.5 × 2 − 2 = 1 of 2 left: half size.
         assert!((g.admit("ETH/USDT", true, 2.0, &open, 4).unwrap() - 0.5).abs() < 1e-12);
         // The opposite side hedges; an uncorrelated market is free.
         assert_eq!(g.admit("ETH/USDT", false, 2.0, &open, 4), Ok(1.0));
         assert_eq!(g.admit("XRP/USDT", true, 2.0, &open, 4), Ok(1.0));
-        let two = [open[0].clone(), Exposure { symbol: "BTC/USDT".into(), long: true, risk_amount: 1.0 }];
-        assert!(matches!(g.admit("ETH/USDT", true, 2.0, &two, 4), Err(GuardRejection::Correlated { .. })));
+        let two = [
+            open[0].clone(),
+            Exposure {
+                symbol: "BTC/USDT".into(),
+                long: true,
+                risk_amount: 1.0,
+            },
+        ];
+        assert!(matches!(
+            g.admit("ETH/USDT", true, 2.0, &two, 4),
+            Err(GuardRejection::Correlated { .. })
+        ));
     }
 }

@@ -20,9 +20,21 @@ impl RiskProfile {
 
     pub fn limits(self) -> RiskLimits {
         match self {
-            RiskProfile::Low => RiskLimits { risk_per_trade_pct: 1.0, max_leverage: 5.0, max_positions: 2 },
-            RiskProfile::Medium => RiskLimits { risk_per_trade_pct: 2.0, max_leverage: 10.0, max_positions: 4 },
-            RiskProfile::High => RiskLimits { risk_per_trade_pct: 3.0, max_leverage: 20.0, max_positions: 6 },
+            RiskProfile::Low => RiskLimits {
+                risk_per_trade_pct: 1.0,
+                max_leverage: 5.0,
+                max_positions: 2,
+            },
+            RiskProfile::Medium => RiskLimits {
+                risk_per_trade_pct: 2.0,
+                max_leverage: 10.0,
+                max_positions: 4,
+            },
+            RiskProfile::High => RiskLimits {
+                risk_per_trade_pct: 3.0,
+                max_leverage: 20.0,
+                max_positions: 6,
+            },
         }
     }
 
@@ -61,9 +73,18 @@ mod tests {
     #[test]
     fn profiles_are_as_specified() {
         let l: Vec<_> = RiskProfile::ALL.iter().map(|p| p.limits()).collect();
-        assert_eq!(l.iter().map(|l| l.risk_per_trade_pct).collect::<Vec<_>>(), [1.0, 2.0, 3.0]);
-        assert_eq!(l.iter().map(|l| l.max_leverage).collect::<Vec<_>>(), [5.0, 10.0, 20.0]);
-        assert_eq!(l.iter().map(|l| l.max_positions).collect::<Vec<_>>(), [2, 4, 6]);
+        assert_eq!(
+            l.iter().map(|l| l.risk_per_trade_pct).collect::<Vec<_>>(),
+            [1.0, 2.0, 3.0]
+        );
+        assert_eq!(
+            l.iter().map(|l| l.max_leverage).collect::<Vec<_>>(),
+            [5.0, 10.0, 20.0]
+        );
+        assert_eq!(
+            l.iter().map(|l| l.max_positions).collect::<Vec<_>>(),
+            [2, 4, 6]
+        );
         assert_eq!("HIGH".parse::<RiskProfile>(), Ok(RiskProfile::High));
         assert!("yolo".parse::<RiskProfile>().is_err());
     }

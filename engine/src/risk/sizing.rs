@@ -3,21 +3,16 @@
 use super::RiskLimits;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum SizingMode {
+    #[default]
     /// Lose the profile's risk-per-trade (costs included) at the stop.
     FixedRisk,
     /// Lose the risk budget on a one-ATR adverse move (volatility targeting).
     Atr,
     /// A fraction of the Kelly stake p − (1 − p)/R, never above the profile's risk.
     Kelly { fraction: f64 },
-}
-
-impl Default for SizingMode {
-    fn default() -> Self {
-        SizingMode::FixedRisk
-    }
 }
 
 /// What sizing needs to know about the trade.
@@ -93,7 +88,9 @@ pub fn size(mode: SizingMode, limits: &RiskLimits, s: &SizingInput) -> Result<Si
     let max_lev = limits.max_leverage.min(liq_cap).max(1.0);
     // Each of the profile's concurrent positions gets an equal margin slot,
     // so the first trade cannot tie up the margin the others need.
-    let slot = s.free_margin.min(s.equity / limits.max_positions.max(1) as f64);
+    let slot = s
+        .free_margin
+        .min(s.equity / limits.max_positions.max(1) as f64);
     let mut notional = qty * s.entry;
     if notional > slot * max_lev {
         notional = slot * max_lev;
@@ -106,7 +103,14 @@ pub fn size(mode: SizingMode, limits: &RiskLimits, s: &SizingInput) -> Result<Si
     } else {
         s.entry * (1.0 + 1.0 / leverage - s.maintenance_margin)
     };
-    Ok(Size { qty, notional, leverage, margin: notional / leverage, risk_amount: qty * per_unit_loss, liquidation })
+    Ok(Size {
+        qty,
+        notional,
+        leverage,
+        margin: notional / leverage,
+        risk_amount: qty * per_unit_loss,
+        liquidation,
+    })
 }
 
 #[cfg(test)]
@@ -131,17 +135,29 @@ mod tests {
 
     #[test]
     fn fixed_risk_loses_the_budget_at_the_stop() {
-        let s = size(SizingMode::FixedRisk, &RiskProfile::Medium.limits(), &input()).unwrap();
+        let s = size(
+            SizingMode::FixedRisk,
+            &RiskProfile::Medium.limits(),
+            &input(),
+        )
+        .unwrap();
         // 2 % of $100 over a $2 stop: 1 unit, $100 notional on a $25 slot (4 positions): 4×.
         assert!((s.qty - 1.0).abs() < 1e-12);
         assert_eq!((s.leverage, s.margin), (4.0, 25.0));
         assert!((s.risk_amount - 2.0).abs() < 1e-12);
-        let tight = SizingInput { stop: 99.8, ..input() };
+        let tight = SizingInput {
+            stop: 99.8,
+            ..input()
+        };
         let s = size(SizingMode::FixedRisk, &RiskProfile::Medium.limits(), &tight).unwrap();
         // Risk would want $1,000; a $25 slot at 10× holds $250.
         assert!((s.notional - 250.0).abs() < 1e-9);
         assert_eq!(s.leverage, 10.0);
-        assert!(s.liquidation < 99.8, "liquidation {} beyond the stop", s.liquidation);
+        assert!(
+            s.liquidation < 99.8,
+            "liquidation {} beyond the stop",
+            s.liquidation
+        );
         let low = size(SizingMode::FixedRisk, &RiskProfile::Low.limits(), &tight).unwrap();
         assert_eq!(low.leverage, 5.0);
         assert!((low.notional - 250.0).abs() < 1e-9, "a $50 slot at 5×");
@@ -149,16 +165,37 @@ mod tests {
 
     #[test]
     fn kelly_and_atr_modes() {
-        let wide = SizingInput { stop: 90.0, ..input() };
-        let k = size(SizingMode::Kelly { fraction: 0.25 }, &RiskProfile::High.limits(), &wide).unwrap();
+        let wide = SizingInput {
+            stop: 90.0,
+            ..input()
+        };
+        let k = size(
+            SizingMode::Kelly { fraction: 0.25 },
+            &RiskProfile::High.limits(),
+            &wide,
+        )
+        .unwrap();
         // Kelly 0.6 − 0.4/2 = 0.4; a quarter is 10 %, capped at 3 %.
         assert!((k.risk_amount - 3.0).abs() < 1e-9);
-        let none = SizingInput { win_prob: 0.3, ..input() };
-        assert!(matches!(size(SizingMode::Kelly { fraction: 0.5 }, &RiskProfile::High.limits(), &none), Err(SizingError::NoEdge { .. })));
+        let none = SizingInput {
+            win_prob: 0.3,
+            ..input()
+        };
+        assert!(matches!(
+            size(
+                SizingMode::Kelly { fraction: 0.5 },
+                &RiskProfile::High.limits(),
+                &none
+            ),
+            Err(SizingError::NoEdge { .. })
+        ));
         let a = size(SizingMode::Atr, &RiskProfile::Low.limits(), &input()).unwrap();
         assert!((a.qty - 1.0).abs() < 1e-12, "1 % of $100 per $1 ATR");
         assert_eq!(a.leverage, 2.0, "$100 on a $50 slot");
-        let short = SizingInput { stop: 102.0, ..input() };
+        let short = SizingInput {
+            stop: 102.0,
+            ..input()
+        };
         let s = size(SizingMode::FixedRisk, &RiskProfile::Medium.limits(), &short).unwrap();
         assert!(s.liquidation > 102.0 || s.leverage == 1.0);
     }

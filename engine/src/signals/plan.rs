@@ -2,10 +2,10 @@
 //! net profit after every cost, and the gates that reject weak candidates.
 
 use super::{Prediction, Side};
+use crate::TimeMs;
 use crate::costs::{CostModel, Liquidity};
 use crate::risk::RiskLimits;
 use crate::risk::sizing::{SizingError, SizingInput, SizingMode, size};
-use crate::TimeMs;
 use serde::{Deserialize, Serialize};
 
 /// Where the stop sits.
@@ -52,7 +52,11 @@ impl Default for PlanConfig {
 impl PlanConfig {
     /// The weighted distance of the targets as a multiple of the expected move.
     pub fn target_weight(&self) -> f64 {
-        self.tp_fractions.iter().zip(self.tp_split).map(|(f, w)| f * w).sum()
+        self.tp_fractions
+            .iter()
+            .zip(self.tp_split)
+            .map(|(f, w)| f * w)
+            .sum()
     }
 }
 
@@ -130,9 +134,15 @@ impl Rejection {
             Rejection::LowProfit { .. } => "low_profit",
             Rejection::NoVolatility => "no_volatility",
             Rejection::Sizing(_) => "sizing",
-            Rejection::Guard(crate::risk::guards::GuardRejection::Halted { .. }) => "circuit_breaker",
-            Rejection::Guard(crate::risk::guards::GuardRejection::MaxPositions { .. }) => "max_positions",
-            Rejection::Guard(crate::risk::guards::GuardRejection::Correlated { .. }) => "correlation_cap",
+            Rejection::Guard(crate::risk::guards::GuardRejection::Halted { .. }) => {
+                "circuit_breaker"
+            }
+            Rejection::Guard(crate::risk::guards::GuardRejection::MaxPositions { .. }) => {
+                "max_positions"
+            }
+            Rejection::Guard(crate::risk::guards::GuardRejection::Correlated { .. }) => {
+                "correlation_cap"
+            }
         }
     }
 }
@@ -149,16 +159,25 @@ pub fn plan(
     let side = pred.side().ok_or(Rejection::Neutral)?;
     let m = pred.expected_move_pct;
     if m * side.sign() <= 0.0 {
-        return Err(Rejection::MoveAgainstSide { side, expected_move_pct: m });
+        return Err(Rejection::MoveAgainstSide {
+            side,
+            expected_move_pct: m,
+        });
     }
     if pred.confidence < cfg.min_confidence || pred.confidence.is_nan() {
-        return Err(Rejection::LowConfidence { confidence: pred.confidence, min: cfg.min_confidence });
+        return Err(Rejection::LowConfidence {
+            confidence: pred.confidence,
+            min: cfg.min_confidence,
+        });
     }
     let costs_pct = costs.round_trip_pct(Liquidity::Maker, cfg.funding_hours);
     let gross = m.abs() * cfg.target_weight();
     let net = gross - costs_pct;
     if net < cfg.min_net_profit_pct || net.is_nan() {
-        return Err(Rejection::LowProfit { net_pct: net, min: cfg.min_net_profit_pct });
+        return Err(Rejection::LowProfit {
+            net_pct: net,
+            min: cfg.min_net_profit_pct,
+        });
     }
     let entry = ctx.price;
     let dist = match cfg.stop {
@@ -170,7 +189,9 @@ pub fn plan(
     }
     let s = side.sign();
     let stop = entry - s * dist;
-    let take_profit = cfg.tp_fractions.map(|f| entry * (1.0 + s * f * m.abs() / 100.0));
+    let take_profit = cfg
+        .tp_fractions
+        .map(|f| entry * (1.0 + s * f * m.abs() / 100.0));
     let stop_pct = dist / entry * 100.0;
     let risk_reward = gross / stop_pct;
     let sized = size(
@@ -222,15 +243,35 @@ mod tests {
     use crate::risk::RiskProfile;
 
     fn pred(up: f64, down: f64, m: f64, conf: f64) -> Prediction {
-        Prediction { p_up: up, p_neutral: 1.0 - up - down, p_down: down, expected_move_pct: m, confidence: conf }
+        Prediction {
+            p_up: up,
+            p_neutral: 1.0 - up - down,
+            p_down: down,
+            expected_move_pct: m,
+            confidence: conf,
+        }
     }
 
     fn ctx() -> PlanContext {
-        PlanContext { time: 0, price: 100.0, atr: 2.0, equity: 100.0, free_margin: 100.0, risk_scale: 1.0 }
+        PlanContext {
+            time: 0,
+            price: 100.0,
+            atr: 2.0,
+            equity: 100.0,
+            free_margin: 100.0,
+            risk_scale: 1.0,
+        }
     }
 
     fn go(p: &Prediction) -> Result<SignalPlan, Rejection> {
-        plan("BTC/USDT", p, &ctx(), &PlanConfig::default(), &RiskProfile::Medium.limits(), &CostModel::default())
+        plan(
+            "BTC/USDT",
+            p,
+            &ctx(),
+            &PlanConfig::default(),
+            &RiskProfile::Medium.limits(),
+            &CostModel::default(),
+        )
     }
 
     #[test]
@@ -255,10 +296,18 @@ mod tests {
     #[test]
     fn weak_candidates_are_rejected_with_their_reason() {
         assert_eq!(go(&pred(0.2, 0.1, 5.0, 0.7)), Err(Rejection::Neutral));
-        assert!(matches!(go(&pred(0.7, 0.1, 5.0, 0.54)), Err(Rejection::LowConfidence { .. })));
+        assert!(matches!(
+            go(&pred(0.7, 0.1, 5.0, 0.54)),
+            Err(Rejection::LowConfidence { .. })
+        ));
         // 2.2 % gross − 0.22 % costs = 1.98 %: just under the 2 % gate.
-        assert!(matches!(go(&pred(0.7, 0.1, 2.2, 0.9)), Err(Rejection::LowProfit { net_pct, .. }) if (net_pct - 1.98).abs() < 1e-9));
+        assert!(
+            matches!(go(&pred(0.7, 0.1, 2.2, 0.9)), Err(Rejection::LowProfit { net_pct, .. }) if (net_pct - 1.98).abs() < 1e-9)
+        );
         assert!(go(&pred(0.7, 0.1, 2.23, 0.9)).is_ok());
-        assert!(matches!(go(&pred(0.7, 0.1, -3.0, 0.9)), Err(Rejection::MoveAgainstSide { .. })));
+        assert!(matches!(
+            go(&pred(0.7, 0.1, -3.0, 0.9)),
+            Err(Rejection::MoveAgainstSide { .. })
+        ));
     }
 }

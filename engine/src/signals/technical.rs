@@ -18,7 +18,11 @@ pub struct TechnicalRule {
 
 impl Default for TechnicalRule {
     fn default() -> Self {
-        TechnicalRule { move_atr: 3.0, rsi_ceiling: 70.0, confidence: [0.58, 0.65] }
+        TechnicalRule {
+            move_atr: 3.0,
+            rsi_ceiling: 70.0,
+            confidence: [0.58, 0.65],
+        }
     }
 }
 
@@ -26,7 +30,15 @@ impl TechnicalRule {
     /// Four votes: SMA-20 vs SMA-50, EMA-12 vs EMA-26, MACD histogram sign,
     /// RSI vs 50. Fires when at least three agree and RSI is not stretched.
     pub fn evaluate(&self, t: &Technicals) -> Option<Prediction> {
-        let vote = |b: bool, s: bool| if b { 1 } else if s { -1 } else { 0 };
+        let vote = |b: bool, s: bool| {
+            if b {
+                1
+            } else if s {
+                -1
+            } else {
+                0
+            }
+        };
         let votes = [
             vote(t.sma20 > t.sma50, t.sma20 < t.sma50),
             vote(t.ema12 > t.ema26, t.ema12 < t.ema26),
@@ -77,7 +89,10 @@ pub fn hybrid(rule: &Prediction, model: &Prediction, weight: f64) -> Prediction 
         Some(Side::Short) => model.p_down,
         None => return *rule,
     };
-    Prediction { confidence: (1.0 - w) * rule.confidence + w * model_p, ..*rule }
+    Prediction {
+        confidence: (1.0 - w) * rule.confidence + w * model_p,
+        ..*rule
+    }
 }
 
 #[cfg(test)]
@@ -86,7 +101,17 @@ mod tests {
 
     fn tech(up: bool, rsi: f64) -> Technicals {
         let s = if up { 1.0 } else { -1.0 };
-        Technicals { close: 100.0, sma20: 100.0 + s, sma50: 100.0, ema12: 100.0 + s, ema26: 100.0, macd_hist: s, rsi, atr: 1.0, adx: 30.0 }
+        Technicals {
+            close: 100.0,
+            sma20: 100.0 + s,
+            sma50: 100.0,
+            ema12: 100.0 + s,
+            ema26: 100.0,
+            macd_hist: s,
+            rsi,
+            atr: 1.0,
+            adx: 30.0,
+        }
     }
 
     #[test]
@@ -95,23 +120,41 @@ mod tests {
         let long = r.evaluate(&tech(true, 60.0)).unwrap();
         assert_eq!((long.side(), long.confidence), (Some(Side::Long), 0.65));
         assert!((long.expected_move_pct - 3.0).abs() < 1e-12);
-        assert_eq!(r.evaluate(&tech(false, 40.0)).unwrap().side(), Some(Side::Short));
+        assert_eq!(
+            r.evaluate(&tech(false, 40.0)).unwrap().side(),
+            Some(Side::Short)
+        );
         assert_eq!(r.evaluate(&tech(true, 75.0)), None);
         // RSI disagreeing leaves three votes: lower confidence.
         assert_eq!(r.evaluate(&tech(true, 45.0)).unwrap().confidence, 0.58);
-        let mixed = Technicals { macd_hist: -1.0, ..tech(true, 45.0) };
+        let mixed = Technicals {
+            macd_hist: -1.0,
+            ..tech(true, 45.0)
+        };
         assert_eq!(r.evaluate(&mixed), None);
     }
 
     #[test]
     fn the_model_adjusts_confidence_but_never_the_side() {
-        let rule = TechnicalRule::default().evaluate(&tech(true, 60.0)).unwrap();
-        let against = Prediction { p_up: 0.05, p_neutral: 0.05, p_down: 0.9, expected_move_pct: -5.0, confidence: 0.9 };
+        let rule = TechnicalRule::default()
+            .evaluate(&tech(true, 60.0))
+            .unwrap();
+        let against = Prediction {
+            p_up: 0.05,
+            p_neutral: 0.05,
+            p_down: 0.9,
+            expected_move_pct: -5.0,
+            confidence: 0.9,
+        };
         let h = hybrid(&rule, &against, 0.5);
         assert_eq!(h.side(), Some(Side::Long));
         assert!((h.confidence - 0.35).abs() < 1e-12);
         assert_eq!(h.expected_move_pct, rule.expected_move_pct);
-        let agree = Prediction { p_up: 0.9, p_down: 0.05, ..against };
+        let agree = Prediction {
+            p_up: 0.9,
+            p_down: 0.05,
+            ..against
+        };
         assert!((hybrid(&rule, &agree, 0.5).confidence - 0.775).abs() < 1e-12);
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// sign of real funding flips with the market, and a plan should not count
 /// on being paid.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CostModel {
     pub maker_bps: f64,
     pub taker_bps: f64,

@@ -86,6 +86,9 @@ pub struct Settings {
     pub backfill_concurrency: usize,
     /// A running job whose heartbeat is older than this is taken over.
     pub job_stale_after_s: f64,
+    /// Trading costs per exchange name (`binance`, `yahoo`, …); `default`
+    /// applies to any exchange without its own entry.
+    pub costs: std::collections::BTreeMap<String, engine::costs::CostModel>,
 }
 
 impl Default for Settings {
@@ -94,6 +97,7 @@ impl Default for Settings {
             binance: BinanceConfig::default(),
             backfill_concurrency: 4,
             job_stale_after_s: 30.0,
+            costs: [("default".to_string(), engine::costs::CostModel::default())].into(),
         }
     }
 }
@@ -113,6 +117,15 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// The cost model of `exchange`, else the `default` entry, else the built-in one.
+    pub fn costs_for(&self, exchange: &str) -> engine::costs::CostModel {
+        self.costs
+            .get(exchange)
+            .or_else(|| self.costs.get("default"))
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Defaults, then the TOML file if given. Missing keys keep their defaults.
     pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
         let Some(path) = path else {
@@ -153,6 +166,15 @@ mod tests {
         assert_eq!(s.backfill_concurrency, 2);
         assert_eq!(s.binance.spot.weight_limit_per_min, 1200);
         assert_eq!(s.binance.futures, VenueConfig::binance_futures());
+        let c: Settings = toml::from_str("[costs.binance]\ntaker_bps = 4.0\n").unwrap();
+        assert_eq!(c.costs_for("binance").taker_bps, 4.0);
+        assert_eq!(
+            c.costs_for("binance").maker_bps,
+            2.0,
+            "missing keys keep defaults"
+        );
+        assert_eq!(c.costs_for("yahoo"), engine::costs::CostModel::default());
+        assert!(toml::from_str::<Settings>("[costs.binance]\ntaker = 4.0\n").is_err());
         assert!(
             toml::from_str::<Settings>("nonsense_key = 1").is_err(),
             "unknown keys are errors, not silently ignored"

@@ -224,7 +224,10 @@ pub fn run(
         bar_ms,
         cash: cfg.initial_capital,
         positions: Vec::new(),
-        result: BacktestResult::default(),
+        result: BacktestResult {
+            equity: Vec::with_capacity(events.len()),
+            ..Default::default()
+        },
         guard: PortfolioGuard::new(cfg.guards, cfg.initial_capital),
     };
     let mut pending: Vec<Option<SignalPlan>> = vec![None; series.len()];
@@ -284,7 +287,10 @@ pub fn run(
         for &(_, s, i) in &events[g..end] {
             let (s, i) = (s as usize, i as usize);
             let x = &series[s];
-            e.guard.on_close(x.symbol, t, x.candles[i].close);
+            if series.len() > 1 {
+                // Correlation needs two markets; one market skips the bookkeeping.
+                e.guard.on_close(x.symbol, t, x.candles[i].close);
+            }
             // The last bar decides too: its signal is the live one, its entry
             // simply has no next open to fill at here.
             if e.positions.iter().any(|p| p.sym == s) {

@@ -39,6 +39,8 @@ pub const NAMES: [&str; 18] = [
     "Momentum",
 ];
 pub const COUNT: usize = NAMES.len();
+/// Higher timeframes one engine joins at most (1h, 4h, 1d).
+pub const MAX_HTFS: usize = 3;
 
 /// OBV's bar-to-bar change is unbounded near a zero OBV: clipped here.
 pub const OBV_PCT_CLIP: f64 = 50.0;
@@ -109,8 +111,9 @@ pub struct BarFeatures {
     pub features: Result<[f64; COUNT], Missing>,
     pub technicals: Option<Technicals>,
     pub regime: Option<Regime>,
-    /// One entry per higher timeframe of the engine, in its order.
-    pub htf: Vec<Option<HtfValue>>,
+    /// One entry per higher timeframe of the engine, in its order (unused
+    /// slots stay `None`); a fixed array so a bar costs no allocation.
+    pub htf: [Option<HtfValue>; MAX_HTFS],
 }
 
 /// A feature that could not be computed, with where.
@@ -167,7 +170,8 @@ pub fn default_htfs(base: Timeframe) -> Vec<Timeframe> {
 }
 
 impl FeatureEngine {
-    /// A fresh engine for bars of `base`, joining `htfs` (each a multiple of `base`).
+    /// A fresh engine for bars of `base`, joining `htfs` (each a multiple of
+    /// `base`; the first [`MAX_HTFS`] are used).
     pub fn new(base: Timeframe, htfs: &[Timeframe]) -> Self {
         FeatureEngine {
             sma20: v(Sma::new(20)),
@@ -189,7 +193,11 @@ impl FeatureEngine {
             sma50_lag: Lag::new(REGIME_SLOPE_BARS),
             prev: None,
             prev_obv: None,
-            htf: htfs.iter().map(|&tf| HtfJoin::new(base, tf)).collect(),
+            htf: htfs
+                .iter()
+                .take(MAX_HTFS)
+                .map(|&tf| HtfJoin::new(base, tf))
+                .collect(),
         }
     }
 
@@ -219,7 +227,10 @@ impl FeatureEngine {
         let sma50_then = sma50.and_then(|s| self.sma50_lag.push(s));
         let prev = self.prev.replace(*c);
         let prev_obv = std::mem::replace(&mut self.prev_obv, obv);
-        let htf = self.htf.iter_mut().map(|h| h.update(c)).collect();
+        let mut htf = [None; MAX_HTFS];
+        for (slot, h) in htf.iter_mut().zip(&mut self.htf) {
+            *slot = h.update(c);
+        }
 
         let regime = match (adx, sma50, sma50_then) {
             (Some(a), Some(now), Some(then)) => Some(Regime::classify(a, pct(now, then))),

@@ -117,9 +117,19 @@ impl PortfolioGuard {
 
     /// Feeds a closed bar's price for the correlation estimate.
     pub fn on_close(&mut self, symbol: &str, time: TimeMs, close: f64) {
-        if let Some(prev) = self.last_close.insert(symbol.to_string(), close) {
-            let q = self.returns.entry(symbol.to_string()).or_default();
-            q.push_back((time, close / prev - 1.0));
+        // Called for every bar: no allocation once the symbol is known.
+        let Some(prev) = self.last_close.get_mut(symbol) else {
+            self.last_close.insert(symbol.to_string(), close);
+            self.returns.insert(
+                symbol.to_string(),
+                VecDeque::with_capacity(self.cfg.correlation_window + 1),
+            );
+            return;
+        };
+        let r = close / *prev - 1.0;
+        *prev = close;
+        if let Some(q) = self.returns.get_mut(symbol) {
+            q.push_back((time, r));
             if q.len() > self.cfg.correlation_window {
                 q.pop_front();
             }

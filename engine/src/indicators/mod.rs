@@ -139,47 +139,62 @@ impl Lag {
     }
 }
 
-/// Rolling maximum or minimum over the last `n` values, amortised O(1).
+/// Rolling maximum or minimum over the last `n` values, as TA-Lib tracks
+/// it: keep the extreme and its index; rescan the window only when the
+/// extreme leaves it. Amortised O(1) on market data, no allocation per bar.
 #[derive(Debug, Clone)]
 pub(crate) struct RollingExtreme {
-    n: usize,
     max: bool,
     seen: usize,
-    /// (index, value), values monotonic from front to back.
-    q: std::collections::VecDeque<(usize, f64)>,
+    ring: Vec<f64>,
+    best: f64,
+    best_at: usize,
 }
 
 impl RollingExtreme {
     pub(crate) fn new(n: usize, max: bool) -> Self {
         RollingExtreme {
-            n,
             max,
             seen: 0,
-            q: std::collections::VecDeque::with_capacity(n + 1),
+            ring: vec![0.0; n.max(1)],
+            best: 0.0,
+            best_at: 0,
         }
     }
 
+    #[inline]
+    fn beats(&self, a: f64, b: f64) -> bool {
+        if self.max { a > b } else { a < b }
+    }
+
+    #[inline]
     pub(crate) fn push(&mut self, v: f64) -> f64 {
         let i = self.seen;
         self.seen += 1;
-        // TA-Lib keeps the earliest extreme on ties; values are equal either way.
-        while let Some(&(_, b)) = self.q.back() {
-            if (self.max && b <= v) || (!self.max && b >= v) {
-                self.q.pop_back();
-            } else {
-                break;
+        let n = self.ring.len();
+        self.ring[i % n] = v;
+        let first = i.saturating_sub(n - 1);
+        if i == 0 || self.best_at < first {
+            // The extreme left the window (or none yet): rescan, earliest wins ties.
+            self.best_at = first;
+            self.best = self.ring[first % n];
+            for j in first + 1..=i {
+                let x = self.ring[j % n];
+                if self.beats(x, self.best) {
+                    self.best = x;
+                    self.best_at = j;
+                }
             }
+        } else if !self.beats(self.best, v) {
+            self.best = v;
+            self.best_at = i;
         }
-        self.q.push_back((i, v));
-        while self.q.front().is_some_and(|&(j, _)| j + self.n <= i) {
-            self.q.pop_front();
-        }
-        self.q.front().map_or(v, |&(_, x)| x)
+        self.best
     }
 
     pub(crate) fn reset(&mut self) {
         self.seen = 0;
-        self.q.clear();
+        self.best_at = 0;
     }
 }
 

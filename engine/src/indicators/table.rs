@@ -7,59 +7,76 @@ use crate::Candle;
 pub type Column = (&'static str, Vec<Option<f64>>);
 
 /// Every indicator of the standard set over `candles`, named after TA-Lib's
-/// function and parameters (`SMA_20`, `MACDSIGNAL_12_26_9`, …).
+/// function and parameters (`SMA_20`, `MACDSIGNAL_12_26_9`, …); `None`
+/// during each lookback.
 pub fn standard(candles: &[Candle]) -> Vec<Column> {
-    let n = candles.len();
-    // Periods below are constants that always validate.
-    let mut sma20 = Sma::new(20).expect("valid");
-    let mut sma50 = Sma::new(50).expect("valid");
-    let mut ema12 = Ema::new(12).expect("valid");
-    let mut ema26 = Ema::new(26).expect("valid");
-    let mut rsi = Rsi::new(14).expect("valid");
-    let mut atr = Atr::new(14).expect("valid");
-    let mut macd = Macd::new(12, 26, 9).expect("valid");
-    let mut bb = Bbands::new(20, 2.0, 2.0).expect("valid");
-    let mut st = Stoch::new(14, 3, 3).expect("valid");
-    let mut willr = Willr::new(14).expect("valid");
-    let mut cci = Cci::new(20).expect("valid");
-    let mut obv = Obv::new();
-    let mut roc = Roc::new(10).expect("valid");
-    let mut mom = Mom::new(10).expect("valid");
-    let mut adx = Adx::new(14).expect("valid");
-    let mut cols: Vec<Vec<Option<f64>>> = (0..NAMES.len()).map(|_| Vec::with_capacity(n)).collect();
-    // One pass over the bars, every indicator fed in turn: the bar stays in
-    // cache and no intermediate vectors of structs are built.
-    for c in candles {
-        let (x, bar) = (c.close, Hlc::from(*c));
-        let m = macd.update(x);
-        let b = bb.update(x);
-        let s = st.update(bar);
-        let row = [
-            sma20.update(x),
-            sma50.update(x),
-            ema12.update(x),
-            ema26.update(x),
-            rsi.update(x),
-            atr.update(bar),
-            m.map(|v| v.macd),
-            m.map(|v| v.signal),
-            m.map(|v| v.hist),
-            b.map(|v| v.upper),
-            b.map(|v| v.middle),
-            b.map(|v| v.lower),
-            s.map(|v| v.k),
-            s.map(|v| v.d),
-            willr.update(bar),
-            cci.update(bar),
-            obv.update((c.close, c.volume)),
-            roc.update(x),
-            mom.update(x),
-            adx.update(bar),
-        ];
-        for (col, v) in cols.iter_mut().zip(row) {
-            col.push(v);
-        }
+    columns(candles)
+        .into_iter()
+        .map(|(name, v)| {
+            (
+                name,
+                v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The standard set as TA-Lib returns it: one `f64` per bar, NaN during the
+/// lookback. One tight loop per indicator over contiguous inputs: the same
+/// streaming code, monomorphised and inlined, with nothing else in the loop.
+pub fn columns(candles: &[Candle]) -> Vec<(&'static str, Vec<f64>)> {
+    let close: Vec<f64> = candles.iter().map(|c| c.close).collect();
+    let hlc: Vec<Hlc> = candles.iter().map(|&c| Hlc::from(c)).collect();
+    let cv: Vec<(f64, f64)> = candles.iter().map(|c| (c.close, c.volume)).collect();
+    fn run<I: Indicator<Output = f64>>(mut ind: I, xs: &[I::Input]) -> Vec<f64> {
+        xs.iter()
+            .map(|&x| ind.update(x).unwrap_or(f64::NAN))
+            .collect()
     }
+    fn run3<I: Indicator, const K: usize>(
+        mut ind: I,
+        xs: &[I::Input],
+        f: impl Fn(I::Output) -> [f64; K],
+    ) -> [Vec<f64>; K] {
+        let mut out: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(xs.len()));
+        for &x in xs {
+            let v = ind.update(x).map_or([f64::NAN; K], &f);
+            for (o, v) in out.iter_mut().zip(v) {
+                o.push(v);
+            }
+        }
+        out
+    }
+    // Periods below are constants that always validate.
+    let [macd, signal, hist] = run3(Macd::new(12, 26, 9).expect("valid"), &close, |m| {
+        [m.macd, m.signal, m.hist]
+    });
+    let [upper, middle, lower] = run3(Bbands::new(20, 2.0, 2.0).expect("valid"), &close, |b| {
+        [b.upper, b.middle, b.lower]
+    });
+    let [k, d] = run3(Stoch::new(14, 3, 3).expect("valid"), &hlc, |s| [s.k, s.d]);
+    let cols = [
+        run(Sma::new(20).expect("valid"), &close),
+        run(Sma::new(50).expect("valid"), &close),
+        run(Ema::new(12).expect("valid"), &close),
+        run(Ema::new(26).expect("valid"), &close),
+        run(Rsi::new(14).expect("valid"), &close),
+        run(Atr::new(14).expect("valid"), &hlc),
+        macd,
+        signal,
+        hist,
+        upper,
+        middle,
+        lower,
+        k,
+        d,
+        run(Willr::new(14).expect("valid"), &hlc),
+        run(Cci::new(20).expect("valid"), &hlc),
+        run(Obv::new(), &cv),
+        run(Roc::new(10).expect("valid"), &close),
+        run(Mom::new(10).expect("valid"), &close),
+        run(Adx::new(14).expect("valid"), &hlc),
+    ];
     NAMES.iter().copied().zip(cols).collect()
 }
 

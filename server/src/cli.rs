@@ -204,12 +204,7 @@ pub struct ResampleArgs {
 #[derive(Debug, Args)]
 pub struct IndicatorsArgs {
     #[command(flatten)]
-    pub source: research::SourceArgs,
-    /// Output file; .parquet writes Parquet, anything else CSV.
-    #[arg(long, short)]
-    pub output: PathBuf,
-    #[arg(long, value_enum)]
-    pub format: Option<export::ExportFormat>,
+    pub table: research::TableArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -674,14 +669,11 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
 }
 
 async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
+    let a = &a.table;
     let loaded = research::load_one(cli, &a.source).await?;
     let (candles, skipped) = (loaded.candles, loaded.skipped);
     let columns = engine::indicators::table::standard(&candles);
-    let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
-    let format = a
-        .format
-        .unwrap_or_else(|| export::ExportFormat::from_path(&a.output));
-    export::write_columns(&a.output, format, &times, &columns)?;
+    a.write(&candles, &columns)?;
     let summary = serde_json::json!({ "rows": candles.len(), "skipped": skipped, "columns": columns.iter().map(|c| c.0).collect::<Vec<_>>(), "output": a.output.display().to_string() });
     if cli.json {
         print_json(&summary)

@@ -113,26 +113,9 @@ pub async fn load_one(cli: &Cli, src: &SourceArgs) -> anyhow::Result<Loaded> {
     Ok(all.remove(0))
 }
 
-fn write_table(
-    path: &Path,
-    format: Option<ExportFormat>,
-    candles: &[Candle],
-    cols: &[(String, Vec<Option<f64>>)],
-) -> anyhow::Result<()> {
-    let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
-    let borrowed: Vec<(&str, Vec<Option<f64>>)> =
-        cols.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
-    export::write_columns(
-        path,
-        format.unwrap_or_else(|| ExportFormat::from_path(path)),
-        &times,
-        &borrowed,
-    )?;
-    Ok(())
-}
-
+/// A per-bar table command: one series in, one file out.
 #[derive(Debug, Args)]
-pub struct FeaturesArgs {
+pub struct TableArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Output file; .parquet writes Parquet, anything else CSV.
@@ -142,11 +125,36 @@ pub struct FeaturesArgs {
     pub format: Option<ExportFormat>,
 }
 
+impl TableArgs {
+    /// Writes `cols` keyed by the candles' open times.
+    pub fn write<S: AsRef<str>>(
+        &self,
+        candles: &[Candle],
+        cols: &[(S, Vec<Option<f64>>)],
+    ) -> anyhow::Result<()> {
+        let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
+        let borrowed: Vec<(&str, Vec<Option<f64>>)> =
+            cols.iter().map(|(n, v)| (n.as_ref(), v.clone())).collect();
+        let format = self
+            .format
+            .unwrap_or_else(|| ExportFormat::from_path(&self.output));
+        export::write_columns(&self.output, format, &times, &borrowed)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
 pub async fn features_cmd(cli: &Cli, a: &FeaturesArgs) -> anyhow::Result<()> {
+    let a = &a.table;
     let s = load_one(cli, &a.source).await?;
     let set = features::compute(&s.symbol, a.source.timeframe, &s.candles);
     let cols = set.columns();
-    write_table(&a.output, a.format, &s.candles, &cols)?;
+    a.write(&s.candles, &cols)?;
     let bad: Vec<_> = set
         .bad
         .iter()
@@ -202,11 +210,7 @@ fn parse_barrier(s: &str) -> Result<BarrierWidth, String> {
 #[derive(Debug, Args)]
 pub struct LabelsArgs {
     #[command(flatten)]
-    pub source: SourceArgs,
-    #[arg(long, short)]
-    pub output: PathBuf,
-    #[arg(long, value_enum)]
-    pub format: Option<ExportFormat>,
+    pub table: TableArgs,
     /// Vertical barrier and forward-return horizon, in bars.
     #[arg(long, default_value_t = 48)]
     pub horizon: usize,
@@ -225,7 +229,7 @@ pub async fn labels_cmd(cli: &Cli, a: &LabelsArgs) -> anyhow::Result<()> {
     if a.horizon == 0 {
         bail!("--horizon must be at least 1 bar");
     }
-    let s = load_one(cli, &a.source).await?;
+    let s = load_one(cli, &a.table.source).await?;
     let mut atr_ind = engine::indicators::Atr::new(14)?;
     let atr = engine::indicators::batch(
         &mut atr_ind,
@@ -283,14 +287,14 @@ pub async fn labels_cmd(cli: &Cli, a: &LabelsArgs) -> anyhow::Result<()> {
                 .collect(),
         ),
     ];
-    write_table(&a.output, a.format, &s.candles, &cols)?;
+    a.table.write(&s.candles, &cols)?;
     let count = |d: Direction| dir.iter().filter(|x| **x == Some(d)).count();
     let tb_count = |b: labels::Barrier| tb.iter().flatten().filter(|l| l.barrier == b).count();
     let summary = serde_json::json!({
         "symbol": s.symbol, "rows": s.candles.len(), "labelled": tb.iter().flatten().count(),
         "triple_barrier": { "upper": tb_count(labels::Barrier::Upper), "lower": tb_count(labels::Barrier::Lower), "vertical": tb_count(labels::Barrier::Vertical) },
         "direction": { "up": count(Direction::Up), "neutral": count(Direction::Neutral), "down": count(Direction::Down) },
-        "config": cfg, "threshold_pct": a.threshold, "output": a.output.display().to_string(),
+        "config": cfg, "threshold_pct": a.threshold, "output": a.table.output.display().to_string(),
     });
     if cli.json {
         return print_json(&summary);
@@ -306,7 +310,7 @@ pub async fn labels_cmd(cli: &Cli, a: &LabelsArgs) -> anyhow::Result<()> {
         count(Direction::Up),
         count(Direction::Neutral),
         count(Direction::Down),
-        a.output.display()
+        a.table.output.display()
     );
     Ok(())
 }

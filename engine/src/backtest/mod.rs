@@ -385,18 +385,13 @@ impl Engine<'_> {
         self.guard
             .admit(x.symbol, long, 0.0, &exposures, limits.max_positions)
             .map_err(Rejection::Guard)?;
-        let p = plan(
-            x.symbol,
-            pred,
-            &ctx,
-            &self.cfg.plan,
-            &limits,
-            &self.cfg.costs,
-        )?;
+        let (cfg, symbol) = (self.cfg, x.symbol);
+        let make = |ctx: &PlanContext| plan(symbol, pred, ctx, &cfg.plan, &limits, &cfg.costs);
+        let p = make(&ctx)?;
         let scale = self
             .guard
             .admit(
-                x.symbol,
+                symbol,
                 p.side == Side::Long,
                 p.risk_amount,
                 &exposures,
@@ -405,14 +400,7 @@ impl Engine<'_> {
             .map_err(Rejection::Guard)?;
         if scale < 1.0 {
             ctx.risk_scale = scale;
-            return plan(
-                x.symbol,
-                pred,
-                &ctx,
-                &self.cfg.plan,
-                &limits,
-                &self.cfg.costs,
-            );
+            return make(&ctx);
         }
         Ok(p)
     }

@@ -12,6 +12,7 @@ use engine::backtest::strategy::Strategy;
 use engine::backtest::{BacktestConfig, IntrabarPolicy};
 use engine::labels::{self, BarrierConfig, BarrierWidth, Direction};
 use engine::risk::RiskProfile;
+use engine::risk::sizing::SizingMode;
 use engine::signals::{Prediction, StopRule, TechnicalRule};
 use engine::walkforward::{self, Scheme, WalkForwardConfig};
 use engine::{Candle, Market, SeriesKey, Symbol, TimeMs, Timeframe, features};
@@ -412,6 +413,24 @@ pub async fn walkforward_cmd(cli: &Cli, a: &WalkforwardArgs) -> anyhow::Result<(
     Ok(())
 }
 
+fn parse_sizing(s: &str) -> Result<SizingMode, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "fixed-risk" | "fixed" => Ok(SizingMode::FixedRisk),
+        "atr" => Ok(SizingMode::Atr),
+        k => {
+            let f = k
+                .strip_prefix("kelly:")
+                .ok_or_else(|| format!("{s:?}: expected fixed-risk, atr or kelly:F"))?;
+            match f.parse::<f64>() {
+                Ok(fraction) if fraction > 0.0 && fraction <= 1.0 => {
+                    Ok(SizingMode::Kelly { fraction })
+                }
+                _ => Err(format!("{s:?}: the Kelly fraction must be in (0, 1]")),
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StrategyArg {
     /// The plain technical rule (SMA/EMA/MACD/RSI votes, ATR targets).
@@ -449,6 +468,9 @@ pub struct BacktestArgs {
     /// Override the 0.55 confidence gate.
     #[arg(long)]
     pub min_confidence: Option<f64>,
+    /// Position sizing: fixed-risk (default), atr, or kelly:F (fraction F of the Kelly stake).
+    #[arg(long, default_value = "fixed-risk", value_parser = parse_sizing)]
+    pub sizing: SizingMode,
     /// Stop as a percentage of entry instead of 1.5 ATR.
     #[arg(long)]
     pub stop_pct: Option<f64>,
@@ -541,6 +563,7 @@ pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
     if let Some(v) = a.min_confidence {
         config.plan.min_confidence = v;
     }
+    config.plan.sizing = a.sizing;
     if let Some(p) = a.stop_pct {
         config.plan.stop = StopRule::Pct(p);
     }

@@ -285,6 +285,12 @@ async fn backtest_a_stored_series_records_config_hash_and_baselines() {
     let rc = run("2", &c);
     let rep = &ra["report"];
     assert_eq!(rep["input_hash"].as_str().unwrap().len(), 64);
+    assert!(
+        rep["code_version"]
+            .as_str()
+            .unwrap()
+            .starts_with(env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(
         rep["input_hash"], rb["report"]["input_hash"],
         "same inputs, same hash"

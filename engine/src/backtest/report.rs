@@ -45,6 +45,9 @@ pub struct Report {
     pub data: Vec<DataRange>,
     /// SHA-256 over config, strategy, candles and predictions.
     pub input_hash: String,
+    /// The engine that produced it (crate version, and the git commit when
+    /// the build set `TRADERAI_GIT_SHA`).
+    pub code_version: String,
     pub periods_per_year: f64,
     pub metrics: Metrics,
     pub rejections: std::collections::BTreeMap<String, usize>,
@@ -184,6 +187,10 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
             })
             .collect(),
         input_hash: input_hash(data, spec),
+        code_version: match option_env!("TRADERAI_GIT_SHA") {
+            Some(sha) => format!("{} ({sha})", env!("CARGO_PKG_VERSION")),
+            None => env!("CARGO_PKG_VERSION").to_string(),
+        },
         periods_per_year: ppy,
         metrics,
         rejections: result.rejections.clone(),

@@ -128,32 +128,19 @@ pub fn split(bars: usize, cfg: &WalkForwardConfig) -> Result<Vec<Fold>, WalkForw
                 Scheme::Expanding => 0,
                 Scheme::Rolling => test.start.saturating_sub(train0),
             };
-            let (mut train, mut purged, mut embargoed) = (Vec::new(), 0, 0);
-            let mut run: Option<Range<usize>> = None;
+            let (mut train, mut purged, mut embargoed) = (Vec::<Range<usize>>::new(), 0, 0);
             for i in start..test.start {
-                let overlaps = i + h >= test.start;
-                let in_embargo = tests[..k].iter().any(|t| i >= t.end && i < t.end + embargo);
-                if overlaps {
+                if i + h >= test.start {
                     purged += 1;
-                } else if in_embargo {
+                } else if tests[..k].iter().any(|t| i >= t.end && i < t.end + embargo) {
                     embargoed += 1;
                 } else {
-                    match &mut run {
+                    match train.last_mut() {
                         Some(r) if r.end == i => r.end = i + 1,
-                        _ => {
-                            if let Some(r) = run.take() {
-                                train.push(r);
-                            }
-                            run = Some(i..i + 1);
-                        }
+                        _ => train.push(i..i + 1),
                     }
-                    continue;
-                }
-                if let Some(r) = run.take() {
-                    train.push(r);
                 }
             }
-            train.extend(run);
             Fold {
                 index: k,
                 train,

@@ -9,23 +9,6 @@ use engine::features;
 use engine::signals::{Prediction, TechnicalRule};
 use std::path::Path;
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` to epoch ms.
-fn iso_ms(s: &str) -> i64 {
-    let n = |a: usize, b: usize| s[a..b].parse::<i64>().unwrap();
-    let days = days_from_civil(n(0, 4), n(5, 7), n(8, 10));
-    ((days * 24 + n(11, 13)) * 60 + n(14, 16)) * 60_000 + n(17, 19) * 1000
-}
-
 fn btc_15m() -> Vec<Candle> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/btc-usd-15m.csv");
     std::fs::read_to_string(path)
@@ -36,7 +19,9 @@ fn btc_15m() -> Vec<Candle> {
             let f: Vec<&str> = l.split(',').collect();
             let v = |i: usize| f[i].parse::<f64>().unwrap();
             Candle {
-                open_time: iso_ms(f[0]),
+                open_time: chrono::DateTime::parse_from_rfc3339(f[0])
+                    .unwrap()
+                    .timestamp_millis(),
                 open: v(1),
                 high: v(2),
                 low: v(3),

@@ -57,9 +57,9 @@ pub enum Command {
     /// Build higher-timeframe bars (1h, 4h, 1d, …) from a stored base series.
     Resample(ResampleArgs),
     /// Every indicator (SMA_20 … ADX_14, TA-Lib-exact) over a file or a stored series.
-    Indicators(IndicatorsArgs),
+    Indicators(research::TableArgs),
     /// The 18 model features, higher-timeframe trend/RSI and regime (raw, unscaled).
-    Features(research::FeaturesArgs),
+    Features(research::TableArgs),
     /// Triple-barrier labels, UP/NEUTRAL/DOWN classes and the forward return.
     Labels(research::LabelsArgs),
     /// Purged, embargoed walk-forward folds as index ranges and times.
@@ -199,12 +199,6 @@ pub struct ResampleArgs {
     /// Also emit windows missing some base bars.
     #[arg(long)]
     pub partial: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct IndicatorsArgs {
-    #[command(flatten)]
-    pub table: research::TableArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -668,8 +662,7 @@ async fn jobs_cmd(cli: &Cli, settings: &Settings, j: &JobsCommand) -> anyhow::Re
     }
 }
 
-async fn indicators_cmd(cli: &Cli, a: &IndicatorsArgs) -> anyhow::Result<()> {
-    let a = &a.table;
+async fn indicators_cmd(cli: &Cli, a: &research::TableArgs) -> anyhow::Result<()> {
     let loaded = research::load_one(cli, &a.source).await?;
     let (candles, skipped) = (loaded.candles, loaded.skipped);
     let columns = engine::indicators::table::standard(&candles);

@@ -144,14 +144,7 @@ impl TableArgs {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct FeaturesArgs {
-    #[command(flatten)]
-    pub table: TableArgs,
-}
-
-pub async fn features_cmd(cli: &Cli, a: &FeaturesArgs) -> anyhow::Result<()> {
-    let a = &a.table;
+pub async fn features_cmd(cli: &Cli, a: &TableArgs) -> anyhow::Result<()> {
     let s = load_one(cli, &a.source).await?;
     let set = features::compute(&s.symbol, a.source.timeframe, &s.candles);
     let cols = set.columns();
@@ -518,6 +511,27 @@ pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
             a.signals.len()
         );
     }
+    // Lower-timeframe bars of the same stored series, for the intrabar policy.
+    let mut lower: Vec<Option<Vec<Candle>>> = match (a.intrabar, a.lower_timeframe) {
+        (IntrabarArg::WorstCase, _) => series.iter().map(|_| None).collect(),
+        (IntrabarArg::LowerTimeframe, None) => {
+            bail!("--intrabar lower-timeframe needs --lower-timeframe")
+        }
+        (IntrabarArg::LowerTimeframe, Some(_)) if !a.source.input.is_empty() => {
+            bail!("--lower-timeframe reads stored series; use --symbol rather than --input")
+        }
+        (IntrabarArg::LowerTimeframe, Some(timeframe)) => {
+            let src = SourceArgs {
+                timeframe,
+                ..a.source.clone()
+            };
+            load(cli, &src)
+                .await?
+                .into_iter()
+                .map(|l| Some(l.candles))
+                .collect()
+        }
+    };
     let mut data = Vec::new();
     for (k, s) in series.into_iter().enumerate() {
         let predictions = if needs_signals {
@@ -525,25 +539,7 @@ pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
         } else {
             None
         };
-        let lower = match (a.intrabar, a.lower_timeframe) {
-            (IntrabarArg::LowerTimeframe, Some(tf)) if a.source.input.is_empty() => {
-                let pool = connect(cli).await?;
-                let key = SeriesKey::new(
-                    &a.source.exchange,
-                    a.source.market,
-                    Symbol::parse(&s.symbol)?,
-                    tf,
-                )?;
-                Some(stored_candles(&pool, &key, i64::MIN, i64::MAX).await?)
-            }
-            (IntrabarArg::LowerTimeframe, None) => {
-                bail!("--intrabar lower-timeframe needs --lower-timeframe")
-            }
-            (IntrabarArg::LowerTimeframe, Some(_)) => {
-                bail!("--lower-timeframe reads stored series; use --symbol rather than --input")
-            }
-            _ => None,
-        };
+        let lower = lower[k].take();
         data.push(SeriesData {
             symbol: s.symbol,
             candles: s.candles,

@@ -381,9 +381,8 @@ impl Engine<'_> {
             }))
             .collect();
         // Breakers and the position cap first: they refuse whatever the plan.
-        let long = pred.side() != Some(Side::Short);
         self.guard
-            .admit(x.symbol, long, 0.0, &exposures, limits.max_positions)
+            .may_open(exposures.len(), limits.max_positions)
             .map_err(Rejection::Guard)?;
         let (cfg, symbol) = (self.cfg, x.symbol);
         let make = |ctx: &PlanContext| plan(symbol, pred, ctx, &cfg.plan, &limits, &cfg.costs);

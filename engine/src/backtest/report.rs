@@ -169,10 +169,11 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
     let bh: Vec<f64> = std::iter::once(cfg.initial_capital)
         .chain(result.equity.iter().map(|p| p.buy_and_hold))
         .collect();
-    let mut bh_points = result.equity.clone();
-    for p in &mut bh_points {
-        p.open_positions = 1;
-    }
+    // Buy-and-hold is in the market on every bar.
+    let buy_and_hold = Metrics {
+        exposure_pct: 100.0,
+        ..metrics::from_equity(&bh, None, &result.equity, ppy, 1)
+    };
     let report = Report {
         strategy: spec.strategy.clone(),
         config: cfg.clone(),
@@ -196,7 +197,7 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
         rejections: result.rejections.clone(),
         cancelled_entries: result.cancelled_entries,
         baselines: Baselines {
-            buy_and_hold: metrics::from_equity(&bh, None, &bh_points, ppy, 1),
+            buy_and_hold,
             technical: metrics::compute(&tech_result, cfg.initial_capital, ppy, 1),
             random: metrics::compute(&random_result, cfg.initial_capital, ppy, 1),
             random_seed: spec.random_seed,

@@ -179,6 +179,24 @@ impl PortfolioGuard {
         self.losses_in_row = if pnl < 0.0 { self.losses_in_row + 1 } else { 0 };
     }
 
+    /// May any new position open now? The breakers, the kill switch and the
+    /// position cap, which refuse whatever the plan.
+    pub fn may_open(&self, open: usize, max_positions: usize) -> Result<(), GuardRejection> {
+        if self.kill {
+            return Err(GuardRejection::Halted {
+                halt: Halt::KillSwitch,
+                until: TimeMs::MAX,
+            });
+        }
+        if let Some((halt, until)) = self.halt {
+            return Err(GuardRejection::Halted { halt, until });
+        }
+        if open >= max_positions {
+            return Err(GuardRejection::MaxPositions { max: max_positions });
+        }
+        Ok(())
+    }
+
     /// May a new position on `symbol` open? Returns the share (0, 1] of the
     /// trade's risk budget the correlation cap leaves.
     pub fn admit(
@@ -189,18 +207,7 @@ impl PortfolioGuard {
         open: &[Exposure],
         max_positions: usize,
     ) -> Result<f64, GuardRejection> {
-        if self.kill {
-            return Err(GuardRejection::Halted {
-                halt: Halt::KillSwitch,
-                until: TimeMs::MAX,
-            });
-        }
-        if let Some((halt, until)) = self.halt {
-            return Err(GuardRejection::Halted { halt, until });
-        }
-        if open.len() >= max_positions {
-            return Err(GuardRejection::MaxPositions { max: max_positions });
-        }
+        self.may_open(open.len(), max_positions)?;
         let mut with = Vec::new();
         let mut used = 0.0;
         for e in open.iter().filter(|e| e.symbol != symbol) {

@@ -1,4 +1,12 @@
-//! The learning half of TraderAI: networks, boosted trees, ensemble and
-//! calibration over the engine's features. Empty until the models issue:
-//! the crate exists so the workspace layout and dependency direction
-//! (`models` → `engine`) are fixed from the first commit.
+//! TraderAI's learning half: the universal BiGRU-attention network and its
+//! training, calibration and drift checks. No HTTP, no SQL — the server owns
+//! jobs, storage and the CLI.
+
+pub mod backend;
+pub mod conformal;
+pub mod data;
+pub mod drift;
+pub mod metrics;
+pub mod net;
+pub mod pipeline;
+pub mod train;

@@ -1,0 +1,322 @@
+//! A whole training run: purged walk-forward evaluation (every number from
+//! data the model never trained on), then the model to ship, trained on all
+//! the data with its own validation and calibration hold-outs.
+//!
+//! Per fold: training samples → fit | validation (early stopping) |
+//! calibration (conformal), purged at each boundary; scaler fitted on the fit
+//! part only; predictions on the test window are out-of-sample.
+
+use burn::tensor::Device;
+use engine::features::Scaler;
+use engine::signals::Prediction;
+use engine::walkforward::{Scheme, WalkForwardConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::conformal::{CalibrationError, Calibrator, Coverage};
+use crate::data::{DataError, Dataset, Sample};
+use crate::metrics::{self, ClassMetrics};
+use crate::net::UniversalNet;
+use crate::train::{self, Checkpoints, Control, EpochReport, StopReason, TrainConfig, TrainError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    pub train: TrainConfig,
+    /// Walk-forward test windows (0 = no evaluation, only the final model).
+    pub folds: usize,
+    pub scheme: Scheme,
+    pub embargo_frac: f64,
+    /// Shares of each training span held out, by time, for early stopping
+    /// and for conformal calibration.
+    pub val_frac: f64,
+    pub calib_frac: f64,
+    /// Coverage promised by prediction sets and move intervals.
+    pub conformal_level: f64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            train: TrainConfig::default(),
+            folds: 3,
+            scheme: Scheme::Expanding,
+            embargo_frac: 0.01,
+            val_frac: 0.15,
+            calib_frac: 0.15,
+            conformal_level: 0.9,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("calibration: {0}")]
+    Calibration(#[from] CalibrationError),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Which training of the run an epoch belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "stage", content = "fold")]
+pub enum Stage {
+    Fold(usize),
+    Final,
+}
+
+/// One out-of-sample prediction of the walk-forward.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OosPrediction {
+    pub series: u32,
+    pub bar: u32,
+    pub fold: usize,
+    pub prediction: Prediction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldReport {
+    pub fold: usize,
+    pub train_samples: usize,
+    pub validation_samples: usize,
+    pub calibration_samples: usize,
+    pub test_samples: usize,
+    pub purged: usize,
+    pub embargoed: usize,
+    pub test_from: i64,
+    pub test_to: i64,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub stop: StopReason,
+    pub metrics: ClassMetrics,
+    pub coverage: Coverage,
+}
+
+/// Everything measured in a run; nothing from in-sample data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationReport {
+    pub folds: Vec<FoldReport>,
+    /// All test windows pooled.
+    pub metrics: ClassMetrics,
+    /// Baseline: the training class frequencies as the forecast, same test windows.
+    pub prior_baseline: ClassMetrics,
+}
+
+/// The model to ship and how it was trained.
+#[derive(Debug)]
+pub struct FinalModel {
+    pub net: UniversalNet,
+    pub scaler: Scaler,
+    pub calibrator: Calibrator,
+    pub history: Vec<EpochReport>,
+    pub best_epoch: usize,
+    pub stop: StopReason,
+    pub train_samples: usize,
+}
+
+#[derive(Debug)]
+pub struct RunResult {
+    pub evaluation: Option<EvaluationReport>,
+    pub oos: Vec<OosPrediction>,
+    pub model: FinalModel,
+}
+
+/// Runs the walk-forward evaluation and trains the final model.
+/// `checkpoints(stage)` gives each training its checkpoint directory.
+pub fn run(
+    ds: &Dataset,
+    cfg: &PipelineConfig,
+    backend: Backend,
+    checkpoints: &dyn Fn(Stage) -> Option<Checkpoints>,
+    data_hash: &str,
+    on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
+) -> Result<RunResult, PipelineError> {
+    let device = backend.device().map_err(TrainError::from)?;
+    let mut oos = Vec::new();
+    let evaluation = if cfg.folds > 0 {
+        let wf = WalkForwardConfig {
+            scheme: cfg.scheme,
+            folds: cfg.folds,
+            embargo_frac: cfg.embargo_frac,
+            ..WalkForwardConfig::default()
+        };
+        let mut folds = Vec::new();
+        let (mut all_p, mut all_c, mut all_m, mut all_t) = (vec![], vec![], vec![], vec![]);
+        let mut base_p = Vec::new();
+        for fold in ds.folds(&wf)? {
+            let stage = Stage::Fold(fold.index);
+            let fitted = fit_one(
+                ds,
+                &fold.train,
+                cfg,
+                backend,
+                checkpoints(stage),
+                data_hash,
+                &mut |r| on_epoch(stage, r),
+            )?;
+            let pred = train::predict(&fitted.net, ds, &fitted.scaler, &fold.test, 256, &device);
+            let (classes, targets) = targets(ds, &fold.test);
+            let m = metrics::classification(&pred.probs, &classes, &pred.moves, &targets);
+            let coverage = fitted
+                .calibrator
+                .coverage(&pred.probs, &classes, &pred.moves, &targets);
+            let prior = class_prior(ds, &fold.train);
+            base_p.extend(fold.test.iter().map(|_| prior));
+            for (i, s) in fold.test.iter().enumerate() {
+                oos.push(OosPrediction {
+                    series: s.series,
+                    bar: s.bar,
+                    fold: fold.index,
+                    prediction: to_prediction(&pred.probs[i], pred.moves[i], &fitted.calibrator),
+                });
+            }
+            let time = |s: &Sample| ds.timeline[s.at as usize];
+            folds.push(FoldReport {
+                fold: fold.index,
+                train_samples: fitted.fit_samples,
+                validation_samples: fitted.validation_samples,
+                calibration_samples: fitted.calibrator.samples,
+                test_samples: fold.test.len(),
+                purged: fold.purged + fitted.purged,
+                embargoed: fold.embargoed,
+                test_from: fold.test.first().map_or(0, time),
+                test_to: fold.test.last().map_or(0, time),
+                epochs: fitted.history.len(),
+                best_epoch: fitted.best_epoch,
+                stop: fitted.stop,
+                metrics: m,
+                coverage,
+            });
+            all_p.extend(pred.probs);
+            all_m.extend(pred.moves);
+            all_c.extend(classes);
+            all_t.extend(targets);
+            if fitted.stop == StopReason::Cancelled {
+                return Err(PipelineError::Cancelled);
+            }
+        }
+        let zeros = vec![0.0; all_t.len()];
+        Some(EvaluationReport {
+            folds,
+            metrics: metrics::classification(&all_p, &all_c, &all_m, &all_t),
+            prior_baseline: metrics::classification(&base_p, &all_c, &zeros, &all_t),
+        })
+    } else {
+        None
+    };
+
+    let f = fit_one(
+        ds,
+        &ds.samples,
+        cfg,
+        backend,
+        checkpoints(Stage::Final),
+        data_hash,
+        &mut |r| on_epoch(Stage::Final, r),
+    )?;
+    if f.stop == StopReason::Cancelled {
+        return Err(PipelineError::Cancelled);
+    }
+    Ok(RunResult {
+        evaluation,
+        oos,
+        model: FinalModel {
+            net: f.net,
+            scaler: f.scaler,
+            calibrator: f.calibrator,
+            history: f.history,
+            best_epoch: f.best_epoch,
+            stop: f.stop,
+            train_samples: f.fit_samples,
+        },
+    })
+}
+
+struct Fitted {
+    net: UniversalNet,
+    scaler: Scaler,
+    calibrator: Calibrator,
+    history: Vec<EpochReport>,
+    best_epoch: usize,
+    stop: StopReason,
+    fit_samples: usize,
+    validation_samples: usize,
+    purged: usize,
+}
+
+fn fit_one(
+    ds: &Dataset,
+    samples: &[Sample],
+    cfg: &PipelineConfig,
+    backend: Backend,
+    checkpoints: Option<Checkpoints>,
+    data_hash: &str,
+    on_epoch: &mut dyn FnMut(&EpochReport) -> Control,
+) -> Result<Fitted, PipelineError> {
+    let h = ds.holdout(samples, cfg.val_frac, cfg.calib_frac)?;
+    let scaler = ds.fit_scaler(&h.fit)?;
+    let trained = train::train(
+        ds,
+        &scaler,
+        &h.fit,
+        &h.validation,
+        &cfg.train,
+        backend,
+        checkpoints.as_ref(),
+        data_hash,
+        on_epoch,
+    )?;
+    let device: Device = backend.device().map_err(TrainError::from)?;
+    let pred = train::predict(&trained.net, ds, &scaler, &h.calibration, 256, &device);
+    let (classes, targets) = targets(ds, &h.calibration);
+    let calibrator = Calibrator::fit(
+        &pred.probs,
+        &classes,
+        &pred.moves,
+        &targets,
+        cfg.conformal_level,
+    )?;
+    Ok(Fitted {
+        net: trained.net,
+        scaler,
+        calibrator,
+        history: trained.history,
+        best_epoch: trained.best_epoch,
+        stop: trained.stop,
+        fit_samples: h.fit.len(),
+        validation_samples: h.validation.len(),
+        purged: h.purged,
+    })
+}
+
+fn targets(ds: &Dataset, samples: &[Sample]) -> (Vec<u8>, Vec<f32>) {
+    samples
+        .iter()
+        .map(|s| ds.series[s.series as usize].targets[s.bar as usize].unwrap_or((1, 0.0)))
+        .unzip()
+}
+
+/// Training class frequencies: the no-skill forecast.
+fn class_prior(ds: &Dataset, samples: &[Sample]) -> [f32; 3] {
+    let mut counts = [0f32; 3];
+    for c in targets(ds, samples).0 {
+        counts[c as usize] += 1.0;
+    }
+    let n = counts.iter().sum::<f32>().max(1.0);
+    counts.map(|c| c / n)
+}
+
+/// Network output + calibration → the engine's prediction.
+pub fn to_prediction(p: &[f32; 3], expected_move: f32, cal: &Calibrator) -> Prediction {
+    Prediction {
+        p_up: p[0] as f64,
+        p_neutral: p[1] as f64,
+        p_down: p[2] as f64,
+        expected_move_pct: expected_move as f64,
+        confidence: cal.confidence(p),
+    }
+}

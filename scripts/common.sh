@@ -11,6 +11,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/traderai-target}"
 # flags lets both share one set of compiled dependencies instead of two.
 export RUSTFLAGS="${RUSTFLAGS:---cfg erase_components}"
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+# PyTorch 2.9.0 (libtorch for the `tch` feature, and the reference benchmarks)
+# lives in a venv outside the clone, like the target directory: 6.7 GB.
+export TRADERAI_VENV="${TRADERAI_VENV:-$HOME/.cache/traderai-venv}"
 
 log() { printf '\033[1;36m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }

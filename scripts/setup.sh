@@ -14,6 +14,8 @@ need node nodejs
 need npm npm
 need chromium chromium
 need psql postgresql-client
+need python3 python3
+python3 -c "import ensurepip" 2>/dev/null || apt_missing+=(python3-venv)
 # A PostgreSQL server only when none is reachable and none can be started locally.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt_missing+=(postgresql)
@@ -48,5 +50,11 @@ fi
 if [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   log "npm: installing end2end tools"
   (cd end2end && npm ci --no-audit --no-fund)
+fi
+# libtorch from PyPI (tch 0.22 wants exactly torch 2.9.0); the CUDA wheel also runs without a GPU.
+if ! "$TRADERAI_VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.9.0')" 2>/dev/null; then
+  log "installing PyTorch 2.9.0 into $TRADERAI_VENV (first time: ~3 min, 6.7 GB)"
+  python3 -m venv "$TRADERAI_VENV"
+  "$TRADERAI_VENV/bin/python" -m pip install -q torch==2.9.0
 fi
 log "setup complete"

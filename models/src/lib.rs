@@ -2,6 +2,7 @@
 //! training, calibration and drift checks. No HTTP, no SQL — the server owns
 //! jobs, storage and the CLI.
 
+pub mod artifact;
 pub mod backend;
 pub mod conformal;
 pub mod data;

@@ -116,6 +116,7 @@ pub struct FinalModel {
     pub best_epoch: usize,
     pub stop: StopReason,
     pub train_samples: usize,
+    pub resumed_from: usize,
 }
 
 #[derive(Debug)]
@@ -232,6 +233,7 @@ pub fn run(
             best_epoch: f.best_epoch,
             stop: f.stop,
             train_samples: f.fit_samples,
+            resumed_from: f.resumed_from,
         },
     })
 }
@@ -246,6 +248,7 @@ struct Fitted {
     fit_samples: usize,
     validation_samples: usize,
     purged: usize,
+    resumed_from: usize,
 }
 
 fn fit_one(
@@ -284,12 +287,13 @@ fn fit_one(
         net: trained.net,
         scaler,
         calibrator,
-        history: trained.history,
+        history: trained.history.clone(),
         best_epoch: trained.best_epoch,
         stop: trained.stop,
         fit_samples: h.fit.len(),
         validation_samples: h.validation.len(),
         purged: h.purged,
+        resumed_from: trained.resumed_from,
     })
 }
 

@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::exchange::binance::mock::{MockConfig, MockExchange};
 use crate::import::{self, ImportOptions, SourceFormat, layout::ColumnOverrides};
-use crate::{backfill, export, jobs, research, seed, time};
+use crate::{backfill, export, jobs, research, seed, time, training};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use engine::resample::{Completeness, resample};
@@ -66,6 +66,10 @@ pub enum Command {
     Walkforward(research::WalkforwardArgs),
     /// Backtest a strategy with costs and risk profile, beside its baselines.
     Backtest(research::BacktestArgs),
+    /// Train the BiGRU-attention model with walk-forward evaluation; writes a model directory.
+    Train(training::TrainArgs),
+    /// Per-bar predictions of a trained model (the CSV `backtest --signals` reads).
+    Predict(training::PredictArgs),
     /// List, watch, cancel and resume jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -318,6 +322,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Labels(a)) => research::labels_cmd(&cli, a).await,
         Some(Command::Walkforward(a)) => research::walkforward_cmd(&cli, a).await,
         Some(Command::Backtest(a)) => research::backtest_cmd(&cli, a).await,
+        Some(Command::Train(a)) => training::train_cmd(&cli, a).await,
+        Some(Command::Predict(a)) => training::predict_cmd(&cli, a).await,
         Some(Command::Jobs(j)) => jobs_cmd(&cli, &settings, j).await,
         Some(Command::Worker(a)) => {
             let pool = connect(&cli).await?;

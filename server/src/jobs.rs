@@ -3,12 +3,13 @@
 use crate::backfill::{self, BackfillParams};
 use crate::config::Settings;
 use crate::db::{self, jobs::Job, jobs::JobStatus};
+use crate::training;
 use anyhow::Context;
 use sqlx::PgPool;
 use std::time::Duration;
 
 /// Kinds of job this build can run.
-pub const KINDS: &[&str] = &[backfill::KIND];
+pub const KINDS: &[&str] = &[backfill::KIND, training::KIND];
 
 /// `host:pid:nonce`: who holds a claim. The pid lets a process on the same
 /// host see at once that the owner died; the nonce tells two lives of one
@@ -87,6 +88,7 @@ pub async fn run_claimed(
 ) -> anyhow::Result<JobStatus> {
     let outcome = match job.kind.as_str() {
         backfill::KIND => run_backfill(pool, settings, job, owner, on_progress).await,
+        training::KIND => training::run_job(pool, job, owner).await,
         other => Err(anyhow::anyhow!(
             "this build cannot run jobs of kind {other:?}"
         )),

@@ -14,4 +14,5 @@ pub mod progress;
 pub mod research;
 pub mod seed;
 pub mod time;
+pub mod training;
 pub mod web;

@@ -8,7 +8,7 @@
 mod gru;
 mod init;
 
-pub use gru::BiGru;
+pub use gru::{BiGru, tanh};
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig};
@@ -92,10 +92,8 @@ impl Attention {
     /// `h`: `[B, T, D]` → (context `[B, D]`, weights `[B, T]`).
     pub fn forward(&self, h: Tensor<3>) -> (Tensor<2>, Tensor<2>) {
         let [b, t, d] = h.dims();
-        let e = self
-            .proj
-            .forward(h.clone())
-            .tanh()
+        let e = self.proj.forward(h.clone());
+        let e = tanh(e)
             .reshape([b * t, self.score.dims()[0]])
             .matmul(self.score.val())
             .reshape([b, t]);
@@ -154,12 +152,27 @@ impl UniversalNet {
         }
     }
 
-    /// `x`: `[B, T, features]`.
+    /// `x`: `[B, T, features]` (data, not tracked by autodiff).
     pub fn forward(&self, x: Tensor<3>) -> Output {
-        let h = self.norm1.forward(self.gru1.forward(x));
-        let h = self.norm2.forward(self.gru2.forward(h));
-        let [b, t, d] = h.dims();
-        let last = h.clone().narrow(1, t - 1, 1).reshape([b, d]);
+        let [b, t, f] = x.dims();
+        // Per-step tensors through both GRUs (see gru.rs for why not [B, T, ·]).
+        let xs: Vec<Tensor<2>> = (0..t)
+            .map(|i| x.clone().narrow(1, i, 1).reshape([b, f]))
+            .collect();
+        let h1: Vec<Tensor<2>> = self
+            .gru1
+            .forward_steps(&xs)
+            .into_iter()
+            .map(|h| self.norm1.forward(h))
+            .collect();
+        let h2: Vec<Tensor<2>> = self
+            .gru2
+            .forward_steps(&h1)
+            .into_iter()
+            .map(|h| self.norm2.forward(h))
+            .collect();
+        let last = h2[t - 1].clone();
+        let h: Tensor<3> = Tensor::stack(h2, 1);
         let (context, _) = self.attention.forward(h);
         let z = Tensor::cat(vec![context, last], 1);
         let z = self

@@ -1,0 +1,283 @@
+//! A trained model as files: weights (safetensors), scaler, calibrator,
+//! config, metrics, training history, and a manifest with SHA-256 hashes of
+//! each. Loading checks every hash, so a changed or truncated file is
+//! refused by name rather than served.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use engine::features::{self, Scaler};
+use engine::signals::Prediction;
+use engine::{TimeMs, Timeframe};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::backend::{Backend, BackendError};
+use crate::conformal::Calibrator;
+use crate::data::{Dataset, Sample, Series, TargetConfig};
+use crate::net::{NetConfig, UniversalNet};
+use crate::pipeline::{PipelineConfig, to_prediction};
+use crate::train::{self, TrainError};
+
+pub const WEIGHTS: &str = "weights.safetensors";
+pub const SCALER: &str = "scaler.json";
+pub const CALIBRATOR: &str = "calibrator.json";
+pub const CONFIG: &str = "config.json";
+pub const METRICS: &str = "metrics.json";
+pub const HISTORY: &str = "history.json";
+pub const MANIFEST: &str = "manifest.json";
+
+/// What the model is and what it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub architecture: String,
+    /// "universal" or the one symbol of a per-symbol model.
+    pub scope: String,
+    pub timeframe: Timeframe,
+    pub features: Vec<String>,
+    pub net: NetConfig,
+    pub target: TargetConfig,
+    pub pipeline: PipelineConfig,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRange {
+    pub symbols: Vec<String>,
+    pub from: TimeMs,
+    pub to: TimeMs,
+    pub samples: usize,
+    /// SHA-256 of the candles trained on.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub created_at: TimeMs,
+    pub code_version: String,
+    pub data: DataRange,
+    pub files: Vec<FileEntry>,
+    /// SHA-256 over the files' names and hashes: the artifact's identity.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error("{path}: SHA-256 {actual} differs from the manifest's {expected}")]
+    Tampered {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error(transparent)]
+    Weights(#[from] TrainError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
+    move |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub fn sha256_file(path: &Path) -> Result<(u64, String), ArtifactError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
+}
+
+/// Everything a model directory holds, before it is written.
+#[derive(Debug)]
+pub struct ArtifactParts<'a> {
+    pub net: &'a UniversalNet,
+    pub scaler: &'a Scaler,
+    pub calibrator: &'a Calibrator,
+    pub config: &'a ModelConfig,
+    pub metrics: &'a serde_json::Value,
+    pub history: &'a serde_json::Value,
+    pub data: DataRange,
+    pub code_version: String,
+    pub created_at: TimeMs,
+}
+
+/// Writes the model into `dir` (created) and returns its manifest.
+pub fn write(dir: &Path, parts: ArtifactParts<'_>) -> Result<Manifest, ArtifactError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    train::save_weights(parts.net, &dir.join(WEIGHTS))?;
+    let json = |name: &str, v: &dyn erased::Json| -> Result<(), ArtifactError> {
+        let path = dir.join(name);
+        std::fs::write(&path, v.to_json()).map_err(io(&path))
+    };
+    json(SCALER, parts.scaler)?;
+    json(CALIBRATOR, parts.calibrator)?;
+    json(CONFIG, parts.config)?;
+    json(METRICS, parts.metrics)?;
+    json(HISTORY, parts.history)?;
+    let mut files = Vec::new();
+    for name in [WEIGHTS, SCALER, CALIBRATOR, CONFIG, METRICS, HISTORY] {
+        let (bytes, sha256) = sha256_file(&dir.join(name))?;
+        files.push(FileEntry {
+            path: name.to_string(),
+            bytes,
+            sha256,
+        });
+    }
+    let manifest = Manifest {
+        created_at: parts.created_at,
+        code_version: parts.code_version,
+        data: parts.data,
+        sha256: identity(&files),
+        files,
+    };
+    json(MANIFEST, &manifest)?;
+    Ok(manifest)
+}
+
+fn identity(files: &[FileEntry]) -> String {
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.path.as_bytes());
+        h.update([0]);
+        h.update(f.sha256.as_bytes());
+        h.update([0]);
+    }
+    format!("{:x}", h.finalize())
+}
+
+mod erased {
+    /// Object-safe "serialize me as pretty JSON" for the writer above.
+    pub trait Json {
+        fn to_json(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> Vec<u8> {
+            serde_json::to_vec_pretty(self).unwrap_or_default()
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ArtifactError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|e| ArtifactError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads and verifies a manifest: every file's hash and the identity.
+pub fn verify(dir: &Path) -> Result<Manifest, ArtifactError> {
+    let manifest: Manifest = read_json(&dir.join(MANIFEST))?;
+    for f in &manifest.files {
+        let path = dir.join(&f.path);
+        let (_, actual) = sha256_file(&path)?;
+        if actual != f.sha256 {
+            return Err(ArtifactError::Tampered {
+                path,
+                expected: f.sha256.clone(),
+                actual,
+            });
+        }
+    }
+    let actual = identity(&manifest.files);
+    if actual != manifest.sha256 {
+        return Err(ArtifactError::Tampered {
+            path: dir.join(MANIFEST),
+            expected: manifest.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(manifest)
+}
+
+/// A verified model ready to score candles.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub config: ModelConfig,
+    pub net: UniversalNet,
+    pub scaler: Scaler,
+    pub calibrator: Calibrator,
+    device: Device,
+}
+
+impl LoadedModel {
+    pub fn load(dir: &Path, backend: Backend) -> Result<LoadedModel, ArtifactError> {
+        let manifest = verify(dir)?;
+        let config: ModelConfig = read_json(&dir.join(CONFIG))?;
+        let names: Vec<&str> = config.features.iter().map(String::as_str).collect();
+        if names != features::NAMES {
+            return Err(ArtifactError::Format {
+                path: dir.join(CONFIG),
+                message: format!(
+                    "trained on features {names:?}; this build computes {:?}",
+                    features::NAMES
+                ),
+            });
+        }
+        let device = backend.device()?;
+        let net = train::load_weights(&config.net, &dir.join(WEIGHTS), &device)?;
+        Ok(LoadedModel {
+            dir: dir.to_path_buf(),
+            scaler: read_json(&dir.join(SCALER))?,
+            calibrator: read_json(&dir.join(CALIBRATOR))?,
+            manifest,
+            config,
+            net,
+            device,
+        })
+    }
+
+    /// One prediction per candle: `None` where no full window of features exists.
+    pub fn predict_series(
+        &self,
+        symbol: &str,
+        candles: &[engine::Candle],
+    ) -> Vec<Option<Prediction>> {
+        let series = Series::new(symbol, self.config.timeframe, candles, self.config.target);
+        let window = self.config.net.window;
+        let ends = series.window_ends(window);
+        let samples: Vec<Sample> = ends
+            .iter()
+            .map(|&bar| Sample {
+                series: 0,
+                bar: bar as u32,
+                at: 0,
+                label_end: 0,
+            })
+            .collect();
+        let ds = Dataset {
+            series: vec![series],
+            window,
+            horizon: self.config.target.horizon,
+            samples: Vec::new(),
+            timeline: Vec::new(),
+        };
+        let pred = train::predict(&self.net, &ds, &self.scaler, &samples, 256, &self.device);
+        let mut out = vec![None; candles.len()];
+        for (i, &bar) in ends.iter().enumerate() {
+            out[bar] = Some(to_prediction(
+                &pred.probs[i],
+                pred.moves[i],
+                &self.calibrator,
+            ));
+        }
+        out
+    }
+}

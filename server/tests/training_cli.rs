@@ -1,0 +1,361 @@
+//! `traderai train` and `predict` through the real binary on the bundled
+//! daily series (a shrunken network on flex, so it runs in seconds), and a
+//! training job killed with SIGKILL that resumes from its last epoch.
+
+mod common;
+
+use server::db;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn traderai(db: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_traderai"));
+    c.env("RUST_LOG", "warn").args(args);
+    if let Some(url) = db {
+        c.env("DATABASE_URL", url);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The production pipeline with a small network and a short schedule.
+fn tiny_config(dir: &Path) -> String {
+    let path = dir.join("tiny.json");
+    let cfg = serde_json::json!({
+        "train": {
+            "net": { "features": 18, "window": 20, "gru1": 12, "gru2": 8, "attention": 8,
+                     "dense1": 16, "dense2": 8, "dropout1": 0.2, "dropout2": 0.15, "classes": 3 },
+            "learning_rate": 0.002,
+            "max_epochs": 3
+        },
+        "folds": 2
+    });
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn train_evaluates_out_of_sample_writes_a_verified_model_and_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path());
+    let btc = common::data("btc-usd-1d-yahoo.csv");
+    let msft = common::data("msft-1d.csv");
+    let out_dir = dir.path().join("models");
+    let summary = ok(&traderai(
+        None,
+        &[
+            "--json",
+            "train",
+            "--input",
+            btc.to_str().unwrap(),
+            msft.to_str().unwrap(),
+            "--symbol",
+            "BTC/USD",
+            "MSFT/USD",
+            "--timeframe",
+            "1d",
+            "--backend",
+            "flex",
+            "--pipeline",
+            &cfg,
+            "--min-net-profit",
+            "0.5",
+            "-o",
+            out_dir.to_str().unwrap(),
+        ],
+    ));
+    let s = &summary[0];
+    assert_eq!(s["scope"], "universal");
+    assert!(s["epochs"].as_u64().unwrap() >= 1 && s["epochs"].as_u64().unwrap() <= 3);
+    let eval = &s["evaluation"];
+    let folds = eval["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 2);
+    let mut last_test_to = 0;
+    for f in folds {
+        assert!(f["test_samples"].as_u64().unwrap() > 100, "{f}");
+        // Test windows follow each other: nothing is scored twice.
+        assert!(f["test_from"].as_i64().unwrap() > last_test_to);
+        last_test_to = f["test_to"].as_i64().unwrap();
+        let m = &f["metrics"];
+        let acc = m["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(m["log_loss"].as_f64().unwrap() > 0.0);
+        let cov = &f["coverage"];
+        assert_eq!(cov["level"], 0.9);
+        let c = cov["set_coverage"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+    }
+    let pooled: u64 = folds
+        .iter()
+        .map(|f| f["test_samples"].as_u64().unwrap())
+        .sum();
+    assert_eq!(eval["metrics"]["samples"].as_u64().unwrap(), pooled);
+    // The backtest of the out-of-sample signals ran with its baselines.
+    let bt = &s["backtest"];
+    assert!(bt["metrics"]["final_equity"].as_f64().unwrap() > 0.0);
+    assert!(
+        bt["baselines"]["buy_and_hold"]["final_equity"]
+            .as_f64()
+            .is_some()
+    );
+    // It covers only the tested span: no series starts before the first
+    // test window (BTC's file starts later than MSFT's, so one starts there).
+    let test_from = folds[0]["test_from"].as_i64().unwrap();
+    let starts: Vec<i64> = bt["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["from"].as_i64().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 2);
+    assert!(
+        starts.iter().all(|&t| t >= test_from),
+        "{starts:?} vs {test_from}"
+    );
+    assert!(starts.contains(&test_from), "{starts:?} vs {test_from}");
+
+    // The model directory: every file hashed in the manifest.
+    let model = Path::new(s["dir"].as_str().unwrap());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["sha256"], s["sha256"]);
+    let names: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for want in [
+        "weights.safetensors",
+        "scaler.json",
+        "calibrator.json",
+        "config.json",
+        "metrics.json",
+        "history.json",
+    ] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert_eq!(
+        manifest["data"]["symbols"],
+        serde_json::json!(["BTC/USD", "MSFT/USD"])
+    );
+
+    // Predictions for the bars of one series, then a backtest on them.
+    let preds = dir.path().join("btc.csv");
+    let p = ok(&traderai(
+        None,
+        &[
+            "--json",
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            btc.to_str().unwrap(),
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--backend",
+            "flex",
+            "-o",
+            preds.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(p["model"], s["sha256"]);
+    let text = std::fs::read_to_string(&preds).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "open_time,p_up,p_neutral,p_down,expected_move_pct,confidence,set,move_low,move_high"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows.len() as u64,
+        p["series"][0]["predicted"].as_u64().unwrap()
+    );
+    assert!(rows.len() > 500);
+    for r in &rows {
+        let probs: f64 = r[1..4].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+        assert!((probs - 1.0).abs() < 1e-4);
+        let (lo, mv, hi): (f64, f64, f64) = (
+            r[7].parse().unwrap(),
+            r[4].parse().unwrap(),
+            r[8].parse().unwrap(),
+        );
+        assert!(lo <= mv && mv <= hi);
+        assert!(!r[6].is_empty(), "a 90 % set is never empty here");
+    }
+    let bt_out = dir.path().join("bt");
+    ok(&traderai(
+        None,
+        &[
+            "--json",
+            "backtest",
+            "--input",
+            btc.to_str().unwrap(),
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--strategy",
+            "model",
+            "--signals",
+            preds.to_str().unwrap(),
+            "--min-net-profit",
+            "0.5",
+            "-o",
+            bt_out.to_str().unwrap(),
+        ],
+    ));
+
+    // A changed file is refused by name.
+    let scaler = model.join("scaler.json");
+    let mut text = std::fs::read_to_string(&scaler).unwrap();
+    text.push(' ');
+    std::fs::write(&scaler, text).unwrap();
+    let bad = traderai(
+        None,
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            btc.to_str().unwrap(),
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--backend",
+            "flex",
+            "-o",
+            preds.to_str().unwrap(),
+        ],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("scaler.json") && err.contains("SHA-256"),
+        "{err}"
+    );
+}
+
+async fn epochs_done(pool: &sqlx::PgPool, id: i64) -> u64 {
+    let job = db::jobs::get(pool, id).await.unwrap().unwrap();
+    job.detail["epoch"]["epoch"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_training_job_resumes_from_its_last_epoch() {
+    let (pool, url) = common::fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::data("btc-usd-1d-yahoo.csv");
+    ok(&traderai(
+        Some(&url),
+        &[
+            "--json",
+            "import",
+            file.to_str().unwrap(),
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "yahoo",
+        ],
+    ));
+    let cfg = tiny_config(dir.path());
+    let out = dir.path().join("models");
+    let job = ok(&traderai(
+        Some(&url),
+        &[
+            "--json",
+            "train",
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "yahoo",
+            "--backend",
+            "flex",
+            "--pipeline",
+            &cfg,
+            "--folds",
+            "0",
+            "--epochs",
+            "40",
+            "--enqueue",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    let id = job["id"].as_i64().unwrap();
+    assert_eq!(job["kind"], "train");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_traderai"))
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .args(["jobs", "resume", &id.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while epochs_done(&pool, id).await < 3 {
+        assert!(Instant::now() < deadline, "no epochs published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed_at = epochs_done(&pool, id).await;
+    let row = db::jobs::get(&pool, id).await.unwrap().unwrap();
+    assert_eq!(row.status, db::jobs::JobStatus::Running);
+    assert!(row.progress > 0.0 && row.progress < 1.0, "{}", row.progress);
+    let r = &row.detail["epoch"];
+    for k in [
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "learning_rate",
+        "eta_seconds",
+    ] {
+        assert!(r[k].as_f64().is_some(), "{k} missing in {r}");
+    }
+
+    let done = traderai(Some(&url), &["jobs", "resume", &id.to_string()]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let row = db::jobs::get(&pool, id).await.unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        db::jobs::JobStatus::Succeeded,
+        "{:?}",
+        row.error
+    );
+    let s = &row.detail[0];
+    assert!(
+        // Checkpoints are written before an epoch is published.
+        s["resumed_from"].as_u64().unwrap() >= killed_at,
+        "resumed from {} after the kill at epoch {killed_at}",
+        s["resumed_from"]
+    );
+    assert!(s["resumed_from"].as_u64().unwrap() >= 2);
+    assert!(
+        Path::new(s["dir"].as_str().unwrap())
+            .join("manifest.json")
+            .exists()
+    );
+}

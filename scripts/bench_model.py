@@ -2,7 +2,7 @@
 models/examples/train_step.rs times ours: one Adam training step on a batch of
 64 x 60 x 18 and one inference batch, CPU, eager mode.
 
-    .venv/bin/python scripts/bench_model.py [steps]
+    $TRADERAI_VENV/bin/python scripts/bench_model.py [steps] [threads]
 """
 import json
 import sys
@@ -44,6 +44,8 @@ class Net(nn.Module):
 
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    if len(sys.argv) > 2:
+        torch.set_num_threads(int(sys.argv[2]))
     torch.manual_seed(1)
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=5e-4)

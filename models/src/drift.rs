@@ -143,7 +143,7 @@ mod tests {
         assert!(psi(&a, &b) > 1.0);
         let r = report(
             &["x".into()],
-            &[a.clone()],
+            std::slice::from_ref(&a),
             &[b],
             DriftThresholds::default(),
         );

@@ -4,25 +4,9 @@
 
 mod common;
 
+use common::{ok, traderai};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn traderai(db: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_traderai"));
-    if let Some(url) = db {
-        c.env("DATABASE_URL", url);
-    }
-    c.args(args).output().unwrap()
-}
-
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
 
 fn rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
@@ -234,21 +218,7 @@ fn walkforward_folds_are_purged_and_auditable() {
 #[tokio::test]
 async fn backtest_a_stored_series_records_config_hash_and_baselines() {
     let (_pool, url) = common::fresh_db().await;
-    let file = common::data("btc-usd-1d-yahoo.csv");
-    ok(&traderai(
-        Some(&url),
-        &[
-            "--json",
-            "import",
-            file.to_str().unwrap(),
-            "--symbol",
-            "BTC/USD",
-            "--timeframe",
-            "1d",
-            "--exchange",
-            "yahoo",
-        ],
-    ));
+    common::import_btc_1d(&url);
     let dir = tempfile::tempdir().unwrap();
     let run = |seed: &str, out: &Path| {
         ok(&traderai(

@@ -4,28 +4,12 @@
 
 mod common;
 
+use common::{ok, traderai};
+
 use server::db;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn traderai(db: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_traderai"));
-    c.env("RUST_LOG", "warn").args(args);
-    if let Some(url) = db {
-        c.env("DATABASE_URL", url);
-    }
-    c.output().unwrap()
-}
-
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// The production pipeline with a small network and a short schedule.
 fn tiny_config(dir: &Path) -> String {
@@ -258,21 +242,7 @@ async fn epochs_done(pool: &sqlx::PgPool, id: i64) -> u64 {
 async fn a_killed_training_job_resumes_from_its_last_epoch() {
     let (pool, url) = common::fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = common::data("btc-usd-1d-yahoo.csv");
-    ok(&traderai(
-        Some(&url),
-        &[
-            "--json",
-            "import",
-            file.to_str().unwrap(),
-            "--symbol",
-            "BTC/USD",
-            "--timeframe",
-            "1d",
-            "--exchange",
-            "yahoo",
-        ],
-    ));
+    common::import_btc_1d(&url);
     let cfg = tiny_config(dir.path());
     let out = dir.path().join("models");
     let job = ok(&traderai(

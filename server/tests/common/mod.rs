@@ -51,3 +51,42 @@ pub fn btc_15m() -> Vec<Candle> {
 pub fn sym(s: &str) -> Symbol {
     Symbol::parse(s).unwrap()
 }
+
+/// Runs the real `traderai` binary (against `db` when given).
+pub fn traderai(db: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_traderai"));
+    c.env("RUST_LOG", "warn").args(args);
+    if let Some(url) = db {
+        c.env("DATABASE_URL", url);
+    }
+    c.output().unwrap()
+}
+
+/// Asserts success (showing stderr otherwise); stdout as JSON, or null.
+pub fn ok(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Imports the bundled BTC/USD daily file as the stored series yahoo/spot/1d.
+pub fn import_btc_1d(url: &str) {
+    let file = data("btc-usd-1d-yahoo.csv");
+    ok(&traderai(
+        Some(url),
+        &[
+            "--json",
+            "import",
+            file.to_str().unwrap(),
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "yahoo",
+        ],
+    ));
+}

@@ -5,6 +5,7 @@
 
 pub mod backtest;
 pub mod costs;
+pub mod drift;
 pub mod features;
 pub mod indicators;
 pub mod labels;

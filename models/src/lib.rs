@@ -1,12 +1,11 @@
 //! TraderAI's learning half: the universal BiGRU-attention network and its
-//! training, calibration and drift checks. No HTTP, no SQL — the server owns
+//! training and calibration (drift statistics are in `engine::drift`). No HTTP, no SQL — the server owns
 //! jobs, storage and the CLI.
 
 pub mod artifact;
 pub mod backend;
 pub mod conformal;
 pub mod data;
-pub mod drift;
 pub mod metrics;
 pub mod net;
 pub mod pipeline;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Backend, BackendError};
 use crate::conformal::Calibrator;
-use crate::data::{Dataset, Sample, Series, TargetConfig};
+use crate::data::{Dataset, Series, TargetConfig};
 use crate::net::{NetConfig, UniversalNet};
 use crate::pipeline::{PipelineConfig, to_prediction};
 use crate::train::{self, TrainError};
@@ -120,15 +120,11 @@ pub struct ArtifactParts<'a> {
 pub fn write(dir: &Path, parts: ArtifactParts<'_>) -> Result<Manifest, ArtifactError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     train::save_weights(parts.net, &dir.join(WEIGHTS))?;
-    let json = |name: &str, v: &dyn erased::Json| -> Result<(), ArtifactError> {
-        let path = dir.join(name);
-        std::fs::write(&path, v.to_json()).map_err(io(&path))
-    };
-    json(SCALER, parts.scaler)?;
-    json(CALIBRATOR, parts.calibrator)?;
-    json(CONFIG, parts.config)?;
-    json(METRICS, parts.metrics)?;
-    json(HISTORY, parts.history)?;
+    write_json(dir, SCALER, parts.scaler)?;
+    write_json(dir, CALIBRATOR, parts.calibrator)?;
+    write_json(dir, CONFIG, parts.config)?;
+    write_json(dir, METRICS, parts.metrics)?;
+    write_json(dir, HISTORY, parts.history)?;
     let mut files = Vec::new();
     for name in [WEIGHTS, SCALER, CALIBRATOR, CONFIG, METRICS, HISTORY] {
         let (bytes, sha256) = sha256_file(&dir.join(name))?;
@@ -145,7 +141,7 @@ pub fn write(dir: &Path, parts: ArtifactParts<'_>) -> Result<Manifest, ArtifactE
         sha256: identity(&files),
         files,
     };
-    json(MANIFEST, &manifest)?;
+    write_json(dir, MANIFEST, &manifest)?;
     Ok(manifest)
 }
 
@@ -160,16 +156,13 @@ fn identity(files: &[FileEntry]) -> String {
     format!("{:x}", h.finalize())
 }
 
-mod erased {
-    /// Object-safe "serialize me as pretty JSON" for the writer above.
-    pub trait Json {
-        fn to_json(&self) -> Vec<u8>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> Vec<u8> {
-            serde_json::to_vec_pretty(self).unwrap_or_default()
-        }
-    }
+fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<(), ArtifactError> {
+    let path = dir.join(name);
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ArtifactError::Format {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&path, bytes).map_err(io(&path))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ArtifactError> {
@@ -251,28 +244,11 @@ impl LoadedModel {
         candles: &[engine::Candle],
     ) -> Vec<Option<Prediction>> {
         let series = Series::new(symbol, self.config.timeframe, candles, self.config.target);
-        let window = self.config.net.window;
-        let ends = series.window_ends(window);
-        let samples: Vec<Sample> = ends
-            .iter()
-            .map(|&bar| Sample {
-                series: 0,
-                bar: bar as u32,
-                at: 0,
-                label_end: 0,
-            })
-            .collect();
-        let ds = Dataset {
-            series: vec![series],
-            window,
-            horizon: self.config.target.horizon,
-            samples: Vec::new(),
-            timeline: Vec::new(),
-        };
-        let pred = train::predict(&self.net, &ds, &self.scaler, &samples, 256, &self.device);
+        let ds = Dataset::for_inference(series, self.config.net.window, self.config.target.horizon);
+        let pred = train::predict(&self.net, &ds, &self.scaler, &ds.samples, 256, &self.device);
         let mut out = vec![None; candles.len()];
-        for (i, &bar) in ends.iter().enumerate() {
-            out[bar] = Some(to_prediction(
+        for (i, s) in ds.samples.iter().enumerate() {
+            out[s.bar as usize] = Some(to_prediction(
                 &pred.probs[i],
                 pred.moves[i],
                 &self.calibrator,

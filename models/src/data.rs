@@ -97,8 +97,9 @@ pub struct Dataset {
     pub series: Vec<Series>,
     pub window: usize,
     pub horizon: usize,
+    /// Labelled windows in time order (every window, for [`Dataset::for_inference`]).
     pub samples: Vec<Sample>,
-    /// Distinct bar times of all samples, ascending.
+    /// Distinct bar times of all samples, ascending (empty for inference).
     pub timeline: Vec<TimeMs>,
 }
 
@@ -266,12 +267,39 @@ impl Dataset {
         for s in samples {
             let series = &self.series[s.series as usize];
             push_window(&mut b.x, series, s.bar as usize, self.window, scaler);
-            let (class, ret) = series.targets[s.bar as usize].unwrap_or((1, 0.0));
+            let (class, ret) = self.target(s);
             b.class.push(class);
             b.target_move.push(ret);
         }
-        b.len = samples.len();
         b
+    }
+
+    /// (class, forward return %) of a sample; NEUTRAL and 0 for an
+    /// unlabelled window (inference), which no loss or metric reads.
+    pub fn target(&self, s: &Sample) -> (u8, f32) {
+        self.series[s.series as usize].targets[s.bar as usize].unwrap_or((1, 0.0))
+    }
+
+    /// Every full window of one series, labelled or not: for scoring.
+    pub fn for_inference(series: Series, window: usize, horizon: usize) -> Dataset {
+        let samples = series
+            .window_ends(window)
+            .into_iter()
+            .enumerate()
+            .map(|(k, bar)| Sample {
+                series: 0,
+                bar: bar as u32,
+                at: k as u32,
+                label_end: k as u32,
+            })
+            .collect();
+        Dataset {
+            series: vec![series],
+            window,
+            horizon,
+            samples,
+            timeline: Vec::new(),
+        }
     }
 }
 
@@ -319,7 +347,6 @@ pub struct Batch {
     pub x: Vec<f32>,
     pub class: Vec<u8>,
     pub target_move: Vec<f32>,
-    pub len: usize,
 }
 
 impl Batch {
@@ -328,8 +355,16 @@ impl Batch {
             x: Vec::with_capacity(n * window * COUNT),
             class: Vec::with_capacity(n),
             target_move: Vec::with_capacity(n),
-            len: 0,
         }
+    }
+
+    /// Samples in the batch.
+    pub fn len(&self) -> usize {
+        self.class.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.class.is_empty()
     }
 }
 

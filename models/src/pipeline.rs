@@ -298,10 +298,7 @@ fn fit_one(
 }
 
 fn targets(ds: &Dataset, samples: &[Sample]) -> (Vec<u8>, Vec<f32>) {
-    samples
-        .iter()
-        .map(|s| ds.series[s.series as usize].targets[s.bar as usize].unwrap_or((1, 0.0)))
-        .unzip()
+    samples.iter().map(|s| ds.target(s)).unzip()
 }
 
 /// Training class frequencies: the no-skill forecast.

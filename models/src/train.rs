@@ -229,9 +229,10 @@ pub fn train(
     if validation.is_empty() {
         return Err(TrainError::NoValidation);
     }
-    let device = backend.device()?.autodiff();
+    let eval_device = backend.device()?;
+    let device = eval_device.clone().autodiff();
     let fingerprint = cfg.fingerprint(data_hash);
-    let weights = class_weights(fit.iter().map(|s| target(ds, s).0), cfg.net.classes);
+    let weights = class_weights(fit.iter().map(|s| ds.target(s).0), cfg.net.classes);
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut net = UniversalNet::new(&cfg.net, &mut rng, &device);
@@ -280,15 +281,22 @@ pub fn train(
             let batch = ds.batch(chunk, scaler);
             let out = net.forward(input(&batch, cfg, &device));
             let loss = loss(&out, &batch, &weights, cfg, &device);
-            loss_sum += loss.clone().into_scalar::<f32>() as f64 * batch.len as f64;
+            loss_sum += loss.clone().into_scalar::<f32>() as f64 * batch.len() as f64;
             hits += correct(&out.logits, &batch);
-            seen += batch.len;
+            seen += batch.len();
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(st.learning_rate, net, grads);
         }
 
-        let eval_net = net.valid();
-        let val = evaluate(&eval_net, ds, scaler, validation, cfg, &weights)?;
+        let val = evaluate(
+            &net.valid(),
+            ds,
+            scaler,
+            validation,
+            cfg,
+            &weights,
+            &eval_device,
+        );
         if val.loss < st.best_val {
             st.best_val = val.loss;
             st.best_epoch = epoch;
@@ -354,15 +362,11 @@ pub fn train(
     })
 }
 
-fn target(ds: &Dataset, s: &Sample) -> (u8, f32) {
-    ds.series[s.series as usize].targets[s.bar as usize].unwrap_or((1, 0.0))
-}
-
 fn input(batch: &Batch, cfg: &TrainConfig, device: &Device) -> Tensor<3> {
     Tensor::from_data(
         TensorData::new(
             batch.x.clone(),
-            [batch.len, cfg.net.window, cfg.net.features],
+            [batch.len(), cfg.net.window, cfg.net.features],
         ),
         device,
     )
@@ -377,19 +381,19 @@ fn loss(
     device: &Device,
 ) -> Tensor<1> {
     let k = cfg.net.classes;
-    let mut w = vec![0f32; batch.len * k];
+    let mut w = vec![0f32; batch.len() * k];
     let mut w_sum = 0f64;
     for (i, &c) in batch.class.iter().enumerate() {
         w[i * k + c as usize] = weights[c as usize];
         w_sum += weights[c as usize] as f64;
     }
-    let w = Tensor::<2>::from_data(TensorData::new(w, [batch.len, k]), device);
+    let w = Tensor::<2>::from_data(TensorData::new(w, [batch.len(), k]), device);
     let ce = (log_softmax(out.logits.clone(), 1) * w)
         .sum()
         .neg()
         .div_scalar(w_sum.max(f64::MIN_POSITIVE));
     let y = Tensor::<1>::from_data(
-        TensorData::new(batch.target_move.clone(), [batch.len]),
+        TensorData::new(batch.target_move.clone(), [batch.len()]),
         device,
     );
     let d = (out.expected_move.clone() - y).abs();
@@ -435,8 +439,9 @@ pub fn predict(
     let mut p = Predictions::default();
     for chunk in samples.chunks(batch.max(1)) {
         let b = ds.batch(chunk, scaler);
+        let n = b.len();
         let x = Tensor::from_data(
-            TensorData::new(b.x, [b.len, ds.window, engine::features::COUNT]),
+            TensorData::new(b.x, [n, ds.window, engine::features::COUNT]),
             device,
         );
         let out = net.forward(x);
@@ -463,17 +468,17 @@ fn evaluate(
     samples: &[Sample],
     cfg: &TrainConfig,
     weights: &[f32],
-) -> Result<Evaluation, TrainError> {
-    let device = net.devices().first().cloned().unwrap_or_else(Device::flex);
+    device: &Device,
+) -> Evaluation {
     let (mut loss_sum, mut n) = (0.0, 0usize);
     let mut probs = Vec::with_capacity(samples.len());
     let mut moves = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(cfg.batch_size.max(256)) {
         let b = ds.batch(chunk, scaler);
-        let out = net.forward(input(&b, cfg, &device));
+        let out = net.forward(input(&b, cfg, device));
         loss_sum +=
-            loss(&out, &b, weights, cfg, &device).into_scalar::<f32>() as f64 * b.len as f64;
-        n += b.len;
+            loss(&out, &b, weights, cfg, device).into_scalar::<f32>() as f64 * b.len() as f64;
+        n += b.len();
         probs.extend(to_rows(out.logits));
         moves.extend(
             out.expected_move
@@ -482,11 +487,11 @@ fn evaluate(
                 .unwrap_or_default(),
         );
     }
-    let (classes, targets): (Vec<u8>, Vec<f32>) = samples.iter().map(|s| target(ds, s)).unzip();
-    Ok(Evaluation {
+    let (classes, targets): (Vec<u8>, Vec<f32>) = samples.iter().map(|s| ds.target(s)).unzip();
+    Evaluation {
         loss: loss_sum / n.max(1) as f64,
         metrics: metrics::classification(&probs, &classes, &moves, &targets),
-    })
+    }
 }
 
 /// Saves inference weights as safetensors (loads on either backend).

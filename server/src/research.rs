@@ -442,6 +442,46 @@ pub enum IntrabarArg {
     LowerTimeframe,
 }
 
+/// Who the simulated trader is: risk profile, capital, profit gate.
+#[derive(Debug, Clone, Args)]
+pub struct RiskArgs {
+    #[arg(long, default_value = "medium")]
+    pub profile: RiskProfile,
+    #[arg(long, default_value_t = 100.0, value_parser = parse_capital)]
+    pub capital: f64,
+    /// Override the 2 % expected-net-profit gate.
+    #[arg(long)]
+    pub min_net_profit: Option<f64>,
+}
+
+fn parse_capital(s: &str) -> Result<f64, String> {
+    check_capital(s.parse().map_err(|_| format!("{s:?}: not a number"))?)
+}
+
+/// Capital must be a positive, finite amount (CLI flags and job parameters).
+pub fn check_capital(v: f64) -> Result<f64, String> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("capital must be a positive amount, got {v}"))
+    }
+}
+
+impl RiskArgs {
+    /// A backtest configuration for this trader, engine defaults otherwise.
+    pub fn backtest_config(&self) -> BacktestConfig {
+        let mut config = BacktestConfig {
+            initial_capital: self.capital,
+            profile: self.profile,
+            ..Default::default()
+        };
+        if let Some(v) = self.min_net_profit {
+            config.plan.min_net_profit_pct = v;
+        }
+        config
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
     #[command(flatten)]
@@ -451,13 +491,8 @@ pub struct BacktestArgs {
     /// Per-bar predictions, one CSV per series: open_time,p_up,p_neutral,p_down,expected_move_pct,confidence.
     #[arg(long, num_args = 1..)]
     pub signals: Vec<PathBuf>,
-    #[arg(long, default_value = "medium")]
-    pub profile: RiskProfile,
-    #[arg(long, default_value_t = 100.0)]
-    pub capital: f64,
-    /// Override the 2 % expected-net-profit gate.
-    #[arg(long)]
-    pub min_net_profit: Option<f64>,
+    #[command(flatten)]
+    pub risk: RiskArgs,
     /// Override the 0.55 confidence gate.
     #[arg(long)]
     pub min_confidence: Option<f64>,
@@ -499,9 +534,6 @@ pub struct BacktestArgs {
 }
 
 pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
-    if !(a.capital > 0.0 && a.capital.is_finite()) {
-        bail!("--capital must be a positive amount, got {}", a.capital);
-    }
     let series = load(cli, &a.source).await?;
     let needs_signals = matches!(a.strategy, StrategyArg::Model | StrategyArg::Hybrid);
     if needs_signals && a.signals.len() != series.len() {
@@ -548,14 +580,9 @@ pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
         });
     }
     let mut config = BacktestConfig {
-        initial_capital: a.capital,
-        profile: a.profile,
         time_stop_hours: a.time_stop_hours,
-        ..Default::default()
+        ..a.risk.backtest_config()
     };
-    if let Some(v) = a.min_net_profit {
-        config.plan.min_net_profit_pct = v;
-    }
     if let Some(v) = a.min_confidence {
         config.plan.min_confidence = v;
     }
@@ -631,7 +658,7 @@ pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
         "{} on {} series, {} profile, ${:.2} → ${:.2}",
         rep.strategy.name(),
         rep.data.len(),
-        a.profile.as_str(),
+        a.risk.profile.as_str(),
         m.initial_equity,
         m.final_equity
     );
@@ -747,6 +774,16 @@ fn write_trades(path: &Path, trades: &[engine::backtest::Trade]) -> anyhow::Resu
 
 /// A model's predictions joined onto `candles` by open time. Every row is
 /// checked; a bad one names its line and field.
+/// The columns `--signals` files need (others are ignored).
+pub const PREDICTION_COLUMNS: [&str; 6] = [
+    "open_time",
+    "p_up",
+    "p_neutral",
+    "p_down",
+    "expected_move_pct",
+    "confidence",
+];
+
 pub fn read_predictions(
     path: &Path,
     candles: &[Candle],
@@ -754,15 +791,7 @@ pub fn read_predictions(
     let mut r =
         csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = r.headers()?.clone();
-    let want = [
-        "open_time",
-        "p_up",
-        "p_neutral",
-        "p_down",
-        "expected_move_pct",
-        "confidence",
-    ];
-    let idx: Vec<usize> = want
+    let idx: Vec<usize> = PREDICTION_COLUMNS
         .iter()
         .map(|w| {
             headers
@@ -772,7 +801,7 @@ pub fn read_predictions(
                     format!(
                         "{}: no column {w:?} (need {})",
                         path.display(),
-                        want.join(",")
+                        PREDICTION_COLUMNS.join(",")
                     )
                 })
         })
@@ -800,7 +829,7 @@ pub fn read_predictions(
                     format!(
                         "{}:{line}: {} {raw:?} is not a finite number",
                         path.display(),
-                        want[k + 1]
+                        PREDICTION_COLUMNS[k + 1]
                     )
                 })?;
         }

@@ -18,10 +18,9 @@ use models::data::{Dataset, Series, TargetConfig};
 use models::pipeline::{self, PipelineConfig, Stage};
 use models::train::{Checkpoints, Control, EpochReport};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::cli::{Cli, print_json};
-use crate::research::{self, Loaded, SourceArgs};
+use crate::research::{self, Loaded, RiskArgs, SourceArgs};
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
@@ -51,14 +50,9 @@ pub struct TrainArgs {
     /// One model per symbol instead of one universal model.
     #[arg(long)]
     pub per_symbol: bool,
-    /// Risk profile and capital of the walk-forward backtest.
-    #[arg(long, default_value = "medium")]
-    pub profile: RiskProfile,
-    #[arg(long, default_value_t = 100.0)]
-    pub capital: f64,
-    /// Minimum expected net profit % for a signal in the backtest (default: the 2 % gate).
-    #[arg(long)]
-    pub min_net_profit: Option<f64>,
+    /// The trader of the walk-forward backtest.
+    #[command(flatten)]
+    pub risk: RiskArgs,
     /// Where model directories are written (one per model).
     #[arg(long, short, default_value = "model-out")]
     pub out: PathBuf,
@@ -71,14 +65,13 @@ pub struct TrainArgs {
 }
 
 /// What a training run needs besides the data and the pipeline config.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub timeframe: Timeframe,
     pub backend: Backend,
     pub horizon: Option<usize>,
-    pub profile: RiskProfile,
-    pub capital: f64,
-    pub min_net_profit: Option<f64>,
+    /// Trader and costs of the walk-forward backtest.
+    pub backtest: BacktestConfig,
     /// Where model directories are written.
     pub out: PathBuf,
     /// Checkpoints of this run (resumed when present).
@@ -91,9 +84,7 @@ impl TrainArgs {
             timeframe: self.source.timeframe,
             backend: self.backend,
             horizon: self.horizon,
-            profile: self.profile,
-            capital: self.capital,
-            min_net_profit: self.min_net_profit,
+            backtest: self.risk.backtest_config(),
             out: self.out.clone(),
             checkpoints: self
                 .checkpoints
@@ -119,18 +110,16 @@ pub struct TrainSummary {
     pub backtest: Option<report::Report>,
 }
 
-pub fn data_hash(series: &[Loaded]) -> String {
-    let mut h = Sha256::new();
-    for s in series {
-        h.update(s.symbol.as_bytes());
-        for c in &s.candles {
-            h.update(c.open_time.to_le_bytes());
-            for v in [c.open, c.high, c.low, c.close, c.volume] {
-                h.update(v.to_le_bytes());
-            }
-        }
+/// One model over all series ("universal"), or one per symbol.
+fn scopes(series: Vec<Loaded>, per_symbol: bool) -> Vec<(String, Vec<Loaded>)> {
+    if per_symbol {
+        series
+            .into_iter()
+            .map(|l| (l.symbol.clone(), vec![l]))
+            .collect()
+    } else {
+        vec![("universal".to_string(), series)]
     }
-    format!("{:x}", h.finalize())
 }
 
 pub fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
@@ -154,9 +143,6 @@ pub fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
 }
 
 pub async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
-    if !(a.capital > 0.0 && a.capital.is_finite()) {
-        bail!("--capital must be a positive amount, got {}", a.capital);
-    }
     let cfg = pipeline_config(a)?;
     if a.enqueue {
         return enqueue(cli, a, cfg).await;
@@ -247,9 +233,9 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
         backend: Some(a.backend),
         horizon: a.horizon,
         per_symbol: a.per_symbol,
-        profile: a.profile,
-        capital: a.capital,
-        min_net_profit: a.min_net_profit,
+        profile: a.risk.profile,
+        capital: a.risk.capital,
+        min_net_profit: a.risk.min_net_profit,
         out: Some(a.out.clone()),
     };
     let pool = crate::cli::connect(cli).await?;
@@ -308,7 +294,7 @@ pub fn train_scope(
         cfg.train.net.window,
         target.horizon,
     )?;
-    let hash = data_hash(series);
+    let hash = report::candles_sha256(series.iter().map(|s| (s.symbol.as_str(), &s.candles[..])));
     let cp_root = a.checkpoints.join(scope.replace('/', "-"));
     let checkpoints = |stage: Stage| {
         Some(Checkpoints {
@@ -349,17 +335,9 @@ pub fn train_scope(
             })
             .filter(|d| !d.candles.is_empty())
             .collect();
-        let mut config = BacktestConfig {
-            initial_capital: a.capital,
-            profile: a.profile,
-            ..Default::default()
-        };
-        if let Some(v) = a.min_net_profit {
-            config.plan.min_net_profit_pct = v;
-        }
         let spec = ReportSpec {
             timeframe: tf,
-            config,
+            config: a.backtest.clone(),
             strategy: Strategy::Model,
             trials: 1,
             random_seed: cfg.train.seed,
@@ -407,7 +385,7 @@ pub fn train_scope(
                 samples: ds.samples.len(),
                 sha256: hash,
             },
-            code_version: code_version(),
+            code_version: report::code_version(),
             created_at,
         },
     )?;
@@ -423,13 +401,6 @@ pub fn train_scope(
         evaluation: run.evaluation,
         backtest,
     })
-}
-
-pub fn code_version() -> String {
-    match option_env!("TRADERAI_GIT_SHA") {
-        Some(sha) => format!("{} ({sha})", env!("CARGO_PKG_VERSION")),
-        None => env!("CARGO_PKG_VERSION").to_string(),
-    }
 }
 
 #[derive(Debug, Args)]
@@ -494,17 +465,8 @@ fn write_predictions(
 ) -> anyhow::Result<()> {
     let mut w =
         csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
-    w.write_record([
-        "open_time",
-        "p_up",
-        "p_neutral",
-        "p_down",
-        "expected_move_pct",
-        "confidence",
-        "set",
-        "move_low",
-        "move_high",
-    ])?;
+    let extra = ["set", "move_low", "move_high"];
+    w.write_record(research::PREDICTION_COLUMNS.iter().chain(&extra))?;
     for (c, p) in candles.iter().zip(preds) {
         let Some(p) = p else { continue };
         let probs = [p.p_up as f32, p.p_neutral as f32, p.p_down as f32];
@@ -598,25 +560,22 @@ pub async fn run_job(
             skipped: 0,
         });
     }
+    research::check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
     let out = p.out.clone().unwrap_or_else(|| PathBuf::from("models"));
+    let risk = RiskArgs {
+        profile: p.profile,
+        capital: p.capital,
+        min_net_profit: p.min_net_profit,
+    };
     let opts = TrainOptions {
         timeframe: p.timeframe,
         backend: p.backend.unwrap_or_else(Backend::preferred),
         horizon: p.horizon,
-        profile: p.profile,
-        capital: p.capital,
-        min_net_profit: p.min_net_profit,
+        backtest: risk.backtest_config(),
         checkpoints: out.join("checkpoints").join(format!("job-{}", job.id)),
         out,
     };
-    let groups: Vec<(String, Vec<Loaded>)> = if p.per_symbol {
-        series
-            .into_iter()
-            .map(|l| (l.symbol.clone(), vec![l]))
-            .collect()
-    } else {
-        vec![("universal".to_string(), series)]
-    };
+    let groups = scopes(series, p.per_symbol);
 
     // The heartbeat keeps the claim alive through long epochs and carries
     // cancellation requests to the training thread.

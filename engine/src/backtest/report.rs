@@ -188,10 +188,7 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
             })
             .collect(),
         input_hash: input_hash(data, spec),
-        code_version: match option_env!("TRADERAI_GIT_SHA") {
-            Some(sha) => format!("{} ({sha})", env!("CARGO_PKG_VERSION")),
-            None => env!("CARGO_PKG_VERSION").to_string(),
-        },
+        code_version: code_version(),
         periods_per_year: ppy,
         metrics,
         rejections: result.rejections.clone(),
@@ -224,6 +221,36 @@ fn series_inputs<'a>(
 }
 
 /// SHA-256 (hex) of the configuration, strategy and every input value.
+/// The engine that produced a result: the crate version, and the git commit
+/// when the build set `TRADERAI_GIT_SHA`.
+pub fn code_version() -> String {
+    match option_env!("TRADERAI_GIT_SHA") {
+        Some(sha) => format!("{} ({sha})", env!("CARGO_PKG_VERSION")),
+        None => env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Feeds one series' symbol and candles (count, times, OHLCV) to `h`.
+fn hash_candles(h: &mut Sha256, symbol: &str, candles: &[Candle]) {
+    h.update(symbol.as_bytes());
+    h.update((candles.len() as u64).to_le_bytes());
+    for c in candles {
+        h.update(c.open_time.to_le_bytes());
+        for v in [c.open, c.high, c.low, c.close, c.volume] {
+            h.update(v.to_le_bytes());
+        }
+    }
+}
+
+/// SHA-256 of several series' symbols and candles (what a model trained on).
+pub fn candles_sha256<'a>(series: impl IntoIterator<Item = (&'a str, &'a [Candle])>) -> String {
+    let mut h = Sha256::new();
+    for (symbol, candles) in series {
+        hash_candles(&mut h, symbol, candles);
+    }
+    format!("{:x}", h.finalize())
+}
+
 pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(&spec.config).unwrap_or_default());
@@ -232,14 +259,7 @@ pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
     h.update(spec.trials.to_le_bytes());
     h.update(spec.random_seed.to_le_bytes());
     for d in data {
-        h.update(d.symbol.as_bytes());
-        h.update((d.candles.len() as u64).to_le_bytes());
-        for c in &d.candles {
-            h.update(c.open_time.to_le_bytes());
-            for v in [c.open, c.high, c.low, c.close, c.volume] {
-                h.update(v.to_le_bytes());
-            }
-        }
+        hash_candles(&mut h, &d.symbol, &d.candles);
         for p in d.predictions.iter().flatten() {
             match p {
                 Some(p) => {

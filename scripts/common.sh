@@ -14,6 +14,10 @@ export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 # PyTorch 2.9.0 (libtorch for the `tch` feature, and the reference benchmarks)
 # lives in a venv outside the clone, like the target directory: 6.7 GB.
 export TRADERAI_VENV="${TRADERAI_VENV:-$HOME/.cache/traderai-venv}"
+# torch-sys (the `tch` feature, on by default) asks the venv's python where
+# libtorch is; build.rs then bakes that path into the binaries (rpath).
+export LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV="$TRADERAI_VENV"
+export PATH="$TRADERAI_VENV/bin:$PATH"
 
 log() { printf '\033[1;36m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }

@@ -16,6 +16,8 @@ need chromium chromium
 need psql postgresql-client
 need python3 python3
 python3 -c "import ensurepip" 2>/dev/null || apt_missing+=(python3-venv)
+# LightGBM (models' boosted trees) is built from source: bindgen needs libclang.
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || apt_missing+=(libclang-dev)
 # A PostgreSQL server only when none is reachable and none can be started locally.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt_missing+=(postgresql)
@@ -56,5 +58,10 @@ if ! "$TRADERAI_VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version
   log "installing PyTorch 2.9.0 into $TRADERAI_VENV (first time: ~3 min, 6.7 GB)"
   python3 -m venv "$TRADERAI_VENV"
   "$TRADERAI_VENV/bin/python" -m pip install -q torch==2.9.0
+fi
+# LightGBM's CMakeLists wants CMake >= 3.28; Debian 12 ships 3.25, PyPI has it.
+if ! "$TRADERAI_VENV/bin/cmake" --version 2>/dev/null | grep -qE 'version 3\.(2[89]|3[0-9])'; then
+  log "installing CMake 3.x into $TRADERAI_VENV (LightGBM needs >= 3.28)"
+  "$TRADERAI_VENV/bin/python" -m pip install -q "cmake>=3.28,<4"
 fi
 log "setup complete"

@@ -1,6 +1,6 @@
-//! A trained model as files: weights (safetensors), scaler, calibrator,
-//! config, metrics, training history, and a manifest with SHA-256 hashes of
-//! each. Loading checks every hash, so a changed or truncated file is
+//! A trained model as files: network weights (safetensors), boosted trees
+//! (LightGBM text), ensemble weights, scaler, calibrator, config, metrics,
+//! training history, and a manifest with SHA-256 hashes of each. Loading checks every hash, so a changed or truncated file is
 //! refused by name rather than served.
 
 use std::path::{Path, PathBuf};
@@ -13,9 +13,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{Backend, BackendError};
+use crate::boost::{BoostError, Boosted, Trees};
 use crate::conformal::Calibrator;
 use crate::data::{Dataset, Series, TargetConfig};
-use crate::net::{NetConfig, UniversalNet};
+use crate::ensemble::{Ensemble, EnsembleWeights};
+use crate::net::NetConfig;
 use crate::pipeline::{PipelineConfig, to_prediction};
 use crate::train::{self, TrainError};
 
@@ -26,6 +28,9 @@ pub const CONFIG: &str = "config.json";
 pub const METRICS: &str = "metrics.json";
 pub const HISTORY: &str = "history.json";
 pub const MANIFEST: &str = "manifest.json";
+pub const TREES_CLASSIFIER: &str = "trees_classifier.txt";
+pub const TREES_REGRESSOR: &str = "trees_regressor.txt";
+pub const ENSEMBLE: &str = "ensemble.json";
 
 /// What the model is and what it was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +93,8 @@ pub enum ArtifactError {
     Weights(#[from] TrainError),
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[error("{path}: {source}")]
+    Trees { path: PathBuf, source: BoostError },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
@@ -97,16 +104,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
     }
 }
 
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
 pub fn sha256_file(path: &Path) -> Result<(u64, String), ArtifactError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
-    Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
+    Ok((bytes.len() as u64, sha256_hex(&bytes)))
 }
 
 /// Everything a model directory holds, before it is written.
 #[derive(Debug)]
 pub struct ArtifactParts<'a> {
-    pub net: &'a UniversalNet,
-    pub scaler: &'a Scaler,
+    pub ensemble: &'a Ensemble,
     pub calibrator: &'a Calibrator,
     pub config: &'a ModelConfig,
     pub metrics: &'a serde_json::Value,
@@ -119,14 +129,27 @@ pub struct ArtifactParts<'a> {
 /// Writes the model into `dir` (created) and returns its manifest.
 pub fn write(dir: &Path, parts: ArtifactParts<'_>) -> Result<Manifest, ArtifactError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    train::save_weights(parts.net, &dir.join(WEIGHTS))?;
-    write_json(dir, SCALER, parts.scaler)?;
+    let e = parts.ensemble;
+    train::save_weights(&e.net, &dir.join(WEIGHTS))?;
+    write_json(dir, SCALER, &e.scaler)?;
     write_json(dir, CALIBRATOR, parts.calibrator)?;
     write_json(dir, CONFIG, parts.config)?;
     write_json(dir, METRICS, parts.metrics)?;
     write_json(dir, HISTORY, parts.history)?;
+    let mut names = vec![WEIGHTS, SCALER, CALIBRATOR, CONFIG, METRICS, HISTORY];
+    if let Some((trees, weights)) = &e.trees {
+        for (name, t) in [
+            (TREES_CLASSIFIER, &trees.classifier),
+            (TREES_REGRESSOR, &trees.regressor),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, t.text()).map_err(io(&path))?;
+        }
+        write_json(dir, ENSEMBLE, weights)?;
+        names.extend([TREES_CLASSIFIER, TREES_REGRESSOR, ENSEMBLE]);
+    }
     let mut files = Vec::new();
-    for name in [WEIGHTS, SCALER, CALIBRATOR, CONFIG, METRICS, HISTORY] {
+    for name in names {
         let (bytes, sha256) = sha256_file(&dir.join(name))?;
         files.push(FileEntry {
             path: name.to_string(),
@@ -198,14 +221,41 @@ pub fn verify(dir: &Path) -> Result<Manifest, ArtifactError> {
     Ok(manifest)
 }
 
+/// The directory as a ZIP whose bytes depend only on the files' contents
+/// (sorted names, fixed timestamps), so its SHA-256 tells clients whether
+/// the model they hold is the current one. Verifies the directory first.
+pub fn zip(dir: &Path) -> Result<Vec<u8>, ArtifactError> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let manifest = verify(dir)?;
+    let mut names: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    names.push(MANIFEST);
+    names.sort_unstable();
+    let zip_err = |e: zip::result::ZipError| ArtifactError::Format {
+        path: dir.to_path_buf(),
+        message: format!("zip: {e}"),
+    };
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for name in names {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        w.start_file(name, opts).map_err(zip_err)?;
+        w.write_all(&bytes).map_err(io(&path))?;
+    }
+    Ok(w.finish().map_err(zip_err)?.into_inner())
+}
+
 /// A verified model ready to score candles.
 #[derive(Debug)]
 pub struct LoadedModel {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub config: ModelConfig,
-    pub net: UniversalNet,
-    pub scaler: Scaler,
+    pub ensemble: Ensemble,
     pub calibrator: Calibrator,
     device: Device,
 }
@@ -226,15 +276,49 @@ impl LoadedModel {
         }
         let device = backend.device()?;
         let net = train::load_weights(&config.net, &dir.join(WEIGHTS), &device)?;
+        let trees = match &config.pipeline.boost {
+            Some(bc) => {
+                let load = |name: &str| {
+                    let path = dir.join(name);
+                    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                    Trees::from_text(text).map_err(|source| ArtifactError::Trees { path, source })
+                };
+                let trees = Boosted {
+                    config: bc.clone(),
+                    classifier: load(TREES_CLASSIFIER)?,
+                    regressor: load(TREES_REGRESSOR)?,
+                };
+                let weights: EnsembleWeights = read_json(&dir.join(ENSEMBLE))?;
+                Some((trees, weights))
+            }
+            None => None,
+        };
         Ok(LoadedModel {
             dir: dir.to_path_buf(),
-            scaler: read_json(&dir.join(SCALER))?,
+            ensemble: Ensemble {
+                net,
+                scaler: read_json::<Scaler>(&dir.join(SCALER))?,
+                trees,
+            },
             calibrator: read_json(&dir.join(CALIBRATOR))?,
             manifest,
             config,
-            net,
             device,
         })
+    }
+
+    /// Each member's and the pooled predictions for `samples` of `ds`.
+    pub fn score(
+        &self,
+        ds: &Dataset,
+        samples: &[crate::data::Sample],
+    ) -> Result<crate::ensemble::Scored, ArtifactError> {
+        self.ensemble
+            .predict(ds, samples, &self.device)
+            .map_err(|source| ArtifactError::Trees {
+                path: self.dir.join(TREES_CLASSIFIER),
+                source,
+            })
     }
 
     /// One prediction per candle: `None` where no full window of features exists.
@@ -242,10 +326,10 @@ impl LoadedModel {
         &self,
         symbol: &str,
         candles: &[engine::Candle],
-    ) -> Vec<Option<Prediction>> {
+    ) -> Result<Vec<Option<Prediction>>, ArtifactError> {
         let series = Series::new(symbol, self.config.timeframe, candles, self.config.target);
         let ds = Dataset::for_inference(series, self.config.net.window, self.config.target.horizon);
-        let pred = train::predict(&self.net, &ds, &self.scaler, &ds.samples, 256, &self.device);
+        let pred = self.score(&ds, &ds.samples)?.pooled;
         let mut out = vec![None; candles.len()];
         for (i, s) in ds.samples.iter().enumerate() {
             out[s.bar as usize] = Some(to_prediction(
@@ -254,6 +338,6 @@ impl LoadedModel {
                 &self.calibrator,
             ));
         }
-        out
+        Ok(out)
     }
 }

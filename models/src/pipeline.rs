@@ -2,27 +2,32 @@
 //! data the model never trained on), then the model to ship, trained on all
 //! the data with its own validation and calibration hold-outs.
 //!
-//! Per fold: training samples → fit | validation (early stopping) |
-//! calibration (conformal), purged at each boundary; scaler fitted on the fit
-//! part only; predictions on the test window are out-of-sample.
+//! Per fold: training samples → fit | validation (early stopping of both
+//! members, then the ensemble's weights) | calibration (conformal, on the
+//! pooled output), purged at each boundary; scaler fitted on the fit part
+//! only; predictions on the test window are out-of-sample.
 
 use burn::tensor::Device;
-use engine::features::Scaler;
 use engine::signals::Prediction;
 use engine::walkforward::{Scheme, WalkForwardConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::boost::{BoostConfig, BoostError, BoostReport, Boosted};
 use crate::conformal::{CalibrationError, Calibrator, Coverage};
 use crate::data::{DataError, Dataset, Sample};
+use crate::ensemble::{Ensemble, EnsembleWeights};
 use crate::metrics::{self, ClassMetrics};
-use crate::net::UniversalNet;
-use crate::train::{self, Checkpoints, Control, EpochReport, StopReason, TrainConfig, TrainError};
+use crate::train::{
+    self, Checkpoints, Control, EpochReport, Predictions, StopReason, TrainConfig, TrainError,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     pub train: TrainConfig,
+    /// Boosted trees beside the network (`null`: the network alone).
+    pub boost: Option<BoostConfig>,
     /// Walk-forward test windows (0 = no evaluation, only the final model).
     pub folds: usize,
     pub scheme: Scheme,
@@ -39,6 +44,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             train: TrainConfig::default(),
+            boost: Some(BoostConfig::default()),
             folds: 3,
             scheme: Scheme::Expanding,
             embargo_frac: 0.01,
@@ -55,6 +61,8 @@ pub enum PipelineError {
     Data(#[from] DataError),
     #[error(transparent)]
     Train(#[from] TrainError),
+    #[error(transparent)]
+    Boost(#[from] BoostError),
     #[error("calibration: {0}")]
     Calibration(#[from] CalibrationError),
     #[error("cancelled")]
@@ -92,8 +100,14 @@ pub struct FoldReport {
     pub epochs: usize,
     pub best_epoch: usize,
     pub stop: StopReason,
+    /// The shipped (pooled) predictions on the test window.
     pub metrics: ClassMetrics,
     pub coverage: Coverage,
+    /// Each member alone on the same window.
+    pub net: ClassMetrics,
+    pub trees: Option<ClassMetrics>,
+    pub weights: Option<EnsembleWeights>,
+    pub boost: Option<BoostReport>,
 }
 
 /// Everything measured in a run; nothing from in-sample data.
@@ -102,6 +116,9 @@ pub struct EvaluationReport {
     pub folds: Vec<FoldReport>,
     /// All test windows pooled.
     pub metrics: ClassMetrics,
+    /// Each member alone on all test windows.
+    pub net: ClassMetrics,
+    pub trees: Option<ClassMetrics>,
     /// Baseline: the training class frequencies as the forecast, same test windows.
     pub prior_baseline: ClassMetrics,
 }
@@ -109,9 +126,9 @@ pub struct EvaluationReport {
 /// The model to ship and how it was trained.
 #[derive(Debug)]
 pub struct FinalModel {
-    pub net: UniversalNet,
-    pub scaler: Scaler,
+    pub ensemble: Ensemble,
     pub calibrator: Calibrator,
+    pub boost: Option<BoostReport>,
     pub history: Vec<EpochReport>,
     pub best_epoch: usize,
     pub stop: StopReason,
@@ -137,6 +154,10 @@ pub fn run(
     on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
 ) -> Result<RunResult, PipelineError> {
     let device = backend.device().map_err(TrainError::from)?;
+    // Refuse a bad tree config before hours of network training, not after.
+    if let Some(b) = &cfg.boost {
+        b.check(ds.window)?;
+    }
     let mut oos = Vec::new();
     let evaluation = if cfg.folds > 0 {
         let wf = WalkForwardConfig {
@@ -146,7 +167,9 @@ pub fn run(
             ..WalkForwardConfig::default()
         };
         let mut folds = Vec::new();
-        let (mut all_p, mut all_c, mut all_m, mut all_t) = (vec![], vec![], vec![], vec![]);
+        let (mut all_c, mut all_t) = (vec![], vec![]);
+        let (mut pooled, mut nets, mut trees) =
+            (Predictions::default(), Predictions::default(), Vec::new());
         let mut base_p = Vec::new();
         for fold in ds.folds(&wf)? {
             let stage = Stage::Fold(fold.index);
@@ -159,9 +182,12 @@ pub fn run(
                 data_hash,
                 &mut |r| on_epoch(stage, r),
             )?;
-            let pred = train::predict(&fitted.net, ds, &fitted.scaler, &fold.test, 256, &device);
+            let scored = fitted.ensemble.predict(ds, &fold.test, &device)?;
+            let pred = &scored.pooled;
             let (classes, targets) = targets(ds, &fold.test);
-            let m = metrics::classification(&pred.probs, &classes, &pred.moves, &targets);
+            let score =
+                |p: &Predictions| metrics::classification(&p.probs, &classes, &p.moves, &targets);
+            let m = score(pred);
             let coverage = fitted
                 .calibrator
                 .coverage(&pred.probs, &classes, &pred.moves, &targets);
@@ -191,9 +217,16 @@ pub fn run(
                 stop: fitted.stop,
                 metrics: m,
                 coverage,
+                net: score(&scored.net),
+                trees: scored.trees.as_ref().map(score),
+                weights: fitted.ensemble.trees.as_ref().map(|t| t.1.clone()),
+                boost: fitted.boost.clone(),
             });
-            all_p.extend(pred.probs);
-            all_m.extend(pred.moves);
+            extend(&mut pooled, &scored.pooled);
+            extend(&mut nets, &scored.net);
+            if let Some(t) = &scored.trees {
+                trees.push(t.clone());
+            }
             all_c.extend(classes);
             all_t.extend(targets);
             if fitted.stop == StopReason::Cancelled {
@@ -201,9 +234,20 @@ pub fn run(
             }
         }
         let zeros = vec![0.0; all_t.len()];
+        let score = |p: &Predictions| metrics::classification(&p.probs, &all_c, &p.moves, &all_t);
+        // Trees are pooled only when every fold had them.
+        let trees = (trees.len() == folds.len()).then(|| {
+            let mut all = Predictions::default();
+            for t in &trees {
+                extend(&mut all, t);
+            }
+            score(&all)
+        });
         Some(EvaluationReport {
+            metrics: score(&pooled),
+            net: score(&nets),
+            trees,
             folds,
-            metrics: metrics::classification(&all_p, &all_c, &all_m, &all_t),
             prior_baseline: metrics::classification(&base_p, &all_c, &zeros, &all_t),
         })
     } else {
@@ -226,9 +270,9 @@ pub fn run(
         evaluation,
         oos,
         model: FinalModel {
-            net: f.net,
-            scaler: f.scaler,
+            ensemble: f.ensemble,
             calibrator: f.calibrator,
+            boost: f.boost,
             history: f.history,
             best_epoch: f.best_epoch,
             stop: f.stop,
@@ -239,9 +283,9 @@ pub fn run(
 }
 
 struct Fitted {
-    net: UniversalNet,
-    scaler: Scaler,
+    ensemble: Ensemble,
     calibrator: Calibrator,
+    boost: Option<BoostReport>,
     history: Vec<EpochReport>,
     best_epoch: usize,
     stop: StopReason,
@@ -274,7 +318,31 @@ fn fit_one(
         on_epoch,
     )?;
     let device: Device = backend.device().map_err(TrainError::from)?;
-    let pred = train::predict(&trained.net, ds, &scaler, &h.calibration, 256, &device);
+    let mut ensemble = Ensemble {
+        net: trained.net,
+        scaler,
+        trees: None,
+    };
+    let mut boost = None;
+    if let Some(bc) = &cfg.boost {
+        let (trees, report) = Boosted::fit(ds, &h.fit, &h.validation, bc)?;
+        // Weights from both members on the validation hold-out: recent, and
+        // out-of-sample for both (it only stopped their training).
+        let net_val = train::predict(
+            &ensemble.net,
+            ds,
+            &ensemble.scaler,
+            &h.validation,
+            256,
+            &device,
+        );
+        let trees_val = trees.predict(ds, &h.validation)?;
+        let (classes, targets) = targets(ds, &h.validation);
+        let weights = EnsembleWeights::choose(&net_val, &trees_val, &classes, &targets);
+        ensemble.trees = Some((trees, weights));
+        boost = Some(report);
+    }
+    let pred = ensemble.predict(ds, &h.calibration, &device)?.pooled;
     let (classes, targets) = targets(ds, &h.calibration);
     let calibrator = Calibrator::fit(
         &pred.probs,
@@ -284,9 +352,9 @@ fn fit_one(
         cfg.conformal_level,
     )?;
     Ok(Fitted {
-        net: trained.net,
-        scaler,
+        ensemble,
         calibrator,
+        boost,
         history: trained.history.clone(),
         best_epoch: trained.best_epoch,
         stop: trained.stop,
@@ -295,6 +363,11 @@ fn fit_one(
         purged: h.purged,
         resumed_from: trained.resumed_from,
     })
+}
+
+fn extend(all: &mut Predictions, p: &Predictions) {
+    all.probs.extend_from_slice(&p.probs);
+    all.moves.extend_from_slice(&p.moves);
 }
 
 fn targets(ds: &Dataset, samples: &[Sample]) -> (Vec<u8>, Vec<f32>) {
@@ -311,7 +384,7 @@ fn class_prior(ds: &Dataset, samples: &[Sample]) -> [f32; 3] {
     counts.map(|c| c / n)
 }
 
-/// Network output + calibration → the engine's prediction.
+/// Pooled output + calibration → the engine's prediction.
 pub fn to_prediction(p: &[f32; 3], expected_move: f32, cal: &Calibrator) -> Prediction {
     Prediction {
         p_up: p[0] as f64,

@@ -70,6 +70,11 @@ pub enum Command {
     Train(training::TrainArgs),
     /// Per-bar predictions of a trained model (the CSV `backtest --signals` reads).
     Predict(training::PredictArgs),
+    /// The model registry: list, register, promote, roll back, download, decisions.
+    #[command(subcommand)]
+    Models(crate::registry::ModelsCommand),
+    /// Check the active model for drift (PSI, KS); queues retraining on drift.
+    Drift(crate::drift::DriftArgs),
     /// List, watch, cancel and resume jobs.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -324,6 +329,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Backtest(a)) => research::backtest_cmd(&cli, a).await,
         Some(Command::Train(a)) => training::train_cmd(&cli, a).await,
         Some(Command::Predict(a)) => training::predict_cmd(&cli, a).await,
+        Some(Command::Models(c)) => crate::registry::models_cmd(&cli, c).await,
+        Some(Command::Drift(a)) => crate::drift::drift_cmd(&cli, &settings.drift, a).await,
         Some(Command::Jobs(j)) => jobs_cmd(&cli, &settings, j).await,
         Some(Command::Worker(a)) => {
             let pool = connect(&cli).await?;

@@ -89,6 +89,34 @@ pub struct Settings {
     /// Trading costs per exchange name (`binance`, `yahoo`, …); `default`
     /// applies to any exchange without its own entry.
     pub costs: std::collections::BTreeMap<String, engine::costs::CostModel>,
+    /// The scheduled drift check of active models.
+    pub drift: DriftSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftSettings {
+    /// A column drifts when its PSI or KS statistic exceeds these.
+    pub psi: f64,
+    pub ks: f64,
+    /// Bars per series compared with the training window.
+    pub recent_bars: usize,
+    /// How often each active model is checked (workers schedule it).
+    pub check_every_hours: f64,
+    /// Queue a retraining job on drift.
+    pub retrain: bool,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        DriftSettings {
+            psi: 0.15,
+            ks: 0.1,
+            recent_bars: 90,
+            check_every_hours: 24.0,
+            retrain: true,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -98,6 +126,7 @@ impl Default for Settings {
             backfill_concurrency: 4,
             job_stale_after_s: 30.0,
             costs: [("default".to_string(), engine::costs::CostModel::default())].into(),
+            drift: DriftSettings::default(),
         }
     }
 }

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use std::time::Duration;
 
 /// Kinds of job this build can run.
-pub const KINDS: &[&str] = &[backfill::KIND, training::KIND];
+pub const KINDS: &[&str] = &[backfill::KIND, training::KIND, crate::drift::KIND];
 
 /// `host:pid:nonce`: who holds a claim. The pid lets a process on the same
 /// host see at once that the owner died; the nonce tells two lives of one
@@ -89,6 +89,7 @@ pub async fn run_claimed(
     let outcome = match job.kind.as_str() {
         backfill::KIND => run_backfill(pool, settings, job, owner, on_progress).await,
         training::KIND => training::run_job(pool, job, owner).await,
+        crate::drift::KIND => crate::drift::run_job(pool, job, &settings.drift).await,
         other => Err(anyhow::anyhow!(
             "this build cannot run jobs of kind {other:?}"
         )),
@@ -157,7 +158,20 @@ pub async fn worker(
     tracing::info!(owner = %owner, "worker started");
     let mut done = 0;
     tokio::pin!(stop);
+    let mut next_schedule = std::time::Instant::now();
     loop {
+        // Daily drift checks of active models (once an hour is often enough
+        // to notice one is due).
+        if !once && std::time::Instant::now() >= next_schedule {
+            next_schedule = std::time::Instant::now() + Duration::from_secs(3600);
+            match crate::drift::schedule(&pool, settings.drift.check_every_hours).await {
+                Ok(ids) if !ids.is_empty() => tracing::info!(jobs = ?ids, "drift checks queued"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "scheduling drift checks failed")
+                }
+            }
+        }
         let step = async {
             match db::jobs::claim_next(&pool, &owner, KINDS, settings.job_stale_after_s).await? {
                 Some(job) => {

@@ -1,7 +1,7 @@
 //! `traderai features | labels | walkforward | backtest`: the engine's
 //! research tools over stored series or any CSV/Parquet file of candles.
 
-use crate::cli::{Cli, connect, print_json, stored_candles};
+use crate::cli::{Cli, connect, print_json};
 use crate::export::{self, ExportFormat};
 use crate::import::{self, layout::ColumnOverrides};
 use crate::time;
@@ -15,7 +15,7 @@ use engine::risk::RiskProfile;
 use engine::risk::sizing::SizingMode;
 use engine::signals::{Prediction, StopRule, TechnicalRule};
 use engine::walkforward::{self, Scheme, WalkForwardConfig};
-use engine::{Candle, Market, SeriesKey, Symbol, TimeMs, Timeframe, features};
+use engine::{Candle, Market, Symbol, TimeMs, Timeframe, features};
 use std::path::{Path, PathBuf};
 
 /// Where candles come from: files, or stored series.
@@ -30,10 +30,12 @@ pub struct SourceArgs {
     pub symbol: Vec<Symbol>,
     #[arg(long)]
     pub timeframe: Timeframe,
-    #[arg(long, default_value = "csv")]
-    pub exchange: String,
-    #[arg(long, default_value = "spot")]
-    pub market: Market,
+    /// Where the stored series came from; when omitted, each symbol's one
+    /// stored series at the timeframe (bundled data mixes yahoo and kaggle).
+    #[arg(long)]
+    pub exchange: Option<String>,
+    #[arg(long)]
+    pub market: Option<Market>,
 }
 
 /// One series as loaded.
@@ -63,8 +65,14 @@ pub async fn load(cli: &Cli, src: &SourceArgs) -> anyhow::Result<Vec<Loaded>> {
     }
     let pool = connect(cli).await?;
     for symbol in &src.symbol {
-        let key = SeriesKey::new(&src.exchange, src.market, symbol.clone(), src.timeframe)?;
-        let candles = stored_candles(&pool, &key, i64::MIN, i64::MAX).await?;
+        let candles = stored_candles_of(
+            &pool,
+            symbol.as_str(),
+            src.timeframe,
+            src.exchange.as_deref(),
+            src.market,
+        )
+        .await?;
         out.push(Loaded {
             symbol: symbol.to_string(),
             candles,
@@ -72,6 +80,42 @@ pub async fn load(cli: &Cli, src: &SourceArgs) -> anyhow::Result<Vec<Loaded>> {
         });
     }
     Ok(out)
+}
+
+/// Candles of `symbol` at `tf` from the one stored series that matches the
+/// exchange and market given (any, when not given).
+pub async fn stored_candles_of(
+    pool: &sqlx::PgPool,
+    symbol: &str,
+    tf: Timeframe,
+    exchange: Option<&str>,
+    market: Option<Market>,
+) -> anyhow::Result<Vec<Candle>> {
+    let all = crate::db::candles::list_series(pool).await?;
+    let found: Vec<_> = all
+        .iter()
+        .filter(|s| {
+            s.key.symbol.as_str() == symbol
+                && s.key.timeframe == tf
+                && exchange.is_none_or(|e| s.key.exchange == e)
+                && market.is_none_or(|m| s.key.market == m)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(crate::db::candles::read_range(pool, one.id, i64::MIN, i64::MAX).await?),
+        [] => bail!(
+            "no stored {symbol} {tf} series{}{}; see `traderai coverage`",
+            exchange.map_or(String::new(), |e| format!(" from {e}")),
+            market.map_or(String::new(), |m| format!(" ({})", m.as_str()))
+        ),
+        many => bail!(
+            "{symbol} {tf} is stored from several sources ({}); choose one with --exchange/--market",
+            many.iter()
+                .map(|s| s.key.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn load_file(

@@ -20,6 +20,7 @@ use models::train::{Checkpoints, Control, EpochReport};
 use serde::Serialize;
 
 use crate::cli::{Cli, print_json};
+use crate::registry::{self, Promote};
 use crate::research::{self, Loaded, RiskArgs, SourceArgs};
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -62,6 +63,12 @@ pub struct TrainArgs {
     /// Queue a training job for the workers (stored series only) instead of training here.
     #[arg(long)]
     pub enqueue: bool,
+    /// Record each model in the registry (needs the database).
+    #[arg(long)]
+    pub register: bool,
+    /// With --register or --enqueue: whether the new model serves.
+    #[arg(long, value_enum, default_value_t = Promote::IfBetter)]
+    pub promote: Promote,
 }
 
 /// What a training run needs besides the data and the pipeline config.
@@ -148,14 +155,7 @@ pub async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
         return enqueue(cli, a, cfg).await;
     }
     let loaded = research::load(cli, &a.source).await?;
-    let groups: Vec<(String, Vec<Loaded>)> = if a.per_symbol {
-        loaded
-            .into_iter()
-            .map(|l| (l.symbol.clone(), vec![l]))
-            .collect()
-    } else {
-        vec![("universal".to_string(), loaded)]
-    };
+    let groups = scopes(loaded, a.per_symbol);
     let opts = a.options();
     let mut summaries = Vec::new();
     for (scope, series) in groups {
@@ -167,8 +167,25 @@ pub async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
         })?;
         summaries.push(summary);
     }
+    let mut decisions = Vec::new();
+    if a.register {
+        let pool = crate::cli::connect(cli).await?;
+        for s in &summaries {
+            let (row, _) = registry::register(&pool, &s.dir).await?;
+            decisions.push(registry::decide(&pool, row.id, a.promote).await?);
+        }
+    }
     if cli.json {
+        if a.register {
+            return print_json(&serde_json::json!({ "models": summaries, "registry": decisions }));
+        }
         return print_json(&summaries);
+    }
+    for d in &decisions {
+        println!(
+            "registered model {} ({} {} v{}): {}",
+            d.model.id, d.model.scope, d.model.timeframe, d.model.version, d.reason
+        );
     }
     for s in &summaries {
         println!(
@@ -204,6 +221,16 @@ pub async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
                 e.prior_baseline.accuracy,
                 e.prior_baseline.log_loss
             );
+            let member = |name: &str, m: &models::metrics::ClassMetrics| {
+                println!(
+                    "    {name} alone: acc {:.3} | bal.acc {:.3} | log loss {:.3} | move MAE {:.3}",
+                    m.accuracy, m.balanced_accuracy, m.log_loss, m.move_mae
+                )
+            };
+            member("network", &e.net);
+            if let Some(t) = &e.trees {
+                member("trees", t);
+            }
         }
         if let Some(b) = &s.backtest {
             let m = &b.metrics;
@@ -237,6 +264,7 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
         capital: a.risk.capital,
         min_net_profit: a.risk.min_net_profit,
         out: Some(a.out.clone()),
+        promote: a.promote,
     };
     let pool = crate::cli::connect(cli).await?;
     let job = crate::db::jobs::enqueue(&pool, KIND, &serde_json::to_value(&params)?).await?;
@@ -349,10 +377,13 @@ pub fn train_scope(
     let dir = a.out.join(format!(
         "{}-{}",
         scope.replace('/', "-"),
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
     ));
     let model_cfg = ModelConfig {
-        architecture: "bigru-attention".into(),
+        architecture: match cfg.boost {
+            Some(_) => "bigru-attention+lightgbm".into(),
+            None => "bigru-attention".into(),
+        },
         scope: scope.to_string(),
         timeframe: tf,
         features: features::NAMES.iter().map(|s| s.to_string()).collect(),
@@ -365,15 +396,20 @@ pub fn train_scope(
         "evaluation": run.evaluation,
         "backtest": backtest,
         "calibration": run.model.calibrator,
-        "final": { "best_epoch": run.model.best_epoch, "stop": run.model.stop, "train_samples": run.model.train_samples },
+        "final": {
+            "best_epoch": run.model.best_epoch,
+            "stop": run.model.stop,
+            "train_samples": run.model.train_samples,
+            "trees": run.model.boost,
+            "ensemble": run.model.ensemble.trees.as_ref().map(|t| &t.1),
+        },
     });
     let range =
         |f: fn(&[Candle]) -> Option<TimeMs>| series.iter().filter_map(move |s| f(&s.candles));
     let manifest = artifact::write(
         &dir,
         ArtifactParts {
-            net: &run.model.net,
-            scaler: &run.model.scaler,
+            ensemble: &run.model.ensemble,
             calibrator: &run.model.calibrator,
             config: &model_cfg,
             metrics: &metrics,
@@ -431,7 +467,7 @@ pub async fn predict_cmd(cli: &Cli, a: &PredictArgs) -> anyhow::Result<()> {
     let series = research::load(cli, &a.source).await?;
     let mut written = Vec::new();
     for s in &series {
-        let preds = tokio::task::block_in_place(|| model.predict_series(&s.symbol, &s.candles));
+        let preds = tokio::task::block_in_place(|| model.predict_series(&s.symbol, &s.candles))?;
         let path = if series.len() > 1 {
             PathBuf::from(
                 a.out
@@ -503,8 +539,12 @@ pub const KIND: &str = "train";
 pub struct TrainJobParams {
     pub symbols: Vec<engine::Symbol>,
     pub timeframe: Timeframe,
-    pub exchange: String,
-    pub market: engine::Market,
+    /// Exchange and market of the stored series; when absent, each symbol's
+    /// one stored series at the timeframe, whatever its source.
+    #[serde(default)]
+    pub exchange: Option<String>,
+    #[serde(default)]
+    pub market: Option<engine::Market>,
     #[serde(default)]
     pub pipeline: PipelineConfig,
     #[serde(default)]
@@ -522,6 +562,9 @@ pub struct TrainJobParams {
     /// Where model directories go (default: `models`).
     #[serde(default)]
     pub out: Option<PathBuf>,
+    /// Each trained model is registered; this decides whether it serves.
+    #[serde(default)]
+    pub promote: Promote,
 }
 
 fn default_profile() -> RiskProfile {
@@ -549,10 +592,16 @@ pub async fn run_job(
         serde_json::from_value(job.params.clone()).context("reading training parameters")?;
     let mut series = Vec::new();
     for symbol in &p.symbols {
-        let key = engine::SeriesKey::new(&p.exchange, p.market, symbol.clone(), p.timeframe)?;
-        let candles = crate::cli::stored_candles(pool, &key, i64::MIN, i64::MAX).await?;
+        let candles = research::stored_candles_of(
+            pool,
+            symbol.as_str(),
+            p.timeframe,
+            p.exchange.as_deref(),
+            p.market,
+        )
+        .await?;
         if candles.is_empty() {
-            bail!("no stored candles for {key}");
+            bail!("no stored candles for {symbol} {}", p.timeframe);
         }
         series.push(Loaded {
             symbol: symbol.to_string(),
@@ -626,7 +675,17 @@ pub async fn run_job(
     .await;
     beat.abort();
     match result? {
-        Ok(summaries) => Ok((JobStatus::Succeeded, serde_json::to_value(&summaries)?)),
+        Ok(summaries) => {
+            let mut registered = Vec::new();
+            for s in &summaries {
+                let (row, _) = registry::register(pool, &s.dir).await?;
+                registered.push(registry::decide(pool, row.id, p.promote).await?);
+            }
+            Ok((
+                JobStatus::Succeeded,
+                serde_json::json!({ "models": summaries, "registry": registered }),
+            ))
+        }
         Err(e) if matches!(e.downcast_ref(), Some(pipeline::PipelineError::Cancelled)) => Ok((
             JobStatus::Cancelled,
             serde_json::json!({ "cancelled": true }),

@@ -21,6 +21,7 @@ fn tiny_config(dir: &Path) -> String {
             "learning_rate": 0.002,
             "max_epochs": 3
         },
+        "boost": { "lags": [0, 1, 5, 10], "max_rounds": 100, "early_stopping_rounds": 20 },
         "folds": 2
     });
     std::fs::write(&path, cfg.to_string()).unwrap();
@@ -77,7 +78,27 @@ fn train_evaluates_out_of_sample_writes_a_verified_model_and_predicts() {
         assert_eq!(cov["level"], 0.9);
         let c = cov["set_coverage"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&c));
+        // Both members scored alone on the same window, pooled by weights
+        // chosen on the validation hold-out.
+        assert_eq!(f["net"]["samples"], m["samples"]);
+        assert_eq!(f["trees"]["samples"], m["samples"]);
+        let w = &f["weights"];
+        let wc = w["net_class"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&wc));
+        assert_eq!(w["samples"], f["validation_samples"]);
+        assert!(
+            w["ensemble_log_loss"].as_f64().unwrap()
+                <= w["net_log_loss"]
+                    .as_f64()
+                    .unwrap()
+                    .min(w["trees_log_loss"].as_f64().unwrap())
+                    + 1e-9,
+            "{w}"
+        );
+        assert!(f["boost"]["classifier_rounds"].as_u64().unwrap() >= 1);
     }
+    assert!(eval["trees"]["log_loss"].as_f64().unwrap() > 0.0);
+    assert!(eval["net"]["log_loss"].as_f64().unwrap() > 0.0);
     let pooled: u64 = folds
         .iter()
         .map(|f| f["test_samples"].as_u64().unwrap())
@@ -126,6 +147,9 @@ fn train_evaluates_out_of_sample_writes_a_verified_model_and_predicts() {
         "config.json",
         "metrics.json",
         "history.json",
+        "trees_classifier.txt",
+        "trees_regressor.txt",
+        "ensemble.json",
     ] {
         assert!(names.contains(&want), "{names:?}");
     }
@@ -315,7 +339,7 @@ async fn a_killed_training_job_resumes_from_its_last_epoch() {
         "{:?}",
         row.error
     );
-    let s = &row.detail[0];
+    let s = &row.detail["models"][0];
     assert!(
         // Checkpoints are written before an epoch is published.
         s["resumed_from"].as_u64().unwrap() >= killed_at,
@@ -328,4 +352,9 @@ async fn a_killed_training_job_resumes_from_its_last_epoch() {
             .join("manifest.json")
             .exists()
     );
+    // The job registered its model; the first of its scope serves.
+    let d = &row.detail["registry"][0];
+    assert_eq!(d["promoted"], true, "{d}");
+    assert_eq!(d["model"]["status"], "active");
+    assert_eq!(d["model"]["sha256"], s["sha256"]);
 }

@@ -1,5 +1,6 @@
 //! Real bundled series (as imported, from the engine's golden files) and a
 //! shrunken network so tests train in seconds.
+#![allow(dead_code)] // each test binary uses its own part
 
 use std::path::Path;
 

@@ -116,7 +116,10 @@ pub const NOTIFY_CHANNEL: &str = "job_events";
 
 async fn notify(conn: &mut PgConnection, id: i64) -> Result<(), DbError> {
     sqlx::query(
-        "SELECT pg_notify($1, json_build_object('id', id, 'kind', kind, 'status', status, 'progress', progress, 'detail', detail)::text)
+        // NOTIFY payloads stop at 8000 bytes: a large detail (a finished
+        // training's report) is left for listeners to read from the row.
+        "SELECT pg_notify($1, json_build_object('id', id, 'kind', kind, 'status', status, 'progress', progress,
+                 'detail', CASE WHEN octet_length(detail::text) <= 6000 THEN detail END)::text)
          FROM jobs WHERE id = $2",
     )
     .bind(NOTIFY_CHANNEL)

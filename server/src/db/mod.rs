@@ -2,6 +2,7 @@
 
 pub mod candles;
 pub mod jobs;
+pub mod models;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};

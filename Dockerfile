@@ -3,7 +3,11 @@
 # Run:   docker run -e DATABASE_URL=postgres://user:pass@db:5432/traderai -p 3000:3000 traderai
 
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm python3-venv libclang-dev && rm -rf /var/lib/apt/lists/*
+# libtorch (PyTorch 2.9.0 from PyPI) for the default `tch` feature, and the
+# CMake >= 3.28 LightGBM's build wants; the binary's rpath points here.
+ENV TRADERAI_VENV=/opt/torch LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV=/opt/torch PATH=/opt/torch/bin:$PATH
+RUN python3 -m venv /opt/torch && /opt/torch/bin/pip install --no-cache-dir torch==2.9.0 "cmake>=3.28,<4"
 RUN rustup target add wasm32-unknown-unknown \
  && cargo install cargo-leptos --locked --version 0.3.10 \
  && cargo install wasm-bindgen-cli --version 0.2.130
@@ -15,8 +19,11 @@ COPY . .
 RUN cargo leptos build --release && cp "$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/traderai" /traderai
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libgomp1 && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app traderai
+# libtorch at the path baked into the binary, with the CUDA libraries its
+# CUDA build loads (site-packages/nvidia); no Python is needed at run time.
+COPY --from=build /opt/torch/lib/python3.11/site-packages /opt/torch/lib/python3.11/site-packages
 WORKDIR /app
 COPY --from=build /traderai /usr/local/bin/traderai
 COPY --from=build /src/target/site /app/site

@@ -67,7 +67,7 @@ fn status(url: &str, id: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_promotes_rolls_back_downloads_retrains_on_drift_and_prunes() {
-    let (_pool, url) = common::fresh_db().await;
+    let (pool, url) = common::fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     common::import_btc_1d(&url);
     let cfg = tiny_config(dir.path(), 2);
@@ -250,6 +250,23 @@ async fn registry_promotes_rolls_back_downloads_retrains_on_drift_and_prunes() {
         ],
     );
     assert!(!gone.status.success());
+
+    // The daily schedule queues one check per active model, then none
+    // until a day has passed.
+    let queued = server::drift::schedule(&pool, 24.0).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let job = server::db::jobs::get(&pool, queued[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.kind, "drift");
+    assert_eq!(job.params["timeframe"], "1d");
+    assert!(
+        server::drift::schedule(&pool, 24.0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A changed file is refused at download, by name.
     let wdir = Path::new(shown["dir"].as_str().unwrap());

@@ -20,7 +20,10 @@ impl Default for CostModel {
             maker_bps: 2.0,
             taker_bps: 5.0,
             slippage_bps: 3.0,
-            funding_bps_per_hour: 1.0,
+            // Binance USDⓈ-M's standard rate: 0.01 % per 8 h (its interest
+            // component; premium adds or subtracts). 1.0 was 8× that and made
+            // every multi-day hold pay 0.24 % a day.
+            funding_bps_per_hour: 0.125,
         }
     }
 }
@@ -86,8 +89,9 @@ mod tests {
         assert!((c.fill_price(100.0, true, Liquidity::Taker) - 100.03).abs() < 1e-12);
         assert!((c.fill_price(100.0, false, Liquidity::Taker) - 99.97).abs() < 1e-12);
         assert_eq!(c.fill_price(100.0, false, Liquidity::Maker), 100.0);
-        assert!((c.funding(10_000.0, 12.0) - 12.0).abs() < 1e-12);
-        // 5 + 3 in, 2 out, 12 funding = 22 bps.
-        assert!((c.round_trip_pct(Liquidity::Maker, 12.0) - 0.22).abs() < 1e-12);
+        // 8 h of funding = 0.01 % of notional, Binance's standard rate.
+        assert!((c.funding(10_000.0, 8.0) - 1.0).abs() < 1e-12);
+        // 5 + 3 in, 2 out, 1.5 funding (12 h) = 11.5 bps.
+        assert!((c.round_trip_pct(Liquidity::Maker, 12.0) - 0.115).abs() < 1e-12);
     }
 }

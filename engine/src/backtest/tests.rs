@@ -215,9 +215,9 @@ fn costs_are_charged_where_they_occur() {
     let r = go(&c, &preds, &k, None);
     let t = &r.trades[0];
     let notional = t.qty * t.entry_price;
-    // Taker in and out, 48 one-hour bars of 1 bp funding.
+    // Taker in and out, 48 one-hour bars of 0.125 bp funding.
     assert!((t.fees - notional * 5e-4 - t.qty * t.exits[0].price * 5e-4).abs() < 1e-9);
-    assert!((t.funding / (t.qty * 100.0) - 48.0 * 1e-4).abs() < 1e-9);
+    assert!((t.funding / (t.qty * 100.0) - 48.0 * 0.125e-4).abs() < 1e-9);
     assert!((t.exits[0].price - 100.0 * (1.0 - 3e-4)).abs() < 1e-9);
     assert!((r.equity.last().unwrap().equity - (100.0 + t.pnl)).abs() < 1e-9);
 }

@@ -9,35 +9,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use engine::walkforward::WalkForwardConfig;
-use engine::{Candle, Timeframe};
 use models::boost::{BoostConfig, Boosted, rows};
-use models::data::{Dataset, Sample, Series, TargetConfig};
+use models::data::{Dataset, Sample};
 use models::metrics;
 
-const SERIES: [&str; 5] = ["btc-usd-1d", "amzn-1d", "msft-1d", "nflx-1d", "nvda-1d"];
+// The tests' reader of the bundled series (engine's golden files).
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-fn candles(name: &str) -> Vec<Candle> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../engine/tests/golden")
-        .join(format!("{name}.csv"));
-    let text = std::fs::read_to_string(&path).expect("golden file");
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            Candle {
-                open_time: chrono::DateTime::parse_from_rfc3339(f[0])
-                    .expect("time")
-                    .timestamp_millis(),
-                open: f[1].parse().expect("open"),
-                high: f[2].parse().expect("high"),
-                low: f[3].parse().expect("low"),
-                close: f[4].parse().expect("close"),
-                volume: f[5].parse().expect("volume"),
-            }
-        })
-        .collect()
-}
+const SERIES: [&str; 5] = ["btc-usd-1d", "amzn-1d", "msft-1d", "nflx-1d", "nvda-1d"];
 
 fn write(path: &Path, ds: &Dataset, samples: &[Sample], cfg: &BoostConfig) {
     let cols = cfg.columns();
@@ -54,12 +34,7 @@ fn write(path: &Path, ds: &Dataset, samples: &[Sample], cfg: &BoostConfig) {
 fn main() {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or("boost-compare".into()));
     std::fs::create_dir_all(&out).expect("out dir");
-    let target = TargetConfig::for_timeframe(Timeframe::D1);
-    let series = SERIES
-        .iter()
-        .map(|n| Series::new(n, Timeframe::D1, &candles(n), target))
-        .collect();
-    let ds = Dataset::new(series, 60, target.horizon).expect("dataset");
+    let ds = common::daily(&SERIES, 60);
     let cfg = BoostConfig::default();
     let pipeline = models::pipeline::PipelineConfig::default();
     let wf = WalkForwardConfig {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use models::artifact::{self, ModelConfig, sha256_hex};
+use models::pipeline::EvaluationReport;
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -32,25 +33,32 @@ pub enum Promote {
     Always,
 }
 
-/// The walk-forward numbers of a model directory (from metrics.json).
+/// The walk-forward numbers of a model directory (from metrics.json): the
+/// pooled log loss and balanced accuracy promotion compares, and a summary.
 fn walk_forward(dir: &Path) -> anyhow::Result<(Option<f64>, Option<f64>, serde_json::Value)> {
     let path = dir.join(artifact::METRICS);
     let m: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
     )
     .with_context(|| format!("{}: not JSON", path.display()))?;
-    let pooled = &m["evaluation"]["metrics"];
+    let eval: Option<EvaluationReport> = serde_json::from_value(m["evaluation"].clone())
+        .with_context(|| {
+            format!(
+                "{}: evaluation is not a walk-forward report",
+                path.display()
+            )
+        })?;
     let summary = serde_json::json!({
-        "evaluation": pooled,
-        "prior_baseline": m["evaluation"]["prior_baseline"],
-        "net": m["evaluation"]["net"],
-        "trees": m["evaluation"]["trees"],
+        "evaluation": eval.as_ref().map(|e| &e.metrics),
+        "prior_baseline": eval.as_ref().map(|e| &e.prior_baseline),
+        "net": eval.as_ref().map(|e| &e.net),
+        "trees": eval.as_ref().and_then(|e| e.trees.as_ref()),
         "backtest": m["backtest"]["metrics"],
         "final": m["final"],
     });
     Ok((
-        pooled["log_loss"].as_f64(),
-        pooled["balanced_accuracy"].as_f64(),
+        eval.as_ref().map(|e| e.metrics.log_loss),
+        eval.as_ref().map(|e| e.metrics.balanced_accuracy),
         summary,
     ))
 }
@@ -141,7 +149,9 @@ pub async fn decide(pool: &PgPool, id: i64, policy: Promote) -> anyhow::Result<D
         "active": active.as_ref().map(numbers),
     });
     let model = if promote {
-        db::activate(pool, id, "promoted", &detail).await?.0
+        db::activate(pool, id, ModelStatus::Backup, "promoted", &detail)
+            .await?
+            .0
     } else if policy == Promote::IfBetter && active.as_ref().is_some_and(|a| a.id != id) {
         db::set_status(pool, id, ModelStatus::Rejected, "kept_aside", &detail).await?
     } else {
@@ -154,6 +164,16 @@ pub async fn decide(pool: &PgPool, id: i64, policy: Promote) -> anyhow::Result<D
         reason,
         model,
     })
+}
+
+/// Registers a freshly trained model directory and decides whether it serves.
+pub async fn register_and_decide(
+    pool: &PgPool,
+    dir: &Path,
+    policy: Promote,
+) -> anyhow::Result<Decision> {
+    let (row, _) = register(pool, dir).await?;
+    decide(pool, row.id, policy).await
 }
 
 /// Restores the most recently served backup; the active model is withdrawn.
@@ -171,9 +191,14 @@ pub async fn rollback(pool: &PgPool, scope: &str, timeframe: &str) -> anyhow::Re
         "from": { "id": active.id, "version": active.version },
         "to": { "id": backup.id, "version": backup.version },
     });
-    let (model, _) = db::activate(pool, backup.id, "rolled_back", &detail).await?;
-    // The withdrawn model is not a rollback target itself.
-    db::set_status(pool, active.id, ModelStatus::Rejected, "withdrawn", &detail).await?;
+    let (model, _) = db::activate(
+        pool,
+        backup.id,
+        ModelStatus::Rejected,
+        "rolled_back",
+        &detail,
+    )
+    .await?;
     Ok(Decision {
         promoted: true,
         against: Some(active.id),

@@ -171,8 +171,7 @@ pub async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
     if a.register {
         let pool = crate::cli::connect(cli).await?;
         for s in &summaries {
-            let (row, _) = registry::register(&pool, &s.dir).await?;
-            decisions.push(registry::decide(&pool, row.id, a.promote).await?);
+            decisions.push(registry::register_and_decide(&pool, &s.dir, a.promote).await?);
         }
     }
     if cli.json {
@@ -567,11 +566,11 @@ pub struct TrainJobParams {
     pub promote: Promote,
 }
 
-fn default_profile() -> RiskProfile {
+pub(crate) fn default_profile() -> RiskProfile {
     RiskProfile::Medium
 }
 
-fn default_capital() -> f64 {
+pub(crate) fn default_capital() -> f64 {
     100.0
 }
 
@@ -678,8 +677,7 @@ pub async fn run_job(
         Ok(summaries) => {
             let mut registered = Vec::new();
             for s in &summaries {
-                let (row, _) = registry::register(pool, &s.dir).await?;
-                registered.push(registry::decide(pool, row.id, p.promote).await?);
+                registered.push(registry::register_and_decide(pool, &s.dir, p.promote).await?);
             }
             Ok((
                 JobStatus::Succeeded,

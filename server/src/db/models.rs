@@ -212,11 +212,14 @@ pub async fn all_active(pool: &PgPool) -> Result<Vec<ModelRow>, DbError> {
     rows.into_iter().map(ModelRow::try_from).collect()
 }
 
-/// Makes `id` the active model of its scope; the one it replaces becomes a
-/// backup. Returns (new active, replaced).
+/// Makes `id` the active model of its scope, in one transaction with what
+/// becomes of the one it replaces: a backup (promotion) or rejected, logged
+/// as withdrawn (rollback: it must not be a rollback target itself).
+/// Returns (new active, replaced).
 pub async fn activate(
     pool: &PgPool,
     id: i64,
+    replaced_becomes: ModelStatus,
     action: &str,
     detail: &serde_json::Value,
 ) -> Result<(ModelRow, Option<ModelRow>), DbError> {
@@ -229,14 +232,29 @@ pub async fn activate(
     .await?
     .ok_or_else(|| DbError::Corrupt(format!("no model {id}")))?;
     let replaced: Option<Row> = sqlx::query_as(&format!(
-        "UPDATE models SET status = 'backup' WHERE scope = $1 AND timeframe = $2 AND status = 'active' AND id <> $3
+        "UPDATE models SET status = $4 WHERE scope = $1 AND timeframe = $2 AND status = 'active' AND id <> $3
          RETURNING {COLUMNS}"
     ))
     .bind(&target.scope)
     .bind(&target.timeframe)
     .bind(id)
+    .bind(replaced_becomes.as_str())
     .fetch_optional(&mut *tx)
     .await?;
+    if let Some(r) = replaced
+        .as_ref()
+        .filter(|_| replaced_becomes != ModelStatus::Backup)
+    {
+        event(
+            &mut tx,
+            &r.scope,
+            &r.timeframe,
+            Some(r.id),
+            "withdrawn",
+            detail,
+        )
+        .await?;
+    }
     let row: Row = sqlx::query_as(&format!(
         "UPDATE models SET status = 'active', promoted_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))

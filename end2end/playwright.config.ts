@@ -7,6 +7,16 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   outputDir: "test-results",
+  // Tests share one server and database; run them one after another.
+  workers: 1,
+  // The local Binance stand-in the backfill tests fetch from (real BTC candles,
+  // 300 ms per request so progress is visible).
+  webServer: {
+    command: `${process.env.TRADERAI_BIN ?? "../target/debug/traderai"} mock-exchange --addr 127.0.0.1:3100 --latency-ms 300 --serve ../data/btc-usd-15m-yahoo.csv=BTC/USDT@15m`,
+    url: "http://127.0.0.1:3100/api/v3/ping",
+    reuseExistingServer: false,
+    timeout: 30_000,
+  },
   use: {
     baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000",
     screenshot: "on",

@@ -1,13 +1,76 @@
 //! What the pages need from the server, as a trait the server implements.
-//! Keeps SQL in the server crate while server functions live in `app`.
+//! Keeps SQL in the server crate while server functions live in `app`; the
+//! REST API calls the same implementation, so both enforce the same rules
+//! (each method checks the viewer's role itself).
 
-use crate::types::SeriesCoverage;
+use crate::types::*;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
+pub type Answer<'a, T> = BoxFuture<'a, Result<T, AppError>>;
+
 pub trait Backend: Send + Sync + 'static {
-    fn coverage(&self) -> BoxFuture<'_, Result<Vec<SeriesCoverage>, String>>;
+    fn coverage(&self) -> Answer<'_, Vec<SeriesCoverage>>;
+
+    fn settings(&self, v: &Viewer) -> Answer<'_, UserSettings>;
+    fn save_settings(&self, v: &Viewer, s: UserSettings) -> Answer<'_, UserSettings>;
+
+    /// A user sees the jobs they started; an admin sees all.
+    fn jobs(&self, v: &Viewer, limit: i64) -> Answer<'_, Vec<JobView>>;
+    fn job(&self, v: &Viewer, id: i64) -> Answer<'_, JobView>;
+    fn cancel_job(&self, v: &Viewer, id: i64) -> Answer<'_, JobView>;
+    fn resume_job(&self, v: &Viewer, id: i64) -> Answer<'_, JobView>;
+    /// Admin only.
+    fn start_backfill(&self, v: &Viewer, r: BackfillRequest) -> Answer<'_, JobView>;
+
+    /// Admin only.
+    fn users(&self, v: &Viewer) -> Answer<'_, Vec<UserView>>;
+    fn create_user(&self, v: &Viewer, u: NewUser) -> Answer<'_, UserView>;
+    fn update_user(&self, v: &Viewer, id: i64, p: UserPatch) -> Answer<'_, UserView>;
+
+    /// The viewer's own tokens.
+    fn tokens(&self, v: &Viewer) -> Answer<'_, Vec<TokenView>>;
+    fn create_token(&self, v: &Viewer, name: String) -> Answer<'_, NewToken>;
+    fn revoke_token(&self, v: &Viewer, id: i64) -> Answer<'_, TokenView>;
+
+    /// Admin only.
+    fn system(&self, v: &Viewer) -> Answer<'_, SystemStatus>;
 }
 
 /// The handle server functions find in Leptos context.
 pub type SharedBackend = Arc<dyn Backend>;
+
+/// The backend, or an error saying the server was set up without one.
+pub fn backend() -> Result<SharedBackend, AppError> {
+    leptos::prelude::use_context::<SharedBackend>()
+        .ok_or_else(|| AppError::new(ErrorCode::Internal, "server backend missing from context"))
+}
+
+/// Who is signed in: the server's auth layer puts the viewer in the request's
+/// extensions, and leptos_axum hands server functions the request parts.
+pub fn viewer() -> Option<Viewer> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Viewer>().cloned())
+}
+
+pub fn require_viewer() -> Result<Viewer, AppError> {
+    viewer().ok_or_else(AppError::unauthenticated)
+}
+
+/// For server functions that change something: the form's CSRF token must
+/// equal the session's (token-authenticated callers have none to forge).
+pub fn require_csrf(v: &Viewer, sent: &str) -> Result<(), AppError> {
+    match &v.csrf {
+        Some(expected) if !constant_time_eq(expected.as_bytes(), sent.as_bytes()) => {
+            Err(AppError::new(
+                ErrorCode::Csrf,
+                "the form is stale or forged; reload the page",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -376,13 +376,33 @@ async fn serve(cli: &Cli, settings: &Settings, a: &ServeArgs) -> anyhow::Result<
             .await
         }));
     }
+    announce_first_admin(&pool).await?;
     let opts = crate::web::leptos_options(a.addr, &a.site_root)?;
-    let result = crate::web::serve(pool, opts, shutdown_signal()).await;
+    let result = crate::web::serve(pool, opts, &settings.web, shutdown_signal()).await;
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;
     }
     result
+}
+
+/// Creates the first admin from ADMIN_USER / ADMIN_PASS when there is none;
+/// a generated password is printed once, here, and never stored in clear.
+async fn announce_first_admin(pool: &PgPool) -> anyhow::Result<()> {
+    let user = std::env::var("ADMIN_USER").ok().filter(|s| !s.is_empty());
+    let pass = std::env::var("ADMIN_PASS").ok().filter(|s| !s.is_empty());
+    match crate::auth::ensure_first_admin(pool, user.as_deref(), pass.as_deref()).await? {
+        crate::auth::FirstAdmin::Exists => {}
+        crate::auth::FirstAdmin::Created { username } => {
+            tracing::info!(%username, "first admin created from ADMIN_USER/ADMIN_PASS");
+        }
+        crate::auth::FirstAdmin::Generated { username, password } => {
+            eprintln!(
+                "\n  First admin created: user {username:?}, password {password:?}\n  It is shown only this once; change it under Admin → Users.\n"
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn import_files(cli: &Cli, a: &ImportArgs) -> anyhow::Result<()> {

@@ -91,6 +91,30 @@ pub struct Settings {
     pub costs: std::collections::BTreeMap<String, engine::costs::CostModel>,
     /// The scheduled drift check of active models.
     pub drift: DriftSettings,
+    /// Sessions, cookies and sign-in limits of `traderai serve`.
+    pub web: WebSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Mark the session cookie `Secure`: set it when users reach the app over
+    /// HTTPS (behind a TLS proxy), or browsers will not send it back over HTTP.
+    pub secure_cookies: bool,
+    /// A session ends after this many days without a request.
+    pub session_idle_days: i64,
+    /// Sign-in attempts allowed per minute for one client address and user name.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            secure_cookies: false,
+            session_idle_days: 7,
+            login_attempts_per_minute: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -127,6 +151,7 @@ impl Default for Settings {
             job_stale_after_s: 30.0,
             costs: [("default".to_string(), engine::costs::CostModel::default())].into(),
             drift: DriftSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }

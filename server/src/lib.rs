@@ -2,6 +2,7 @@
 //! job runner and the web app. Quant logic lives in `engine`; this crate does
 //! the I/O around it.
 
+pub mod auth;
 pub mod backfill;
 pub mod cli;
 pub mod config;

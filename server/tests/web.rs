@@ -8,14 +8,35 @@ use common::{data_dir, fresh_db};
 async fn first_page_renders_stored_coverage_and_health_answers() {
     let (pool, _) = fresh_db().await;
     server::seed::run(&pool, &data_dir(), true).await.unwrap();
+    server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
+        .await
+        .unwrap();
     let opts = server::web::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site").unwrap();
+    let app = server::web::router(pool.clone(), opts, &Default::default())
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(axum::serve(listener, server::web::router(pool.clone(), opts)).into_future());
+    tokio::spawn(server::web::serve_on(listener, app, std::future::pending()));
     let http = reqwest::Client::new();
+    let signed_in = http
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "root", "password": "root-pass-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
 
     let html = http
         .get(format!("http://{addr}/"))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap()
@@ -59,8 +80,13 @@ async fn first_page_renders_stored_coverage_and_health_answers() {
         .unwrap();
     assert_eq!(ready.status(), 200);
 
+    assert!(
+        html.contains("root · admin"),
+        "the signed-in viewer in the top bar"
+    );
     let missing = http
         .get(format!("http://{addr}/no/such/page"))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();

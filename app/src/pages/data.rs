@@ -1,13 +1,12 @@
 //! `/` — what market data the store holds, per series.
 
-use crate::types::{SeriesCoverage, format_utc};
+use crate::types::{AppError, SeriesCoverage, format_utc};
 use leptos::prelude::*;
 
 #[server]
-pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, ServerFnError> {
-    let backend = use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("server backend missing from context"))?;
-    backend.coverage().await.map_err(ServerFnError::new)
+pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, AppError> {
+    crate::backend::require_viewer()?;
+    crate::backend::backend()?.coverage().await
 }
 
 #[component]

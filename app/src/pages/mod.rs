@@ -1,3 +1,6 @@
 //! Pages, one module per route.
 
+pub mod admin;
 pub mod data;
+pub mod login;
+pub mod settings;

@@ -60,6 +60,8 @@ pub struct Job {
     pub attempts: i32,
     pub owner: Option<String>,
     pub cancel_requested: bool,
+    /// The user who asked for it (none for CLI and scheduled jobs).
+    pub created_by: Option<i64>,
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -79,6 +81,7 @@ struct JobRow {
     attempts: i32,
     owner: Option<String>,
     cancel_requested: bool,
+    created_by: Option<i64>,
     heartbeat_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
@@ -100,6 +103,7 @@ impl TryFrom<JobRow> for Job {
             attempts: r.attempts,
             owner: r.owner,
             cancel_requested: r.cancel_requested,
+            created_by: r.created_by,
             heartbeat_at: r.heartbeat_at,
             created_at: r.created_at,
             started_at: r.started_at,
@@ -108,7 +112,7 @@ impl TryFrom<JobRow> for Job {
     }
 }
 
-const COLUMNS: &str = "id, kind, params, status, progress, detail, checkpoint, error, attempts, owner, cancel_requested, heartbeat_at, created_at, started_at, finished_at";
+const COLUMNS: &str = "id, kind, params, status, progress, detail, checkpoint, error, attempts, owner, cancel_requested, created_by, heartbeat_at, created_at, started_at, finished_at";
 
 /// The channel on which every job change is announced (LISTEN/NOTIFY), so
 /// any server replica can forward progress to its WebSocket clients.
@@ -119,7 +123,7 @@ async fn notify(conn: &mut PgConnection, id: i64) -> Result<(), DbError> {
         // NOTIFY payloads stop at 8000 bytes: a large detail (a finished
         // training's report) is left for listeners to read from the row.
         "SELECT pg_notify($1, json_build_object('id', id, 'kind', kind, 'status', status, 'progress', progress,
-                 'detail', CASE WHEN octet_length(detail::text) <= 6000 THEN detail END)::text)
+                 'created_by', created_by, 'detail', CASE WHEN octet_length(detail::text) <= 6000 THEN detail END)::text)
          FROM jobs WHERE id = $2",
     )
     .bind(NOTIFY_CHANNEL)
@@ -134,12 +138,23 @@ pub async fn enqueue(
     kind: &str,
     params: &serde_json::Value,
 ) -> Result<Job, DbError> {
+    enqueue_for(pool, kind, params, None).await
+}
+
+/// Queues a job on behalf of a user.
+pub async fn enqueue_for(
+    pool: &PgPool,
+    kind: &str,
+    params: &serde_json::Value,
+    created_by: Option<i64>,
+) -> Result<Job, DbError> {
     let mut tx = pool.begin().await?;
     let row: JobRow = sqlx::query_as(&format!(
-        "INSERT INTO jobs (kind, params) VALUES ($1, $2) RETURNING {COLUMNS}"
+        "INSERT INTO jobs (kind, params, created_by) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
     ))
     .bind(kind)
     .bind(params)
+    .bind(created_by)
     .fetch_one(&mut *tx)
     .await?;
     notify(&mut tx, row.id).await?;
@@ -163,6 +178,27 @@ pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<Job>, DbError> {
     .fetch_all(pool)
     .await?;
     rows.into_iter().map(Job::try_from).collect()
+}
+
+/// The newest jobs a user started.
+pub async fn list_by(pool: &PgPool, user: i64, limit: i64) -> Result<Vec<Job>, DbError> {
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE created_by = $1 ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(user)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(Job::try_from).collect()
+}
+
+/// Jobs running now (system page, metrics).
+pub async fn running_count(pool: &PgPool) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'running'")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Claims the oldest queued job, or a running one whose owner stopped
@@ -332,13 +368,18 @@ pub async fn request_cancel(pool: &PgPool, id: i64) -> Result<Option<Job>, DbErr
 
 /// Puts a failed or cancelled job back in the queue for any worker.
 pub async fn requeue(pool: &PgPool, id: i64) -> Result<Option<Job>, DbError> {
+    let mut tx = pool.begin().await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'queued', cancel_requested = false, owner = NULL, finished_at = NULL, error = NULL, updated_at = now()
          WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    if row.is_some() {
+        notify(&mut tx, id).await?;
+    }
+    tx.commit().await?;
     row.map(Job::try_from).transpose()
 }
 

@@ -1,57 +1,36 @@
-//! `traderai serve`: the Leptos app (SSR + hydration) and HTTP endpoints on axum.
+//! `traderai serve`: the Leptos app (SSR + hydration), the REST API with its
+//! OpenAPI document, the WebSocket, health probes; sessions and roles in front.
 
-use crate::db;
-use app::backend::{Backend, SharedBackend};
-use app::types::SeriesCoverage;
-use axum::Router;
+pub mod api;
+pub mod backend;
+pub mod session;
+pub mod ws;
+
+use crate::config::WebSettings;
+use app::backend::SharedBackend;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
-use futures::future::BoxFuture;
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use backend::PgBackend;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// The server's view of the store, handed to server functions.
-#[derive(Debug, Clone)]
-pub struct PgBackend {
-    pool: PgPool,
-}
-
-impl Backend for PgBackend {
-    fn coverage(&self) -> BoxFuture<'_, Result<Vec<SeriesCoverage>, String>> {
-        Box::pin(async move {
-            let rows = db::candles::list_series(&self.pool).await.map_err(|e| {
-                tracing::error!(error = %e, "listing series failed");
-                "the database is unavailable".to_string()
-            })?;
-            Ok(rows
-                .into_iter()
-                .filter(|r| r.bars > 0)
-                .map(|r| SeriesCoverage {
-                    exchange: r.key.exchange,
-                    market: r.key.market.to_string(),
-                    symbol: r.key.symbol.to_string(),
-                    timeframe: r.key.timeframe.to_string(),
-                    bars: r.bars,
-                    first: r.first_open.unwrap_or_default(),
-                    last: r.last_open.unwrap_or_default(),
-                })
-                .collect())
-        })
-    }
-}
+use std::time::{Duration, Instant};
+use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(Clone)]
-struct AppState {
+pub struct AppState {
     leptos: LeptosOptions,
     pool: PgPool,
     started: Instant,
+    backend: Arc<PgBackend>,
+    limiter: Arc<session::LoginLimiter>,
+    hub: ws::Hub,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -71,26 +50,45 @@ pub fn leptos_options(addr: SocketAddr, site_root: &str) -> anyhow::Result<Lepto
     Ok(opts)
 }
 
-/// The full router: app pages, server functions, static files, health.
-pub fn router(pool: PgPool, leptos: LeptosOptions) -> Router {
-    let backend: SharedBackend = Arc::new(PgBackend { pool: pool.clone() });
-    let routes = generate_route_list(app::App);
+/// The full router: pages, server functions, REST API and docs, WebSocket,
+/// static files, health; behind sessions, authentication and the role gate.
+pub async fn router(
+    pool: PgPool,
+    leptos: LeptosOptions,
+    cfg: &WebSettings,
+) -> anyhow::Result<Router> {
+    let store = session::store(pool.clone()).await?;
+    spawn_session_cleanup(store.clone());
+    let backend = Arc::new(PgBackend::new(pool.clone()));
+    let hub = ws::Hub::start(pool.clone(), backend.ws_clients.clone());
+    let shared: SharedBackend = backend.clone();
     let state = AppState {
         leptos: leptos.clone(),
         pool,
         started: Instant::now(),
+        backend,
+        limiter: Arc::new(session::LoginLimiter::new(cfg.login_attempts_per_minute)),
+        hub,
     };
-    let ctx = move || provide_context(backend.clone());
-    Router::new()
+    let ctx = move || provide_context(shared.clone());
+    let (api, openapi) = api::routes();
+    let routes = generate_route_list(app::App);
+    let app = Router::new()
         .route("/health", get(health))
         .route("/health/ready", get(ready))
+        .route("/auth/login", post(session::login_form))
+        .route("/auth/logout", post(session::logout_form))
+        .route("/ws", get(ws::handler))
+        .merge(api)
+        .route("/api/v1/{*rest}", axum::routing::any(api::not_found))
+        .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", openapi))
         .leptos_routes_with_context(&state, routes, ctx.clone(), {
             let leptos = leptos.clone();
             move || app::shell(leptos.clone())
         })
         .route(
             "/api/{*fn_name}",
-            axum::routing::post({
+            post({
                 let ctx = ctx.clone();
                 move |req| leptos_axum::handle_server_fns_with_context(ctx.clone(), req)
             }),
@@ -98,8 +96,28 @@ pub fn router(pool: PgPool, leptos: LeptosOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(middleware::from_fn(session::gate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::authenticate,
+        ))
+        .layer(session::layer(store, cfg))
         .layer(tower_http::compression::CompressionLayer::new())
-        .with_state(state)
+        .with_state(state);
+    Ok(app)
+}
+
+fn spawn_session_cleanup(store: tower_sessions_sqlx_store::PostgresStore) {
+    use tower_sessions::session_store::ExpiredDeletion;
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions failed");
+            }
+        }
+    });
 }
 
 /// Liveness: the process answers.
@@ -129,19 +147,34 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `stop` resolves.
+/// Serves on `listener` until `stop` resolves (client addresses reach the
+/// sign-in throttle).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tracing::info!("serving on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await?;
+    Ok(())
+}
+
+/// Binds the configured address and serves until `stop` resolves.
 pub async fn serve(
     pool: PgPool,
     leptos: LeptosOptions,
+    cfg: &WebSettings,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = leptos.site_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    tracing::info!("serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(pool, leptos))
-        .with_graceful_shutdown(stop)
-        .await?;
-    Ok(())
+    let app = router(pool, leptos, cfg).await?;
+    serve_on(listener, app, stop).await
 }

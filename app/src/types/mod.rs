@@ -1,9 +1,22 @@
 //! Request and response types shared by the server and the browser.
 
+mod auth;
+mod error;
+mod jobs;
+mod live;
+mod system;
+
+pub use auth::*;
+pub use error::*;
+pub use jobs::*;
+pub use live::*;
+pub use system::*;
+
 use serde::{Deserialize, Serialize};
 
 /// What the store holds for one candle series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SeriesCoverage {
     pub exchange: String,
     pub market: String,

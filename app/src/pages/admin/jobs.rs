@@ -1,0 +1,172 @@
+//! `/admin/jobs` — every job with status, progress, errors and retries,
+//! updated live over the WebSocket.
+
+use crate::live::use_live;
+use crate::types::{AppError, JobEvent, JobView, format_utc};
+use crate::{csrf_token, human_duration, use_viewer};
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+#[server]
+pub async fn list_jobs(limit: i64) -> Result<Vec<JobView>, AppError> {
+    let v = crate::backend::require_viewer()?;
+    crate::backend::backend()?.jobs(&v, limit).await
+}
+
+#[server]
+pub async fn cancel_job(csrf: String, id: i64) -> Result<JobView, AppError> {
+    let v = crate::backend::require_viewer()?;
+    crate::backend::require_csrf(&v, &csrf)?;
+    crate::backend::backend()?.cancel_job(&v, id).await
+}
+
+#[server]
+pub async fn resume_job(csrf: String, id: i64) -> Result<JobView, AppError> {
+    let v = crate::backend::require_viewer()?;
+    crate::backend::require_csrf(&v, &csrf)?;
+    crate::backend::backend()?.resume_job(&v, id).await
+}
+
+/// A job with the newest live event applied.
+pub fn apply(mut j: JobView, ev: Option<&JobEvent>) -> JobView {
+    if let Some(ev) = ev {
+        j.status = ev.status.clone();
+        j.progress = ev.progress;
+        if let Some(d) = &ev.detail {
+            j.detail = d.clone();
+        }
+    }
+    j
+}
+
+/// The job's own numbers in a line: a backfill's candles, rate and ETA, a
+/// training's epoch and losses.
+pub fn detail_line(j: &JobView) -> String {
+    let d = &j.detail;
+    let num = |k: &str| d.get(k).and_then(|v| v.as_f64());
+    match j.kind.as_str() {
+        "backfill" => {
+            let mut parts = Vec::new();
+            if let (Some(done), Some(planned)) = (num("done"), num("planned")) {
+                parts.push(format!("{done:.0} / {planned:.0} candles"));
+            } else if let Some(stored) = num("stored") {
+                parts.push(format!("{stored:.0} candles stored"));
+            }
+            if let Some(rate) = num("candles_per_s") {
+                parts.push(format!("{rate:.0} /s"));
+            }
+            if !j.is_finished()
+                && let Some(eta) = num("eta_s")
+            {
+                parts.push(format!("ETA {}", human_duration(eta)));
+            }
+            parts.join(" · ")
+        }
+        "train" => {
+            let epoch = d.get("epoch").and_then(|v| v.as_u64());
+            let loss = num("val_loss").or(num("train_loss"));
+            match (epoch, loss) {
+                (Some(e), Some(l)) => format!("epoch {e} · loss {l:.4}"),
+                (Some(e), None) => format!("epoch {e}"),
+                _ => String::new(),
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+#[component]
+pub fn ProgressBar(progress: Signal<f64>, status: Signal<String>) -> impl IntoView {
+    view! {
+        <div class="bar" data-status=move || status.get()>
+            <div class="fill" style:width=move || format!("{:.1}%", progress.get().clamp(0.0, 1.0) * 100.0)></div>
+            <span class="bar-label">{move || format!("{:.0} %", progress.get().clamp(0.0, 1.0) * 100.0)}</span>
+        </div>
+    }
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let live = use_live();
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let cancel = ServerAction::<CancelJob>::new();
+    let resume = ServerAction::<ResumeJob>::new();
+    // Refetch on (re)connect, after lost events, and after our own actions.
+    let jobs = Resource::new(
+        move || {
+            (
+                live.resync.get(),
+                cancel.version().get(),
+                resume.version().get(),
+            )
+        },
+        |_| list_jobs(200),
+    );
+    let events = RwSignal::new(HashMap::<i64, JobEvent>::new());
+    Effect::new(move |_| {
+        if let Some(ev) = live.job.get() {
+            let known = jobs
+                .get_untracked()
+                .and_then(|r| r.ok())
+                .is_some_and(|l| l.iter().any(|j| j.id == ev.id));
+            if known {
+                events.update(|m| {
+                    m.insert(ev.id, ev);
+                });
+            } else {
+                jobs.refetch();
+            }
+        }
+    });
+    view! {
+        <section class="panel" id="jobs">
+            <div class="panel-head"><h1>"Jobs"</h1></div>
+            <Transition fallback=|| view! { <p class="empty">"Loading jobs…"</p> }>
+                {move || jobs.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No jobs yet. Start a backfill or a training run."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="grid" id="jobs-table">
+                            <thead><tr>
+                                <th class="num">"#"</th><th>"Kind"</th><th>"Status"</th><th>"Progress"</th>
+                                <th>"Detail"</th><th class="num">"Tries"</th><th>"Created (UTC)"</th><th></th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|j| {
+                                    let id = j.id;
+                                    let base = j.clone();
+                                    let current = Memo::new(move |_| apply(base.clone(), events.read().get(&id)));
+                                    view! {
+                                        <tr class="job-row" data-job=id data-status=move || current.read().status.clone()>
+                                            <td class="num">{id}</td>
+                                            <td>{j.kind.clone()}</td>
+                                            <td class="status">{move || current.read().status.clone()}</td>
+                                            <td><ProgressBar progress=Signal::derive(move || current.read().progress) status=Signal::derive(move || current.read().status.clone()) /></td>
+                                            <td class="detail">
+                                                {move || detail_line(&current.read())}
+                                                {j.error.clone().map(|e| view! { <div class="error small">{e}</div> })}
+                                            </td>
+                                            <td class="num">{j.attempts}</td>
+                                            <td>{format_utc(j.created_at)}</td>
+                                            <td class="actions">
+                                                <Show when=move || !current.read().is_finished()>
+                                                    <button class="link danger" on:click=move |_| { cancel.dispatch(CancelJob { csrf: csrf(), id }); }>"Cancel"</button>
+                                                </Show>
+                                                <Show when=move || matches!(current.read().status.as_str(), "failed" | "cancelled")>
+                                                    <button class="link" on:click=move |_| { resume.dispatch(ResumeJob { csrf: csrf(), id }); }>"Resume"</button>
+                                                </Show>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Transition>
+            {move || cancel.value().get().and_then(|r| r.err()).or_else(|| resume.value().get().and_then(|r| r.err()))
+                .map(|e| view! { <p class="error">{e.message}</p> })}
+        </section>
+    }
+}

@@ -1,0 +1,44 @@
+//! Messages on the `/ws` WebSocket. The client subscribes to topics after
+//! every (re)connect; the server pushes what changed.
+
+use super::JobEvent;
+use serde::{Deserialize, Serialize};
+
+/// What a client can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// Changes to the jobs the viewer may see.
+    Jobs,
+    /// New signals after each scan.
+    Signals,
+    /// Latest prices.
+    Ticks,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    Subscribe { topics: Vec<Topic> },
+    Unsubscribe { topics: Vec<Topic> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The topics now subscribed (the answer to every Subscribe/Unsubscribe).
+    Subscribed {
+        topics: Vec<Topic>,
+    },
+    Job(JobEvent),
+    /// Events were dropped for this client (it was too slow): refetch state.
+    Lagged {
+        missed: u64,
+    },
+    Error {
+        message: String,
+    },
+}

@@ -1,0 +1,15 @@
+//! Stored market data.
+
+use super::ApiError;
+use crate::web::AppState;
+use app::backend::Backend;
+use app::types::{AppError, SeriesCoverage};
+use axum::Json;
+use axum::extract::State;
+
+/// Every stored candle series with its bar count and time range.
+#[utoipa::path(get, path = "/api/v1/series", tag = "market",
+    responses((status = 200, body = Vec<SeriesCoverage>), (status = 401, body = AppError)))]
+pub async fn series(State(st): State<AppState>) -> Result<Json<Vec<SeriesCoverage>>, ApiError> {
+    Ok(Json(st.backend.coverage().await?))
+}

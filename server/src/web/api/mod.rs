@@ -1,0 +1,115 @@
+//! REST under `/api/v1`: what the pages do, for scripts. JSON in and out,
+//! errors as `{"error": {code, message, field}}`, OpenAPI generated from
+//! these handlers and served at `/docs`.
+
+mod account;
+mod admin;
+mod jobs;
+mod market;
+
+use super::AppState;
+use app::types::{AppError, ErrorCode};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// An `AppError` as an HTTP answer.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, Json(serde_json::json!({ "error": self.0 }))).into_response();
+        if self.0.code == ErrorCode::Unauthenticated {
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"traderai\""),
+            );
+        }
+        r
+    }
+}
+
+/// A JSON body axum could not read, as our error shape (axum's own answer is plain text).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => {
+                let text = rej.body_text();
+                // serde names the field in its message: "missing field `capital`".
+                let field = text
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| text.contains("field"))
+                    .map(str::to_owned);
+                Err(ApiError(AppError {
+                    code: ErrorCode::Invalid,
+                    message: text,
+                    field,
+                }))
+            }
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TraderAI API",
+        description = "Signals, market data, jobs, models and settings. Authenticate with the session cookie from POST /api/v1/auth/login (then send X-CSRF-Token on writes) or with `Authorization: Bearer <API token>` (create one at POST /api/v1/tokens)."
+    ),
+    components(schemas(AppError, ErrorCode)),
+    tags(
+        (name = "auth", description = "Sign in and out"),
+        (name = "account", description = "The signed-in user: settings and API tokens"),
+        (name = "market", description = "Stored candles"),
+        (name = "jobs", description = "Backfills, training, backtests as jobs"),
+        (name = "admin", description = "Users and the system (admin role)"),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes and the OpenAPI document describing them.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(super::session::login_api))
+        .routes(routes!(super::session::logout_api))
+        .routes(routes!(account::me))
+        .routes(routes!(account::get_settings, account::put_settings))
+        .routes(routes!(account::list_tokens, account::create_token))
+        .routes(routes!(account::revoke_token))
+        .routes(routes!(market::series))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::resume_job))
+        .routes(routes!(jobs::start_backfill))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::update_user))
+        .routes(routes!(admin::system))
+        .split_for_parts()
+}
+
+/// Any other path under /api/v1.
+pub async fn not_found() -> ApiError {
+    ApiError(AppError::new(ErrorCode::NotFound, "no such API endpoint"))
+}

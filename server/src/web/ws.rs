@@ -1,0 +1,169 @@
+//! `/ws`: job progress (and, as they land, signals and ticks) pushed to
+//! browsers. One LISTEN connection per server process fans PostgreSQL
+//! notifications out to every socket, so any replica serves any client.
+
+use super::AppState;
+use super::api::ApiError;
+use crate::db;
+use app::types::{AppError, ClientMsg, ErrorCode, JobEvent, ServerMsg, Topic, Viewer};
+use axum::Extension;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What the listener hears, before per-client filtering.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Job(JobEvent),
+}
+
+#[derive(Debug, Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<Event>,
+    clients: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Starts the LISTEN task; it reconnects by itself when the database drops.
+    pub fn start(pool: PgPool, clients: Arc<AtomicU64>) -> Hub {
+        let (tx, _) = broadcast::channel(1024);
+        let hub = Hub { tx, clients };
+        let sender = hub.tx.clone();
+        tokio::spawn(async move { listen(pool, sender).await });
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}
+
+async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "ws: LISTEN connection failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(db::jobs::NOTIFY_CHANNEL).await {
+            tracing::warn!(error = %e, "ws: LISTEN failed; retrying");
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(250);
+        loop {
+            match listener.recv().await {
+                Ok(n) => match serde_json::from_str::<JobEvent>(n.payload()) {
+                    // No receivers is fine: nobody is watching.
+                    Ok(ev) => drop(tx.send(Event::Job(ev))),
+                    Err(e) => {
+                        tracing::warn!(error = %e, payload = n.payload(), "ws: bad job notification")
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "ws: LISTEN connection lost; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Upgrades to a WebSocket for a signed-in viewer from our own pages.
+pub async fn handler(
+    State(st): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Browsers send Origin on WebSocket handshakes; a foreign page must not
+    // ride the session cookie (cross-site WebSocket hijacking).
+    if !super::session::same_origin(&headers) {
+        return ApiError(AppError::new(
+            ErrorCode::Csrf,
+            "cross-site WebSocket refused",
+        ))
+        .into_response();
+    }
+    let hub = st.hub.clone();
+    ws.on_upgrade(move |socket| client(socket, hub, viewer))
+}
+
+struct Counted(Arc<AtomicU64>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+    match serde_json::to_string(msg) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => true,
+    }
+}
+
+async fn client(mut socket: WebSocket, hub: Hub, viewer: Viewer) {
+    hub.clients.fetch_add(1, Ordering::Relaxed);
+    let _count = Counted(hub.clients.clone());
+    let mut events = hub.subscribe();
+    let mut topics: HashSet<Topic> = HashSet::new();
+    let mut ping = tokio::time::interval(Duration::from_secs(25));
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(msg)) = incoming else { break };
+                let text = match msg {
+                    Message::Text(t) => t,
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let reply = match serde_json::from_str::<ClientMsg>(&text) {
+                    Ok(ClientMsg::Subscribe { topics: t }) => {
+                        topics.extend(t);
+                        subscribed(&topics)
+                    }
+                    Ok(ClientMsg::Unsubscribe { topics: t }) => {
+                        for x in t { topics.remove(&x); }
+                        subscribed(&topics)
+                    }
+                    Err(e) => ServerMsg::Error { message: format!("unreadable message: {e}") },
+                };
+                if !send(&mut socket, &reply).await { break; }
+            }
+            ev = events.recv() => {
+                let out = match ev {
+                    Ok(Event::Job(j)) if topics.contains(&Topic::Jobs)
+                        && (viewer.is_admin() || j.created_by == Some(viewer.id)) => ServerMsg::Job(j),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => ServerMsg::Lagged { missed },
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if !send(&mut socket, &out).await { break; }
+            }
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() { break; }
+            }
+        }
+    }
+}
+
+fn subscribed(topics: &HashSet<Topic>) -> ServerMsg {
+    let mut t: Vec<Topic> = topics.iter().copied().collect();
+    t.sort_by_key(|x| *x as u8);
+    ServerMsg::Subscribed { topics: t }
+}

@@ -30,6 +30,9 @@ COPY --from=build /src/target/site /app/site
 COPY data /app/data
 USER traderai
 ENV LEPTOS_SITE_ROOT=/app/site LEPTOS_SITE_ADDR=0.0.0.0:3000 TRADERAI_SEED_DIR=/app/data RUST_LOG=info
+# Pass ADMIN_USER / ADMIN_PASS at `docker run -e` for the first admin (else a
+# password is generated and printed once); behind HTTPS mount a config with
+# [web] secure_cookies = true.
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD ["sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/3000"]
 ENTRYPOINT ["traderai"]

@@ -74,3 +74,15 @@ pub fn require_csrf(v: &Viewer, sent: &str) -> Result<(), AppError> {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// A server function's result, with the HTTP status set from the error code
+/// (a validation error is a 422, not a 500).
+pub fn answer<T>(r: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &r
+        && let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(e.code.http_status())
+    {
+        opts.set_status(status);
+    }
+    r
+}

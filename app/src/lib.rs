@@ -41,7 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Who is signed in, or nobody.
 #[server]
 pub async fn whoami() -> Result<Option<Viewer>, AppError> {
-    Ok(backend::viewer())
+    crate::backend::answer(async move { Ok(backend::viewer()) }.await)
 }
 
 /// The signed-in viewer as pages read it (loaded once per page load).

@@ -5,8 +5,13 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, AppError> {
-    crate::backend::require_viewer()?;
-    crate::backend::backend()?.coverage().await
+    crate::backend::answer(
+        async move {
+            crate::backend::require_viewer()?;
+            crate::backend::backend()?.coverage().await
+        }
+        .await,
+    )
 }
 
 #[component]

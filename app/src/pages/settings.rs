@@ -7,8 +7,13 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn load_settings() -> Result<UserSettings, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::backend()?.settings(&v).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::backend()?.settings(&v).await
+        }
+        .await,
+    )
 }
 
 #[server]
@@ -17,37 +22,57 @@ pub async fn save_settings(
     risk_profile: RiskProfile,
     capital: f64,
 ) -> Result<UserSettings, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?
-        .save_settings(
-            &v,
-            UserSettings {
-                risk_profile,
-                capital,
-            },
-        )
-        .await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?
+                .save_settings(
+                    &v,
+                    UserSettings {
+                        risk_profile,
+                        capital,
+                    },
+                )
+                .await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::backend()?.tokens(&v).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::backend()?.tokens(&v).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn create_token(csrf: String, name: String) -> Result<NewToken, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?.create_token(&v, name).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?.create_token(&v, name).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn revoke_token(csrf: String, id: i64) -> Result<TokenView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?.revoke_token(&v, id).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?.revoke_token(&v, id).await
+        }
+        .await,
+    )
 }
 
 #[component]

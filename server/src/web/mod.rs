@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(Clone)]
+#[allow(missing_debug_implementations)] // LeptosOptions and the store are opaque
 pub struct AppState {
     leptos: LeptosOptions,
     pool: PgPool,

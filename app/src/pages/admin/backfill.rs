@@ -17,24 +17,34 @@ pub async fn start_backfill(
     to: String,
     base_url: String,
 ) -> Result<JobView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    let req = BackfillRequest {
-        exchange: "binance".into(),
-        market,
-        symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
-        timeframe,
-        from,
-        to: Some(to),
-        base_url: Some(base_url),
-    };
-    crate::backend::backend()?.start_backfill(&v, req).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            let req = BackfillRequest {
+                exchange: "binance".into(),
+                market,
+                symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
+                timeframe,
+                from,
+                to: Some(to),
+                base_url: Some(base_url),
+            };
+            crate::backend::backend()?.start_backfill(&v, req).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn get_job(id: i64) -> Result<JobView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::backend()?.job(&v, id).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::backend()?.job(&v, id).await
+        }
+        .await,
+    )
 }
 
 #[component]

@@ -9,22 +9,37 @@ use std::collections::HashMap;
 
 #[server]
 pub async fn list_jobs(limit: i64) -> Result<Vec<JobView>, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::backend()?.jobs(&v, limit).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::backend()?.jobs(&v, limit).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn cancel_job(csrf: String, id: i64) -> Result<JobView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?.cancel_job(&v, id).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?.cancel_job(&v, id).await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn resume_job(csrf: String, id: i64) -> Result<JobView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?.resume_job(&v, id).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?.resume_job(&v, id).await
+        }
+        .await,
+    )
 }
 
 /// A job with the newest live event applied.
@@ -47,10 +62,14 @@ pub fn detail_line(j: &JobView) -> String {
     match j.kind.as_str() {
         "backfill" => {
             let mut parts = Vec::new();
+            // Running: done of planned; finished: the summary's counts.
             if let (Some(done), Some(planned)) = (num("done"), num("planned")) {
                 parts.push(format!("{done:.0} / {planned:.0} candles"));
             } else if let Some(stored) = num("stored") {
                 parts.push(format!("{stored:.0} candles stored"));
+                if let Some(fetched) = num("fetched") {
+                    parts.push(format!("{fetched:.0} fetched"));
+                }
             }
             if let Some(rate) = num("candles_per_s") {
                 parts.push(format!("{rate:.0} /s"));

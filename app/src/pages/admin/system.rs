@@ -5,9 +5,14 @@ use crate::{human_bytes, human_duration};
 use leptos::prelude::*;
 
 #[server]
-pub async fn system_status() -> Result<SystemStatus, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::backend()?.system(&v).await
+pub async fn load_system() -> Result<SystemStatus, AppError> {
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::backend()?.system(&v).await
+        }
+        .await,
+    )
 }
 
 #[component]
@@ -26,7 +31,7 @@ pub fn SystemPage() -> impl IntoView {
             }
         });
     }
-    let status = Resource::new(move || tick.get(), |_| system_status());
+    let status = Resource::new(move || tick.get(), |_| load_system());
     view! {
         <section class="panel" id="system">
             <div class="panel-head"><h1>"System"</h1></div>

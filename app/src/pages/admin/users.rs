@@ -6,8 +6,13 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn list_users() -> Result<Vec<UserView>, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::backend()?.users(&v).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::backend()?.users(&v).await
+        }
+        .await,
+    )
 }
 
 #[server]
@@ -17,25 +22,35 @@ pub async fn create_user(
     password: String,
     role: Role,
 ) -> Result<UserView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?
-        .create_user(
-            &v,
-            NewUser {
-                username,
-                password,
-                role,
-            },
-        )
-        .await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?
+                .create_user(
+                    &v,
+                    NewUser {
+                        username,
+                        password,
+                        role,
+                    },
+                )
+                .await
+        }
+        .await,
+    )
 }
 
 #[server]
 pub async fn update_user(csrf: String, id: i64, patch: UserPatch) -> Result<UserView, AppError> {
-    let v = crate::backend::require_viewer()?;
-    crate::backend::require_csrf(&v, &csrf)?;
-    crate::backend::backend()?.update_user(&v, id, patch).await
+    crate::backend::answer(
+        async move {
+            let v = crate::backend::require_viewer()?;
+            crate::backend::require_csrf(&v, &csrf)?;
+            crate::backend::backend()?.update_user(&v, id, patch).await
+        }
+        .await,
+    )
 }
 
 #[component]

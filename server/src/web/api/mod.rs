@@ -42,6 +42,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON body axum could not read, as our error shape (axum's own answer is plain text).
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>

@@ -120,7 +120,7 @@ fn TopBar() -> impl IntoView {
                                 <span id="live" class="live" data-state=move || live.state.get().as_str()>
                                     {move || live.state.get().label()}
                                 </span>
-                                <span class="who" id="who">{v.username.clone()}" · "{v.role.as_str()}</span>
+                                <span class="who" id="who">{format!("{} · {}", v.username, v.role.as_str())}</span>
                                 <form method="post" action="/auth/logout" class="inline">
                                     <input type="hidden" name="csrf" value=csrf />
                                     <button type="submit" class="link" id="sign-out">"Sign out"</button>

@@ -165,9 +165,9 @@ async fn sign_in_roles_csrf_throttle_and_tokens() {
 
     let mut mallory = Client::new(addr);
     for _ in 0..5 {
-        mallory.login("alice", "guess-guess").await;
+        mallory.login("carol", "guess-guess").await;
     }
-    let (s, b) = mallory.login("alice", "guess-guess").await;
+    let (s, b) = mallory.login("carol", "guess-guess").await;
     assert_eq!(
         (s, code(&b)),
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -16,7 +16,7 @@ pub struct PgBackend {
     started: Instant,
     /// WebSocket clients connected now (the hub counts them).
     pub ws_clients: Arc<AtomicU64>,
-    sys: std::sync::Mutex<Option<sysinfo::System>>,
+    sys: Arc<std::sync::Mutex<Option<sysinfo::System>>>,
 }
 
 impl PgBackend {
@@ -25,7 +25,7 @@ impl PgBackend {
             pool,
             started: Instant::now(),
             ws_clients: Arc::new(AtomicU64::new(0)),
-            sys: std::sync::Mutex::new(None),
+            sys: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 }
@@ -130,37 +130,39 @@ impl PgBackend {
             _ => Err(AppError::not_found(format!("job {id}"))),
         }
     }
+}
 
-    fn sample_system(&self) -> (f32, usize, u64, u64, u64) {
-        use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
-        let mut guard = self.sys.lock().unwrap_or_else(|p| p.into_inner());
-        let first = guard.is_none();
-        let sys = guard.get_or_insert_with(System::new);
+/// CPU %, cores, used and total memory, this process's RSS. Blocking (the
+/// first call waits for a second CPU sample), so run it off the async workers.
+fn sample_system(sys: &std::sync::Mutex<Option<sysinfo::System>>) -> (f32, usize, u64, u64, u64) {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    let mut guard = sys.lock().unwrap_or_else(|p| p.into_inner());
+    let first = guard.is_none();
+    let sys = guard.get_or_insert_with(System::new);
+    sys.refresh_cpu_usage();
+    if first {
+        // CPU use is a difference between two samples.
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
         sys.refresh_cpu_usage();
-        if first {
-            // CPU use is a difference between two samples.
-            std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-            sys.refresh_cpu_usage();
-        }
-        sys.refresh_memory();
-        let pid = sysinfo::get_current_pid().ok();
-        let mut rss = 0;
-        if let Some(pid) = pid {
-            sys.refresh_processes_specifics(
-                ProcessesToUpdate::Some(&[pid]),
-                true,
-                ProcessRefreshKind::nothing().with_memory(),
-            );
-            rss = sys.process(pid).map(|p| p.memory()).unwrap_or(0);
-        }
-        (
-            sys.global_cpu_usage(),
-            sys.cpus().len(),
-            sys.used_memory(),
-            sys.total_memory(),
-            rss,
-        )
     }
+    sys.refresh_memory();
+    let pid = sysinfo::get_current_pid().ok();
+    let mut rss = 0;
+    if let Some(pid) = pid {
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            true,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
+        rss = sys.process(pid).map(|p| p.memory()).unwrap_or(0);
+    }
+    (
+        sys.global_cpu_usage(),
+        sys.cpus().len(),
+        sys.used_memory(),
+        sys.total_memory(),
+        rss,
+    )
 }
 
 impl Backend for PgBackend {
@@ -396,8 +398,11 @@ impl Backend for PgBackend {
             let queued_jobs = db::jobs::queue_depth(&self.pool).await.map_err(db_err)?;
             let running_jobs = db::jobs::running_count(&self.pool).await.map_err(db_err)?;
             let users = db::users::count(&self.pool).await.map_err(db_err)?;
+            let sys = self.sys.clone();
             let (cpu_pct, cpus, memory_used_bytes, memory_total_bytes, process_rss_bytes) =
-                tokio::task::block_in_place(|| self.sample_system());
+                tokio::task::spawn_blocking(move || sample_system(&sys))
+                    .await
+                    .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
             Ok(SystemStatus {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 uptime_s: self.started.elapsed().as_secs(),

@@ -21,7 +21,7 @@ pub fn LoginPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" id="password" autocomplete="current-password" required />
                 </label>
-                <input type="hidden" name="next" prop:value=next />
+                <input type="hidden" name="next" value=next />
                 {move || error().map(|e| view! { <p class="error" id="login-error" role="alert">{e}</p> })}
                 <button type="submit" id="sign-in">"Sign in"</button>
             </form>

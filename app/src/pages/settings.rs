@@ -90,7 +90,7 @@ pub fn SettingsPage() -> impl IntoView {
                     Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                     Ok(s) => view! {
                         <ActionForm action=save attr:class="row-form" attr:id="settings-form">
-                            <input type="hidden" name="csrf" prop:value=csrf />
+                            <input type="hidden" name="csrf" value=csrf />
                             <label>
                                 "Profile"
                                 <select name="risk_profile" id="risk-profile">
@@ -137,7 +137,7 @@ fn Tokens() -> impl IntoView {
             <div class="panel-head"><h1>"API tokens"</h1></div>
             <p class="summary">"For scripts: send "<code>"Authorization: Bearer <token>"</code>" to "<a href="/docs">"the REST API"</a>". The secret is shown once."</p>
             <ActionForm action=create attr:class="row-form">
-                <input type="hidden" name="csrf" prop:value=csrf />
+                <input type="hidden" name="csrf" value=csrf />
                 <input name="name" id="token-name" placeholder="What is it for?" required />
                 <button type="submit" id="create-token">"Create token"</button>
             </ActionForm>

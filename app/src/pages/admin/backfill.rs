@@ -83,7 +83,7 @@ pub fn BackfillPage() -> impl IntoView {
             <div class="panel-head"><h1>"Backfill from Binance"</h1></div>
             <p class="summary">"Fetches only the missing ranges, resumable after any interruption; the weight limit of the venue is respected."</p>
             <ActionForm action=start attr:class="grid-form" attr:id="backfill-form">
-                <input type="hidden" name="csrf" prop:value=csrf />
+                <input type="hidden" name="csrf" value=csrf />
                 <label>"Market"
                     <select name="market" id="bf-market">
                         <option value="spot" selected>"spot"</option>

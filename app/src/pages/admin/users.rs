@@ -74,7 +74,7 @@ pub fn UsersPage() -> impl IntoView {
         <section class="panel" id="users">
             <div class="panel-head"><h1>"Users"</h1></div>
             <ActionForm action=create attr:class="row-form" attr:id="new-user">
-                <input type="hidden" name="csrf" prop:value=csrf />
+                <input type="hidden" name="csrf" value=csrf />
                 <input name="username" id="nu-name" placeholder="user name" autocomplete="off" required />
                 <input name="password" id="nu-pass" type="password" placeholder="password (8+)" autocomplete="new-password" required />
                 <select name="role" id="nu-role">

@@ -57,6 +57,16 @@ pub fn require_viewer() -> Result<Viewer, AppError> {
     viewer().ok_or_else(AppError::unauthenticated)
 }
 
+/// What every server function starts with: the backend and the signed-in
+/// viewer, and for one that changes something (`csrf` given) the token check.
+pub fn caller(csrf: Option<&str>) -> Result<(SharedBackend, Viewer), AppError> {
+    let v = require_viewer()?;
+    if let Some(sent) = csrf {
+        require_csrf(&v, sent)?;
+    }
+    Ok((backend()?, v))
+}
+
 /// For server functions that change something: the form's CSRF token must
 /// equal the session's (token-authenticated callers have none to forge).
 pub fn require_csrf(v: &Viewer, sent: &str) -> Result<(), AppError> {

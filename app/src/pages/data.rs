@@ -7,8 +7,8 @@ use leptos::prelude::*;
 pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, AppError> {
     crate::backend::answer(
         async move {
-            crate::backend::require_viewer()?;
-            crate::backend::backend()?.coverage().await
+            let (b, _) = crate::backend::caller(None)?;
+            b.coverage().await
         }
         .await,
     )

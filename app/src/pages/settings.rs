@@ -9,8 +9,8 @@ use leptos::prelude::*;
 pub async fn load_settings() -> Result<UserSettings, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::backend()?.settings(&v).await
+            let (b, v) = crate::backend::caller(None)?;
+            b.settings(&v).await
         }
         .await,
     )
@@ -24,17 +24,15 @@ pub async fn save_settings(
 ) -> Result<UserSettings, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?
-                .save_settings(
-                    &v,
-                    UserSettings {
-                        risk_profile,
-                        capital,
-                    },
-                )
-                .await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.save_settings(
+                &v,
+                UserSettings {
+                    risk_profile,
+                    capital,
+                },
+            )
+            .await
         }
         .await,
     )
@@ -44,8 +42,8 @@ pub async fn save_settings(
 pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::backend()?.tokens(&v).await
+            let (b, v) = crate::backend::caller(None)?;
+            b.tokens(&v).await
         }
         .await,
     )
@@ -55,9 +53,8 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
 pub async fn create_token(csrf: String, name: String) -> Result<NewToken, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?.create_token(&v, name).await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.create_token(&v, name).await
         }
         .await,
     )
@@ -67,9 +64,8 @@ pub async fn create_token(csrf: String, name: String) -> Result<NewToken, AppErr
 pub async fn revoke_token(csrf: String, id: i64) -> Result<TokenView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?.revoke_token(&v, id).await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.revoke_token(&v, id).await
         }
         .await,
     )

@@ -305,6 +305,17 @@ pub async fn storage_bytes(pool: &PgPool) -> Result<i64, DbError> {
     )
 }
 
+/// Database size, stored candles and non-empty series (the system page).
+pub async fn store_stats(pool: &PgPool) -> Result<(i64, i64, i64), DbError> {
+    Ok(sqlx::query_as(
+        "SELECT pg_database_size(current_database()),
+                COALESCE((SELECT sum(bars) FROM series), 0)::bigint,
+                (SELECT count(*) FROM series WHERE bars > 0)",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

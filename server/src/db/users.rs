@@ -56,8 +56,8 @@ impl TryFrom<UserRow> for UserRecord {
 }
 
 /// Whether `e` is the unique violation of `constraint`.
-pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation() && d.constraint() == Some(constraint))
+pub fn is_unique_violation(e: &DbError, constraint: &str) -> bool {
+    matches!(e, DbError::Sql(sqlx::Error::Database(d)) if d.is_unique_violation() && d.constraint() == Some(constraint))
 }
 
 pub async fn create(
@@ -65,7 +65,7 @@ pub async fn create(
     username: &str,
     password_hash: &str,
     role: Role,
-) -> Result<UserRecord, sqlx::Error> {
+) -> Result<UserRecord, DbError> {
     let row: UserRow = sqlx::query_as(&format!(
         "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) RETURNING {USER_COLUMNS}"
     ))
@@ -74,7 +74,7 @@ pub async fn create(
     .bind(role.as_str())
     .fetch_one(pool)
     .await?;
-    UserRecord::try_from(row).map_err(|e| sqlx::Error::Protocol(e.to_string()))
+    UserRecord::try_from(row)
 }
 
 pub async fn by_name(pool: &PgPool, username: &str) -> Result<Option<UserRecord>, DbError> {
@@ -145,8 +145,9 @@ pub async fn save_settings(
         .transpose()
 }
 
-/// Applies an admin's change. Refuses (returns `Ok(None)`) nothing itself;
-/// the caller checks the last-admin rule inside the same transaction.
+/// Applies an admin's change: `Ok(None)` for an unknown id, `Err(LastAdmin)`
+/// (nothing changed) when no enabled admin would be left — checked in the
+/// same transaction, under a lock that serialises admin changes.
 pub async fn update(
     pool: &PgPool,
     id: i64,

@@ -13,7 +13,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct PgBackend {
     pool: PgPool,
-    started: Instant,
+    pub started: Instant,
     /// WebSocket clients connected now (the hub counts them).
     pub ws_clients: Arc<AtomicU64>,
     sys: Arc<std::sync::Mutex<Option<sysinfo::System>>>,
@@ -387,14 +387,8 @@ impl Backend for PgBackend {
         let v = v.clone();
         Box::pin(async move {
             admin(&v)?;
-            let (database_bytes, candles, series): (i64, i64, i64) = sqlx::query_as(
-                "SELECT pg_database_size(current_database()),
-                        COALESCE((SELECT sum(bars) FROM series), 0)::bigint,
-                        (SELECT count(*) FROM series WHERE bars > 0)",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
+            let (database_bytes, candles, series) =
+                db::candles::store_stats(&self.pool).await.map_err(db_err)?;
             let queued_jobs = db::jobs::queue_depth(&self.pool).await.map_err(db_err)?;
             let running_jobs = db::jobs::running_count(&self.pool).await.map_err(db_err)?;
             let users = db::users::count(&self.pool).await.map_err(db_err)?;

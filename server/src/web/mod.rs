@@ -20,7 +20,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(Clone)]
@@ -28,7 +28,6 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct AppState {
     leptos: LeptosOptions,
     pool: PgPool,
-    started: Instant,
     backend: Arc<PgBackend>,
     limiter: Arc<session::LoginLimiter>,
     hub: ws::Hub,
@@ -66,7 +65,6 @@ pub async fn router(
     let state = AppState {
         leptos: leptos.clone(),
         pool,
-        started: Instant::now(),
         backend,
         limiter: Arc::new(session::LoginLimiter::new(cfg.login_attempts_per_minute)),
         hub,
@@ -124,7 +122,7 @@ fn spawn_session_cleanup(store: tower_sessions_sqlx_store::PostgresStore) {
 /// Liveness: the process answers.
 async fn health(State(s): State<AppState>) -> impl IntoResponse {
     Json(
-        serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptime_s": s.started.elapsed().as_secs() }),
+        serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "uptime_s": s.backend.started.elapsed().as_secs() }),
     )
 }
 

@@ -347,16 +347,8 @@ pub async fn login_form(
                 ("next", next.as_str()),
             ])
             .unwrap_or_default();
-            let status =
-                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            // A 303 keeps the browser flow; the status a script sees is in the header.
-            let mut r = Redirect::to(&format!("/login?{q}")).into_response();
-            r.headers_mut().insert(
-                "x-login-result",
-                header::HeaderValue::from_str(status.as_str())
-                    .unwrap_or(header::HeaderValue::from_static("401")),
-            );
-            r
+            // Scripts sign in through /api/v1/auth/login and get the status there.
+            Redirect::to(&format!("/login?{q}")).into_response()
         }
     }
 }

@@ -19,8 +19,7 @@ pub async fn start_backfill(
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
             let req = BackfillRequest {
                 exchange: "binance".into(),
                 market,
@@ -30,7 +29,7 @@ pub async fn start_backfill(
                 to: Some(to),
                 base_url: Some(base_url),
             };
-            crate::backend::backend()?.start_backfill(&v, req).await
+            b.start_backfill(&v, req).await
         }
         .await,
     )
@@ -40,8 +39,8 @@ pub async fn start_backfill(
 pub async fn get_job(id: i64) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::backend()?.job(&v, id).await
+            let (b, v) = crate::backend::caller(None)?;
+            b.job(&v, id).await
         }
         .await,
     )

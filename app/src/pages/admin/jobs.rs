@@ -11,8 +11,8 @@ use std::collections::HashMap;
 pub async fn list_jobs(limit: i64) -> Result<Vec<JobView>, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::backend()?.jobs(&v, limit).await
+            let (b, v) = crate::backend::caller(None)?;
+            b.jobs(&v, limit).await
         }
         .await,
     )
@@ -22,9 +22,8 @@ pub async fn list_jobs(limit: i64) -> Result<Vec<JobView>, AppError> {
 pub async fn cancel_job(csrf: String, id: i64) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?.cancel_job(&v, id).await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.cancel_job(&v, id).await
         }
         .await,
     )
@@ -34,9 +33,8 @@ pub async fn cancel_job(csrf: String, id: i64) -> Result<JobView, AppError> {
 pub async fn resume_job(csrf: String, id: i64) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?.resume_job(&v, id).await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.resume_job(&v, id).await
         }
         .await,
     )

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 pub async fn load_system() -> Result<SystemStatus, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::backend()?.system(&v).await
+            let (b, v) = crate::backend::caller(None)?;
+            b.system(&v).await
         }
         .await,
     )

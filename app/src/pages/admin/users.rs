@@ -8,8 +8,8 @@ use leptos::prelude::*;
 pub async fn list_users() -> Result<Vec<UserView>, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::backend()?.users(&v).await
+            let (b, v) = crate::backend::caller(None)?;
+            b.users(&v).await
         }
         .await,
     )
@@ -24,18 +24,16 @@ pub async fn create_user(
 ) -> Result<UserView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?
-                .create_user(
-                    &v,
-                    NewUser {
-                        username,
-                        password,
-                        role,
-                    },
-                )
-                .await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.create_user(
+                &v,
+                NewUser {
+                    username,
+                    password,
+                    role,
+                },
+            )
+            .await
         }
         .await,
     )
@@ -45,9 +43,8 @@ pub async fn create_user(
 pub async fn update_user(csrf: String, id: i64, patch: UserPatch) -> Result<UserView, AppError> {
     crate::backend::answer(
         async move {
-            let v = crate::backend::require_viewer()?;
-            crate::backend::require_csrf(&v, &csrf)?;
-            crate::backend::backend()?.update_user(&v, id, patch).await
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.update_user(&v, id, patch).await
         }
         .await,
     )

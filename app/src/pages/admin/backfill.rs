@@ -3,7 +3,7 @@
 
 use super::jobs::{CancelJob, ProgressBar, ResumeJob, apply, detail_line};
 use crate::live::use_live;
-use crate::types::{AppError, BackfillRequest, JobView};
+use crate::types::{AppError, JobView};
 use crate::{csrf_token, use_viewer};
 use leptos::prelude::*;
 
@@ -20,7 +20,7 @@ pub async fn start_backfill(
     crate::backend::answer(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
-            let req = BackfillRequest {
+            let req = crate::types::BackfillRequest {
                 exchange: "binance".into(),
                 market,
                 symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),

@@ -1,6 +1,6 @@
 //! `/admin/users` — create users, change roles, disable and enable.
 
-use crate::types::{AppError, NewUser, Role, UserPatch, UserView, format_utc};
+use crate::types::{AppError, Role, UserPatch, UserView, format_utc};
 use crate::{csrf_token, use_viewer};
 use leptos::prelude::*;
 
@@ -27,7 +27,7 @@ pub async fn create_user(
             let (b, v) = crate::backend::caller(Some(&csrf))?;
             b.create_user(
                 &v,
-                NewUser {
+                crate::types::NewUser {
                     username,
                     password,
                     role,

@@ -129,5 +129,32 @@ SQL
   psql "$DATABASE_URL" -qAtc "select 'candles table: ' || count(*) || ' rows, ' || pg_size_pretty(pg_total_relation_size('candles')) from candles"
   "$CARGO_TARGET_DIR/release/examples/range_read" "$DATABASE_URL" 200
   ;;
+web)
+  log "web: page weight, first paint and hydration, signals API latency (release build, seeded data)"
+  cargo leptos build --release >&2
+  site="$CARGO_TARGET_DIR/site"; [ -d "$ROOT/target/site" ] && site="$ROOT/target/site"
+  for f in "$site"/pkg/traderai.wasm "$site"/pkg/traderai.js "$site"/pkg/traderai.css; do
+    [ -f "$f" ] && printf '%s: %s bytes, %s gzipped\n' "$(basename "$f")" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+  done
+  fresh_db
+  "$bin" seed --dir data >/dev/null
+  ADMIN_USER=bench ADMIN_PASS=bench-pass-1 LEPTOS_SITE_ROOT="$site" "$bin" serve --addr 127.0.0.1:18090 --site-root "$site" >"$out/serve.log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.2; done
+  cookie=$(mktemp)
+  csrf=$(curl -s -c "$cookie" -H 'content-type: application/json' -d '{"username":"bench","password":"bench-pass-1"}' http://127.0.0.1:18090/api/v1/auth/login | json "d['csrf']")
+  token=$(curl -s -b "$cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d '{"name":"bench"}' http://127.0.0.1:18090/api/v1/tokens | json "d['secret']")
+  curl -s -X POST -H "authorization: Bearer $token" http://127.0.0.1:18090/api/v1/signals/scan > "$out/scan.json"
+  json "f\"scan: {d['new']} candidates over {d['series']} series\"" < "$out/scan.json"
+  (cd end2end && node bench/page_timing.mjs http://127.0.0.1:18090 bench bench-pass-1 20)
+  cat > "$out/auth.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+  for c in 4 16; do
+    log "wrk: GET /api/v1/signals, $c connections, 20 s"
+    wrk -t 2 -c "$c" -d 20s --latency -s "$out/auth.lua" http://127.0.0.1:18090/api/v1/signals
+  done
+  kill $SERVE_PID
+  ;;
 *) die "unknown benchmark $w";;
 esac; done

@@ -35,6 +35,22 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Admin only.
     fn system(&self, v: &Viewer) -> Answer<'_, SystemStatus>;
+
+    /// Every series' newest candidate judged for `settings` (the viewer's
+    /// saved ones when `None`).
+    fn signals(&self, v: &Viewer, settings: Option<UserSettings>) -> Answer<'_, SignalBoard>;
+    /// Candles of one series with the viewer's past signals on them.
+    fn chart(&self, v: &Viewer, q: ChartQuery) -> Answer<'_, ChartData>;
+    /// Queue a backtest job (any signed-in user; they see their own).
+    fn start_backtest(&self, v: &Viewer, r: BacktestRequest) -> Answer<'_, JobView>;
+    /// Admin only: the model registry, its decisions, and training.
+    fn models(&self, v: &Viewer) -> Answer<'_, Vec<ModelView>>;
+    fn model_events(&self, v: &Viewer, limit: i64) -> Answer<'_, Vec<ModelEventView>>;
+    fn promote_model(&self, v: &Viewer, id: i64) -> Answer<'_, RegistryDecision>;
+    fn rollback_model(&self, v: &Viewer, r: RollbackRequest) -> Answer<'_, RegistryDecision>;
+    fn start_training(&self, v: &Viewer, r: TrainRequest) -> Answer<'_, JobView>;
+    /// Admin only: scan every series now.
+    fn scan_now(&self, v: &Viewer) -> Answer<'_, ScanView>;
 }
 
 /// The handle server functions find in Leptos context.

@@ -3,6 +3,7 @@
 //! Server-only pieces sit behind the `ssr` feature; the browser build
 //! (`hydrate`) compiles the same components without them.
 
+pub mod chart;
 pub mod live;
 pub mod pages;
 pub mod types;
@@ -78,10 +79,14 @@ pub fn App() -> impl IntoView {
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage />
-                    <Route path=StaticSegment("") view=pages::data::DataPage />
+                    <Route path=StaticSegment("") view=pages::signals::SignalsPage />
+                    <Route path=StaticSegment("data") view=pages::data::DataPage />
+                    <Route path=StaticSegment("simulator") view=pages::simulator::SimulatorPage />
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=pages::admin::jobs::JobsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("backfill")) view=pages::admin::backfill::BackfillPage />
+                    <Route path=(StaticSegment("admin"), StaticSegment("training")) view=pages::admin::training::TrainingPage />
+                    <Route path=(StaticSegment("admin"), StaticSegment("models")) view=pages::admin::models::ModelsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=pages::admin::users::UsersPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("system")) view=pages::admin::system::SystemPage />
                 </Routes>
@@ -106,12 +111,16 @@ fn TopBar() -> impl IntoView {
                             let admin = v.is_admin();
                             view! {
                                 <nav class="nav">
-                                    <a href="/">"Market data"</a>
+                                    <a href="/">"Signals"</a>
+                                    <a href="/simulator">"Simulator"</a>
+                                    <a href="/data">"Market data"</a>
                                     <a href="/settings">"Settings"</a>
                                     <Show when=move || admin>
                                         <span class="nav-sep">"Admin"</span>
                                         <a href="/admin/jobs">"Jobs"</a>
                                         <a href="/admin/backfill">"Backfill"</a>
+                                        <a href="/admin/training">"Training"</a>
+                                        <a href="/admin/models">"Models"</a>
                                         <a href="/admin/users">"Users"</a>
                                         <a href="/admin/system">"System"</a>
                                     </Show>

@@ -1,4 +1,5 @@
-//! The browser's live connection to `/ws`: job progress as it happens.
+//! The browser's live connection to `/ws`: job progress and new signals as
+//! they happen.
 //!
 //! It reconnects with backoff after any drop and subscribes again on every
 //! open; `resync` then ticks so pages refetch what they may have missed.
@@ -41,6 +42,8 @@ pub struct Live {
     pub state: RwSignal<LiveState>,
     /// The newest job change.
     pub job: RwSignal<Option<JobEvent>>,
+    /// Bumped when a scan stored new signal candidates.
+    pub signals: RwSignal<u64>,
     /// Bumped on every (re)connect and when events were dropped: refetch.
     pub resync: RwSignal<u64>,
 }
@@ -54,6 +57,7 @@ pub fn provide() {
     let live = Live {
         state: RwSignal::new(LiveState::Idle),
         job: RwSignal::new(None),
+        signals: RwSignal::new(0),
         resync: RwSignal::new(0),
     };
     provide_context(live);
@@ -127,6 +131,7 @@ mod client {
             };
             match serde_json::from_str::<ServerMsg>(&text) {
                 Ok(ServerMsg::Job(j)) => live.job.set(Some(j)),
+                Ok(ServerMsg::Signals { .. }) => live.signals.update(|n| *n += 1),
                 Ok(ServerMsg::Lagged { .. }) => live.resync.update(|n| *n += 1),
                 Ok(_) => {}
                 Err(e) => leptos::logging::warn!("ws: unreadable message: {e}"),

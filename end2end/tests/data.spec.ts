@@ -5,7 +5,7 @@ test.beforeAll(async ({ request }) => waitReady(request));
 
 test("market data page renders on the server and hydrates", async ({ page }) => {
   const errors = watchErrors(page);
-  await signIn(page, ADMIN.user, ADMIN.pass, "/");
+  await signIn(page, ADMIN.user, ADMIN.pass, "/data");
   await expect(page).toHaveTitle("TraderAI");
   // Server-rendered rows from the seeded, real data set (a backfill test may
   // have added binance series).

@@ -249,6 +249,30 @@ pub fn zip(dir: &Path) -> Result<Vec<u8>, ArtifactError> {
     Ok(w.finish().map_err(zip_err)?.into_inner())
 }
 
+/// One feature's share of a prediction (SHAP value on the expected move, in
+/// percentage points: positive pushes the move up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Driver {
+    pub feature: String,
+    pub value: f64,
+}
+
+/// The model's word on the newest bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestPrediction {
+    /// Index of the candle it is for (the last one).
+    pub bar: usize,
+    pub prediction: Prediction,
+    /// The conformal prediction set at `level` (e.g. `["UP", "NEUTRAL"]`).
+    pub set: Vec<&'static str>,
+    /// The conformal interval of the expected move at `level`, percent.
+    pub move_interval: (f64, f64),
+    pub level: f64,
+    /// The largest contributions of the trees to the expected move; empty
+    /// for a network-only model (it has no attribution).
+    pub drivers: Vec<Driver>,
+}
+
 /// A verified model ready to score candles.
 #[derive(Debug)]
 pub struct LoadedModel {
@@ -319,6 +343,61 @@ impl LoadedModel {
                 path: self.dir.join(TREES_CLASSIFIER),
                 source,
             })
+    }
+
+    /// The prediction at the last candle (the bar that just closed), with
+    /// its conformal set and move interval and what drove it; `None` when
+    /// the series is too short for one full window of features.
+    pub fn predict_last(
+        &self,
+        symbol: &str,
+        candles: &[engine::Candle],
+    ) -> Result<Option<LatestPrediction>, ArtifactError> {
+        let series = Series::new(symbol, self.config.timeframe, candles, self.config.target);
+        let mut ds =
+            Dataset::for_inference(series, self.config.net.window, self.config.target.horizon);
+        let Some(&last) = ds.samples.last() else {
+            return Ok(None);
+        };
+        if last.bar as usize + 1 != candles.len() {
+            // The newest bar has no features (a bad value): nothing to say about it.
+            return Ok(None);
+        }
+        ds.samples = vec![last];
+        let scored = self.score(&ds, &ds.samples)?;
+        let probs = scored.pooled.probs[0];
+        let mv = scored.pooled.moves[0];
+        let set = self
+            .calibrator
+            .set(&probs)
+            .iter()
+            .zip(["UP", "NEUTRAL", "DOWN"])
+            .filter_map(|(&inside, n)| inside.then_some(n))
+            .collect();
+        let drivers = match &self.ensemble.trees {
+            Some((trees, _)) => trees
+                .move_contributions(&ds, &last)
+                .map_err(|source| ArtifactError::Trees {
+                    path: self.dir.join(TREES_REGRESSOR),
+                    source,
+                })?
+                .into_iter()
+                .take(5)
+                .map(|(feature, value)| Driver {
+                    feature: feature.to_string(),
+                    value,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Some(LatestPrediction {
+            bar: last.bar as usize,
+            prediction: to_prediction(&probs, mv, &self.calibrator),
+            set,
+            move_interval: self.calibrator.interval(mv),
+            level: self.calibrator.level,
+            drivers,
+        }))
     }
 
     /// One prediction per candle: `None` where no full window of features exists.

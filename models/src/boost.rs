@@ -287,6 +287,32 @@ impl Boosted {
     }
 }
 
+impl Boosted {
+    /// Why the trees expect the move they do for `sample`: each feature's
+    /// SHAP contribution (LightGBM's TreeSHAP) to the expected move, in
+    /// percentage points, summed over its lags, largest first.
+    pub fn move_contributions(
+        &self,
+        ds: &Dataset,
+        sample: &Sample,
+    ) -> Result<Vec<(&'static str, f64)>, BoostError> {
+        let cols = self.config.lags.len() * COUNT;
+        let x = rows(ds, std::slice::from_ref(sample), &self.config.lags);
+        let c = self
+            .regressor
+            .booster
+            .predict_contrib(&x, cols as i32, true)?;
+        let mut by_feature = [0.0f64; COUNT];
+        // cols contributions, then the bias (the expected value of the model).
+        for (j, v) in c.iter().take(cols).enumerate() {
+            by_feature[j % COUNT] += v;
+        }
+        let mut out: Vec<(&'static str, f64)> = NAMES.iter().copied().zip(by_feature).collect();
+        out.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        Ok(out)
+    }
+}
+
 fn labels(ds: &Dataset, samples: &[Sample]) -> (Vec<f32>, Vec<f32>) {
     samples
         .iter()

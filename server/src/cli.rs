@@ -84,6 +84,9 @@ pub enum Command {
     Coverage(CoverageArgs),
     /// Serve a local mock of Binance's klines API (tests, demos, benchmarks).
     MockExchange(MockArgs),
+    /// Scan every stored series at its newest closed bar for signal
+    /// candidates now (workers do this after every bar close).
+    Scan(crate::signals::ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +347,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Coverage(a)) => coverage_cmd(&cli, a).await,
         Some(Command::MockExchange(a)) => mock_cmd(&cli, a).await,
+        Some(Command::Scan(a)) => crate::signals::scan_cmd(&cli, a).await,
     }
 }
 
@@ -378,7 +382,7 @@ async fn serve(cli: &Cli, settings: &Settings, a: &ServeArgs) -> anyhow::Result<
     }
     announce_first_admin(&pool).await?;
     let opts = crate::web::leptos_options(a.addr, &a.site_root)?;
-    let result = crate::web::serve(pool, opts, &settings.web, shutdown_signal()).await;
+    let result = crate::web::serve(pool, opts, settings, shutdown_signal()).await;
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;

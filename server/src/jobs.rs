@@ -9,7 +9,12 @@ use sqlx::PgPool;
 use std::time::Duration;
 
 /// Kinds of job this build can run.
-pub const KINDS: &[&str] = &[backfill::KIND, training::KIND, crate::drift::KIND];
+pub const KINDS: &[&str] = &[
+    backfill::KIND,
+    training::KIND,
+    crate::drift::KIND,
+    crate::simulate::KIND,
+];
 
 /// `host:pid:nonce`: who holds a claim. The pid lets a process on the same
 /// host see at once that the owner died; the nonce tells two lives of one
@@ -90,6 +95,7 @@ pub async fn run_claimed(
         backfill::KIND => run_backfill(pool, settings, job, owner, on_progress).await,
         training::KIND => training::run_job(pool, job, owner).await,
         crate::drift::KIND => crate::drift::run_job(pool, job, &settings.drift).await,
+        crate::simulate::KIND => crate::simulate::run_job(pool, settings, job).await,
         other => Err(anyhow::anyhow!(
             "this build cannot run jobs of kind {other:?}"
         )),
@@ -144,6 +150,27 @@ async fn run_backfill(
     Ok((status, serde_json::to_value(&summary)?))
 }
 
+const SCAN_EVERY: Duration = Duration::from_secs(60);
+
+/// One scan, unless another worker (here or in another process) is scanning.
+async fn scan_once(pool: &PgPool, scanner: &mut crate::signals::Scanner) -> anyhow::Result<()> {
+    // Held by this transaction's connection until it ends.
+    let mut lock = pool.begin().await?;
+    let mine: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('traderai:signal-scan'))")
+            .fetch_one(&mut *lock)
+            .await?;
+    if !mine {
+        return Ok(());
+    }
+    let sum = scanner.scan().await?;
+    lock.commit().await?;
+    if sum.new > 0 || !sum.skipped.is_empty() {
+        tracing::info!(new = sum.new, up_to_date = sum.up_to_date, skipped = ?sum.skipped, "signal scan");
+    }
+    Ok(())
+}
+
 /// Claims and runs jobs until `stop` resolves (or, with `once`, the queue is
 /// empty). A long-running worker outlives database outages: it logs the
 /// error and tries again a little later; the job it held is taken over once
@@ -159,7 +186,19 @@ pub async fn worker(
     let mut done = 0;
     tokio::pin!(stop);
     let mut next_schedule = std::time::Instant::now();
+    let mut scanner =
+        crate::signals::Scanner::new(pool.clone(), models::backend::Backend::preferred());
+    let mut next_scan = std::time::Instant::now();
     loop {
+        // Signal candidates after every bar close: a scan finds the series
+        // with a newly closed bar (each minute is soon enough for bars of a
+        // minute or more) and does nothing for the others.
+        if !once && std::time::Instant::now() >= next_scan {
+            next_scan = std::time::Instant::now() + SCAN_EVERY;
+            if let Err(e) = scan_once(&pool, &mut scanner).await {
+                tracing::error!(error = %format!("{e:#}"), "signal scan failed");
+            }
+        }
         // Daily drift checks of active models (once an hour is often enough
         // to notice one is due).
         if !once && std::time::Instant::now() >= next_schedule {

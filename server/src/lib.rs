@@ -16,6 +16,8 @@ pub mod progress;
 pub mod registry;
 pub mod research;
 pub mod seed;
+pub mod signals;
+pub mod simulate;
 pub mod time;
 pub mod training;
 pub mod web;

@@ -756,8 +756,17 @@ pub async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
 }
 
 fn write_trades(path: &Path, trades: &[engine::backtest::Trade]) -> anyhow::Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    write_trades_to(file, trades).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Trades as CSV, one row per trade with its fills (the CLI's trades.csv).
+pub fn write_trades_to(
+    out: impl std::io::Write,
+    trades: &[engine::backtest::Trade],
+) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "symbol",
         "side",

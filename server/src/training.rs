@@ -23,7 +23,7 @@ use crate::cli::{Cli, print_json};
 use crate::registry::{self, Promote};
 use crate::research::{self, Loaded, RiskArgs, SourceArgs};
 
-fn parse_backend(s: &str) -> Result<Backend, String> {
+pub(crate) fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
         .map_err(|e: models::backend::BackendError| e.to_string())
 }
@@ -646,14 +646,38 @@ pub async fn run_job(
     let result = tokio::task::spawn_blocking(move || {
         let mut summaries = Vec::new();
         for (g, (scope, series)) in groups.iter().enumerate() {
+            // This stage's curves so far (the page draws them): [epoch,
+            // train loss, val loss, train acc, val acc], 4 decimals, so the
+            // row's notification stays under PostgreSQL's payload limit.
+            let mut curve: Vec<[f64; 5]> = Vec::new();
+            let mut curve_stage = None;
             let mut on_epoch = |stage: Stage, r: &EpochReport| {
                 let k = g * (cfg.folds + 1)
                     + match stage {
                         Stage::Fold(k) => k,
                         Stage::Final => cfg.folds,
                     };
+                if curve_stage != Some(k) {
+                    curve.clear();
+                    curve_stage = Some(k);
+                }
+                let r4 = |v: f64| (v * 1e4).round() / 1e4;
+                curve.push([
+                    r.epoch as f64,
+                    r4(r.train_loss),
+                    r4(r.val_loss),
+                    r4(r.train_accuracy),
+                    r4(r.val_accuracy),
+                ]);
                 let progress = (k as f64 + r.epoch as f64 / r.max_epochs.max(1) as f64) / stages as f64;
-                let detail = serde_json::json!({ "scope": scope, "stage": stage, "epoch": r });
+                let detail = serde_json::json!({
+                    "scope": scope,
+                    "stage": stage,
+                    "stage_index": k,
+                    "stages": stages,
+                    "epoch": r,
+                    "curve": curve,
+                });
                 let stop = handle.block_on(async {
                     let mut conn = pool2.acquire().await?;
                     jobs_db::checkpoint(&mut conn, id, &owner2, progress, &detail, &detail).await

@@ -13,9 +13,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
-async fn spawn_app(pool: sqlx::PgPool, cfg: WebSettings) -> SocketAddr {
+async fn spawn_app(pool: sqlx::PgPool, web: WebSettings) -> SocketAddr {
     let opts = server::web::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site").unwrap();
-    let app = server::web::router(pool, opts, &cfg).await.unwrap();
+    let settings = server::config::Settings {
+        web,
+        ..Default::default()
+    };
+    let app = server::web::router(pool, opts, &settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(server::web::serve_on(listener, app, std::future::pending()));

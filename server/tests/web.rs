@@ -35,7 +35,7 @@ async fn first_page_renders_stored_coverage_and_health_answers() {
         .to_owned();
 
     let html = http
-        .get(format!("http://{addr}/"))
+        .get(format!("http://{addr}/data"))
         .header("cookie", &cookie)
         .send()
         .await

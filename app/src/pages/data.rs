@@ -1,4 +1,4 @@
-//! `/` — what market data the store holds, per series.
+//! `/data` — what market data the store holds, per series.
 
 use crate::types::{AppError, SeriesCoverage, format_utc};
 use leptos::prelude::*;

@@ -4,3 +4,5 @@ pub mod admin;
 pub mod data;
 pub mod login;
 pub mod settings;
+pub mod signals;
+pub mod simulator;

@@ -34,6 +34,12 @@ pub enum ServerMsg {
         topics: Vec<Topic>,
     },
     Job(JobEvent),
+    /// A scan stored new signal candidates: refetch the board (each reader's
+    /// plans are sized for them, so the board is not pushed as is).
+    Signals {
+        new: u64,
+        bar_time: i64,
+    },
     /// Events were dropped for this client (it was too slow): refetch state.
     Lagged {
         missed: u64,

@@ -1,15 +1,21 @@
 //! Request and response types shared by the server and the browser.
 
 mod auth;
+mod backtest;
 mod error;
 mod jobs;
 mod live;
+mod models;
+mod signals;
 mod system;
 
 pub use auth::*;
+pub use backtest::*;
 pub use error::*;
 pub use jobs::*;
 pub use live::*;
+pub use models::*;
+pub use signals::*;
 pub use system::*;
 
 use serde::{Deserialize, Serialize};

@@ -249,6 +249,31 @@ pub async fn read_range(
         .collect())
 }
 
+/// The newest `n` candles of a series, in time order (gaps and weekends
+/// do not shorten it, unlike a time range).
+pub async fn read_last(pool: &PgPool, series_id: i32, n: i64) -> Result<Vec<Candle>, DbError> {
+    let rows: Vec<(i64, f64, f64, f64, f64, f64)> = sqlx::query_as(
+        "SELECT open_time, open, high, low, close, volume FROM candles
+         WHERE series_id = $1 ORDER BY open_time DESC LIMIT $2",
+    )
+    .bind(series_id)
+    .bind(n)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .rev()
+        .map(|(open_time, open, high, low, close, volume)| Candle {
+            open_time,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
+        .collect())
+}
+
 /// The ranges of `[from, to)` (aligned to `tf`) that hold no stored bar.
 /// Holes between stored bars are found by PostgreSQL with a window over the
 /// primary key, so only the holes cross the wire, not every open time.

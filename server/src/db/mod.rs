@@ -3,6 +3,7 @@
 pub mod candles;
 pub mod jobs;
 pub mod models;
+pub mod signals;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -1,10 +1,16 @@
 //! The server's implementation of the pages' `Backend`: every rule about who
 //! may do what sits here, so server functions and the REST API share it.
 
-use crate::{auth, backfill, db};
-use app::backend::{Answer, Backend};
+use crate::config::Settings;
+use crate::db::signals::Candidate;
+use crate::signals::{Outcome, Scanner, judge};
+use crate::{auth, backfill, db, registry, simulate, training};
+use app::backend::{Answer, Backend as Pages};
 use app::types::*;
-use engine::{Market, Symbol, Timeframe};
+use engine::costs::CostModel;
+use engine::signals::PlanConfig;
+use engine::{Market, SeriesKey, Symbol, Timeframe};
+use models::backend::Backend;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,16 +23,92 @@ pub struct PgBackend {
     /// WebSocket clients connected now (the hub counts them).
     pub ws_clients: Arc<AtomicU64>,
     sys: Arc<std::sync::Mutex<Option<sysinfo::System>>>,
+    /// Trading costs per exchange (plans are net of them).
+    settings: Settings,
+    /// "Scan now" from the admin panel; one at a time, models kept loaded.
+    scanner: tokio::sync::Mutex<Scanner>,
 }
 
 impl PgBackend {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, settings: &Settings) -> Self {
         PgBackend {
+            scanner: tokio::sync::Mutex::new(Scanner::new(pool.clone(), Backend::preferred())),
             pool,
             started: Instant::now(),
             ws_clients: Arc::new(AtomicU64::new(0)),
             sys: Arc::new(std::sync::Mutex::new(None)),
+            settings: settings.clone(),
         }
+    }
+
+    fn costs_for(&self, exchange: &str) -> CostModel {
+        self.settings.costs_for(exchange)
+    }
+}
+
+fn plan_view(p: &engine::signals::SignalPlan) -> PlanView {
+    PlanView {
+        side: match p.side {
+            engine::signals::Side::Long => "long",
+            engine::signals::Side::Short => "short",
+        }
+        .to_owned(),
+        entry: p.entry,
+        take_profit: p.take_profit,
+        stop_loss: p.stop_loss,
+        leverage: p.leverage,
+        qty: p.qty,
+        notional: p.notional,
+        margin: p.margin,
+        risk_amount: p.risk_amount,
+        liquidation: p.liquidation,
+        expected_net_pct: p.expected_net_pct,
+        expected_net: p.expected_net,
+        costs_pct: p.costs_pct,
+        risk_reward: p.risk_reward,
+    }
+}
+
+/// A candidate as the reader sees it, judged for their profile and capital.
+fn signal_view(c: &Candidate, outcome: &Outcome) -> SignalView {
+    let n = &c.new;
+    let (plan, rejection, rejection_reason) = match outcome {
+        Outcome::Plan(p) => (Some(plan_view(p)), None, None),
+        Outcome::Rejected { kind, message } => (None, Some(kind.clone()), Some(message.clone())),
+    };
+    SignalView {
+        id: c.id,
+        exchange: c.exchange.clone(),
+        market: c.market.clone(),
+        symbol: c.symbol.clone(),
+        timeframe: c.timeframe.clone(),
+        bar_time: n.bar_time,
+        price: n.price,
+        source: n.source.as_str().to_owned(),
+        model: n.model_label.clone(),
+        model_id: n.model_id,
+        prediction: n.prediction.map(|p| PredictionView {
+            p_up: p.p_up,
+            p_neutral: p.p_neutral,
+            p_down: p.p_down,
+            expected_move_pct: p.expected_move_pct,
+            confidence: p.confidence,
+            move_low: n.move_interval.map(|m| m.0),
+            move_high: n.move_interval.map(|m| m.1),
+            coverage_level: n.coverage_level,
+            prediction_set: n.prediction_set.clone(),
+        }),
+        drivers: n
+            .drivers
+            .iter()
+            .map(|d| DriverView {
+                feature: d.feature.clone(),
+                value: d.value,
+            })
+            .collect(),
+        plan,
+        rejection,
+        rejection_reason,
     }
 }
 
@@ -122,6 +204,154 @@ pub fn backfill_params(r: &BackfillRequest) -> Result<backfill::BackfillParams, 
     Ok(params)
 }
 
+pub fn model_view(m: db::models::ModelRow) -> ModelView {
+    ModelView {
+        id: m.id,
+        scope: m.scope,
+        timeframe: m.timeframe,
+        version: m.version,
+        sha256: m.sha256,
+        zip_sha256: m.zip_sha256,
+        zip_bytes: m.zip_bytes,
+        wf_log_loss: m.wf_log_loss,
+        wf_balanced_accuracy: m.wf_balanced_accuracy,
+        status: m.status.as_str().to_owned(),
+        created_at: ms(m.created_at),
+        promoted_at: m.promoted_at.map(ms),
+    }
+}
+
+fn decision_view(d: registry::Decision) -> RegistryDecision {
+    RegistryDecision {
+        model: model_view(d.model),
+        promoted: d.promoted,
+        reason: d.reason,
+    }
+}
+
+/// Registry refusals (no backup to roll back to, …) are the caller's to fix.
+fn registry_err(e: anyhow::Error) -> AppError {
+    if e.downcast_ref::<db::DbError>().is_some() {
+        return db_err(e);
+    }
+    AppError::new(ErrorCode::Conflict, format!("{e:#}"))
+}
+
+/// Parses a training request into job parameters, naming the field at fault.
+pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppError> {
+    let symbols = r
+        .symbols
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if symbols.is_empty() {
+        return Err(AppError::invalid(
+            "symbols",
+            "name at least one stored symbol",
+        ));
+    }
+    let timeframe = Timeframe::parse(r.timeframe.trim())
+        .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+    let mut pipeline = models::pipeline::PipelineConfig::default();
+    if let Some(e) = r.max_epochs {
+        if !(1..=500).contains(&e) {
+            return Err(AppError::invalid("max_epochs", "1 to 500 epochs"));
+        }
+        pipeline.train.max_epochs = e;
+    }
+    if let Some(f) = r.folds {
+        if f > 10 {
+            return Err(AppError::invalid("folds", "0 to 10 folds"));
+        }
+        pipeline.folds = f;
+    }
+    let backend = match r
+        .backend
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(b) => Some(
+            b.parse::<Backend>()
+                .map_err(|e| AppError::invalid("backend", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let promote = match r.promote.as_deref().map(str::trim) {
+        None | Some("") | Some("if_better") | Some("if-better") => registry::Promote::IfBetter,
+        Some("always") => registry::Promote::Always,
+        Some("never") => registry::Promote::Never,
+        Some(other) => {
+            return Err(AppError::invalid(
+                "promote",
+                format!("{other:?}: expected if_better, always or never"),
+            ));
+        }
+    };
+    Ok(training::TrainJobParams {
+        symbols,
+        timeframe,
+        exchange: None,
+        market: None,
+        pipeline,
+        backend,
+        horizon: None,
+        per_symbol: false,
+        profile: training::default_profile(),
+        capital: training::default_capital(),
+        min_net_profit: None,
+        out: None,
+        promote,
+    })
+}
+
+/// Parses a simulator request into job parameters, naming the field at fault.
+pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParams, AppError> {
+    let symbols = r
+        .symbols
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let timeframe = Timeframe::parse(r.timeframe.trim())
+        .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+    let instant = |field: &str, v: &Option<String>| -> Result<Option<i64>, AppError> {
+        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(t) => crate::time::parse_instant(t)
+                .map(Some)
+                .map_err(|e| AppError::invalid(field, e)),
+            None => Ok(None),
+        }
+    };
+    let strategy = match r.strategy.trim() {
+        "technical" | "" => simulate::SimStrategy::Technical,
+        "model" => simulate::SimStrategy::Model,
+        other => {
+            return Err(AppError::invalid(
+                "strategy",
+                format!("{other:?}: expected technical or model"),
+            ));
+        }
+    };
+    let p = simulate::BacktestJobParams {
+        symbols,
+        timeframe,
+        exchange: None,
+        market: None,
+        from: instant("from", &r.from)?,
+        to: instant("to", &r.to)?,
+        profile: r.risk_profile,
+        capital: r.capital,
+        strategy,
+        min_net_profit: r.min_net_profit,
+    };
+    simulate::validate(&p).map_err(|(field, msg)| AppError::invalid(field, msg))?;
+    Ok(p)
+}
+
 impl PgBackend {
     /// The job if the viewer may see it (their own, or any for an admin).
     async fn visible_job(&self, v: &Viewer, id: i64) -> Result<db::jobs::Job, AppError> {
@@ -165,7 +395,7 @@ fn sample_system(sys: &std::sync::Mutex<Option<sysinfo::System>>) -> (f32, usize
     )
 }
 
-impl Backend for PgBackend {
+impl Pages for PgBackend {
     fn coverage(&self) -> Answer<'_, Vec<SeriesCoverage>> {
         Box::pin(async move {
             let rows = db::candles::list_series(&self.pool).await.map_err(db_err)?;
@@ -412,6 +642,218 @@ impl Backend for PgBackend {
                 running_jobs,
                 users,
                 ws_clients: self.ws_clients.load(Ordering::Relaxed),
+            })
+        })
+    }
+
+    fn signals(&self, v: &Viewer, settings: Option<UserSettings>) -> Answer<'_, SignalBoard> {
+        let v = v.clone();
+        Box::pin(async move {
+            let s = match settings {
+                Some(s) => {
+                    s.validate()?;
+                    s
+                }
+                None => self.settings(&v).await?,
+            };
+            let candidates = db::signals::latest(&self.pool).await.map_err(db_err)?;
+            let (mut signals, mut rejected) = (Vec::new(), Vec::new());
+            for c in &candidates {
+                let outcome = judge(c, s.risk_profile, s.capital, &self.costs_for(&c.exchange));
+                let view = signal_view(c, &outcome);
+                match outcome {
+                    Outcome::Plan(_) => signals.push(view),
+                    Outcome::Rejected { .. } => rejected.push(view),
+                }
+            }
+            // The best expected net profit first.
+            signals.sort_by(|a, b| {
+                let net = |x: &SignalView| x.plan.as_ref().map_or(0.0, |p| p.expected_net_pct);
+                net(b).total_cmp(&net(a))
+            });
+            let gates = PlanConfig::default();
+            Ok(SignalBoard {
+                risk_profile: s.risk_profile,
+                capital: s.capital,
+                signals,
+                rejected,
+                min_net_profit_pct: gates.min_net_profit_pct,
+                min_confidence: gates.min_confidence,
+            })
+        })
+    }
+
+    fn chart(&self, v: &Viewer, q: ChartQuery) -> Answer<'_, ChartData> {
+        let v = v.clone();
+        Box::pin(async move {
+            let market = Market::parse(q.market.trim())
+                .map_err(|e| AppError::invalid("market", e.to_string()))?;
+            let symbol = Symbol::parse(q.symbol.trim())
+                .map_err(|e| AppError::invalid("symbol", e.to_string()))?;
+            let timeframe = Timeframe::parse(q.timeframe.trim())
+                .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+            let key = SeriesKey::new(q.exchange.trim(), market, symbol, timeframe)
+                .map_err(|e| AppError::invalid("exchange", e.to_string()))?;
+            let bars = q.bars.unwrap_or(150);
+            if !(1..=2000).contains(&bars) {
+                return Err(AppError::invalid("bars", "1 to 2000 bars"));
+            }
+            let series = db::candles::find_series(&self.pool, &key)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| AppError::not_found(format!("series {}", q.symbol)))?;
+            let candles = db::candles::read_last(&self.pool, series.id, bars)
+                .await
+                .map_err(db_err)?;
+            let from = candles.first().map_or(i64::MAX, |c| c.open_time);
+            let s = self.settings(&v).await?;
+            let costs = self.costs_for(&key.exchange);
+            let markers = db::signals::of_series(&self.pool, series.id, from)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .filter_map(|c| match judge(c, s.risk_profile, s.capital, &costs) {
+                    Outcome::Plan(p) => Some(Marker {
+                        t: c.new.bar_time,
+                        side: plan_view(&p).side,
+                        entry: p.entry,
+                    }),
+                    Outcome::Rejected { .. } => None,
+                })
+                .collect();
+            Ok(ChartData {
+                exchange: key.exchange.clone(),
+                market: key.market.to_string(),
+                symbol: key.symbol.to_string(),
+                timeframe: key.timeframe.to_string(),
+                bars: candles
+                    .iter()
+                    .map(|c| Bar {
+                        t: c.open_time,
+                        o: c.open,
+                        h: c.high,
+                        l: c.low,
+                        c: c.close,
+                        v: c.volume,
+                    })
+                    .collect(),
+                markers,
+            })
+        })
+    }
+
+    fn start_backtest(&self, v: &Viewer, r: BacktestRequest) -> Answer<'_, JobView> {
+        let v = v.clone();
+        Box::pin(async move {
+            let params = backtest_params(&r)?;
+            let json = serde_json::to_value(&params)
+                .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+            let job = db::jobs::enqueue_for(&self.pool, simulate::KIND, &json, Some(v.id))
+                .await
+                .map_err(db_err)?;
+            tracing::info!(job = job.id, by = %v.username, "backtest queued");
+            Ok(job_view(job))
+        })
+    }
+
+    fn models(&self, v: &Viewer) -> Answer<'_, Vec<ModelView>> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let rows = db::models::list(&self.pool, None).await.map_err(db_err)?;
+            Ok(rows.into_iter().map(model_view).collect())
+        })
+    }
+
+    fn model_events(&self, v: &Viewer, limit: i64) -> Answer<'_, Vec<ModelEventView>> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let rows = db::models::events(&self.pool, None, limit.clamp(1, 500))
+                .await
+                .map_err(db_err)?;
+            Ok(rows
+                .into_iter()
+                .map(|e| ModelEventView {
+                    id: e.id,
+                    scope: e.scope,
+                    timeframe: e.timeframe,
+                    model_id: e.model_id,
+                    action: e.action,
+                    detail: e.detail,
+                    at: ms(e.at),
+                })
+                .collect())
+        })
+    }
+
+    fn promote_model(&self, v: &Viewer, id: i64) -> Answer<'_, RegistryDecision> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let m = db::models::get(&self.pool, id)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| AppError::not_found(format!("model {id}")))?;
+            if m.status == db::models::ModelStatus::Pruned {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    format!("model {id} was pruned; its files are gone"),
+                ));
+            }
+            let d = registry::decide(&self.pool, id, registry::Promote::Always)
+                .await
+                .map_err(registry_err)?;
+            tracing::info!(model = id, by = %v.username, "model promoted from the admin panel");
+            Ok(decision_view(d))
+        })
+    }
+
+    fn rollback_model(&self, v: &Viewer, r: RollbackRequest) -> Answer<'_, RegistryDecision> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let d = registry::rollback(&self.pool, r.scope.trim(), r.timeframe.trim())
+                .await
+                .map_err(registry_err)?;
+            tracing::info!(scope = %r.scope, timeframe = %r.timeframe, by = %v.username, "rollback from the admin panel");
+            Ok(decision_view(d))
+        })
+    }
+
+    fn start_training(&self, v: &Viewer, r: TrainRequest) -> Answer<'_, JobView> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let params = train_params(&r)?;
+            let json = serde_json::to_value(&params)
+                .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+            let job = db::jobs::enqueue_for(&self.pool, training::KIND, &json, Some(v.id))
+                .await
+                .map_err(db_err)?;
+            tracing::info!(job = job.id, by = %v.username, "training queued");
+            Ok(job_view(job))
+        })
+    }
+
+    fn scan_now(&self, v: &Viewer) -> Answer<'_, ScanView> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let sum = self.scanner.lock().await.scan().await.map_err(|e| {
+                tracing::error!(error = %format!("{e:#}"), "scan failed");
+                AppError::new(ErrorCode::Internal, format!("scan failed: {e:#}"))
+            })?;
+            tracing::info!(new = sum.new, by = %v.username, "scan run from the admin panel");
+            Ok(ScanView {
+                series: sum.series,
+                new: sum.new,
+                up_to_date: sum.up_to_date,
+                skipped: sum
+                    .skipped
+                    .into_iter()
+                    .map(|s| format!("{}: {}", s.series, s.reason))
+                    .collect(),
             })
         })
     }

@@ -6,7 +6,7 @@ pub mod backend;
 pub mod session;
 pub mod ws;
 
-use crate::config::WebSettings;
+use crate::config::Settings;
 use app::backend::SharedBackend;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -55,11 +55,12 @@ pub fn leptos_options(addr: SocketAddr, site_root: &str) -> anyhow::Result<Lepto
 pub async fn router(
     pool: PgPool,
     leptos: LeptosOptions,
-    cfg: &WebSettings,
+    settings: &Settings,
 ) -> anyhow::Result<Router> {
+    let cfg = &settings.web;
     let store = session::store(pool.clone()).await?;
     spawn_session_cleanup(store.clone());
-    let backend = Arc::new(PgBackend::new(pool.clone()));
+    let backend = Arc::new(PgBackend::new(pool.clone(), settings));
     let hub = ws::Hub::start(pool.clone(), backend.ws_clients.clone());
     let shared: SharedBackend = backend.clone();
     let state = AppState {
@@ -167,13 +168,13 @@ pub async fn serve_on(
 pub async fn serve(
     pool: PgPool,
     leptos: LeptosOptions,
-    cfg: &WebSettings,
+    settings: &Settings,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = leptos.site_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let app = router(pool, leptos, cfg).await?;
+    let app = router(pool, leptos, settings).await?;
     serve_on(listener, app, stop).await
 }

@@ -1,4 +1,4 @@
-//! `/ws`: job progress (and, as they land, signals and ticks) pushed to
+//! `/ws`: job progress and new signals (ticks as they land) pushed to
 //! browsers. One LISTEN connection per server process fans PostgreSQL
 //! notifications out to every socket, so any replica serves any client.
 
@@ -23,6 +23,17 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone)]
 pub enum Event {
     Job(JobEvent),
+    /// A scan stored new signal candidates.
+    Signals {
+        new: u64,
+        bar_time: i64,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct SignalNote {
+    new: u64,
+    bar_time: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +69,10 @@ async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
                 continue;
             }
         };
-        if let Err(e) = listener.listen(db::jobs::NOTIFY_CHANNEL).await {
+        if let Err(e) = listener
+            .listen_all([db::jobs::NOTIFY_CHANNEL, db::signals::NOTIFY_CHANNEL])
+            .await
+        {
             tracing::warn!(error = %e, "ws: LISTEN failed; retrying");
             tokio::time::sleep(backoff).await;
             continue;
@@ -66,6 +80,17 @@ async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
         backoff = Duration::from_millis(250);
         loop {
             match listener.recv().await {
+                Ok(n) if n.channel() == db::signals::NOTIFY_CHANNEL => {
+                    match serde_json::from_str::<SignalNote>(n.payload()) {
+                        Ok(s) => drop(tx.send(Event::Signals {
+                            new: s.new,
+                            bar_time: s.bar_time,
+                        })),
+                        Err(e) => {
+                            tracing::warn!(error = %e, payload = n.payload(), "ws: bad signal notification")
+                        }
+                    }
+                }
                 Ok(n) => match serde_json::from_str::<JobEvent>(n.payload()) {
                     // No receivers is fine: nobody is watching.
                     Ok(ev) => drop(tx.send(Event::Job(ev))),
@@ -149,6 +174,9 @@ async fn client(mut socket: WebSocket, hub: Hub, viewer: Viewer) {
                 let out = match ev {
                     Ok(Event::Job(j)) if topics.contains(&Topic::Jobs)
                         && (viewer.is_admin() || j.created_by == Some(viewer.id)) => ServerMsg::Job(j),
+                    Ok(Event::Signals { new, bar_time }) if topics.contains(&Topic::Signals) => {
+                        ServerMsg::Signals { new, bar_time }
+                    }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(missed)) => ServerMsg::Lagged { missed },
                     Err(broadcast::error::RecvError::Closed) => break,

@@ -79,17 +79,62 @@ pub fn detail_line(j: &JobView) -> String {
             }
             parts.join(" · ")
         }
-        "train" => {
-            let epoch = d.get("epoch").and_then(|v| v.as_u64());
-            let loss = num("val_loss").or(num("train_loss"));
-            match (epoch, loss) {
-                (Some(e), Some(l)) => format!("epoch {e} · loss {l:.4}"),
-                (Some(e), None) => format!("epoch {e}"),
-                _ => String::new(),
-            }
-        }
+        "train" => train_line(d),
+        "backtest" => d
+            .pointer("/report/metrics")
+            .map(|m| {
+                let f = |k: &str| m.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+                format!(
+                    "{:.0} trades · return {:+.2} % · max DD {:.2} %",
+                    f("trades"),
+                    f("total_return_pct"),
+                    f("max_drawdown_pct")
+                )
+            })
+            .unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// A training job's line: the stage and epoch with its validation numbers
+/// while it runs; what the registry decided once it is done.
+pub fn train_line(d: &serde_json::Value) -> String {
+    if let Some(reg) = d.get("registry").and_then(|r| r.as_array()) {
+        return reg
+            .iter()
+            .map(|r| {
+                let v = r
+                    .pointer("/model/version")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0);
+                let reason = r.get("reason").and_then(|v| v.as_str()).unwrap_or("");
+                format!("v{v}: {reason}")
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+    }
+    let Some(e) = d.get("epoch").filter(|e| e.is_object()) else {
+        return String::new();
+    };
+    let n = |k: &str| e.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    let stage = match d.pointer("/stage/stage").and_then(|v| v.as_str()) {
+        Some("fold") => format!(
+            "fold {}",
+            d.pointer("/stage/fold")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+                + 1
+        ),
+        Some(s) => s.to_owned(),
+        None => String::new(),
+    };
+    format!(
+        "{stage} · epoch {:.0}/{:.0} · val loss {:.4} · val acc {:.3}",
+        n("epoch"),
+        n("max_epochs"),
+        n("val_loss"),
+        n("val_accuracy")
+    )
 }
 
 #[component]

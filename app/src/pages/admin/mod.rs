@@ -1,7 +1,9 @@
-//! The admin panel: jobs, backfill, users, system. The server refuses these
+//! The admin panel: jobs, backfill, training, models, users, system. The server refuses these
 //! pages and their server functions to anyone without the admin role.
 
 pub mod backfill;
 pub mod jobs;
+pub mod models;
 pub mod system;
+pub mod training;
 pub mod users;

@@ -4,8 +4,11 @@
 
 mod account;
 mod admin;
+mod backtests;
 mod jobs;
 mod market;
+mod models;
+mod signals;
 
 use super::AppState;
 use app::types::{AppError, ErrorCode};
@@ -72,6 +75,39 @@ where
     }
 }
 
+/// Query parameters axum could not read, as our error shape.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(q).map(ApiQuery).map_err(|e| {
+            let text = e.to_string();
+            // serde names the field: "missing field `symbol`", or the value's
+            // type error without one.
+            let field = text
+                .split('`')
+                .nth(1)
+                .filter(|_| text.contains("field"))
+                .map(str::to_owned);
+            ApiError(AppError {
+                code: ErrorCode::Invalid,
+                message: format!("query: {text}"),
+                field,
+            })
+        })
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -82,8 +118,10 @@ where
     tags(
         (name = "auth", description = "Sign in and out"),
         (name = "account", description = "The signed-in user: settings and API tokens"),
+        (name = "signals", description = "Trade plans sized for the caller's risk profile and capital"),
         (name = "market", description = "Stored candles"),
         (name = "jobs", description = "Backfills, training, backtests as jobs"),
+        (name = "models", description = "Model registry and training (admin role)"),
         (name = "admin", description = "Users and the system (admin role)"),
     )
 )]
@@ -99,14 +137,25 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::list_tokens, account::create_token))
         .routes(routes!(account::revoke_token))
         .routes(routes!(market::series))
+        .routes(routes!(signals::board))
+        .routes(routes!(signals::candles))
+        .routes(routes!(signals::scan))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(jobs::resume_job))
         .routes(routes!(jobs::start_backfill))
+        .routes(routes!(backtests::start_backtest))
+        .routes(routes!(backtests::trades_csv))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::system))
+        .routes(routes!(models::list))
+        .routes(routes!(models::events))
+        .routes(routes!(models::promote))
+        .routes(routes!(models::rollback))
+        .routes(routes!(models::download))
+        .routes(routes!(models::start_training))
         .split_for_parts()
 }
 

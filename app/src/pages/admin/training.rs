@@ -1,0 +1,221 @@
+//! `/admin/training` — start a training run and watch its epochs stream in
+//! (loss and accuracy curves of the current stage), cancel it.
+
+use super::jobs::{CancelJob, ProgressBar, apply, train_line};
+use crate::chart::LineChart;
+use crate::live::use_live;
+use crate::types::{AppError, JobView, SeriesCoverage, TrainRequest, format_utc};
+use crate::{csrf_token, use_viewer};
+use leptos::prelude::*;
+
+#[server]
+#[allow(clippy::too_many_arguments)] // one argument per form field
+pub async fn start_training(
+    csrf: String,
+    symbols: String,
+    timeframe: String,
+    max_epochs: Option<usize>,
+    folds: Option<usize>,
+    backend: String,
+    promote: String,
+) -> Result<JobView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            let r = TrainRequest {
+                symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
+                timeframe,
+                max_epochs,
+                folds,
+                backend: Some(backend),
+                promote: Some(promote),
+            };
+            b.start_training(&v, r).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn list_trainings() -> Result<(Vec<JobView>, Vec<SeriesCoverage>), AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            let mut jobs = b.jobs(&v, 200).await?;
+            jobs.retain(|j| j.kind == "train");
+            Ok((jobs, b.coverage().await?))
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn load_training(id: i64) -> Result<JobView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            b.job(&v, id).await
+        }
+        .await,
+    )
+}
+
+/// The stage's curves from the job detail: (epoch, train loss, val loss, train acc, val acc).
+fn curve(d: &serde_json::Value) -> Vec<[f64; 5]> {
+    d.get("curve")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn TrainingPage() -> impl IntoView {
+    let live = use_live();
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let start = ServerAction::<StartTraining>::new();
+    let cancel = ServerAction::<CancelJob>::new();
+    let runs = Resource::new(
+        move || {
+            (
+                start.version().get(),
+                cancel.version().get(),
+                live.resync.get(),
+            )
+        },
+        |_| list_trainings(),
+    );
+    let selected = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        if let Some(Ok(j)) = start.value().get() {
+            selected.set(Some(j.id));
+        }
+    });
+    view! {
+        <section class="panel" id="training">
+            <div class="panel-head"><h1>"Training"</h1></div>
+            <p class="summary">"One universal BiGRU-attention network (with boosted trees beside it) over the chosen stored series: purged walk-forward evaluation, then the final model, registered; it serves only if its walk-forward log loss is at least as good as the active model's (unless told otherwise)."</p>
+            <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
+                {move || runs.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                    Ok((jobs, coverage)) => {
+                        let daily: Vec<String> = coverage.iter().filter(|c| c.timeframe == "1d").map(|c| c.symbol.clone()).collect();
+                        view! {
+                            <ActionForm action=start attr:class="grid-form" attr:id="train-form">
+                                <input type="hidden" name="csrf" value=csrf />
+                                <label>"Symbols"<input name="symbols" id="train-symbols" value=daily.join(", ") required /></label>
+                                <label>"Timeframe"
+                                    <select name="timeframe" id="train-timeframe">
+                                        {["15m", "1h", "4h", "1d"].into_iter().map(|t| view! { <option value=t selected=t == "1d">{t}</option> }).collect_view()}
+                                    </select>
+                                </label>
+                                <label>"Max epochs"<input type="number" name="max_epochs" id="train-epochs" min="1" max="500" value="80" /></label>
+                                <label>"Walk-forward folds"<input type="number" name="folds" id="train-folds" min="0" max="10" value="3" /></label>
+                                <label>"Backend"
+                                    <select name="backend" id="train-backend">
+                                        <option value="libtorch" selected>"libtorch"</option>
+                                        <option value="flex">"flex (pure Rust)"</option>
+                                    </select>
+                                </label>
+                                <label>"Promote"
+                                    <select name="promote" id="train-promote">
+                                        <option value="if_better" selected>"if better"</option>
+                                        <option value="always">"always"</option>
+                                        <option value="never">"never"</option>
+                                    </select>
+                                </label>
+                                <button type="submit" id="train-start" disabled=move || start.pending().get()>"Start training"</button>
+                            </ActionForm>
+                            {if jobs.is_empty() {
+                                view! { <p class="empty">"No training runs yet."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="grid" id="train-runs">
+                                        <thead><tr><th class="num">"#"</th><th>"Symbols"</th><th>"Status"</th><th>"Progress"</th><th>"Detail"</th><th>"Created (UTC)"</th><th></th></tr></thead>
+                                        <tbody>
+                                            {jobs.into_iter().map(|j| {
+                                                let id = j.id;
+                                                let base = j.clone();
+                                                let current = Memo::new(move |_| apply(base.clone(), live.job.read().as_ref().filter(|e| e.id == id)));
+                                                let symbols = j.params["symbols"].as_array().map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                                                view! {
+                                                    <tr class="train-run" data-job=id data-status=move || current.read().status.clone() on:click=move |_| selected.set(Some(id))>
+                                                        <td class="num">{id}</td>
+                                                        <td>{symbols}</td>
+                                                        <td class="status">{move || current.read().status.clone()}</td>
+                                                        <td><ProgressBar progress=Signal::derive(move || current.read().progress) status=Signal::derive(move || current.read().status.clone()) /></td>
+                                                        <td class="detail">{move || train_line(&current.read().detail)}{j.error.clone().map(|e| view! { <div class="error small">{e}</div> })}</td>
+                                                        <td>{format_utc(j.created_at)}</td>
+                                                        <td>
+                                                            <Show when=move || !current.read().is_finished()>
+                                                                <button class="link danger" on:click=move |ev| { ev.stop_propagation(); cancel.dispatch(CancelJob { csrf: csrf(), id }); }>"Cancel"</button>
+                                                            </Show>
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            }}
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+            {move || start.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p class="error" id="train-error">{e.message}{e.field.map(|f| format!(" ({f})"))}</p>
+            })}
+        </section>
+        {move || selected.get().map(|id| view! { <Curves id /> })}
+    }
+}
+
+/// Loss and accuracy of the stage in progress, redrawn at every epoch.
+#[component]
+fn Curves(id: i64) -> impl IntoView {
+    let live = use_live();
+    let job = Resource::new(move || (id, live.resync.get()), |(id, _)| load_training(id));
+    // The newest detail: pushed with each epoch, or read from the row when
+    // the notification had to leave it out.
+    let detail = RwSignal::new(None::<serde_json::Value>);
+    Effect::new(move |_| {
+        if let Some(Ok(j)) = job.get() {
+            detail.set(Some(j.detail));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(ev) = live.job.get().filter(|e| e.id == id) {
+            match ev.detail {
+                Some(d) => detail.set(Some(d)),
+                None => job.refetch(),
+            }
+        }
+    });
+    view! {
+        <section class="panel" id="train-curves" data-job=id>
+            <div class="panel-head"><h1>{format!("Training #{id}")}</h1></div>
+            {move || {
+                let d = detail.get().unwrap_or_default();
+                let c = curve(&d);
+                if c.is_empty() {
+                    return view! { <p class="empty" id="no-epochs">{if d.get("registry").is_some() { train_line(&d) } else { "Waiting for the first epoch…".to_string() }}</p> }.into_any();
+                }
+                let t = |k: usize| c.iter().map(|r| (r[0] as i64, r[k])).collect::<Vec<_>>();
+                let loss = vec![
+                    ("train loss".to_string(), "equity", t(1)),
+                    ("validation loss".to_string(), "drawdown", t(2)),
+                ];
+                let acc = vec![
+                    ("train accuracy".to_string(), "equity", t(3)),
+                    ("validation accuracy".to_string(), "drawdown", t(4)),
+                ];
+                view! {
+                    <p class="summary" id="epoch-line" data-epochs=c.len()>{train_line(&d)}</p>
+                    <h2>"Loss"</h2>
+                    <LineChart series=loss height=180.0 id="loss-chart" />
+                    <h2>"Accuracy"</h2>
+                    <LineChart series=acc height=180.0 id="acc-chart" />
+                }.into_any()
+            }}
+        </section>
+    }
+}

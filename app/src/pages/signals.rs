@@ -1,0 +1,315 @@
+//! `/` — live signals sized for the reader's risk profile and capital,
+//! the chart behind a signal, and the candidates that were rejected.
+
+use super::settings::{SaveSettings, load_settings};
+use crate::chart::{CandleChart, price};
+use crate::live::use_live;
+use crate::types::{
+    AppError, ChartData, ChartQuery, ScanView, SignalBoard, SignalView, format_utc,
+};
+use crate::{csrf_token, use_viewer};
+use engine::risk::RiskProfile;
+use leptos::prelude::*;
+
+#[server]
+pub async fn load_signals() -> Result<SignalBoard, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            b.signals(&v, None).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn load_chart(q: ChartQuery) -> Result<ChartData, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            b.chart(&v, q).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn scan_signals(csrf: String) -> Result<ScanView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.scan_now(&v).await
+        }
+        .await,
+    )
+}
+
+fn pct(v: f64) -> String {
+    format!("{v:+.2} %")
+}
+
+fn money(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("${v:.0}")
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+/// "0.62 [0.41 … 3.10 % at 90 %]": confidence with the conformal move interval.
+fn confidence_text(s: &SignalView) -> String {
+    let Some(p) = &s.prediction else {
+        return "–".into();
+    };
+    match (p.move_low, p.move_high, p.coverage_level) {
+        (Some(lo), Some(hi), Some(level)) => format!(
+            "{:.2} · move {lo:+.2} … {hi:+.2} % at {:.0} %",
+            p.confidence,
+            level * 100.0
+        ),
+        _ => format!("{:.2}", p.confidence),
+    }
+}
+
+fn drivers_text(s: &SignalView) -> String {
+    s.drivers
+        .iter()
+        .take(3)
+        .map(|d| format!("{} {:+.2}", d.feature, d.value))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn query_of(s: &SignalView) -> ChartQuery {
+    ChartQuery {
+        exchange: s.exchange.clone(),
+        market: s.market.clone(),
+        symbol: s.symbol.clone(),
+        timeframe: s.timeframe.clone(),
+        bars: Some(150),
+    }
+}
+
+#[component]
+pub fn SignalsPage() -> impl IntoView {
+    let live = use_live();
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let is_admin = move || {
+        viewer
+            .get()
+            .and_then(|v| v.ok().flatten())
+            .is_some_and(|v| v.is_admin())
+    };
+    let save = ServerAction::<SaveSettings>::new();
+    let scan = ServerAction::<ScanSignals>::new();
+    let settings = Resource::new(move || save.version().get(), |_| load_settings());
+    // Sized for the saved settings: refetch after saving them, after a scan,
+    // when the server announces new candidates, and after a reconnect.
+    let board = Resource::new(
+        move || {
+            (
+                save.version().get(),
+                scan.version().get(),
+                live.signals.get(),
+                live.resync.get(),
+            )
+        },
+        |_| load_signals(),
+    );
+    let selected = RwSignal::new(None::<SignalView>);
+    let show_rejected = RwSignal::new(false);
+    view! {
+        <section class="panel" id="signals">
+            <div class="panel-head">
+                <h1>"Signals"</h1>
+                <Transition fallback=|| ()>
+                    {move || settings.get().map(|r| match r {
+                        Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                        Ok(s) => view! {
+                            <ActionForm action=save attr:class="row-form" attr:id="dash-settings">
+                                <input type="hidden" name="csrf" value=csrf />
+                                <label>
+                                    "Profile"
+                                    <select name="risk_profile" id="dash-profile">
+                                        {RiskProfile::ALL.into_iter().map(|p| {
+                                            let l = p.limits();
+                                            view! {
+                                                <option value=p.as_str() selected=s.risk_profile == p>
+                                                    {format!("{} — {} % risk, ≤ {}×", p.as_str(), l.risk_per_trade_pct, l.max_leverage)}
+                                                </option>
+                                            }
+                                        }).collect_view()}
+                                    </select>
+                                </label>
+                                <label>
+                                    "Capital (USD)"
+                                    <input type="number" name="capital" id="dash-capital" min="1" step="any" value=s.capital.to_string() required />
+                                </label>
+                                <button type="submit" id="dash-apply" disabled=move || save.pending().get()>"Apply"</button>
+                            </ActionForm>
+                        }.into_any(),
+                    })}
+                </Transition>
+            </div>
+            {move || save.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p class="error" id="dash-error">{e.message}{e.field.map(|f| format!(" ({f})"))}</p>
+            })}
+            <Transition fallback=|| view! { <p class="empty">"Loading signals…"</p> }>
+                {move || board.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">"Could not load signals: "{e.message}</p> }.into_any(),
+                    Ok(b) => view! { <Board board=b selected show_rejected /> }.into_any(),
+                })}
+            </Transition>
+            <Show when=is_admin>
+                <div class="row-form">
+                    <button class="link" id="scan-now" on:click=move |_| { scan.dispatch(ScanSignals { csrf: csrf() }); } disabled=move || scan.pending().get()>
+                        "Scan now"
+                    </button>
+                    {move || scan.value().get().map(|r| match r {
+                        Ok(s) => view! { <span class="muted small" id="scan-result">{format!("{} series scanned, {} new, {} up to date", s.series, s.new, s.up_to_date)}</span> }.into_any(),
+                        Err(e) => view! { <span class="error small">{e.message}</span> }.into_any(),
+                    })}
+                </div>
+            </Show>
+        </section>
+        {move || selected.get().map(|s| view! { <SignalChart signal=s /> })}
+    }
+}
+
+#[component]
+fn Board(
+    board: SignalBoard,
+    selected: RwSignal<Option<SignalView>>,
+    show_rejected: RwSignal<bool>,
+) -> impl IntoView {
+    let SignalBoard {
+        risk_profile,
+        capital,
+        signals,
+        rejected,
+        min_net_profit_pct,
+        min_confidence,
+    } = board;
+    let n_rejected = rejected.len();
+    let limits = risk_profile.limits();
+    let summary = format!(
+        "Sized for the {} profile ({} % risk per trade, leverage ≤ {}×) and {} capital. Gates: expected net profit after costs ≥ {} %, confidence ≥ {}.",
+        risk_profile.as_str(),
+        limits.risk_per_trade_pct,
+        limits.max_leverage,
+        money(capital),
+        min_net_profit_pct,
+        min_confidence
+    );
+    let table = if signals.is_empty() {
+        view! {
+            <p class="empty" id="no-signals">
+                {if n_rejected == 0 {
+                    "No candidates yet: the scanner runs after every bar close (admins can scan now)."
+                } else {
+                    "No candidate passes the gates for this profile and capital right now."
+                }}
+            </p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <table class="grid" id="signals-table">
+                <thead><tr>
+                    <th>"Pair"</th><th>"TF"</th><th>"Side"</th><th class="num">"Entry"</th>
+                    <th class="num">"TP1"</th><th class="num">"TP2"</th><th class="num">"TP3"</th><th class="num">"Stop"</th>
+                    <th class="num">"Lev."</th><th class="num">"Size"</th><th class="num">"Margin"</th>
+                    <th class="num">"Net after costs"</th><th>"Confidence"</th><th>"Model"</th><th>"Why"</th>
+                </tr></thead>
+                <tbody>
+                    {signals.into_iter().filter_map(|s| {
+                        let p = s.plan.clone()?;
+                        let row = s.clone();
+                        let side_class = format!("side {}", p.side);
+                        Some(view! {
+                            <tr class="signal-row" data-symbol=s.symbol.clone() data-timeframe=s.timeframe.clone()
+                                on:click=move |_| selected.set(Some(row.clone()))>
+                                <td class="sym">{s.symbol.clone()}<div class="muted small">{format!("{} · {}", s.exchange, format_utc(s.bar_time))}</div></td>
+                                <td>{s.timeframe.clone()}</td>
+                                <td class=side_class>{p.side.clone()}</td>
+                                <td class="num entry">{price(p.entry)}</td>
+                                <td class="num">{price(p.take_profit[0])}</td>
+                                <td class="num">{price(p.take_profit[1])}</td>
+                                <td class="num">{price(p.take_profit[2])}</td>
+                                <td class="num">{price(p.stop_loss)}</td>
+                                <td class="num leverage">{format!("{:.1}×", p.leverage)}</td>
+                                <td class="num size">{money(p.notional)}<div class="muted small qty">{format!("{:.6}", p.qty)}</div></td>
+                                <td class="num margin">{money(p.margin)}</td>
+                                <td class="num net">{pct(p.expected_net_pct)}<div class="muted small">{money(p.expected_net)}</div></td>
+                                <td class="small">{confidence_text(&s)}</td>
+                                <td class="small model">{s.model.clone()}</td>
+                                <td class="small why">{drivers_text(&s)}</td>
+                            </tr>
+                        })
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <p class="summary" id="signals-summary">{summary}</p>
+        {table}
+        <div class="row-form">
+            <button class="link" id="toggle-rejected" on:click=move |_| show_rejected.update(|v| *v = !*v)>
+                {move || if show_rejected.get() { format!("Hide rejected ({n_rejected})") } else { format!("Show rejected ({n_rejected})") }}
+            </button>
+        </div>
+        <Show when=move || show_rejected.get()>
+            <table class="grid" id="rejected-table">
+                <thead><tr><th>"Pair"</th><th>"TF"</th><th>"Bar (UTC)"</th><th>"Reason"</th><th>"Expected move"</th><th>"Confidence"</th><th>"Model"</th></tr></thead>
+                <tbody>
+                    {rejected.iter().map(|s| {
+                        let row = s.clone();
+                        view! {
+                            <tr class="rejected-row" data-reason=s.rejection.clone().unwrap_or_default()
+                                on:click=move |_| selected.set(Some(row.clone()))>
+                                <td class="sym">{s.symbol.clone()}</td>
+                                <td>{s.timeframe.clone()}</td>
+                                <td>{format_utc(s.bar_time)}</td>
+                                <td class="reason">{s.rejection_reason.clone().unwrap_or_default()}</td>
+                                <td class="num">{s.prediction.as_ref().map(|p| pct(p.expected_move_pct)).unwrap_or_else(|| "–".into())}</td>
+                                <td class="small">{confidence_text(s)}</td>
+                                <td class="small">{s.model.clone()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </Show>
+    }
+}
+
+#[component]
+fn SignalChart(signal: SignalView) -> impl IntoView {
+    let q = query_of(&signal);
+    let plan = signal.plan.clone();
+    let chart = Resource::new(move || q.clone(), load_chart);
+    let heading = format!(
+        "{} {} — {}",
+        signal.symbol, signal.timeframe, signal.exchange
+    );
+    view! {
+        <section class="panel" id="signal-chart">
+            <div class="panel-head"><h1>{heading}</h1></div>
+            <Transition fallback=|| view! { <p class="empty">"Loading candles…"</p> }>
+                {move || {
+                    let plan = plan.clone();
+                    chart.get().map(|r| match r {
+                        Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                        Ok(d) => match plan {
+                            Some(p) => view! { <CandleChart data=d plan=p /> }.into_any(),
+                            None => view! { <CandleChart data=d /> }.into_any(),
+                        },
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}

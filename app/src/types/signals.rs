@@ -1,0 +1,168 @@
+//! Signals as the dashboard and scripts see them: each candidate of the
+//! newest scan, judged for one reader's risk profile and capital.
+
+use serde::{Deserialize, Serialize};
+
+/// What the model (or the technical rule) said about the bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PredictionView {
+    pub p_up: f64,
+    pub p_neutral: f64,
+    pub p_down: f64,
+    /// Expected move over the model's horizon, percent (signed).
+    pub expected_move_pct: f64,
+    /// Calibrated probability that the chosen direction is right.
+    pub confidence: f64,
+    /// Conformal interval of the move at `coverage_level` (models only).
+    pub move_low: Option<f64>,
+    pub move_high: Option<f64>,
+    pub coverage_level: Option<f64>,
+    /// Conformal prediction set, e.g. "UP|NEUTRAL" (models only).
+    pub prediction_set: Option<String>,
+}
+
+/// A feature's push on the prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DriverView {
+    pub feature: String,
+    /// Models: SHAP value on the expected move (percentage points).
+    /// Technical rule: the vote's input relative to its threshold.
+    pub value: f64,
+}
+
+/// A trade plan sized for the reader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PlanView {
+    /// long or short
+    pub side: String,
+    pub entry: f64,
+    pub take_profit: [f64; 3],
+    pub stop_loss: f64,
+    pub leverage: f64,
+    /// Quantity in the base asset.
+    pub qty: f64,
+    /// Position value at entry (quote currency).
+    pub notional: f64,
+    pub margin: f64,
+    /// Loss at the stop before costs.
+    pub risk_amount: f64,
+    pub liquidation: f64,
+    /// After fees, slippage and 12 h of funding, percent of notional.
+    pub expected_net_pct: f64,
+    /// The same in money.
+    pub expected_net: f64,
+    pub costs_pct: f64,
+    pub risk_reward: f64,
+}
+
+/// One series' candidate at its newest scanned bar close.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SignalView {
+    pub id: i64,
+    pub exchange: String,
+    pub market: String,
+    pub symbol: String,
+    pub timeframe: String,
+    /// Open time of the bar whose close made it, UTC ms.
+    pub bar_time: i64,
+    /// Close of that bar.
+    pub price: f64,
+    /// model or technical
+    pub source: String,
+    /// Which model (scope, timeframe, version, id) or the rule.
+    pub model: String,
+    pub model_id: Option<i64>,
+    pub prediction: Option<PredictionView>,
+    /// Why, strongest first.
+    pub drivers: Vec<DriverView>,
+    /// The plan when the candidate passes every gate for this reader.
+    pub plan: Option<PlanView>,
+    /// Otherwise the gate that stopped it: neutral, low_confidence,
+    /// low_profit, move_against_side, no_setup, sizing, …
+    pub rejection: Option<String>,
+    pub rejection_reason: Option<String>,
+}
+
+/// The dashboard: every series' newest candidate, judged for one reader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SignalBoard {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "medium"))]
+    pub risk_profile: engine::risk::RiskProfile,
+    pub capital: f64,
+    /// Passed every gate: side, levels and size for this profile and capital.
+    pub signals: Vec<SignalView>,
+    /// Did not, each with its reason.
+    pub rejected: Vec<SignalView>,
+    /// The gates: minimum expected net profit (percent) and confidence.
+    pub min_net_profit_pct: f64,
+    pub min_confidence: f64,
+}
+
+/// One candle of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Bar {
+    /// Open time, UTC ms.
+    pub t: i64,
+    pub o: f64,
+    pub h: f64,
+    pub l: f64,
+    pub c: f64,
+    pub v: f64,
+}
+
+/// A past candidate that passed the gates for the reader, as a chart marker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Marker {
+    pub t: i64,
+    pub side: String,
+    pub entry: f64,
+}
+
+/// Candles of one series with the reader's signals on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChartData {
+    pub exchange: String,
+    pub market: String,
+    pub symbol: String,
+    pub timeframe: String,
+    pub bars: Vec<Bar>,
+    pub markers: Vec<Marker>,
+}
+
+/// Which series, and how many bars back from its newest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct ChartQuery {
+    pub exchange: String,
+    #[serde(default = "spot")]
+    pub market: String,
+    pub symbol: String,
+    pub timeframe: String,
+    /// At most 2000 (default 150).
+    #[serde(default)]
+    pub bars: Option<i64>,
+}
+
+fn spot() -> String {
+    "spot".into()
+}
+
+/// The outcome of "scan now".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ScanView {
+    pub series: usize,
+    pub new: usize,
+    pub up_to_date: usize,
+    /// "series: reason" for each series that produced nothing.
+    pub skipped: Vec<String>,
+}

@@ -1,0 +1,44 @@
+import { test, expect } from "@playwright/test";
+import { ADMIN, signIn, waitReady, watchErrors } from "./helpers";
+
+test.beforeAll(async ({ request }) => waitReady(request));
+
+test("a small training run streams its epochs and lands in the registry", async ({ page }) => {
+  test.setTimeout(240_000);
+  const errors = watchErrors(page);
+  await signIn(page, ADMIN.user, ADMIN.pass, "/admin/training");
+  await expect(page.locator("#live")).toHaveAttribute("data-state", "open");
+  await page.fill("#train-symbols", "BTC/USD");
+  await page.selectOption("#train-timeframe", "1d");
+  await page.fill("#train-epochs", "3");
+  await page.fill("#train-folds", "0");
+  await page.selectOption("#train-promote", "always");
+  await page.click("#train-start");
+  const curves = page.locator("#train-curves");
+  await expect(curves).toBeVisible();
+  // Epochs arrive one by one over the WebSocket and redraw the curves.
+  await expect(page.locator("#epoch-line")).toContainText(/epoch [123]\/3/, { timeout: 150_000 });
+  await expect(page.locator("#loss-chart path.line")).toHaveCount(2);
+  await expect(page.locator("#epoch-line")).toHaveAttribute("data-epochs", /[23]/, { timeout: 150_000 });
+  await page.screenshot({ path: "test-results/admin-training.png", fullPage: true });
+  const run = page.locator("tr.train-run").first();
+  await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 150_000 });
+
+  // The registry has it, serving.
+  await page.goto("/admin/models");
+  const model = page.locator("#models-table tr.model-row").first();
+  await expect(model).toHaveAttribute("data-status", "active");
+  await expect(page.locator("#model-events")).toContainText("promoted");
+  const zip = await page.request.get(await model.locator("a[download]").getAttribute("href") ?? "");
+  expect(zip.ok()).toBeTruthy();
+  expect(zip.headers()["content-type"]).toBe("application/zip");
+  expect(zip.headers()["x-model-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+  await page.screenshot({ path: "test-results/admin-models.png", fullPage: true });
+
+  // Bad input names the field.
+  await page.goto("/admin/training");
+  await page.fill("#train-symbols", "NOT A PAIR");
+  await page.click("#train-start");
+  await expect(page.locator("#train-error")).toContainText("(symbols)");
+  expect(errors).toEqual([]);
+});

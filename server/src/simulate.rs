@@ -1,0 +1,267 @@
+//! The simulator: a backtest of stored series as a job, for the dashboard
+//! and the API. Same engine path as `traderai backtest` (costs, risk
+//! profile, baselines); the equity curve, trades and report land on the
+//! job row.
+
+use anyhow::{Context, bail};
+use engine::backtest::report::{self, ReportSpec, SeriesData};
+use engine::backtest::strategy::Strategy;
+use engine::backtest::{BacktestConfig, EquityPoint};
+use engine::risk::RiskProfile;
+use engine::signals::TechnicalRule;
+use engine::{Market, Symbol, TimeMs, Timeframe};
+use models::artifact::LoadedModel;
+use models::backend::Backend;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use app::types::{BacktestOutcome, CurvePoint};
+
+use crate::config::Settings;
+use crate::db::jobs::{Job, JobStatus};
+
+/// The job kind.
+pub const KIND: &str = "backtest";
+
+/// Curves keep at most this many points on the job row (a chart needs no more).
+const MAX_POINTS: usize = 1500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimStrategy {
+    /// The plain technical rule.
+    #[default]
+    Technical,
+    /// The model serving the timeframe (the symbol's own, else the universal one).
+    Model,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestJobParams {
+    pub symbols: Vec<Symbol>,
+    pub timeframe: Timeframe,
+    #[serde(default)]
+    pub exchange: Option<String>,
+    #[serde(default)]
+    pub market: Option<Market>,
+    /// Bars with `from <= open_time < to` (UTC ms); indicators warm up inside.
+    #[serde(default)]
+    pub from: Option<TimeMs>,
+    #[serde(default)]
+    pub to: Option<TimeMs>,
+    #[serde(default = "crate::training::default_profile")]
+    pub profile: RiskProfile,
+    #[serde(default = "crate::training::default_capital")]
+    pub capital: f64,
+    #[serde(default)]
+    pub strategy: SimStrategy,
+    #[serde(default)]
+    pub min_net_profit: Option<f64>,
+}
+
+/// Every `k`-th point so at most `MAX_POINTS` remain, always with the last.
+fn thin(points: &[EquityPoint], bar_ms: i64) -> Vec<CurvePoint> {
+    let k = points.len().div_ceil(MAX_POINTS).max(1);
+    let last = points.len().saturating_sub(1);
+    points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % k == 0 || *i == last)
+        .map(|(_, p)| CurvePoint {
+            // The bar's open time, like the CLI's equity.csv.
+            t: p.time - bar_ms,
+            equity: p.equity,
+            drawdown_pct: p.drawdown_pct,
+            buy_and_hold: p.buy_and_hold,
+        })
+        .collect()
+}
+
+/// Checks what a request can check before queueing, naming the field.
+pub fn validate(p: &BacktestJobParams) -> Result<(), (&'static str, String)> {
+    if p.symbols.is_empty() {
+        return Err(("symbols", "name at least one symbol".into()));
+    }
+    if p.symbols.len() > 20 {
+        return Err(("symbols", "at most 20 symbols per run".into()));
+    }
+    crate::research::check_capital(p.capital).map_err(|e| ("capital", e))?;
+    if let (Some(f), Some(t)) = (p.from, p.to)
+        && f >= t
+    {
+        return Err(("to", "the end must come after the start".into()));
+    }
+    if let Some(m) = p.min_net_profit
+        && !(m.is_finite() && m >= 0.0)
+    {
+        return Err(("min_net_profit", "a percentage ≥ 0".into()));
+    }
+    Ok(())
+}
+
+pub async fn run_job(
+    pool: &PgPool,
+    settings: &Settings,
+    job: &Job,
+) -> anyhow::Result<(JobStatus, serde_json::Value)> {
+    let p: BacktestJobParams =
+        serde_json::from_value(job.params.clone()).context("reading backtest parameters")?;
+    validate(&p).map_err(|(field, msg)| anyhow::anyhow!("{field}: {msg}"))?;
+    let active = crate::db::models::all_active(pool).await?;
+    let tf = p.timeframe.to_string();
+    let mut data = Vec::new();
+    let mut used = Vec::new();
+    for symbol in &p.symbols {
+        let mut candles = crate::research::stored_candles_of(
+            pool,
+            symbol.as_str(),
+            p.timeframe,
+            p.exchange.as_deref(),
+            p.market,
+        )
+        .await?;
+        candles.retain(|c| {
+            p.from.is_none_or(|f| c.open_time >= f) && p.to.is_none_or(|t| c.open_time < t)
+        });
+        if candles.len() < 2 {
+            bail!(
+                "{symbol} {}: fewer than 2 stored bars in the chosen range",
+                p.timeframe
+            );
+        }
+        let predictions = match p.strategy {
+            SimStrategy::Technical => None,
+            SimStrategy::Model => {
+                let find = |scope: &str| {
+                    active
+                        .iter()
+                        .find(|m| m.scope == scope && m.timeframe == tf)
+                };
+                let Some(m) = find(symbol.as_str()).or_else(|| find("universal")) else {
+                    bail!(
+                        "no model serves {symbol} {tf}: train and promote one, or use the technical strategy"
+                    );
+                };
+                used.push(format!(
+                    "{symbol}: {} {} v{} (#{})",
+                    m.scope, m.timeframe, m.version, m.id
+                ));
+                let (dir, sym, c) = (m.dir.clone(), symbol.to_string(), candles.clone());
+                let preds = tokio::task::spawn_blocking(move || {
+                    let model =
+                        LoadedModel::load(std::path::Path::new(&dir), Backend::preferred())?;
+                    anyhow::Ok(model.predict_series(&sym, &c)?)
+                })
+                .await??;
+                Some(preds)
+            }
+        };
+        data.push(SeriesData {
+            symbol: symbol.to_string(),
+            candles,
+            predictions,
+            lower: None,
+        });
+    }
+    let mut config = BacktestConfig {
+        initial_capital: p.capital,
+        profile: p.profile,
+        costs: settings.costs_for(p.exchange.as_deref().unwrap_or("default")),
+        ..Default::default()
+    };
+    if let Some(v) = p.min_net_profit {
+        config.plan.min_net_profit_pct = v;
+    }
+    let spec = ReportSpec {
+        timeframe: p.timeframe,
+        config,
+        strategy: match p.strategy {
+            SimStrategy::Technical => Strategy::Technical(TechnicalRule::default()),
+            SimStrategy::Model => Strategy::Model,
+        },
+        trials: 1,
+        random_seed: 42,
+    };
+    let bar_ms = p.timeframe.duration_ms();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let (rep, result) = report::run_report(&data, &spec);
+        BacktestOutcome {
+            report: rep,
+            equity: thin(&result.equity, bar_ms),
+            trades: result.trades,
+            models: used,
+        }
+    })
+    .await?;
+    Ok((JobStatus::Succeeded, serde_json::to_value(&outcome)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_the_ends_and_the_cap() {
+        let pts: Vec<EquityPoint> = (0..4000)
+            .map(|i| EquityPoint {
+                time: (i + 1) * 10,
+                equity: i as f64,
+                drawdown_pct: 0.0,
+                buy_and_hold: 0.0,
+                open_positions: 0,
+            })
+            .collect();
+        let t = thin(&pts, 10);
+        assert!(t.len() <= MAX_POINTS + 1, "{}", t.len());
+        assert_eq!(t[0].t, 0, "open time of the first bar");
+        assert_eq!(t.last().unwrap().equity, 3999.0, "the final equity is kept");
+        assert_eq!(thin(&pts[..10], 10).len(), 10, "short curves stay whole");
+    }
+
+    #[test]
+    fn requests_are_checked_by_field() {
+        let ok = BacktestJobParams {
+            symbols: vec![Symbol::parse("BTC/USD").unwrap()],
+            timeframe: Timeframe::parse("1d").unwrap(),
+            exchange: None,
+            market: None,
+            from: Some(10),
+            to: Some(20),
+            profile: RiskProfile::Low,
+            capital: 100.0,
+            strategy: SimStrategy::Technical,
+            min_net_profit: None,
+        };
+        assert!(validate(&ok).is_ok());
+        let field = |p: BacktestJobParams| validate(&p).unwrap_err().0;
+        assert_eq!(
+            field(BacktestJobParams {
+                symbols: vec![],
+                ..ok.clone()
+            }),
+            "symbols"
+        );
+        assert_eq!(
+            field(BacktestJobParams {
+                capital: 0.0,
+                ..ok.clone()
+            }),
+            "capital"
+        );
+        assert_eq!(
+            field(BacktestJobParams {
+                to: Some(5),
+                ..ok.clone()
+            }),
+            "to"
+        );
+        assert_eq!(
+            field(BacktestJobParams {
+                min_net_profit: Some(-1.0),
+                ..ok
+            }),
+            "min_net_profit"
+        );
+    }
+}

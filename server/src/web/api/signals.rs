@@ -1,0 +1,70 @@
+//! Signals sized for the caller, the candles behind them, and "scan now".
+
+use super::{ApiError, ApiQuery};
+use crate::web::AppState;
+use app::backend::Backend;
+use app::types::{AppError, ChartData, ChartQuery, ScanView, SignalBoard, UserSettings, Viewer};
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+/// Another profile or capital than the caller's saved settings (both or neither).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignalsQuery {
+    /// low, medium or high
+    pub risk_profile: Option<String>,
+    /// Account size in quote currency.
+    pub capital: Option<f64>,
+}
+
+/// Every series' newest signal candidate, judged for the caller: plans with
+/// levels, leverage and size for their risk profile and capital (saved
+/// settings unless given), and the rejected candidates with their reasons.
+#[utoipa::path(get, path = "/api/v1/signals", tag = "signals", params(SignalsQuery),
+    responses((status = 200, body = SignalBoard), (status = 401, body = AppError), (status = 422, body = AppError)))]
+pub async fn board(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    ApiQuery(q): ApiQuery<SignalsQuery>,
+) -> Result<Json<SignalBoard>, ApiError> {
+    let settings = match (q.risk_profile, q.capital) {
+        (None, None) => None,
+        (p, c) => {
+            let saved = st.backend.settings(&v).await?;
+            let risk_profile = match p {
+                Some(p) => p
+                    .parse()
+                    .map_err(|e: String| AppError::invalid("risk_profile", e))?,
+                None => saved.risk_profile,
+            };
+            Some(UserSettings {
+                risk_profile,
+                capital: c.unwrap_or(saved.capital),
+            })
+        }
+    };
+    Ok(Json(st.backend.signals(&v, settings).await?))
+}
+
+/// Candles of one stored series (newest `bars`) with the caller's signals on them.
+#[utoipa::path(get, path = "/api/v1/candles", tag = "market", params(ChartQuery),
+    responses((status = 200, body = ChartData), (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub async fn candles(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    ApiQuery(q): ApiQuery<ChartQuery>,
+) -> Result<Json<ChartData>, ApiError> {
+    Ok(Json(st.backend.chart(&v, q).await?))
+}
+
+/// Admin: scan every series at its newest closed bar now (workers do it
+/// after each bar close anyway).
+#[utoipa::path(post, path = "/api/v1/signals/scan", tag = "signals",
+    responses((status = 200, body = ScanView), (status = 403, body = AppError)))]
+pub async fn scan(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+) -> Result<Json<ScanView>, ApiError> {
+    Ok(Json(st.backend.scan_now(&v).await?))
+}

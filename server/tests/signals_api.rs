@@ -1,0 +1,631 @@
+//! Signals, charts, the simulator and the registry over the REST API and the
+//! WebSocket, against a fresh PostgreSQL database holding the bundled data.
+
+mod common;
+
+use common::{data_dir, fresh_db};
+use futures::{SinkExt, StreamExt};
+use reqwest::{Method as M, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+
+async fn spawn_app(pool: sqlx::PgPool) -> SocketAddr {
+    let opts = server::web::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site").unwrap();
+    let app = server::web::router(pool, opts, &Default::default())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::web::serve_on(listener, app, std::future::pending()));
+    addr
+}
+
+/// A signed-in API client (bearer token: no cookie or CSRF needed).
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+    token: String,
+}
+
+impl Api {
+    async fn sign_in(addr: SocketAddr, user: &str, pass: &str) -> Api {
+        let http = reqwest::Client::new();
+        let base = format!("http://{addr}");
+        let r = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": user, "password": pass}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let csrf = r.json::<Value>().await.unwrap()["csrf"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let tok: Value = http
+            .post(format!("{base}/api/v1/tokens"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", csrf)
+            .json(&json!({"name": "test"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api {
+            token: tok["secret"].as_str().unwrap().to_owned(),
+            http,
+            base,
+            cookie,
+        }
+    }
+
+    async fn call(&self, m: M, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self
+            .http
+            .request(m, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let s = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            s,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(M::GET, path, None).await
+    }
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+fn field(v: &Value) -> &str {
+    v["error"]["field"].as_str().unwrap_or("?")
+}
+
+/// Checks a plan's geometry and sizing against the profile's limits.
+fn check_plan(s: &Value, risk_pct: f64, max_lev: f64, capital: f64) {
+    let p = &s["plan"];
+    let (entry, sl) = (f(p, "entry"), f(p, "stop_loss"));
+    let tp: Vec<f64> = (0..3)
+        .map(|i| p["take_profit"][i].as_f64().unwrap())
+        .collect();
+    match p["side"].as_str().unwrap() {
+        "long" => assert!(
+            sl < entry && entry < tp[0] && tp[0] < tp[1] && tp[1] < tp[2],
+            "{s}"
+        ),
+        "short" => assert!(
+            sl > entry && entry > tp[0] && tp[0] > tp[1] && tp[1] > tp[2],
+            "{s}"
+        ),
+        other => panic!("side {other}"),
+    }
+    assert_eq!(f(s, "price"), entry, "entry at the signal bar's close");
+    assert!(f(p, "expected_net_pct") >= 2.0, "the 2 % gate: {s}");
+    assert!(
+        f(&s["prediction"], "confidence") >= 0.55,
+        "the confidence gate"
+    );
+    assert!(f(p, "leverage") <= max_lev + 1e-9, "{s}");
+    assert!(
+        f(p, "risk_amount") <= capital * risk_pct / 100.0 + 1e-6,
+        "risk per trade ≤ {risk_pct} % of {capital}: {s}"
+    );
+    assert!(f(p, "margin") <= capital + 1e-6, "{s}");
+    // The price loss at the stop plus round-trip costs is what the size was chosen for.
+    let loss = (entry - sl).abs() * f(p, "qty");
+    let risk = f(p, "risk_amount");
+    assert!(
+        loss <= risk + 1e-9 && loss >= 0.95 * risk,
+        "{loss} vs {risk}: {s}"
+    );
+    assert!(!s["model"].as_str().unwrap().is_empty());
+    assert!(
+        s["drivers"].as_array().is_some_and(|d| !d.is_empty()),
+        "why: {s}"
+    );
+}
+
+async fn ws_signals(
+    addr: SocketAddr,
+    cookie: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    req.headers_mut()
+        .insert("origin", format!("http://{addr}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(tungstenite::Message::Text(
+        json!({"type": "subscribe", "topics": ["signals"]})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    ws
+}
+
+async fn next_of_type<S>(ws: &mut S, kind: &str, within: Duration) -> Option<Value>
+where
+    S: futures::Stream<Item = Result<tungstenite::Message, tungstenite::Error>> + Unpin,
+{
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let left = end.checked_duration_since(tokio::time::Instant::now())?;
+        if let Ok(tungstenite::Message::Text(t)) =
+            tokio::time::timeout(left, ws.next()).await.ok()??
+        {
+            let v: Value = serde_json::from_str(&t).ok()?;
+            if v["type"] == kind {
+                return Some(v);
+            }
+        }
+    }
+}
+
+async fn seeded_app() -> (sqlx::PgPool, String, SocketAddr, Api) {
+    let (pool, url) = fresh_db().await;
+    server::seed::run(&pool, &data_dir(), true).await.unwrap();
+    server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
+        .await
+        .unwrap();
+    let addr = spawn_app(pool.clone()).await;
+    let admin = Api::sign_in(addr, "root", "root-pass-1").await;
+    (pool, url, addr, admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_store_candidates_once_and_plans_are_sized_per_reader() {
+    let (pool, _, addr, admin) = seeded_app().await;
+    let (s, b) = admin.get("/api/v1/signals").await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["signals"], json!([]), "nothing scanned yet");
+    assert_eq!(b["rejected"], json!([]));
+
+    let (s, u) = admin
+        .call(
+            M::POST,
+            "/api/v1/users",
+            Some(json!({"username": "alice", "password": "alice-pass-1", "role": "user"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{u}");
+    let alice = Api::sign_in(addr, "alice", "alice-pass-1").await;
+    assert_eq!(
+        alice.call(M::POST, "/api/v1/signals/scan", None).await.0,
+        403
+    );
+
+    // New candidates are announced on the WebSocket.
+    let mut ws = ws_signals(addr, &alice.cookie).await;
+    let (s, scan) = admin.call(M::POST, "/api/v1/signals/scan", None).await;
+    assert_eq!(s, 200, "{scan}");
+    assert_eq!(
+        (scan["series"].as_u64(), scan["new"].as_u64()),
+        (Some(6), Some(6)),
+        "{scan}"
+    );
+    let pushed = next_of_type(&mut ws, "signals", Duration::from_secs(10))
+        .await
+        .expect("a signals event");
+    assert_eq!(pushed["new"], 6);
+    let (_, again) = admin.call(M::POST, "/api/v1/signals/scan", None).await;
+    assert_eq!(
+        (again["new"].as_u64(), again["up_to_date"].as_u64()),
+        (Some(0), Some(6)),
+        "idempotent: {again}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM signal_candidates")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 6);
+
+    // Admin: medium profile, $100 (the defaults).
+    let (_, b) = admin.get("/api/v1/signals").await;
+    let signals = b["signals"].as_array().unwrap();
+    let rejected = b["rejected"].as_array().unwrap();
+    assert_eq!(signals.len() + rejected.len(), 6, "{b}");
+    assert!(
+        !signals.is_empty(),
+        "the bundled data gives at least one signal: {b}"
+    );
+    for s in signals {
+        assert_eq!(s["source"], "technical", "no model is registered");
+        check_plan(s, 2.0, 10.0, 100.0);
+    }
+    for r in rejected {
+        assert!(r["plan"].is_null());
+        assert!(!r["rejection_reason"].as_str().unwrap().is_empty(), "{r}");
+    }
+
+    // Alice saves low / $5,000: the same candidates, sized for her.
+    let (s, _) = alice
+        .call(
+            M::PUT,
+            "/api/v1/settings",
+            Some(json!({"risk_profile": "low", "capital": 5000.0})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, mine) = alice.get("/api/v1/signals").await;
+    assert_eq!(
+        (mine["risk_profile"].as_str(), mine["capital"].as_f64()),
+        (Some("low"), Some(5000.0))
+    );
+    let ids = |v: &Value| {
+        let mut x: Vec<i64> = v["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect();
+        x.sort();
+        x
+    };
+    assert_eq!(
+        ids(&mine),
+        ids(&b),
+        "the gates do not depend on the profile"
+    );
+    for s in mine["signals"].as_array().unwrap() {
+        check_plan(s, 1.0, 5.0, 5000.0);
+        let theirs = signals.iter().find(|x| x["id"] == s["id"]).unwrap();
+        assert!(
+            f(&s["plan"], "notional") > f(&theirs["plan"], "notional"),
+            "$5,000 at 1 % buys more than $100 at 2 %"
+        );
+    }
+    // Another profile and capital for one request, without saving it.
+    let (s, q) = alice
+        .get("/api/v1/signals?risk_profile=high&capital=250")
+        .await;
+    assert_eq!(s, 200, "{q}");
+    for s in q["signals"].as_array().unwrap() {
+        check_plan(s, 3.0, 20.0, 250.0);
+    }
+    assert_eq!(
+        alice.get("/api/v1/settings").await.1["capital"],
+        5000.0,
+        "not saved"
+    );
+    let (s, e) = alice.get("/api/v1/signals?risk_profile=yolo").await;
+    assert_eq!(
+        (s, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "risk_profile")
+    );
+    let (s, e) = alice.get("/api/v1/signals?capital=-3").await;
+    assert_eq!(
+        (s, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "capital")
+    );
+    let (s, e) = alice.get("/api/v1/signals?capital=lots").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+
+    // The chart behind a signal: its bars end at the signal's bar, with the
+    // reader's signals as markers.
+    let sig = &signals[0];
+    let q = format!(
+        "/api/v1/candles?exchange={}&market={}&symbol={}&timeframe={}&bars=50",
+        sig["exchange"].as_str().unwrap(),
+        sig["market"].as_str().unwrap(),
+        sig["symbol"].as_str().unwrap().replace('/', "%2F"),
+        sig["timeframe"].as_str().unwrap()
+    );
+    let (s, chart) = admin.get(&q).await;
+    assert_eq!(s, 200, "{chart}");
+    let bars = chart["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 50);
+    assert!(
+        bars.windows(2)
+            .all(|w| w[0]["t"].as_i64() < w[1]["t"].as_i64())
+    );
+    assert_eq!(bars[49]["t"], sig["bar_time"]);
+    assert_eq!(bars[49]["c"], sig["price"]);
+    assert_eq!(chart["markers"][0]["t"], sig["bar_time"], "{chart}");
+    let (s, e) = admin
+        .get("/api/v1/candles?exchange=yahoo&symbol=BTC%2FUSD&timeframe=7m")
+        .await;
+    assert_eq!(
+        (s, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "timeframe")
+    );
+    let (s, _) = admin
+        .get("/api/v1/candles?exchange=yahoo&symbol=DOGE%2FUSD&timeframe=1d")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, e) = admin
+        .get("/api/v1/candles?exchange=yahoo&timeframe=1d")
+        .await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "symbol"));
+
+    // The dashboard renders them on the server.
+    let html = admin
+        .http
+        .get(format!("{}/", admin.base))
+        .header("cookie", &admin.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"signals-table\""), "{html}");
+    assert!(html.contains(sig["symbol"].as_str().unwrap()));
+    assert!(html.contains("Sized for the medium profile"));
+
+    let doc = admin.get("/api-docs/openapi.json").await.1;
+    for p in [
+        "/api/v1/signals",
+        "/api/v1/candles",
+        "/api/v1/signals/scan",
+        "/api/v1/backtests",
+        "/api/v1/models",
+        "/api/v1/trainings",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} documented");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_runs_the_engines_backtest_as_a_job() {
+    let (pool, url, addr, admin) = seeded_app().await;
+    let (s, e) = admin
+        .call(
+            M::POST,
+            "/api/v1/backtests",
+            Some(
+                json!({"symbols": [], "timeframe": "1d", "risk_profile": "low", "capital": 100.0}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "symbols")
+    );
+    let (s, e) = admin
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "strategy": "yolo"})))
+        .await;
+    assert_eq!(
+        (s, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "strategy")
+    );
+    let (s, e) = admin
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "from": "2024-01-01", "to": "2023-01-01", "risk_profile": "low", "capital": 100.0})))
+        .await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "to"));
+
+    let (s, job) = admin
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0})))
+        .await;
+    assert_eq!(
+        (s, job["status"].as_str()),
+        (StatusCode::OK, Some("queued")),
+        "{job}"
+    );
+    let id = job["id"].as_i64().unwrap();
+    let (s, _) = admin
+        .get(&format!("/api/v1/backtests/{id}/trades.csv"))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "no trades before it ran");
+    let ran = server::jobs::worker(
+        pool.clone(),
+        Default::default(),
+        true,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ran, 1);
+    let (_, done) = admin.get(&format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(done["status"], "succeeded", "{}", done["error"]);
+    let d = &done["detail"];
+    let m = &d["report"]["metrics"];
+    let trades = d["trades"].as_array().unwrap();
+    assert!(trades.len() > 10, "{m}");
+    assert_eq!(m["trades"].as_u64(), Some(trades.len() as u64));
+    let eq = d["equity"].as_array().unwrap();
+    assert!(!eq.is_empty() && eq.len() <= 1501);
+    assert!((f(eq.last().unwrap(), "equity") - f(m, "final_equity")).abs() < 1e-9);
+    assert_eq!(f(m, "initial_equity"), 100.0);
+    for b in ["buy_and_hold", "technical", "random"] {
+        assert!(d["report"]["baselines"][b]["final_equity"].is_f64(), "{b}");
+    }
+
+    // The CLI's backtest over the same stored series gives the same numbers.
+    let cli = common::ok(&common::traderai(
+        Some(&url),
+        &[
+            "--json",
+            "backtest",
+            "--symbol",
+            "BTC/USD",
+            "--exchange",
+            "yahoo",
+            "--timeframe",
+            "1d",
+            "--profile",
+            "low",
+            "--capital",
+            "100",
+            "-o",
+            std::env::temp_dir()
+                .join(format!("bt-{id}"))
+                .to_str()
+                .unwrap(),
+        ],
+    ));
+    assert_eq!(cli["report"]["metrics"]["trades"], m["trades"]);
+    assert!((f(&cli["report"]["metrics"], "final_equity") - f(m, "final_equity")).abs() < 1e-9);
+    assert_eq!(cli["report"]["input_hash"], d["report"]["input_hash"]);
+
+    // Every trade as CSV.
+    let csv = admin
+        .http
+        .get(format!("{}/api/v1/backtests/{id}/trades.csv", admin.base))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("symbol,side,signal_time"), "{text}");
+    assert_eq!(text.lines().count(), trades.len() + 1);
+
+    // A date range narrows the run; another user cannot see this one.
+    let (_, narrow) = admin
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "from": "2021-01-01", "risk_profile": "medium", "capital": 100.0})))
+        .await;
+    server::jobs::worker(
+        pool.clone(),
+        Default::default(),
+        true,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    let (_, nd) = admin.get(&format!("/api/v1/jobs/{}", narrow["id"])).await;
+    assert_eq!(nd["status"], "succeeded", "{}", nd["error"]);
+    let from = nd["detail"]["report"]["data"][0]["from"].as_i64().unwrap();
+    assert_eq!(from, 1_609_459_200_000, "first bar on 2021-01-01");
+    admin
+        .call(
+            M::POST,
+            "/api/v1/users",
+            Some(json!({"username": "bob", "password": "bob-pass-12", "role": "user"})),
+        )
+        .await;
+    let bob = Api::sign_in(addr, "bob", "bob-pass-12").await;
+    assert_eq!(bob.get(&format!("/api/v1/jobs/{id}")).await.0, 404);
+    assert_eq!(
+        bob.get(&format!("/api/v1/backtests/{id}/trades.csv"))
+            .await
+            .0,
+        404
+    );
+    // The model strategy needs a serving model.
+    let (_, mj) = bob
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "strategy": "model"})))
+        .await;
+    server::jobs::worker(
+        pool.clone(),
+        Default::default(),
+        true,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    let (_, failed) = bob.get(&format!("/api/v1/jobs/{}", mj["id"])).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("no model serves BTC/USD 1d"),
+        "{failed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_and_training_requests_are_checked() {
+    let (_, _, addr, admin) = seeded_app().await;
+    assert_eq!(admin.get("/api/v1/models").await.1, json!([]));
+    assert_eq!(admin.get("/api/v1/models/events").await.1, json!([]));
+    let (s, e) = admin
+        .call(
+            M::POST,
+            "/api/v1/models/rollback",
+            Some(json!({"scope": "universal", "timeframe": "1d"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no active model")
+    );
+    assert_eq!(
+        admin
+            .call(M::POST, "/api/v1/models/999/promote", None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(admin.get("/api/v1/models/999/download").await.0, 404);
+    for (body, f) in [
+        (json!({"symbols": [], "timeframe": "1d"}), "symbols"),
+        (
+            json!({"symbols": ["BTC/USD"], "timeframe": "weekly"}),
+            "timeframe",
+        ),
+        (
+            json!({"symbols": ["BTC/USD"], "timeframe": "1d", "max_epochs": 0}),
+            "max_epochs",
+        ),
+        (
+            json!({"symbols": ["BTC/USD"], "timeframe": "1d", "backend": "cuda-please"}),
+            "backend",
+        ),
+        (
+            json!({"symbols": ["BTC/USD"], "timeframe": "1d", "promote": "maybe"}),
+            "promote",
+        ),
+    ] {
+        let (s, e) = admin.call(M::POST, "/api/v1/trainings", Some(body)).await;
+        assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, f), "{e}");
+    }
+    let (s, job) = admin
+        .call(M::POST, "/api/v1/trainings", Some(json!({"symbols": ["BTC/USD", "NVDA/USD"], "timeframe": "1d", "max_epochs": 3, "folds": 1, "backend": "flex", "promote": "never"})))
+        .await;
+    assert_eq!(s, 200, "{job}");
+    assert_eq!(job["kind"], "train");
+    assert_eq!(job["params"]["pipeline"]["train"]["max_epochs"], 3);
+    assert_eq!(job["params"]["pipeline"]["folds"], 1);
+    assert_eq!(job["params"]["promote"], "never");
+
+    admin
+        .call(
+            M::POST,
+            "/api/v1/users",
+            Some(json!({"username": "carol", "password": "carol-pass-1", "role": "user"})),
+        )
+        .await;
+    let carol = Api::sign_in(addr, "carol", "carol-pass-1").await;
+    for (m, p) in [
+        (M::GET, "/api/v1/models"),
+        (M::GET, "/api/v1/models/events"),
+        (M::POST, "/api/v1/models/1/promote"),
+        (M::GET, "/api/v1/models/1/download"),
+    ] {
+        assert_eq!(carol.call(m, p, None).await.0, 403, "{p}");
+    }
+    let (s, _) = carol
+        .call(
+            M::POST,
+            "/api/v1/trainings",
+            Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+}

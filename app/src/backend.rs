@@ -39,6 +39,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Every series' newest candidate judged for `settings` (the viewer's
     /// saved ones when `None`).
     fn signals(&self, v: &Viewer, settings: Option<UserSettings>) -> Answer<'_, SignalBoard>;
+    /// Gaps, zero-volume bars and OHLC contradictions of one stored series.
+    fn quality(&self, v: &Viewer, q: ChartQuery) -> Answer<'_, QualityView>;
     /// Candles of one series with the viewer's past signals on them.
     fn chart(&self, v: &Viewer, q: ChartQuery) -> Answer<'_, ChartData>;
     /// Queue a backtest job (any signed-in user; they see their own).

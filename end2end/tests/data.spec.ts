@@ -20,6 +20,11 @@ test("market data page renders on the server and hydrates", async ({ page }) => 
   await page.fill("#series-filter", "1d");
   await expect(page.locator("#coverage tbody tr")).toHaveCount(5);
 
+  // Gaps of a series, on demand.
+  await page.fill("#series-filter", "15m");
+  await page.locator("#coverage tbody tr", { hasText: "yahoo" }).locator(".check-gaps").click();
+  await expect(page.locator("#quality-summary")).toContainText(/\d+ gaps with \d+ missing bars/);
+  await expect(page.locator("#gaps-table tr.gap-row").first()).toBeVisible();
   await page.screenshot({ path: "test-results/data-page.png", fullPage: true });
   expect(errors).toEqual([]);
 });

@@ -42,7 +42,7 @@ test("a user picks a profile and capital and sees signals sized for them", async
   await user.fill("#dash-capital", "100");
   await user.click("#dash-apply");
   await expect(user.locator("#signals-summary")).toContainText("low profile");
-  await expect(user.locator("#signals-summary")).toContainText("$100.00 capital");
+  await expect(user.locator("#signals-summary")).toContainText("$100 capital");
   const lev = Number((await row.locator(".leverage").textContent())!.replace("×", ""));
   expect(lev).toBeLessThanOrEqual(5);
   const small = dollars(await row.locator(".size").evaluate((e) => e.firstChild?.textContent ?? ""));

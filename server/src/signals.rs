@@ -340,3 +340,101 @@ pub async fn scan_cmd(cli: &Cli, a: &ScanArgs) -> anyhow::Result<()> {
 pub async fn latest(pool: &PgPool) -> anyhow::Result<Vec<Candidate>> {
     Ok(db::latest(pool).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::signals::Prediction;
+
+    fn candidate(prediction: Option<Prediction>, source: Source) -> Candidate {
+        Candidate {
+            id: 1,
+            exchange: "binance".into(),
+            market: "spot".into(),
+            symbol: "BTC/USDT".into(),
+            timeframe: "1d".into(),
+            created_at: chrono::Utc::now(),
+            new: NewCandidate {
+                series_id: 1,
+                bar_time: 0,
+                price: 100.0,
+                atr: Some(2.0),
+                source,
+                model_id: None,
+                model_label: "test".into(),
+                prediction,
+                move_interval: None,
+                coverage_level: None,
+                prediction_set: None,
+                drivers: Vec::new(),
+            },
+        }
+    }
+
+    fn up(confidence: f64, expected_move_pct: f64) -> Option<Prediction> {
+        Some(Prediction {
+            p_up: 0.7,
+            p_neutral: 0.2,
+            p_down: 0.1,
+            expected_move_pct,
+            confidence,
+        })
+    }
+
+    fn plan(o: Outcome) -> SignalPlan {
+        match o {
+            Outcome::Plan(p) => *p,
+            Outcome::Rejected { kind, message } => panic!("{kind}: {message}"),
+        }
+    }
+
+    #[test]
+    fn one_candidate_is_sized_for_each_reader() {
+        let c = candidate(up(0.7, 6.0), Source::Model);
+        let costs = CostModel::default();
+        let small = plan(judge(&c, RiskProfile::Low, 100.0, &costs));
+        let big = plan(judge(&c, RiskProfile::High, 10_000.0, &costs));
+        // Same levels: they come from the prediction and the bar, not the reader.
+        assert_eq!(
+            (small.entry, small.stop_loss, small.take_profit),
+            (big.entry, big.stop_loss, big.take_profit)
+        );
+        assert!(small.risk_amount <= 1.0 + 1e-9, "1 % of $100");
+        assert!(big.risk_amount <= 300.0 + 1e-9, "3 % of $10,000");
+        assert!(big.qty > 100.0 * small.qty, "{} vs {}", big.qty, small.qty);
+        assert!(small.leverage <= 5.0 && big.leverage <= 20.0);
+    }
+
+    #[test]
+    fn rejections_say_which_gate_and_why() {
+        let costs = CostModel::default();
+        let kind = |o: Outcome| match o {
+            Outcome::Rejected { kind, message } => {
+                assert!(message.chars().next().unwrap().is_uppercase(), "{message}");
+                kind
+            }
+            Outcome::Plan(p) => panic!("planned {p:?}"),
+        };
+        let rule = candidate(None, Source::Technical);
+        assert_eq!(
+            kind(judge(&rule, RiskProfile::Medium, 100.0, &costs)),
+            "no_setup"
+        );
+        let weak = candidate(up(0.5, 6.0), Source::Model);
+        assert_eq!(
+            kind(judge(&weak, RiskProfile::Medium, 100.0, &costs)),
+            "low_confidence"
+        );
+        let small_move = candidate(up(0.9, 1.0), Source::Model);
+        assert_eq!(
+            kind(judge(&small_move, RiskProfile::Medium, 100.0, &costs)),
+            "low_profit"
+        );
+        let mut no_atr = candidate(up(0.9, 6.0), Source::Model);
+        no_atr.new.atr = None;
+        assert_eq!(
+            kind(judge(&no_atr, RiskProfile::Medium, 100.0, &costs)),
+            "no_volatility"
+        );
+    }
+}

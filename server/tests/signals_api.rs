@@ -353,6 +353,34 @@ async fn scans_store_candidates_once_and_plans_are_sized_per_reader() {
         .await;
     assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "symbol"));
 
+    // Data quality of a stored series: the 15m file's known holes and
+    // zero-volume bars; weekday stock series have no weekend gaps.
+    let (s, q) = admin
+        .get("/api/v1/quality?exchange=yahoo&symbol=BTC%2FUSD&timeframe=15m")
+        .await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["session"], "continuous");
+    assert!(q["gap_count"].as_u64().unwrap() > 0, "{q}");
+    assert!(q["missing_bars"].as_i64().unwrap() >= q["gap_count"].as_i64().unwrap());
+    assert!(
+        q["zero_volume"].as_u64().unwrap() > 1000,
+        "about 2,000 zero-volume bars: {q}"
+    );
+    let gaps = q["gaps"].as_array().unwrap();
+    assert!(
+        gaps.windows(2)
+            .all(|w| w[0]["missing"].as_i64() >= w[1]["missing"].as_i64()),
+        "largest first"
+    );
+    let (_, nvda) = admin
+        .get("/api/v1/quality?exchange=yahoo&symbol=NVDA%2FUSD&timeframe=1d")
+        .await;
+    assert_eq!(nvda["session"], "weekdays", "{nvda}");
+    assert!(
+        nvda["gap_count"].as_u64().unwrap() < 400,
+        "holidays only, not weekends: {nvda}"
+    );
+
     // The dashboard renders them on the server.
     let html = admin
         .http

@@ -1,7 +1,18 @@
 //! `/data` — what market data the store holds, per series.
 
-use crate::types::{AppError, SeriesCoverage, format_utc};
+use crate::types::{AppError, ChartQuery, QualityView, SeriesCoverage, format_utc};
 use leptos::prelude::*;
+
+#[server]
+pub async fn load_quality(q: ChartQuery) -> Result<QualityView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            b.quality(&v, q).await
+        }
+        .await,
+    )
+}
 
 #[server]
 pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, AppError> {
@@ -18,6 +29,7 @@ pub async fn load_coverage() -> Result<Vec<SeriesCoverage>, AppError> {
 pub fn DataPage() -> impl IntoView {
     let coverage = Resource::new(|| (), |_| load_coverage());
     let (filter, set_filter) = signal(String::new());
+    let checked = RwSignal::new(None::<ChartQuery>);
     view! {
         <section class="panel">
             <div class="panel-head">
@@ -39,15 +51,20 @@ pub fn DataPage() -> impl IntoView {
                         </p>
                     }
                 }>
-                    {move || coverage.get().map(|r| r.map(|rows| view! { <CoverageTable rows filter /> }))}
+                    {move || coverage.get().map(|r| r.map(|rows| view! { <CoverageTable rows filter checked /> }))}
                 </ErrorBoundary>
             </Transition>
         </section>
+        {move || checked.get().map(|q| view! { <Quality q /> })}
     }
 }
 
 #[component]
-fn CoverageTable(rows: Vec<SeriesCoverage>, filter: ReadSignal<String>) -> impl IntoView {
+fn CoverageTable(
+    rows: Vec<SeriesCoverage>,
+    filter: ReadSignal<String>,
+    checked: RwSignal<Option<ChartQuery>>,
+) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="empty">"No candles stored yet. Run "<code>"traderai import"</code>" or a backfill."</p> }.into_any();
     }
@@ -77,6 +94,7 @@ fn CoverageTable(rows: Vec<SeriesCoverage>, filter: ReadSignal<String>) -> impl 
                     <th class="num">"Bars"</th>
                     <th>"First (UTC)"</th>
                     <th>"Last (UTC)"</th>
+                    <th></th>
                 </tr>
             </thead>
             <tbody>
@@ -89,10 +107,60 @@ fn CoverageTable(rows: Vec<SeriesCoverage>, filter: ReadSignal<String>) -> impl 
                         <td class="num">{r.bars}</td>
                         <td>{format_utc(r.first)}</td>
                         <td>{format_utc(r.last)}</td>
+                        <td>
+                            <button class="link check-gaps" on:click={
+                                let q = ChartQuery {
+                                    exchange: r.exchange.clone(),
+                                    market: r.market.clone(),
+                                    symbol: r.symbol.clone(),
+                                    timeframe: r.timeframe.clone(),
+                                    bars: None,
+                                };
+                                move |_| checked.set(Some(q.clone()))
+                            }>"Gaps"</button>
+                        </td>
                     </tr>
                 </For>
             </tbody>
         </table>
     }
     .into_any()
+}
+
+#[component]
+fn Quality(q: ChartQuery) -> impl IntoView {
+    let title = format!(
+        "{} {} {} — gaps and quality",
+        q.exchange, q.symbol, q.timeframe
+    );
+    let report = Resource::new(move || q.clone(), load_quality);
+    view! {
+        <section class="panel" id="quality">
+            <div class="panel-head"><h1>{title}</h1></div>
+            <Transition fallback=|| view! { <p class="empty">"Checking…"</p> }>
+                {move || report.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                    Ok(q) => view! {
+                        <p class="summary" id="quality-summary">
+                            {format!(
+                                "{} bars ({} session): {} gaps with {} missing bars, {} zero-volume bars, {} bars with contradictory OHLC.",
+                                q.bars, q.session, q.gap_count, q.missing_bars, q.zero_volume, q.inconsistencies
+                            )}
+                        </p>
+                        {(!q.gaps.is_empty()).then(|| view! {
+                            <table class="grid" id="gaps-table">
+                                <thead><tr><th>"From (UTC)"</th><th>"To (UTC)"</th><th class="num">"Missing bars"</th></tr></thead>
+                                <tbody>
+                                    {q.gaps.iter().map(|g| view! {
+                                        <tr class="gap-row"><td>{format_utc(g.from)}</td><td>{format_utc(g.to)}</td><td class="num">{g.missing}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <p class="muted small">"The largest 50 gaps."</p>
+                        })}
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
 }

@@ -161,6 +161,7 @@ pub fn SignalsPage() -> impl IntoView {
                     Ok(b) => view! { <Board board=b selected show_rejected /> }.into_any(),
                 })}
             </Transition>
+            <Transition fallback=|| ()>
             <Show when=is_admin>
                 <div class="row-form">
                     <button class="link" id="scan-now" on:click=move |_| { scan.dispatch(ScanSignals { csrf: csrf() }); } disabled=move || scan.pending().get()>
@@ -172,6 +173,7 @@ pub fn SignalsPage() -> impl IntoView {
                     })}
                 </div>
             </Show>
+            </Transition>
         </section>
         {move || selected.get().map(|s| view! { <SignalChart signal=s /> })}
     }

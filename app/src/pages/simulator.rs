@@ -5,7 +5,7 @@ use super::admin::jobs::{ProgressBar, apply};
 use super::settings::load_settings;
 use crate::chart::{LineChart, price};
 use crate::live::use_live;
-use crate::types::{AppError, BacktestOutcome, BacktestRequest, JobView, format_utc};
+use crate::types::{AppError, BacktestOutcome, JobView, format_utc};
 use crate::{csrf_token, use_viewer};
 use engine::backtest::metrics::Metrics;
 use engine::risk::RiskProfile;
@@ -26,7 +26,7 @@ pub async fn start_backtest(
     crate::backend::answer(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
-            let r = BacktestRequest {
+            let r = crate::types::BacktestRequest {
                 symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
                 timeframe,
                 from: Some(from),

@@ -166,3 +166,28 @@ pub struct ScanView {
     /// "series: reason" for each series that produced nothing.
     pub skipped: Vec<String>,
 }
+
+/// A hole in a stored series: bars expected in `[from, to)` but absent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct GapView {
+    pub from: i64,
+    pub to: i64,
+    pub missing: i64,
+}
+
+/// What a stored series lacks or contradicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct QualityView {
+    pub bars: usize,
+    /// continuous, or weekdays (weekends are not gaps)
+    pub session: String,
+    pub gap_count: usize,
+    pub missing_bars: i64,
+    /// The largest gaps first, at most 50.
+    pub gaps: Vec<GapView>,
+    pub zero_volume: usize,
+    /// Bars whose OHLC contradict each other, as published.
+    pub inconsistencies: usize,
+}

@@ -353,6 +353,26 @@ pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParam
 }
 
 impl PgBackend {
+    /// The stored series a query names, or which field is wrong.
+    async fn series_of(
+        &self,
+        q: &ChartQuery,
+    ) -> Result<(SeriesKey, db::candles::SeriesRow), AppError> {
+        let market = Market::parse(q.market.trim())
+            .map_err(|e| AppError::invalid("market", e.to_string()))?;
+        let symbol = Symbol::parse(q.symbol.trim())
+            .map_err(|e| AppError::invalid("symbol", e.to_string()))?;
+        let timeframe = Timeframe::parse(q.timeframe.trim())
+            .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+        let key = SeriesKey::new(q.exchange.trim(), market, symbol, timeframe)
+            .map_err(|e| AppError::invalid("exchange", e.to_string()))?;
+        let series = db::candles::find_series(&self.pool, &key)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| AppError::not_found(format!("series {key}")))?;
+        Ok((key, series))
+    }
+
     /// The job if the viewer may see it (their own, or any for an admin).
     async fn visible_job(&self, v: &Viewer, id: i64) -> Result<db::jobs::Job, AppError> {
         match db::jobs::get(&self.pool, id).await.map_err(db_err)? {
@@ -683,25 +703,54 @@ impl Pages for PgBackend {
         })
     }
 
+    fn quality(&self, _v: &Viewer, q: ChartQuery) -> Answer<'_, QualityView> {
+        Box::pin(async move {
+            let (key, series) = self.series_of(&q).await?;
+            let candles = db::candles::read_range(&self.pool, series.id, i64::MIN, i64::MAX)
+                .await
+                .map_err(db_err)?;
+            let tf = key.timeframe;
+            let r = tokio::task::spawn_blocking(move || {
+                let session = engine::quality::Session::detect(&candles);
+                engine::quality::analyze(&candles, tf, session)
+            })
+            .await
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+            let mut gaps: Vec<GapView> = r
+                .gaps
+                .iter()
+                .map(|g| GapView {
+                    from: g.from,
+                    to: g.to,
+                    missing: g.missing,
+                })
+                .collect();
+            gaps.sort_by_key(|g| std::cmp::Reverse(g.missing));
+            gaps.truncate(50);
+            Ok(QualityView {
+                bars: r.bars,
+                session: match r.session {
+                    engine::quality::Session::Continuous => "continuous",
+                    engine::quality::Session::Weekdays => "weekdays",
+                }
+                .to_owned(),
+                gap_count: r.gaps.len(),
+                missing_bars: r.missing_bars,
+                gaps,
+                zero_volume: r.zero_volume,
+                inconsistencies: r.inconsistencies.len(),
+            })
+        })
+    }
+
     fn chart(&self, v: &Viewer, q: ChartQuery) -> Answer<'_, ChartData> {
         let v = v.clone();
         Box::pin(async move {
-            let market = Market::parse(q.market.trim())
-                .map_err(|e| AppError::invalid("market", e.to_string()))?;
-            let symbol = Symbol::parse(q.symbol.trim())
-                .map_err(|e| AppError::invalid("symbol", e.to_string()))?;
-            let timeframe = Timeframe::parse(q.timeframe.trim())
-                .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
-            let key = SeriesKey::new(q.exchange.trim(), market, symbol, timeframe)
-                .map_err(|e| AppError::invalid("exchange", e.to_string()))?;
             let bars = q.bars.unwrap_or(150);
             if !(1..=2000).contains(&bars) {
                 return Err(AppError::invalid("bars", "1 to 2000 bars"));
             }
-            let series = db::candles::find_series(&self.pool, &key)
-                .await
-                .map_err(db_err)?
-                .ok_or_else(|| AppError::not_found(format!("series {}", q.symbol)))?;
+            let (key, series) = self.series_of(&q).await?;
             let candles = db::candles::read_last(&self.pool, series.id, bars)
                 .await
                 .map_err(db_err)?;

@@ -2,9 +2,7 @@
 //! numbers, promote, roll back, download; registry decisions and drift
 //! reports with their numbers.
 
-use crate::types::{
-    AppError, ModelEventView, ModelView, RegistryDecision, RollbackRequest, format_utc,
-};
+use crate::types::{AppError, ModelEventView, ModelView, RegistryDecision, format_utc};
 use crate::{csrf_token, human_bytes, use_viewer};
 use leptos::prelude::*;
 

@@ -4,7 +4,7 @@
 use super::jobs::{CancelJob, ProgressBar, apply, train_line};
 use crate::chart::LineChart;
 use crate::live::use_live;
-use crate::types::{AppError, JobView, SeriesCoverage, TrainRequest, format_utc};
+use crate::types::{AppError, JobView, SeriesCoverage, format_utc};
 use crate::{csrf_token, use_viewer};
 use leptos::prelude::*;
 
@@ -22,7 +22,7 @@ pub async fn start_training(
     crate::backend::answer(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
-            let r = TrainRequest {
+            let r = crate::types::TrainRequest {
                 symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
                 timeframe,
                 max_epochs,

@@ -139,6 +139,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(market::series))
         .routes(routes!(signals::board))
         .routes(routes!(signals::candles))
+        .routes(routes!(signals::quality))
         .routes(routes!(signals::scan))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))

@@ -3,7 +3,9 @@
 use super::{ApiError, ApiQuery};
 use crate::web::AppState;
 use app::backend::Backend;
-use app::types::{AppError, ChartData, ChartQuery, ScanView, SignalBoard, UserSettings, Viewer};
+use app::types::{
+    AppError, ChartData, ChartQuery, QualityView, ScanView, SignalBoard, UserSettings, Viewer,
+};
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -56,6 +58,18 @@ pub async fn candles(
     ApiQuery(q): ApiQuery<ChartQuery>,
 ) -> Result<Json<ChartData>, ApiError> {
     Ok(Json(st.backend.chart(&v, q).await?))
+}
+
+/// Gaps (weekends are not gaps for weekday series), zero-volume bars and
+/// OHLC contradictions of one stored series (`bars` is ignored).
+#[utoipa::path(get, path = "/api/v1/quality", tag = "market", params(ChartQuery),
+    responses((status = 200, body = QualityView), (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub async fn quality(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    ApiQuery(q): ApiQuery<ChartQuery>,
+) -> Result<Json<QualityView>, ApiError> {
+    Ok(Json(st.backend.quality(&v, q).await?))
 }
 
 /// Admin: scan every series at its newest closed bar now (workers do it

@@ -182,12 +182,14 @@ pub fn CandleChart(data: ChartData, #[prop(optional)] plan: Option<PlanView>) ->
     .into_any()
 }
 
-/// One or more lines over time (an equity curve beside buy-and-hold), with
-/// an optional filled area below zero-based values (a drawdown).
+/// One line of a [`LineChart`]: its label, CSS class, and (t, value) points.
+pub type Line = (String, &'static str, Vec<(i64, f64)>);
+
+/// One or more lines over time: an equity curve beside buy-and-hold, a
+/// drawdown, training losses by epoch.
 #[component]
 pub fn LineChart(
-    /// (label, class, points as (t, value)).
-    series: Vec<(String, &'static str, Vec<(i64, f64)>)>,
+    series: Vec<Line>,
     #[prop(optional)] height: Option<f64>,
     #[prop(optional, into)] id: Option<String>,
 ) -> impl IntoView {

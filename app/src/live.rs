@@ -1,10 +1,10 @@
-//! The browser's live connection to `/ws`: job progress and new signals as
-//! they happen.
+//! The browser's live connection to `/ws`: job progress, new signals and
+//! price ticks as they happen.
 //!
 //! It reconnects with backoff after any drop and subscribes again on every
 //! open; `resync` then ticks so pages refetch what they may have missed.
 
-use crate::types::JobEvent;
+use crate::types::{JobEvent, Tick};
 use leptos::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub struct Live {
     pub job: RwSignal<Option<JobEvent>>,
     /// Bumped when a scan stored new signal candidates.
     pub signals: RwSignal<u64>,
+    /// The newest price tick.
+    pub tick: RwSignal<Option<Tick>>,
     /// Bumped on every (re)connect and when events were dropped: refetch.
     pub resync: RwSignal<u64>,
 }
@@ -58,6 +60,7 @@ pub fn provide() {
         state: RwSignal::new(LiveState::Idle),
         job: RwSignal::new(None),
         signals: RwSignal::new(0),
+        tick: RwSignal::new(None),
         resync: RwSignal::new(0),
     };
     provide_context(live);
@@ -115,7 +118,7 @@ mod client {
             was_opened.set(true);
             live.state.set(LiveState::Open);
             let sub = ClientMsg::Subscribe {
-                topics: vec![Topic::Jobs, Topic::Signals],
+                topics: vec![Topic::Jobs, Topic::Signals, Topic::Ticks],
             };
             if let Ok(text) = serde_json::to_string(&sub) {
                 let _ = sock.send_with_str(&text);
@@ -132,6 +135,7 @@ mod client {
             match serde_json::from_str::<ServerMsg>(&text) {
                 Ok(ServerMsg::Job(j)) => live.job.set(Some(j)),
                 Ok(ServerMsg::Signals { .. }) => live.signals.update(|n| *n += 1),
+                Ok(ServerMsg::Tick(t)) => live.tick.set(Some(t)),
                 Ok(ServerMsg::Lagged { .. }) => live.resync.update(|n| *n += 1),
                 Ok(_) => {}
                 Err(e) => leptos::logging::warn!("ws: unreadable message: {e}"),

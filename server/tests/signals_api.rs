@@ -140,9 +140,10 @@ fn check_plan(s: &Value, risk_pct: f64, max_lev: f64, capital: f64) {
     );
 }
 
-async fn ws_signals(
+async fn ws_topic(
     addr: SocketAddr,
     cookie: &str,
+    topic: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
     req.headers_mut().insert("cookie", cookie.parse().unwrap());
@@ -150,7 +151,7 @@ async fn ws_signals(
         .insert("origin", format!("http://{addr}").parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     ws.send(tungstenite::Message::Text(
-        json!({"type": "subscribe", "topics": ["signals"]})
+        json!({"type": "subscribe", "topics": [topic]})
             .to_string()
             .into(),
     ))
@@ -190,7 +191,7 @@ async fn seeded_app() -> (sqlx::PgPool, String, SocketAddr, Api) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scans_store_candidates_once_and_plans_are_sized_per_reader() {
-    let (pool, _, addr, admin) = seeded_app().await;
+    let (pool, url, addr, admin) = seeded_app().await;
     let (s, b) = admin.get("/api/v1/signals").await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["signals"], json!([]), "nothing scanned yet");
@@ -211,7 +212,46 @@ async fn scans_store_candidates_once_and_plans_are_sized_per_reader() {
     );
 
     // New candidates are announced on the WebSocket.
-    let mut ws = ws_signals(addr, &alice.cookie).await;
+    let mut ws = ws_topic(addr, &alice.cookie, "signals").await;
+    // Stored bars are announced as price ticks (here: an import by another process).
+    let mut ticks = ws_topic(addr, &alice.cookie, "ticks").await;
+    common::ok(&common::traderai(
+        Some(&url),
+        &[
+            "--json",
+            "import",
+            common::data("msft-1d.csv").to_str().unwrap(),
+            "--symbol",
+            "MSFT/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "kaggle-copy",
+        ],
+    ));
+    // One tick per committed batch; the last one is the series' newest bar.
+    let mut tick = next_of_type(&mut ticks, "tick", Duration::from_secs(10))
+        .await
+        .expect("a tick after the import");
+    while tick["t"] != 1_617_148_800_000i64 {
+        tick = next_of_type(&mut ticks, "tick", Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no tick for the last bar; last seen {tick}"));
+    }
+    assert_eq!(
+        (tick["symbol"].as_str(), tick["exchange"].as_str()),
+        (Some("MSFT/USD"), Some("kaggle-copy")),
+        "{tick}"
+    );
+    assert_eq!(
+        tick["t"], 1_617_148_800_000i64,
+        "MSFT's last bar, 2021-03-31"
+    );
+    assert!(tick["close"].as_f64().unwrap() > 200.0, "{tick}");
+    sqlx::query("DELETE FROM series WHERE exchange = 'kaggle-copy'")
+        .execute(&pool)
+        .await
+        .unwrap();
     let (s, scan) = admin.call(M::POST, "/api/v1/signals/scan", None).await;
     assert_eq!(s, 200, "{scan}");
     assert_eq!(

@@ -80,6 +80,10 @@ fn drivers_text(s: &SignalView) -> String {
         .join(" · ")
 }
 
+fn series_key(exchange: &str, market: &str, symbol: &str, timeframe: &str) -> String {
+    format!("{exchange}|{market}|{symbol}|{timeframe}")
+}
+
 fn query_of(s: &SignalView) -> ChartQuery {
     ChartQuery {
         exchange: s.exchange.clone(),
@@ -119,6 +123,18 @@ pub fn SignalsPage() -> impl IntoView {
     );
     let selected = RwSignal::new(None::<SignalView>);
     let show_rejected = RwSignal::new(false);
+    // Newest close per series from the WebSocket's price ticks.
+    let ticks = RwSignal::new(std::collections::HashMap::<String, f64>::new());
+    Effect::new(move |_| {
+        if let Some(t) = live.tick.get() {
+            ticks.update(|m| {
+                m.insert(
+                    series_key(&t.exchange, &t.market, &t.symbol, &t.timeframe),
+                    t.close,
+                );
+            });
+        }
+    });
     view! {
         <section class="panel" id="signals">
             <div class="panel-head">
@@ -158,7 +174,7 @@ pub fn SignalsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="empty">"Loading signals…"</p> }>
                 {move || board.get().map(|r| match r {
                     Err(e) => view! { <p class="error">"Could not load signals: "{e.message}</p> }.into_any(),
-                    Ok(b) => view! { <Board board=b selected show_rejected /> }.into_any(),
+                    Ok(b) => view! { <Board board=b selected show_rejected ticks /> }.into_any(),
                 })}
             </Transition>
             <Transition fallback=|| ()>
@@ -184,6 +200,7 @@ fn Board(
     board: SignalBoard,
     selected: RwSignal<Option<SignalView>>,
     show_rejected: RwSignal<bool>,
+    ticks: RwSignal<std::collections::HashMap<String, f64>>,
 ) -> impl IntoView {
     let SignalBoard {
         risk_profile,
@@ -219,7 +236,7 @@ fn Board(
         view! {
             <table class="grid" id="signals-table">
                 <thead><tr>
-                    <th>"Pair"</th><th>"TF"</th><th>"Side"</th><th class="num">"Entry"</th>
+                    <th>"Pair"</th><th>"TF"</th><th>"Side"</th><th class="num">"Entry"</th><th class="num">"Last"</th>
                     <th class="num">"TP1"</th><th class="num">"TP2"</th><th class="num">"TP3"</th><th class="num">"Stop"</th>
                     <th class="num">"Lev."</th><th class="num">"Size"</th><th class="num">"Margin"</th>
                     <th class="num">"Net after costs"</th><th>"Confidence"</th><th>"Model"</th><th>"Why"</th>
@@ -229,6 +246,8 @@ fn Board(
                         let p = s.plan.clone()?;
                         let row = s.clone();
                         let side_class = format!("side {}", p.side);
+                        let key = series_key(&s.exchange, &s.market, &s.symbol, &s.timeframe);
+                        let signal_close = s.price;
                         Some(view! {
                             <tr class="signal-row" data-symbol=s.symbol.clone() data-timeframe=s.timeframe.clone()
                                 on:click=move |_| selected.set(Some(row.clone()))>
@@ -236,6 +255,7 @@ fn Board(
                                 <td>{s.timeframe.clone()}</td>
                                 <td class=side_class>{p.side.clone()}</td>
                                 <td class="num entry">{price(p.entry)}</td>
+                                <td class="num last">{move || price(ticks.read().get(&key).copied().unwrap_or(signal_close))}</td>
                                 <td class="num">{price(p.take_profit[0])}</td>
                                 <td class="num">{price(p.take_profit[1])}</td>
                                 <td class="num">{price(p.take_profit[2])}</td>

@@ -248,8 +248,8 @@ fn MetricsRow(name: &'static str, m: Metrics, #[prop(optional)] id: &'static str
 
 #[component]
 fn Outcome(id: i64, o: BacktestOutcome) -> impl IntoView {
-    let m = o.report.metrics.clone();
-    let b = o.report.baselines.clone();
+    let m = o.report.metrics;
+    let b = o.report.baselines;
     let cards = [
         ("Return", format!("{:+.2} %", m.total_return_pct)),
         ("Final equity", format!("${:.2}", m.final_equity)),
@@ -322,7 +322,7 @@ fn Outcome(id: i64, o: BacktestOutcome) -> impl IntoView {
         <table class="grid" id="bt-baselines">
             <thead><tr><th></th><th class="num">"Trades"</th><th class="num">"TP1 hit"</th><th class="num">"Win"</th><th class="num">"PF"</th><th class="num">"Return"</th><th class="num">"Sharpe"</th><th class="num">"DSR"</th><th class="num">"Max DD"</th><th class="num">"Calmar"</th><th class="num">"Final"</th></tr></thead>
             <tbody>
-                <MetricsRow name="this strategy" m=m.clone() id="bt-row-strategy" />
+                <MetricsRow name="this strategy" m=m id="bt-row-strategy" />
                 <MetricsRow name="buy & hold" m=b.buy_and_hold />
                 <MetricsRow name="technical rule" m=b.technical />
                 <MetricsRow name="random entries" m=b.random />

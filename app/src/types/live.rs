@@ -40,6 +40,8 @@ pub enum ServerMsg {
         new: u64,
         bar_time: i64,
     },
+    /// A series' newest stored bar (after a backfill page or an import).
+    Tick(Tick),
     /// Events were dropped for this client (it was too slow): refetch state.
     Lagged {
         missed: u64,
@@ -47,4 +49,17 @@ pub enum ServerMsg {
     Error {
         message: String,
     },
+}
+
+/// The newest stored bar of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Tick {
+    pub exchange: String,
+    pub market: String,
+    pub symbol: String,
+    pub timeframe: String,
+    /// Open time of the bar, UTC ms.
+    pub t: i64,
+    pub close: f64,
 }

@@ -152,9 +152,24 @@ pub async fn insert_candles(
         .bind(last)
         .execute(&mut *conn)
         .await?;
+        // The series' newest bar as a price tick, delivered when the caller commits.
+        sqlx::query(
+            "SELECT pg_notify($2, json_build_object('exchange', s.exchange, 'market', s.market,
+                 'symbol', s.symbol, 'timeframe', s.timeframe, 't', c.open_time, 'close', c.close)::text)
+             FROM series s JOIN candles c ON c.series_id = s.id AND c.open_time = s.last_open
+             WHERE s.id = $1",
+        )
+        .bind(series_id)
+        .bind(TICK_CHANNEL)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(inserted)
 }
+
+/// The channel on which a series' newest stored bar is announced after
+/// every write that added bars (LISTEN/NOTIFY; the WebSocket's ticks).
+pub const TICK_CHANNEL: &str = "tick_events";
 
 /// COPY into `candles` itself, inside a savepoint so a key violation leaves
 /// the caller's transaction usable.

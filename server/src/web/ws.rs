@@ -1,11 +1,11 @@
-//! `/ws`: job progress and new signals (ticks as they land) pushed to
+//! `/ws`: job progress, new signals and price ticks pushed to
 //! browsers. One LISTEN connection per server process fans PostgreSQL
 //! notifications out to every socket, so any replica serves any client.
 
 use super::AppState;
 use super::api::ApiError;
 use crate::db;
-use app::types::{AppError, ClientMsg, ErrorCode, JobEvent, ServerMsg, Topic, Viewer};
+use app::types::{AppError, ClientMsg, ErrorCode, JobEvent, ServerMsg, Tick, Topic, Viewer};
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -28,6 +28,8 @@ pub enum Event {
         new: u64,
         bar_time: i64,
     },
+    /// A series' newest stored bar.
+    Tick(Tick),
 }
 
 #[derive(serde::Deserialize)]
@@ -70,7 +72,11 @@ async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
             }
         };
         if let Err(e) = listener
-            .listen_all([db::jobs::NOTIFY_CHANNEL, db::signals::NOTIFY_CHANNEL])
+            .listen_all([
+                db::jobs::NOTIFY_CHANNEL,
+                db::signals::NOTIFY_CHANNEL,
+                db::candles::TICK_CHANNEL,
+            ])
             .await
         {
             tracing::warn!(error = %e, "ws: LISTEN failed; retrying");
@@ -88,6 +94,14 @@ async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
                         })),
                         Err(e) => {
                             tracing::warn!(error = %e, payload = n.payload(), "ws: bad signal notification")
+                        }
+                    }
+                }
+                Ok(n) if n.channel() == db::candles::TICK_CHANNEL => {
+                    match serde_json::from_str::<Tick>(n.payload()) {
+                        Ok(t) => drop(tx.send(Event::Tick(t))),
+                        Err(e) => {
+                            tracing::warn!(error = %e, payload = n.payload(), "ws: bad tick notification")
                         }
                     }
                 }
@@ -177,6 +191,7 @@ async fn client(mut socket: WebSocket, hub: Hub, viewer: Viewer) {
                     Ok(Event::Signals { new, bar_time }) if topics.contains(&Topic::Signals) => {
                         ServerMsg::Signals { new, bar_time }
                     }
+                    Ok(Event::Tick(t)) if topics.contains(&Topic::Ticks) => ServerMsg::Tick(t),
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(missed)) => ServerMsg::Lagged { missed },
                     Err(broadcast::error::RecvError::Closed) => break,

@@ -37,7 +37,7 @@ pub async fn rollback_model(
     crate::backend::answer(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
-            b.rollback_model(&v, RollbackRequest { scope, timeframe })
+            b.rollback_model(&v, crate::types::RollbackRequest { scope, timeframe })
                 .await
         }
         .await,

@@ -272,9 +272,9 @@ pub fn judge(c: &Candidate, profile: RiskProfile, capital: f64, costs: &CostMode
     let Some(pred) = &c.new.prediction else {
         let message = match c.new.source {
             Source::Technical => {
-                "the technical rule sees no setup (fewer than 3 of its 4 votes agree, or RSI is stretched)"
+                "The technical rule sees no setup (fewer than 3 of its 4 votes agree, or RSI is stretched)"
             }
-            Source::Model => "the model had no full window of features at this bar",
+            Source::Model => "The model had no full window of features at this bar",
         };
         return Outcome::Rejected {
             kind: "no_setup".into(),

@@ -1,6 +1,11 @@
 //! `/simulator` — backtest stored series for a risk profile and capital:
 //! metrics beside the baselines, equity and drawdown, every trade, CSV.
 
+// The form's server function takes one argument per field (so the form
+// also works before hydration); the browser build's generated client
+// function has them too.
+#![allow(clippy::too_many_arguments)]
+
 use super::admin::jobs::{ProgressBar, apply};
 use super::settings::load_settings;
 use crate::chart::{LineChart, price};
@@ -12,7 +17,6 @@ use engine::risk::RiskProfile;
 use leptos::prelude::*;
 
 #[server]
-#[allow(clippy::too_many_arguments)] // one argument per form field
 pub async fn start_backtest(
     csrf: String,
     symbols: String,

@@ -1,6 +1,11 @@
 //! `/admin/training` — start a training run and watch its epochs stream in
 //! (loss and accuracy curves of the current stage), cancel it.
 
+// The form's server function takes one argument per field (so the form
+// also works before hydration); the browser build's generated client
+// function has them too.
+#![allow(clippy::too_many_arguments)]
+
 use super::jobs::{CancelJob, ProgressBar, apply, train_line};
 use crate::chart::LineChart;
 use crate::live::use_live;
@@ -9,7 +14,6 @@ use crate::{csrf_token, use_viewer};
 use leptos::prelude::*;
 
 #[server]
-#[allow(clippy::too_many_arguments)] // one argument per form field
 pub async fn start_training(
     csrf: String,
     symbols: String,

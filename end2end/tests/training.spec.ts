@@ -10,17 +10,28 @@ test("a small training run streams its epochs and lands in the registry", async 
   await expect(page.locator("#live")).toHaveAttribute("data-state", "open");
   await page.fill("#train-symbols", "BTC/USD");
   await page.selectOption("#train-timeframe", "1d");
-  await page.fill("#train-epochs", "3");
+  await page.fill("#train-epochs", "8");
   await page.fill("#train-folds", "0");
   await page.selectOption("#train-promote", "always");
+  // Record every epoch count the page shows, to prove the epochs streamed in.
+  await page.evaluate(() => {
+    (window as any).epochs = [];
+    new MutationObserver(() => {
+      const n = document.querySelector("#epoch-line")?.getAttribute("data-epochs");
+      if (n && !(window as any).epochs.includes(n)) (window as any).epochs.push(n);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   await page.click("#train-start");
   const curves = page.locator("#train-curves");
   await expect(curves).toBeVisible();
   // Epochs arrive one by one over the WebSocket and redraw the curves.
-  await expect(page.locator("#epoch-line")).toContainText(/epoch [123]\/3/, { timeout: 150_000 });
+  await expect(page.locator("#epoch-line")).toContainText(/epoch [1-8]\/8/, { timeout: 150_000 });
   await expect(page.locator("#loss-chart path.line")).toHaveCount(2);
-  await expect(page.locator("#epoch-line")).toHaveAttribute("data-epochs", /[23]/, { timeout: 150_000 });
+  await expect(page.locator("#epoch-line")).toHaveAttribute("data-epochs", "8", { timeout: 150_000 });
   await page.screenshot({ path: "test-results/admin-training.png", fullPage: true });
+  await expect(page.locator("#train-result")).toContainText("promoted on request", { timeout: 150_000 });
+  const seen: string[] = await page.evaluate(() => (window as any).epochs);
+  expect(seen.length, `epoch counts seen: ${seen}`).toBeGreaterThan(2);
   const run = page.locator("tr.train-run").first();
   await expect(run).toHaveAttribute("data-status", "succeeded", { timeout: 150_000 });
 
@@ -38,6 +49,14 @@ test("a small training run streams its epochs and lands in the registry", async 
   // Bad input names the field.
   await page.goto("/admin/training");
   await page.fill("#train-symbols", "NOT A PAIR");
+  // Record every epoch count the page shows, to prove the epochs streamed in.
+  await page.evaluate(() => {
+    (window as any).epochs = [];
+    new MutationObserver(() => {
+      const n = document.querySelector("#epoch-line")?.getAttribute("data-epochs");
+      if (n && !(window as any).epochs.includes(n)) (window as any).epochs.push(n);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   await page.click("#train-start");
   await expect(page.locator("#train-error")).toContainText("(symbols)");
   expect(errors).toEqual([]);

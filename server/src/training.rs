@@ -703,10 +703,19 @@ pub async fn run_job(
             for s in &summaries {
                 registered.push(registry::register_and_decide(pool, &s.dir, p.promote).await?);
             }
-            Ok((
-                JobStatus::Succeeded,
-                serde_json::json!({ "models": summaries, "registry": registered }),
-            ))
+            let mut detail = serde_json::json!({ "models": summaries, "registry": registered });
+            // The last stage's epoch and curves stay on the finished job, so
+            // its page still draws them.
+            if let Some(last) = jobs_db::get(pool, job.id).await?.map(|j| j.detail)
+                && let (Some(d), Some(last)) = (detail.as_object_mut(), last.as_object())
+            {
+                for k in ["scope", "stage", "stage_index", "stages", "epoch", "curve"] {
+                    if let Some(v) = last.get(k) {
+                        d.insert(k.to_owned(), v.clone());
+                    }
+                }
+            }
+            Ok((JobStatus::Succeeded, detail))
         }
         Err(e) if matches!(e.downcast_ref(), Some(pipeline::PipelineError::Cancelled)) => Ok((
             JobStatus::Cancelled,

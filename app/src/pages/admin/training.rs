@@ -6,7 +6,7 @@
 // function has them too.
 #![allow(clippy::too_many_arguments)]
 
-use super::jobs::{CancelJob, ProgressBar, apply, train_line};
+use super::jobs::{CancelJob, ProgressBar, apply, epoch_line, registry_line, train_line};
 use crate::chart::LineChart;
 use crate::live::use_live;
 use crate::types::{AppError, JobView, SeriesCoverage, format_utc};
@@ -213,7 +213,8 @@ fn Curves(id: i64) -> impl IntoView {
                     ("validation accuracy".to_string(), "drawdown", t(4)),
                 ];
                 view! {
-                    <p class="summary" id="epoch-line" data-epochs=c.len()>{train_line(&d)}</p>
+                    <p class="summary" id="epoch-line" data-epochs=c.len()>{epoch_line(&d)}</p>
+                    {registry_line(&d).map(|r| view! { <p class="ok" id="train-result">{r}</p> })}
                     <h2>"Loss"</h2>
                     <LineChart series=loss height=180.0 id="loss-chart" />
                     <h2>"Accuracy"</h2>

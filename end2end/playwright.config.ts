@@ -5,7 +5,8 @@ export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
   retries: 0,
-  reporter: [["list"]],
+  // The JSON report is what scripts/e2e.sh checks (cargo-leptos' exit code is not enough).
+  reporter: [["list"], ["json", { outputFile: "playwright-report/results.json" }]],
   outputDir: "test-results",
   // Tests share one server and database; run them one after another.
   workers: 1,

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 const W: f64 = 900.0;
 const H: f64 = 320.0;
 /// Room on the right for price labels.
-const AXIS: f64 = 70.0;
+const AXIS: f64 = 96.0;
 const PAD: f64 = 10.0;
 
 /// Maps a value range onto the SVG's vertical axis (top = high).

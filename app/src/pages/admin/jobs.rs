@@ -99,9 +99,14 @@ pub fn detail_line(j: &JobView) -> String {
 /// A training job's line: the stage and epoch with its validation numbers
 /// while it runs; what the registry decided once it is done.
 pub fn train_line(d: &serde_json::Value) -> String {
-    if let Some(reg) = d.get("registry").and_then(|r| r.as_array()) {
-        return reg
-            .iter()
+    registry_line(d).unwrap_or_else(|| epoch_line(d))
+}
+
+/// What the registry decided about a finished run's models.
+pub fn registry_line(d: &serde_json::Value) -> Option<String> {
+    let reg = d.get("registry")?.as_array()?;
+    Some(
+        reg.iter()
             .map(|r| {
                 let v = r
                     .pointer("/model/version")
@@ -111,8 +116,12 @@ pub fn train_line(d: &serde_json::Value) -> String {
                 format!("v{v}: {reason}")
             })
             .collect::<Vec<_>>()
-            .join(" · ");
-    }
+            .join(" · "),
+    )
+}
+
+/// The newest epoch: stage, epoch of max, validation loss and accuracy.
+pub fn epoch_line(d: &serde_json::Value) -> String {
     let Some(e) = d.get("epoch").filter(|e| e.is_object()) else {
         return String::new();
     };

@@ -86,11 +86,29 @@ fn event_line(e: &ModelEventView) -> String {
                     .unwrap_or_default()
             )
         }
-        _ => d
-            .get("reason")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| d.to_string()),
+        _ if d.get("reason").is_some() => d["reason"].as_str().unwrap_or_default().to_owned(),
+        "registered" => format!(
+            "v{} · walk-forward log loss {}",
+            d["version"],
+            f("/wf_log_loss").map_or("– (no folds)".into(), |v| format!("{v:.4}"))
+        ),
+        "rolled_back" => format!(
+            "v{} → v{}",
+            d.pointer("/from/version").unwrap_or(&d["from"]),
+            d.pointer("/to/version").unwrap_or(&d["to"])
+        ),
+        "pruned" => format!(
+            "v{}: files removed (the newest {} are kept)",
+            d["version"], d["keep"]
+        ),
+        _ => {
+            let text = d.to_string();
+            if text.chars().count() > 160 {
+                text.chars().take(157).chain(['…']).collect()
+            } else {
+                text
+            }
+        }
     }
 }
 

@@ -7,10 +7,14 @@
 source "$(dirname "$0")/common.sh"
 server=$("$ROOT/scripts/db.sh")
 export DATABASE_URL="$server/traderai_bench"
-cargo build --release -p server --bin traderai --example range_read >&2
 bin="$CARGO_TARGET_DIR/release/traderai"
 out="$ROOT/target/bench"; mkdir -p "$out"
-what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read)
+what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web)
+# `web` builds the binary with cargo-leptos (same features, and the site).
+if [ "${what[*]}" != "web" ]; then
+  cargo build --release -p server --bin traderai --example range_read >&2
+fi
+command -v wrk >/dev/null || { [[ " ${what[*]} " == *" web "* ]] && as_root apt-get install -y -qq wrk >&2; }
 
 fresh_db() {
   psql "$server/postgres" -qc "drop database if exists traderai_bench with (force)" >/dev/null

@@ -7,6 +7,10 @@ psql "$server/postgres" -qc "drop database if exists traderai_e2e with (force)" 
 export DATABASE_URL="$server/traderai_e2e" TRADERAI_SEED_DIR="$ROOT/data"
 # The first admin the tests sign in as; the mock exchange runs from the same binary.
 export ADMIN_USER=admin ADMIN_PASS=e2e-admin-pass TRADERAI_BIN="$CARGO_TARGET_DIR/debug/traderai"
+# Models trained by the suite, fresh each run: job ids restart with the
+# database, and a job resumes from its id's epoch checkpoints.
+export TRADERAI_MODEL_DIR="$ROOT/var/e2e-models"
+rm -rf "$TRADERAI_MODEL_DIR"
 # cargo-leptos 0.3.10's end-to-end exits 0 when the build fails and no test
 # ran: build first (that exit code is honest), then require Playwright's own
 # report to show tests that ran and none that failed.

@@ -558,12 +558,21 @@ pub struct TrainJobParams {
     pub capital: f64,
     #[serde(default)]
     pub min_net_profit: Option<f64>,
-    /// Where model directories go (default: `models`).
+    /// Where model directories go (default: `$TRADERAI_MODEL_DIR` or `var/models`).
     #[serde(default)]
     pub out: Option<PathBuf>,
     /// Each trained model is registered; this decides whether it serves.
     #[serde(default)]
     pub promote: Promote,
+}
+
+/// Where training jobs write model directories unless told otherwise:
+/// `$TRADERAI_MODEL_DIR`, else `var/models` (outside the source folders).
+pub fn default_model_dir() -> PathBuf {
+    std::env::var_os("TRADERAI_MODEL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("var/models"))
 }
 
 pub(crate) fn default_profile() -> RiskProfile {
@@ -609,7 +618,7 @@ pub async fn run_job(
         });
     }
     research::check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
-    let out = p.out.clone().unwrap_or_else(|| PathBuf::from("models"));
+    let out = p.out.clone().unwrap_or_else(default_model_dir);
     let risk = RiskArgs {
         profile: p.profile,
         capital: p.capital,

@@ -28,8 +28,12 @@ WORKDIR /app
 COPY --from=build /traderai /usr/local/bin/traderai
 COPY --from=build /src/target/site /app/site
 COPY data /app/data
+RUN mkdir -p /app/var/models && chown -R traderai /app/var
 USER traderai
-ENV LEPTOS_SITE_ROOT=/app/site LEPTOS_SITE_ADDR=0.0.0.0:3000 TRADERAI_SEED_DIR=/app/data RUST_LOG=info
+ENV LEPTOS_SITE_ROOT=/app/site LEPTOS_SITE_ADDR=0.0.0.0:3000 TRADERAI_SEED_DIR=/app/data RUST_LOG=info \
+    TRADERAI_MODEL_DIR=/app/var/models
+# Trained models (the registry points at them): mount a volume here.
+VOLUME /app/var
 # Pass ADMIN_USER / ADMIN_PASS at `docker run -e` for the first admin (else a
 # password is generated and printed once); behind HTTPS mount a config with
 # [web] secure_cookies = true.

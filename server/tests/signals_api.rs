@@ -541,6 +541,17 @@ async fn the_simulator_runs_the_engines_backtest_as_a_job() {
     assert!((f(&cli["report"]["metrics"], "final_equity") - f(m, "final_equity")).abs() < 1e-9);
     assert_eq!(cli["report"]["input_hash"], d["report"]["input_hash"]);
 
+    // Lists carry a backtest's metrics, not its curve and trades.
+    let (_, listed) = admin.get("/api/v1/jobs").await;
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id)
+        .unwrap();
+    assert_eq!(entry["detail"]["report"]["metrics"], *m);
+    assert!(entry["detail"]["trades"].is_null() && entry["detail"]["equity"].is_null());
+
     // Every trade as CSV.
     let csv = admin
         .http

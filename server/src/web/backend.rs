@@ -147,6 +147,17 @@ pub fn job_view(j: db::jobs::Job) -> JobView {
     }
 }
 
+/// A job as a list shows it: a finished backtest carries its metrics, not
+/// its equity curve and every trade (those come with the job itself).
+fn list_entry(mut j: JobView) -> JobView {
+    if j.kind == simulate::KIND
+        && let Some(m) = j.detail.pointer("/report/metrics")
+    {
+        j.detail = serde_json::json!({ "report": { "metrics": m } });
+    }
+    j
+}
+
 /// Parses a backfill request into job parameters, naming the field at fault.
 pub fn backfill_params(r: &BackfillRequest) -> Result<backfill::BackfillParams, AppError> {
     let exchange = engine::market::parse_exchange(&r.exchange)
@@ -468,7 +479,7 @@ impl Pages for PgBackend {
                 db::jobs::list_by(&self.pool, v.id, limit).await
             }
             .map_err(db_err)?;
-            Ok(jobs.into_iter().map(job_view).collect())
+            Ok(jobs.into_iter().map(job_view).map(list_entry).collect())
         })
     }
 

@@ -14,7 +14,8 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// Jobs, newest first: a user's own, or all for an admin.
+/// Jobs, newest first: a user's own, or all for an admin. A backtest's
+/// detail is its metrics here; GET /api/v1/jobs/{id} has its curve and trades.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
     responses((status = 200, body = Vec<JobView>), (status = 401, body = AppError)))]
 pub async fn list_jobs(

@@ -367,13 +367,7 @@ impl LoadedModel {
         let scored = self.score(&ds, &ds.samples)?;
         let probs = scored.pooled.probs[0];
         let mv = scored.pooled.moves[0];
-        let set = self
-            .calibrator
-            .set(&probs)
-            .iter()
-            .zip(["UP", "NEUTRAL", "DOWN"])
-            .filter_map(|(&inside, n)| inside.then_some(n))
-            .collect();
+        let set = self.calibrator.set_names(&probs);
         let drivers = match &self.ensemble.trees {
             Some((trees, _)) => trees
                 .move_contributions(&ds, &last)

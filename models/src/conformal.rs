@@ -101,6 +101,15 @@ impl Calibrator {
         p.map(|pc| 1.0 - pc as f64 <= self.class_threshold)
     }
 
+    /// The prediction set by class name, e.g. `["UP", "NEUTRAL"]`.
+    pub fn set_names(&self, p: &[f32; 3]) -> Vec<&'static str> {
+        self.set(p)
+            .iter()
+            .zip(["UP", "NEUTRAL", "DOWN"])
+            .filter_map(|(&inside, n)| inside.then_some(n))
+            .collect()
+    }
+
     pub fn interval(&self, expected_move: f32) -> (f64, f64) {
         let m = expected_move as f64;
         (m - self.move_halfwidth, m + self.move_halfwidth)

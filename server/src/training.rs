@@ -505,13 +505,7 @@ fn write_predictions(
     for (c, p) in candles.iter().zip(preds) {
         let Some(p) = p else { continue };
         let probs = [p.p_up as f32, p.p_neutral as f32, p.p_down as f32];
-        let set: Vec<&str> = model
-            .calibrator
-            .set(&probs)
-            .iter()
-            .zip(["UP", "NEUTRAL", "DOWN"])
-            .filter_map(|(&inside, n)| inside.then_some(n))
-            .collect();
+        let set = model.calibrator.set_names(&probs);
         let (lo, hi) = model.calibrator.interval(p.expected_move_pct as f32);
         w.write_record([
             crate::time::iso(c.open_time),

@@ -85,27 +85,7 @@ pub fn SettingsPage() -> impl IntoView {
                 {move || settings.get().map(|r| match r {
                     Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                     Ok(s) => view! {
-                        <ActionForm action=save attr:class="row-form" attr:id="settings-form">
-                            <input type="hidden" name="csrf" value=csrf />
-                            <label>
-                                "Profile"
-                                <select name="risk_profile" id="risk-profile">
-                                    {RiskProfile::ALL.into_iter().map(|p| {
-                                        let l = p.limits();
-                                        view! {
-                                            <option value=p.as_str() selected=s.risk_profile == p>
-                                                {format!("{} — {} % risk, ≤ {}×", p.as_str(), l.risk_per_trade_pct, l.max_leverage)}
-                                            </option>
-                                        }
-                                    }).collect_view()}
-                                </select>
-                            </label>
-                            <label>
-                                "Capital (USD)"
-                                <input type="number" name="capital" id="capital" min="1" step="any" value=s.capital.to_string() required />
-                            </label>
-                            <button type="submit" id="save-settings" disabled=move || save.pending().get()>"Save"</button>
-                        </ActionForm>
+                        <RiskForm action=save s csrf=csrf() ids=["settings-form", "risk-profile", "capital", "save-settings"] button="Save" />
                     }.into_any(),
                 })}
             </Transition>
@@ -115,6 +95,41 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </section>
         <Tokens />
+    }
+}
+
+/// The profile and capital form (settings page and dashboard): element ids
+/// are [form, profile, capital, submit].
+#[component]
+pub fn RiskForm(
+    action: ServerAction<SaveSettings>,
+    s: UserSettings,
+    csrf: String,
+    ids: [&'static str; 4],
+    button: &'static str,
+) -> impl IntoView {
+    view! {
+        <ActionForm action attr:class="row-form" attr:id=ids[0]>
+            <input type="hidden" name="csrf" value=csrf />
+            <label>
+                "Profile"
+                <select name="risk_profile" id=ids[1]>
+                    {RiskProfile::ALL.into_iter().map(|p| {
+                        let l = p.limits();
+                        view! {
+                            <option value=p.as_str() selected=s.risk_profile == p>
+                                {format!("{} — {} % risk, ≤ {}×", p.as_str(), l.risk_per_trade_pct, l.max_leverage)}
+                            </option>
+                        }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                "Capital (USD)"
+                <input type="number" name="capital" id=ids[2] min="1" step="any" value=s.capital.to_string() required />
+            </label>
+            <button type="submit" id=ids[3] disabled=move || action.pending().get()>{button}</button>
+        </ActionForm>
     }
 }
 

@@ -1,14 +1,13 @@
 //! `/` — live signals sized for the reader's risk profile and capital,
 //! the chart behind a signal, and the candidates that were rejected.
 
-use super::settings::{SaveSettings, load_settings};
+use super::settings::{RiskForm, SaveSettings, load_settings};
 use crate::chart::{CandleChart, price};
 use crate::live::use_live;
 use crate::types::{
     AppError, ChartData, ChartQuery, ScanView, SignalBoard, SignalView, format_utc,
 };
 use crate::{csrf_token, use_viewer};
-use engine::risk::RiskProfile;
 use leptos::prelude::*;
 
 #[server]
@@ -143,27 +142,7 @@ pub fn SignalsPage() -> impl IntoView {
                     {move || settings.get().map(|r| match r {
                         Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                         Ok(s) => view! {
-                            <ActionForm action=save attr:class="row-form" attr:id="dash-settings">
-                                <input type="hidden" name="csrf" value=csrf />
-                                <label>
-                                    "Profile"
-                                    <select name="risk_profile" id="dash-profile">
-                                        {RiskProfile::ALL.into_iter().map(|p| {
-                                            let l = p.limits();
-                                            view! {
-                                                <option value=p.as_str() selected=s.risk_profile == p>
-                                                    {format!("{} — {} % risk, ≤ {}×", p.as_str(), l.risk_per_trade_pct, l.max_leverage)}
-                                                </option>
-                                            }
-                                        }).collect_view()}
-                                    </select>
-                                </label>
-                                <label>
-                                    "Capital (USD)"
-                                    <input type="number" name="capital" id="dash-capital" min="1" step="any" value=s.capital.to_string() required />
-                                </label>
-                                <button type="submit" id="dash-apply" disabled=move || save.pending().get()>"Apply"</button>
-                            </ActionForm>
+                            <RiskForm action=save s csrf=csrf() ids=["dash-settings", "dash-profile", "dash-capital", "dash-apply"] button="Apply" />
                         }.into_any(),
                     })}
                 </Transition>

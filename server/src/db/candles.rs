@@ -235,6 +235,19 @@ async fn copy_staged(
     Ok(inserted)
 }
 
+type CandleRow = (i64, f64, f64, f64, f64, f64);
+
+fn candle((open_time, open, high, low, close, volume): CandleRow) -> Candle {
+    Candle {
+        open_time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+    }
+}
+
 /// Candles of one series with `from <= open_time < to`, in time order.
 pub async fn read_range(
     pool: &PgPool,
@@ -242,7 +255,7 @@ pub async fn read_range(
     from: TimeMs,
     to: TimeMs,
 ) -> Result<Vec<Candle>, DbError> {
-    let rows: Vec<(i64, f64, f64, f64, f64, f64)> = sqlx::query_as(
+    let rows: Vec<CandleRow> = sqlx::query_as(
         "SELECT open_time, open, high, low, close, volume FROM candles
          WHERE series_id = $1 AND open_time >= $2 AND open_time < $3 ORDER BY open_time",
     )
@@ -251,23 +264,13 @@ pub async fn read_range(
     .bind(to)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(open_time, open, high, low, close, volume)| Candle {
-            open_time,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        })
-        .collect())
+    Ok(rows.into_iter().map(candle).collect())
 }
 
 /// The newest `n` candles of a series, in time order (gaps and weekends
 /// do not shorten it, unlike a time range).
 pub async fn read_last(pool: &PgPool, series_id: i32, n: i64) -> Result<Vec<Candle>, DbError> {
-    let rows: Vec<(i64, f64, f64, f64, f64, f64)> = sqlx::query_as(
+    let rows: Vec<CandleRow> = sqlx::query_as(
         "SELECT open_time, open, high, low, close, volume FROM candles
          WHERE series_id = $1 ORDER BY open_time DESC LIMIT $2",
     )
@@ -275,18 +278,7 @@ pub async fn read_last(pool: &PgPool, series_id: i32, n: i64) -> Result<Vec<Cand
     .bind(n)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .rev()
-        .map(|(open_time, open, high, low, close, volume)| Candle {
-            open_time,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        })
-        .collect())
+    Ok(rows.into_iter().rev().map(candle).collect())
 }
 
 /// The ranges of `[from, to)` (aligned to `tf`) that hold no stored bar.

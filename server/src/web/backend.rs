@@ -158,21 +158,27 @@ fn list_entry(mut j: JobView) -> JobView {
     j
 }
 
+/// Pairs from a form or request ("BTC/USDT", " ETH/USDT "), blanks skipped.
+fn parse_symbols(raw: &[String]) -> Result<Vec<Symbol>, AppError> {
+    raw.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
+        .collect()
+}
+
+fn parse_timeframe(raw: &str) -> Result<Timeframe, AppError> {
+    Timeframe::parse(raw.trim()).map_err(|e| AppError::invalid("timeframe", e.to_string()))
+}
+
 /// Parses a backfill request into job parameters, naming the field at fault.
 pub fn backfill_params(r: &BackfillRequest) -> Result<backfill::BackfillParams, AppError> {
     let exchange = engine::market::parse_exchange(&r.exchange)
         .map_err(|e| AppError::invalid("exchange", e.to_string()))?;
     let market =
         Market::parse(r.market.trim()).map_err(|e| AppError::invalid("market", e.to_string()))?;
-    let symbols = r
-        .symbols
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    let timeframe = Timeframe::parse(r.timeframe.trim())
-        .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+    let symbols = parse_symbols(&r.symbols)?;
+    let timeframe = parse_timeframe(&r.timeframe)?;
     let from = crate::time::parse_instant(&r.from).map_err(|e| AppError::invalid("from", e))?;
     let to = match r.to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(t) => Some(crate::time::parse_instant(t).map_err(|e| AppError::invalid("to", e))?),
@@ -250,21 +256,14 @@ fn registry_err(e: anyhow::Error) -> AppError {
 
 /// Parses a training request into job parameters, naming the field at fault.
 pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppError> {
-    let symbols = r
-        .symbols
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let symbols = parse_symbols(&r.symbols)?;
     if symbols.is_empty() {
         return Err(AppError::invalid(
             "symbols",
             "name at least one stored symbol",
         ));
     }
-    let timeframe = Timeframe::parse(r.timeframe.trim())
-        .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+    let timeframe = parse_timeframe(&r.timeframe)?;
     let mut pipeline = models::pipeline::PipelineConfig::default();
     if let Some(e) = r.max_epochs {
         if !(1..=500).contains(&e) {
@@ -320,15 +319,8 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
 
 /// Parses a simulator request into job parameters, naming the field at fault.
 pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParams, AppError> {
-    let symbols = r
-        .symbols
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    let timeframe = Timeframe::parse(r.timeframe.trim())
-        .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+    let symbols = parse_symbols(&r.symbols)?;
+    let timeframe = parse_timeframe(&r.timeframe)?;
     let instant = |field: &str, v: &Option<String>| -> Result<Option<i64>, AppError> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(t) => crate::time::parse_instant(t)
@@ -364,6 +356,22 @@ pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParam
 }
 
 impl PgBackend {
+    /// Queues a job of `kind` for the viewer.
+    async fn queue(
+        &self,
+        kind: &str,
+        params: &impl serde::Serialize,
+        v: &Viewer,
+    ) -> Result<JobView, AppError> {
+        let json = serde_json::to_value(params)
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        let job = db::jobs::enqueue_for(&self.pool, kind, &json, Some(v.id))
+            .await
+            .map_err(db_err)?;
+        tracing::info!(job = job.id, kind, by = %v.username, "job queued");
+        Ok(job_view(job))
+    }
+
     /// The stored series a query names, or which field is wrong.
     async fn series_of(
         &self,
@@ -531,13 +539,7 @@ impl Pages for PgBackend {
         Box::pin(async move {
             admin(&v)?;
             let params = backfill_params(&r)?;
-            let json = serde_json::to_value(&params)
-                .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-            let job = db::jobs::enqueue_for(&self.pool, backfill::KIND, &json, Some(v.id))
-                .await
-                .map_err(db_err)?;
-            tracing::info!(job = job.id, by = %v.username, "backfill queued");
-            Ok(job_view(job))
+            self.queue(backfill::KIND, &params, &v).await
         })
     }
 
@@ -806,13 +808,7 @@ impl Pages for PgBackend {
         let v = v.clone();
         Box::pin(async move {
             let params = backtest_params(&r)?;
-            let json = serde_json::to_value(&params)
-                .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-            let job = db::jobs::enqueue_for(&self.pool, simulate::KIND, &json, Some(v.id))
-                .await
-                .map_err(db_err)?;
-            tracing::info!(job = job.id, by = %v.username, "backtest queued");
-            Ok(job_view(job))
+            self.queue(simulate::KIND, &params, &v).await
         })
     }
 
@@ -886,13 +882,7 @@ impl Pages for PgBackend {
         Box::pin(async move {
             admin(&v)?;
             let params = train_params(&r)?;
-            let json = serde_json::to_value(&params)
-                .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-            let job = db::jobs::enqueue_for(&self.pool, training::KIND, &json, Some(v.id))
-                .await
-                .map_err(db_err)?;
-            tracing::info!(job = job.id, by = %v.username, "training queued");
-            Ok(job_view(job))
+            self.queue(training::KIND, &params, &v).await
         })
     }
 

@@ -32,4 +32,6 @@ CREATE TABLE signal_candidates (
     UNIQUE (series_id, bar_time, source)
 );
 
-CREATE INDEX signal_candidates_recent ON signal_candidates (bar_time DESC);
+-- Each series' newest candidate (a model's before the rule's at one bar):
+-- the dashboard reads it on every request, the scanner every minute.
+CREATE INDEX signal_candidates_newest ON signal_candidates (series_id, bar_time DESC, source);

@@ -152,20 +152,11 @@ async fn run_backfill(
 
 const SCAN_EVERY: Duration = Duration::from_secs(60);
 
-/// One scan, unless another worker (here or in another process) is scanning.
-async fn scan_once(pool: &PgPool, scanner: &mut crate::signals::Scanner) -> anyhow::Result<()> {
-    // Held by this transaction's connection until it ends.
-    let mut lock = pool.begin().await?;
-    let mine: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('traderai:signal-scan'))")
-            .fetch_one(&mut *lock)
-            .await?;
-    if !mine {
-        return Ok(());
-    }
-    let sum = scanner.scan().await?;
-    lock.commit().await?;
-    if sum.new > 0 || !sum.skipped.is_empty() {
+/// One scan, unless another scanner is running.
+async fn scan_once(scanner: &mut crate::signals::Scanner) -> anyhow::Result<()> {
+    if let Some(sum) = scanner.scan().await?
+        && (sum.new > 0 || !sum.skipped.is_empty())
+    {
         tracing::info!(new = sum.new, up_to_date = sum.up_to_date, skipped = ?sum.skipped, "signal scan");
     }
     Ok(())
@@ -195,7 +186,7 @@ pub async fn worker(
         // minute or more) and does nothing for the others.
         if !once && std::time::Instant::now() >= next_scan {
             next_scan = std::time::Instant::now() + SCAN_EVERY;
-            if let Err(e) = scan_once(&pool, &mut scanner).await {
+            if let Err(e) = scan_once(&mut scanner).await {
                 tracing::error!(error = %format!("{e:#}"), "signal scan failed");
             }
         }

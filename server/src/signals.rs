@@ -55,18 +55,23 @@ pub struct Scanner {
     models: HashMap<i64, LoadedModel>,
 }
 
-/// The serving model for a series: its own symbol's first, else the universal one.
-fn serving<'a>(active: &'a [ModelRow], s: &SeriesRow) -> Option<&'a ModelRow> {
-    let tf = s.key.timeframe.to_string();
+/// The model serving `symbol` at `timeframe`: its own scope's, else the universal one.
+pub fn serving_model<'a>(
+    active: &'a [ModelRow],
+    symbol: &str,
+    timeframe: engine::Timeframe,
+) -> Option<&'a ModelRow> {
+    let tf = timeframe.to_string();
     let find = |scope: &str| {
         active
             .iter()
             .find(|m| m.scope == scope && m.timeframe == tf)
     };
-    find(s.key.symbol.as_str()).or_else(|| find("universal"))
+    find(symbol).or_else(|| find("universal"))
 }
 
-fn label(m: &ModelRow) -> String {
+/// "universal 1d v3 (#7)".
+pub fn model_label(m: &ModelRow) -> String {
     format!("{} {} v{} (#{})", m.scope, m.timeframe, m.version, m.id)
 }
 
@@ -75,23 +80,6 @@ fn describe(s: &SeriesRow) -> String {
         "{} {} {} {}",
         s.key.exchange, s.key.market, s.key.symbol, s.key.timeframe
     )
-}
-
-/// The rule's four votes as drivers: each input's distance from its threshold.
-fn rule_drivers(t: &engine::features::Technicals) -> Vec<Driver> {
-    let pct = |a: f64, b: f64| (a / b - 1.0) * 100.0;
-    [
-        ("SMA20 vs SMA50 %", pct(t.sma20, t.sma50)),
-        ("EMA12 vs EMA26 %", pct(t.ema12, t.ema26)),
-        ("MACD histogram", t.macd_hist),
-        ("RSI − 50", t.rsi - 50.0),
-    ]
-    .into_iter()
-    .map(|(f, v)| Driver {
-        feature: f.to_string(),
-        value: v,
-    })
-    .collect()
 }
 
 /// What a source says about the last of `candles` (CPU work: run it off the async workers).
@@ -124,7 +112,7 @@ fn assess(
         Some((row, m)) => {
             c.source = Source::Model;
             c.model_id = Some(row.id);
-            c.model_label = label(row);
+            c.model_label = model_label(row);
             if let Some(p) = m.predict_last(series.key.symbol.as_str(), candles)? {
                 c.prediction = Some(p.prediction);
                 c.move_interval = Some(p.move_interval);
@@ -143,7 +131,13 @@ fn assess(
         None => {
             if let Some(t) = technicals {
                 c.prediction = rule.evaluate(&t);
-                c.drivers = rule_drivers(&t);
+                c.drivers = TechnicalRule::inputs(&t)
+                    .into_iter()
+                    .map(|(f, v)| Driver {
+                        feature: f.to_string(),
+                        value: v,
+                    })
+                    .collect();
             }
         }
     }
@@ -162,8 +156,19 @@ impl Scanner {
 
     /// Scans every series whose newest closed bar has no candidate yet from
     /// the source that would judge it now, stores what it finds and
-    /// announces new candidates. Idempotent: scanning twice stores nothing new.
-    pub async fn scan(&mut self) -> anyhow::Result<ScanSummary> {
+    /// announces new candidates. Idempotent: scanning twice stores nothing
+    /// new. One scanner at a time across processes: `None` when another
+    /// one (a worker, "Scan now", the CLI) is scanning.
+    pub async fn scan(&mut self) -> anyhow::Result<Option<ScanSummary>> {
+        let Some(lock) = db::scan_lock(&self.pool).await? else {
+            return Ok(None);
+        };
+        let sum = self.scan_all().await?;
+        lock.commit().await?;
+        Ok(Some(sum))
+    }
+
+    async fn scan_all(&mut self) -> anyhow::Result<ScanSummary> {
         let series = crate::db::candles::list_series(&self.pool).await?;
         let active = crate::db::models::all_active(&self.pool).await?;
         let scanned = [
@@ -187,7 +192,7 @@ impl Scanner {
             } else {
                 last_open - tf_ms
             };
-            let mut model = serving(&active, s).cloned();
+            let mut model = serving_model(&active, s.key.symbol.as_str(), s.key.timeframe).cloned();
             let source = if model.is_some() {
                 Source::Model
             } else {
@@ -218,7 +223,7 @@ impl Scanner {
                     Err(e) => {
                         sum.skipped.push(Skipped {
                             series: describe(s),
-                            reason: format!("model {} cannot be loaded: {e}", label(m)),
+                            reason: format!("model {} cannot be loaded: {e}", model_label(m)),
                         });
                         model = None;
                     }
@@ -322,7 +327,9 @@ pub struct ScanArgs {
 /// `traderai scan`: one scan now.
 pub async fn scan_cmd(cli: &Cli, a: &ScanArgs) -> anyhow::Result<()> {
     let pool = connect(cli).await?;
-    let sum = Scanner::new(pool, a.backend).scan().await?;
+    let Some(sum) = Scanner::new(pool, a.backend).scan().await? else {
+        anyhow::bail!("another scan is running (a worker's); try again in a moment");
+    };
     if cli.json {
         return print_json(&sum);
     }
@@ -334,11 +341,6 @@ pub async fn scan_cmd(cli: &Cli, a: &ScanArgs) -> anyhow::Result<()> {
         println!("  skipped {}: {}", s.series, s.reason);
     }
     Ok(())
-}
-
-/// The newest candidates as every reader's plans need them.
-pub async fn latest(pool: &PgPool) -> anyhow::Result<Vec<Candidate>> {
-    Ok(db::latest(pool).await?)
 }
 
 #[cfg(test)]

@@ -109,7 +109,6 @@ pub async fn run_job(
         serde_json::from_value(job.params.clone()).context("reading backtest parameters")?;
     validate(&p).map_err(|(field, msg)| anyhow::anyhow!("{field}: {msg}"))?;
     let active = crate::db::models::all_active(pool).await?;
-    let tf = p.timeframe.to_string();
     let mut data = Vec::new();
     let mut used = Vec::new();
     for symbol in &p.symbols {
@@ -133,20 +132,14 @@ pub async fn run_job(
         let predictions = match p.strategy {
             SimStrategy::Technical => None,
             SimStrategy::Model => {
-                let find = |scope: &str| {
-                    active
-                        .iter()
-                        .find(|m| m.scope == scope && m.timeframe == tf)
-                };
-                let Some(m) = find(symbol.as_str()).or_else(|| find("universal")) else {
+                let Some(m) = crate::signals::serving_model(&active, symbol.as_str(), p.timeframe)
+                else {
                     bail!(
-                        "no model serves {symbol} {tf}: train and promote one, or use the technical strategy"
+                        "no model serves {symbol} {}: train and promote one, or use the technical strategy",
+                        p.timeframe
                     );
                 };
-                used.push(format!(
-                    "{symbol}: {} {} v{} (#{})",
-                    m.scope, m.timeframe, m.version, m.id
-                ));
+                used.push(format!("{symbol}: {}", crate::signals::model_label(m)));
                 let (dir, sym, c) = (m.dir.clone(), symbol.to_string(), candles.clone());
                 let preds = tokio::task::spawn_blocking(move || {
                     let model =

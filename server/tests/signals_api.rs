@@ -178,6 +178,18 @@ where
     }
 }
 
+/// Runs every queued job to its end (a worker with `--once`); how many ran.
+async fn run_queued(pool: &sqlx::PgPool) -> u64 {
+    server::jobs::worker(
+        pool.clone(),
+        Default::default(),
+        true,
+        std::future::pending(),
+    )
+    .await
+    .unwrap()
+}
+
 async fn seeded_app() -> (sqlx::PgPool, String, SocketAddr, Api) {
     let (pool, url) = fresh_db().await;
     server::seed::run(&pool, &data_dir(), true).await.unwrap();
@@ -490,14 +502,7 @@ async fn the_simulator_runs_the_engines_backtest_as_a_job() {
         .get(&format!("/api/v1/backtests/{id}/trades.csv"))
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "no trades before it ran");
-    let ran = server::jobs::worker(
-        pool.clone(),
-        Default::default(),
-        true,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let ran = run_queued(&pool).await;
     assert_eq!(ran, 1);
     let (_, done) = admin.get(&format!("/api/v1/jobs/{id}")).await;
     assert_eq!(done["status"], "succeeded", "{}", done["error"]);
@@ -575,14 +580,7 @@ async fn the_simulator_runs_the_engines_backtest_as_a_job() {
     let (_, narrow) = admin
         .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "from": "2021-01-01", "risk_profile": "medium", "capital": 100.0})))
         .await;
-    server::jobs::worker(
-        pool.clone(),
-        Default::default(),
-        true,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    run_queued(&pool).await;
     let (_, nd) = admin.get(&format!("/api/v1/jobs/{}", narrow["id"])).await;
     assert_eq!(nd["status"], "succeeded", "{}", nd["error"]);
     let from = nd["detail"]["report"]["data"][0]["from"].as_i64().unwrap();
@@ -606,14 +604,7 @@ async fn the_simulator_runs_the_engines_backtest_as_a_job() {
     let (_, mj) = bob
         .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "strategy": "model"})))
         .await;
-    server::jobs::worker(
-        pool.clone(),
-        Default::default(),
-        true,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    run_queued(&pool).await;
     let (_, failed) = bob.get(&format!("/api/v1/jobs/{}", mj["id"])).await;
     assert_eq!(failed["status"], "failed");
     assert!(

@@ -27,6 +27,19 @@ impl Default for TechnicalRule {
 }
 
 impl TechnicalRule {
+    /// What the four votes read, each as its distance from the vote's
+    /// threshold: the sign is the vote (+ long, − short, 0 abstains), the
+    /// size says how clearly (what the dashboard shows as "why").
+    pub fn inputs(t: &Technicals) -> [(&'static str, f64); 4] {
+        let pct = |a: f64, b: f64| (a - b) / b.abs() * 100.0;
+        [
+            ("SMA20 vs SMA50 %", pct(t.sma20, t.sma50)),
+            ("EMA12 vs EMA26 %", pct(t.ema12, t.ema26)),
+            ("MACD histogram", t.macd_hist),
+            ("RSI − 50", t.rsi - 50.0),
+        ]
+    }
+
     /// Four votes: SMA-20 vs SMA-50, EMA-12 vs EMA-26, MACD histogram sign,
     /// RSI vs 50. Fires when at least three agree and RSI is not stretched.
     pub fn evaluate(&self, t: &Technicals) -> Option<Prediction> {
@@ -39,12 +52,7 @@ impl TechnicalRule {
                 0
             }
         };
-        let votes = [
-            vote(t.sma20 > t.sma50, t.sma20 < t.sma50),
-            vote(t.ema12 > t.ema26, t.ema12 < t.ema26),
-            vote(t.macd_hist > 0.0, t.macd_hist < 0.0),
-            vote(t.rsi > 50.0, t.rsi < 50.0),
-        ];
+        let votes = Self::inputs(t).map(|(_, v)| vote(v > 0.0, v < 0.0));
         let sum: i32 = votes.iter().sum();
         let side = match sum {
             s if s >= 2 => Side::Long,
@@ -132,6 +140,20 @@ mod tests {
             ..tech(true, 45.0)
         };
         assert_eq!(r.evaluate(&mixed), None);
+    }
+
+    #[test]
+    fn inputs_carry_the_votes_in_their_signs() {
+        let i = TechnicalRule::inputs(&tech(true, 45.0));
+        assert!((i[0].1 - 1.0).abs() < 1e-12, "SMA20 1 % above SMA50");
+        assert!(i[1].1 > 0.0 && i[2].1 > 0.0);
+        assert_eq!(i[3].1, -5.0, "RSI votes short");
+        let flat = TechnicalRule::inputs(&Technicals {
+            sma20: 0.0,
+            sma50: 0.0,
+            ..tech(true, 50.0)
+        });
+        assert!(flat[0].1.is_nan() && flat[3].1 == 0.0, "no vote either way");
     }
 
     #[test]

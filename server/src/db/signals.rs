@@ -101,18 +101,35 @@ pub async fn insert(pool: &PgPool, c: &NewCandidate) -> Result<bool, DbError> {
     Ok(done.rows_affected() == 1)
 }
 
-/// The newest bar each series was scanned at by `source`.
+/// The newest bar each series was scanned at by `source` (an index probe
+/// per series, not a pass over every candidate).
 pub async fn last_scanned(
     pool: &PgPool,
     source: Source,
 ) -> Result<std::collections::HashMap<i32, TimeMs>, DbError> {
     let rows: Vec<(i32, i64)> = sqlx::query_as(
-        "SELECT series_id, max(bar_time) FROM signal_candidates WHERE source = $1 GROUP BY series_id",
+        "SELECT s.id, c.bar_time FROM series s CROSS JOIN LATERAL (
+             SELECT bar_time FROM signal_candidates c
+             WHERE c.series_id = s.id AND c.source = $1 ORDER BY c.bar_time DESC LIMIT 1
+         ) c",
     )
     .bind(source.as_str())
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// The scanners' lock: `Some` (held until the transaction ends) when no
+/// other process or task is scanning, `None` when one is.
+pub async fn scan_lock(
+    pool: &PgPool,
+) -> Result<Option<sqlx::Transaction<'static, sqlx::Postgres>>, DbError> {
+    let mut tx = pool.begin().await?;
+    let mine: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('traderai:signal-scan'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(mine.then_some(tx))
 }
 
 /// Tells listeners (the web servers' WebSocket hubs) that a scan stored `new` candidates.
@@ -180,14 +197,14 @@ fn row(r: &sqlx::postgres::PgRow) -> Result<Candidate, DbError> {
 }
 
 /// The newest candidate of every series (a model's before the rule's at
-/// the same bar), ordered by symbol and timeframe.
+/// the same bar: 'model' sorts first), ordered by symbol and timeframe.
 pub async fn latest(pool: &PgPool) -> Result<Vec<Candidate>, DbError> {
     let rows = sqlx::query(&format!(
-        "SELECT * FROM (
-             SELECT DISTINCT ON (c.series_id) {COLUMNS}, s.tf_ms
-             FROM signal_candidates c JOIN series s ON s.id = c.series_id
-             ORDER BY c.series_id, c.bar_time DESC, (c.source = 'model') DESC
-         ) x ORDER BY symbol, exchange, market, tf_ms"
+        "SELECT {COLUMNS} FROM series s CROSS JOIN LATERAL (
+             SELECT * FROM signal_candidates c WHERE c.series_id = s.id
+             ORDER BY c.bar_time DESC, c.source LIMIT 1
+         ) c
+         ORDER BY s.symbol, s.exchange, s.market, s.tf_ms"
     ))
     .fetch_all(pool)
     .await?;

@@ -23,7 +23,7 @@ pub struct PgBackend {
     /// WebSocket clients connected now (the hub counts them).
     pub ws_clients: Arc<AtomicU64>,
     sys: Arc<std::sync::Mutex<Option<sysinfo::System>>>,
-    /// Trading costs per exchange (plans are net of them).
+    /// For the trading costs per exchange (plans are net of them).
     settings: Settings,
     /// "Scan now" from the admin panel; one at a time, models kept loaded.
     scanner: tokio::sync::Mutex<Scanner>,
@@ -381,8 +381,7 @@ impl PgBackend {
             .map_err(|e| AppError::invalid("market", e.to_string()))?;
         let symbol = Symbol::parse(q.symbol.trim())
             .map_err(|e| AppError::invalid("symbol", e.to_string()))?;
-        let timeframe = Timeframe::parse(q.timeframe.trim())
-            .map_err(|e| AppError::invalid("timeframe", e.to_string()))?;
+        let timeframe = parse_timeframe(&q.timeframe)?;
         let key = SeriesKey::new(q.exchange.trim(), market, symbol, timeframe)
             .map_err(|e| AppError::invalid("exchange", e.to_string()))?;
         let series = db::candles::find_series(&self.pool, &key)
@@ -890,10 +889,22 @@ impl Pages for PgBackend {
         let v = v.clone();
         Box::pin(async move {
             admin(&v)?;
-            let sum = self.scanner.lock().await.scan().await.map_err(|e| {
-                tracing::error!(error = %format!("{e:#}"), "scan failed");
-                AppError::new(ErrorCode::Internal, format!("scan failed: {e:#}"))
-            })?;
+            let sum = self
+                .scanner
+                .lock()
+                .await
+                .scan()
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %format!("{e:#}"), "scan failed");
+                    AppError::new(ErrorCode::Internal, format!("scan failed: {e:#}"))
+                })?
+                .ok_or_else(|| {
+                    AppError::new(
+                        ErrorCode::Conflict,
+                        "another scan is running (a worker's); try again in a moment",
+                    )
+                })?;
             tracing::info!(new = sum.new, by = %v.username, "scan run from the admin panel");
             Ok(ScanView {
                 series: sum.series,

@@ -8,15 +8,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm pyth
 # CMake >= 3.28 LightGBM's build wants; the binary's rpath points here.
 ENV TRADERAI_VENV=/opt/torch LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV=/opt/torch PATH=/opt/torch/bin:$PATH
 RUN python3 -m venv /opt/torch && /opt/torch/bin/pip install --no-cache-dir torch==2.9.0 "cmake>=3.28,<4"
-RUN rustup target add wasm32-unknown-unknown \
- && cargo install cargo-leptos --locked --version 0.3.10 \
- && cargo install wasm-bindgen-cli --version 0.2.130
+RUN rustup target add wasm32-unknown-unknown
 WORKDIR /src
 COPY end2end/package.json end2end/package-lock.json end2end/
 RUN cd end2end && npm ci --no-audit --no-fund
 ENV PATH=/src/end2end/node_modules/.bin:$PATH
 COPY . .
-RUN cargo leptos build --release && cp "$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/traderai" /traderai
+# The server, then the browser bundle (xtask: wasm-bindgen as a library, wasm-opt from npm).
+RUN cargo build --release -p server --bin traderai && cp target/release/traderai /traderai \
+ && cargo run -q -p xtask -- site --release --site-root /src/target/site --target-dir /src/target/front
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libgomp1 && rm -rf /var/lib/apt/lists/* \

@@ -10,7 +10,7 @@ export DATABASE_URL="$server/traderai_bench"
 bin="$CARGO_TARGET_DIR/release/traderai"
 out="$ROOT/target/bench"; mkdir -p "$out"
 what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web)
-# `web` builds the binary with cargo-leptos (same features, and the site).
+# `web` builds the binary and the release site (xtask) itself.
 if [ "${what[*]}" != "web" ]; then
   cargo build --release -p server --bin traderai --example range_read >&2
 fi
@@ -135,9 +135,10 @@ SQL
   ;;
 web)
   log "web: page weight, first paint and hydration, signals API latency (release build, seeded data)"
-  cargo leptos build --release >&2
-  site="$CARGO_TARGET_DIR/site"; [ -d "$ROOT/target/site" ] && site="$ROOT/target/site"
-  for f in "$site"/pkg/traderai.wasm "$site"/pkg/traderai.js "$site"/pkg/traderai.css; do
+  site="$ROOT/target/site"
+  cargo build --release -p server --bin traderai >&2
+  build_site --release --site-root "$site" >&2
+  for f in "$site"/pkg/traderai_bg.wasm "$site"/pkg/traderai.js "$site"/pkg/traderai.css; do
     [ -f "$f" ] && printf '%s: %s bytes, %s gzipped\n' "$(basename "$f")" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   done
   fresh_db

@@ -25,3 +25,8 @@ die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
 }
+
+# The browser bundle (xtask: wasm-bindgen as a library, wasm-opt, assets),
+# built in a target folder of its own so it can run beside a server build:
+#   build_site [--release] [--site-root DIR]
+build_site() { cargo run -q --target-dir "$CARGO_TARGET_DIR/front" -p xtask -- site --target-dir "$CARGO_TARGET_DIR/front" "$@"; }

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # The browser end-to-end suite alone: a fresh seeded database, the real
-# server built by cargo-leptos, Playwright driving Debian's Chromium.
+# server, Playwright driving Debian's Chromium.
+#
+# The server is the very binary `cargo test` built for the integration
+# tests (same command, same features, so nothing is compiled twice); the
+# browser bundle comes from the xtask. The gate trusts Playwright's JSON
+# report, not an exit code alone: it fails on any error (a spec that does
+# not load), any failed test, and when fewer tests ran than the specs hold.
 source "$(dirname "$0")/common.sh"
 server=$("$ROOT/scripts/db.sh")
 psql "$server/postgres" -qc "drop database if exists traderai_e2e with (force)" >/dev/null
@@ -11,19 +17,68 @@ export ADMIN_USER=admin ADMIN_PASS=e2e-admin-pass TRADERAI_BIN="$CARGO_TARGET_DI
 # database, and a job resumes from its id's epoch checkpoints.
 export TRADERAI_MODEL_DIR="$ROOT/var/e2e-models"
 rm -rf "$TRADERAI_MODEL_DIR"
-# cargo-leptos 0.3.10's end-to-end exits 0 when the build fails and no test
-# ran: build first (that exit code is honest), then require Playwright's own
-# report to show tests that ran and none that failed.
+addr=127.0.0.1:3000
+site="$ROOT/target/site"
+
+log "e2e: server (the integration tests' build) and browser bundle"
+cargo test --workspace --exclude frontend --no-run
+# test.sh builds the bundle beside the Rust tests and says so.
+[ -n "${TRADERAI_SITE_BUILT:-}" ] || build_site --site-root "$site"
+[ -x "$TRADERAI_BIN" ] || die "no server binary at $TRADERAI_BIN"
+
+curl -s -o /dev/null "http://$addr/" && die "something already listens on $addr"
+"$TRADERAI_BIN" serve --addr "$addr" --site-root "$site" >"$ROOT/target/e2e-server.log" 2>&1 &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null' EXIT
+for _ in $(seq 600); do
+  curl -sf "http://$addr/health/ready" >/dev/null && break
+  kill -0 $serve_pid 2>/dev/null || { tail -50 "$ROOT/target/e2e-server.log"; die "the server exited before it was ready"; }
+  sleep 0.2
+done
+curl -sf "http://$addr/health/ready" >/dev/null || die "the server did not get ready (target/e2e-server.log)"
+
 report="$ROOT/end2end/playwright-report/results.json"
 rm -f "$report"
-cargo leptos build
-cargo leptos end-to-end
-python3 - "$report" <<'PY'
+cd "$ROOT/end2end"
+# Every test the specs declare, as Playwright itself counts them.
+listed=$(npx playwright test --list --reporter=json 2>/dev/null | python3 -c '
 import json, sys
+d = json.load(sys.stdin)
+def walk(s):
+    return sum(len(sp.get("tests", [])) for sp in s.get("specs", [])) + sum(walk(c) for c in s.get("suites", []))
+print(sum(walk(s) for s in d.get("suites", [])))' || echo 0)
+specs=$(find tests -name '*.spec.ts' | wc -l)
+set +e
+BASE_URL="http://$addr" npx playwright test
+rc=$?
+set -e
+python3 - "$report" "$listed" "$specs" "$rc" <<'PY'
+import json, sys
+path, listed, specs, rc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 try:
-    stats = json.load(open(sys.argv[1]))["stats"]
-except (OSError, ValueError, KeyError) as e:
+    d = json.load(open(path))
+except (OSError, ValueError) as e:
     sys.exit(f"end-to-end: no Playwright report ({e}): the suite did not run")
-print(f"end-to-end: {stats['expected']} passed, {stats['unexpected']} failed, {stats['flaky']} flaky, {stats['skipped']} skipped")
-sys.exit(1 if stats["unexpected"] or stats["expected"] == 0 else 0)
+stats, errors = d.get("stats", {}), d.get("errors", [])
+ran = stats.get("expected", 0) + stats.get("unexpected", 0) + stats.get("flaky", 0)
+files = {s.get("file") for s in d.get("suites", []) if s.get("specs") or s.get("suites")}
+print(f"end-to-end: {stats.get('expected', 0)} passed, {stats.get('unexpected', 0)} failed, "
+      f"{stats.get('flaky', 0)} flaky, {stats.get('skipped', 0)} skipped; {len(errors)} errors; "
+      f"{ran} of {listed} listed tests ran, {len(files)} of {specs} spec files")
+problems = []
+if errors:
+    problems += [f"error: {e.get('message', e)}"[:500] for e in errors]
+if stats.get("unexpected", 0):
+    problems.append(f"{stats['unexpected']} test(s) failed")
+if ran == 0:
+    problems.append("no test ran")
+if listed == 0 or ran < listed:
+    problems.append(f"only {ran} of {listed} listed tests ran")
+if len(files) < specs:
+    problems.append(f"only {len(files)} of {specs} spec files ran")
+if rc != 0 and not problems:
+    problems.append(f"playwright exited with {rc}")
+for p in problems:
+    print("end-to-end gate:", p, file=sys.stderr)
+sys.exit(1 if problems else 0)
 PY

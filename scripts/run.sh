@@ -5,8 +5,13 @@ source "$(dirname "$0")/common.sh"
 "$ROOT/scripts/setup.sh"
 server=$("$ROOT/scripts/db.sh")
 export DATABASE_URL="${DATABASE_URL:-$server/traderai}"
-log "building (release)"
-cargo leptos build --release
+log "building (release): the server and, beside it, the browser bundle"
+mkdir -p "$ROOT/target"
+build_site --release --site-root "$ROOT/target/site" >"$ROOT/target/site-build.log" 2>&1 &
+site_pid=$!
+cargo build --release -p server --bin traderai
+wait $site_pid || { cat "$ROOT/target/site-build.log" >&2; die "the browser bundle did not build"; }
+grep '^xtask:' "$ROOT/target/site-build.log" >&2 || true
 bin="$CARGO_TARGET_DIR/release/traderai"
 "$bin" migrate
 "$bin" seed --dir "$ROOT/data"

@@ -35,18 +35,10 @@ fi
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || { log "adding wasm32 target"; rustup target add wasm32-unknown-unknown; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 
-# cargo-leptos 0.3.11 needs a newer rustc; 0.3.10 is the one that builds here.
-if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos 0.3.10" ]; then
-  log "installing cargo-leptos 0.3.10 (first time: 25-40 min on 2 cores)"
-  cargo install cargo-leptos --locked --version 0.3.10
-fi
-# wasm-bindgen CLI must equal the wasm-bindgen in Cargo.lock. Not --locked:
-# one of its locked dependencies is missing from the registry.
-wbg=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
-  log "installing wasm-bindgen-cli $wbg"
-  cargo install wasm-bindgen-cli --version "$wbg"
-fi
+# The browser bundle is built by `cargo run -p xtask -- site` (wasm-bindgen
+# as a library), so neither cargo-leptos nor wasm-bindgen-cli is installed:
+# together they were 16.5 min of a cold start. People who have cargo-leptos
+# can still use it (`[[workspace.metadata.leptos]]` in Cargo.toml).
 
 # Playwright test runner and wasm-opt (Debian's binaryen 108 breaks hydration; npm's 132 works).
 if [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then

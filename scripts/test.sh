@@ -12,11 +12,24 @@ for db in $(psql "$TEST_DATABASE_URL" -qAtc "select datname from pg_database whe
   psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null
 done
 
+# The browser bundle for the end-to-end suite builds beside everything
+# below, in its own target folder (see build_site in common.sh).
+mkdir -p "$ROOT/target"
+build_site --site-root "$ROOT/target/site" >"$ROOT/target/site-build.log" 2>&1 &
+site_pid=$!
+trap 'kill $site_pid 2>/dev/null || true' EXIT
+
 log "format check"
 cargo fmt --all --check
+
+log "clippy, server and browser targets (-D warnings)"
+cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 log "unit and integration tests"
 cargo test --workspace --exclude frontend
 
 log "end-to-end tests (Chromium)"
-"$ROOT/scripts/e2e.sh"
+wait $site_pid || { cat "$ROOT/target/site-build.log" >&2; die "the browser bundle did not build"; }
+grep '^xtask:' "$ROOT/target/site-build.log" >&2 || true
+TRADERAI_SITE_BUILT=1 "$ROOT/scripts/e2e.sh"

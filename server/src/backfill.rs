@@ -8,9 +8,6 @@
 
 use crate::config::Settings;
 use crate::db::{self, DbError};
-use crate::exchange::binance::{BinanceClient, client::VENUE};
-use crate::exchange::rate::RateBudget;
-use crate::exchange::{Exchange, ExchangeError};
 use engine::{Market, SeriesKey, Symbol, TimeMs, Timeframe};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -19,6 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
+use venues::binance::{BinanceClient, http::VENUE};
+use venues::rate::RateBudget;
+use venues::{Exchange, ExchangeError};
 
 pub const KIND: &str = "backfill";
 
@@ -80,7 +80,7 @@ impl BackfillParams {
                 to: crate::time::iso(to),
             });
         }
-        if crate::exchange::binance::interval(self.timeframe).is_none() {
+        if venues::binance::interval(self.timeframe).is_none() {
             return Err(ExchangeError::UnsupportedTimeframe {
                 venue: self.exchange.clone(),
                 timeframe: self.timeframe,

@@ -3,64 +3,7 @@
 
 use serde::Deserialize;
 use std::path::Path;
-
-/// Limits and endpoints of one venue market.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VenueConfig {
-    pub base_url: String,
-    /// Request weight allowed per minute per IP; 0 = no limit (mock benchmarks).
-    pub weight_limit_per_min: u32,
-    /// Request weight of one klines call by page size: `[max_limit, weight]`
-    /// tiers, ascending. The backfill picks the page size with the most
-    /// candles per unit of weight.
-    pub kline_weight_tiers: Vec<(u32, u32)>,
-    pub max_retries: u32,
-    pub backoff_base_ms: u64,
-    pub backoff_max_ms: u64,
-    pub request_timeout_ms: u64,
-}
-
-impl VenueConfig {
-    /// Binance spot `/api/v3/klines`: weight 2 for any limit up to 1000; 6000 weight/min.
-    pub fn binance_spot() -> Self {
-        VenueConfig {
-            base_url: "https://api.binance.com".into(),
-            weight_limit_per_min: 6000,
-            kline_weight_tiers: vec![(1000, 2)],
-            max_retries: 8,
-            backoff_base_ms: 250,
-            backoff_max_ms: 30_000,
-            request_timeout_ms: 10_000,
-        }
-    }
-
-    /// Binance USDⓈ-M `/fapi/v1/klines`: weight 1 below 100, 2 below 500,
-    /// 5 up to 1000, 10 up to 1500; 2400 weight/min.
-    pub fn binance_futures() -> Self {
-        VenueConfig {
-            base_url: "https://fapi.binance.com".into(),
-            weight_limit_per_min: 2400,
-            kline_weight_tiers: vec![(99, 1), (499, 2), (1000, 5), (1500, 10)],
-            ..Self::binance_spot()
-        }
-    }
-
-    /// `(limit, weight)` with the most candles per unit of weight; ties go
-    /// to the larger page (fewer round trips).
-    pub fn best_page(&self) -> (u32, u32) {
-        self.kline_weight_tiers
-            .iter()
-            .copied()
-            .filter(|(l, w)| *l > 0 && *w > 0)
-            .max_by(|a, b| {
-                (u64::from(a.0) * u64::from(b.1))
-                    .cmp(&(u64::from(b.0) * u64::from(a.1)))
-                    .then(a.0.cmp(&b.0))
-            })
-            .unwrap_or((500, 1))
-    }
-}
+pub use venues::VenueConfig;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -196,16 +139,53 @@ impl Settings {
     }
 }
 
+/// The reader a backtest or a training run's walk-forward backtest is for:
+/// risk profile, capital and the expected-net-profit gate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trader {
+    pub profile: engine::risk::RiskProfile,
+    pub capital: f64,
+    /// Overrides the 2 % expected-net-profit gate.
+    pub min_net_profit: Option<f64>,
+}
+
+impl Trader {
+    /// A backtest configuration for this trader, engine defaults otherwise.
+    pub fn backtest_config(&self) -> engine::backtest::BacktestConfig {
+        let mut config = engine::backtest::BacktestConfig {
+            initial_capital: self.capital,
+            profile: self.profile,
+            ..Default::default()
+        };
+        if let Some(v) = self.min_net_profit {
+            config.plan.min_net_profit_pct = v;
+        }
+        config
+    }
+}
+
+/// The profile of a reader who has chosen none.
+pub fn default_profile() -> engine::risk::RiskProfile {
+    engine::risk::RiskProfile::Medium
+}
+
+/// The capital of a reader who has given none: the simulator's $100.
+pub fn default_capital() -> f64 {
+    100.0
+}
+
+/// Capital must be a positive, finite amount (CLI flags and job parameters).
+pub fn check_capital(v: f64) -> Result<f64, String> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("capital must be a positive amount, got {v}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_size_maximises_candles_per_weight() {
-        assert_eq!(VenueConfig::binance_spot().best_page(), (1000, 2));
-        // 499/2 = 249.5 candles per weight beats 1000/5 = 200 and 1500/10 = 150.
-        assert_eq!(VenueConfig::binance_futures().best_page(), (499, 2));
-    }
 
     #[test]
     fn example_config_documents_the_defaults() {

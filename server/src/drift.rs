@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use clap::Args;
 use engine::Timeframe;
 use engine::drift::{self, DriftReport, DriftThresholds};
 use engine::features::NAMES;
@@ -16,7 +15,6 @@ use models::data::{Dataset, Series};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::cli::{Cli, connect, print_json};
 use crate::config::DriftSettings;
 use crate::db::models as db;
 use crate::registry::Promote;
@@ -99,7 +97,7 @@ pub async fn check(
     let mut series = Vec::new();
     for symbol in &range.symbols {
         let candles =
-            crate::research::stored_candles_of(pool, symbol, p.timeframe, None, None).await?;
+            crate::db::candles::stored_candles_of(pool, symbol, p.timeframe, None, None).await?;
         series.push(Series::new(
             symbol,
             p.timeframe,
@@ -160,8 +158,8 @@ pub async fn check(
             backend: Some(model.config.backend),
             horizon: Some(model.config.target.horizon),
             per_symbol: p.scope != "universal",
-            profile: training::default_profile(),
-            capital: training::default_capital(),
+            profile: crate::config::default_profile(),
+            capital: crate::config::default_capital(),
             min_net_profit: None,
             out: Path::new(&active.dir).parent().map(Path::to_path_buf),
             promote: Promote::IfBetter,
@@ -249,70 +247,4 @@ pub async fn schedule(pool: &PgPool, every_hours: f64) -> anyhow::Result<Vec<i64
         ids.push(crate::db::jobs::enqueue(pool, KIND, &params).await?.id);
     }
     Ok(ids)
-}
-
-#[derive(Debug, Args)]
-pub struct DriftArgs {
-    #[arg(long, default_value = "universal")]
-    pub scope: String,
-    #[arg(long)]
-    pub timeframe: Timeframe,
-    /// Bars per series in the recent window (default from `[drift]`).
-    #[arg(long)]
-    pub recent_bars: Option<usize>,
-    /// Queue a retraining job when drift is found (default from `[drift]`).
-    #[arg(long)]
-    pub retrain: Option<bool>,
-    /// Thresholds (default from `[drift]`: PSI 0.15, KS 0.1).
-    #[arg(long)]
-    pub psi: Option<f64>,
-    #[arg(long)]
-    pub ks: Option<f64>,
-}
-
-pub async fn drift_cmd(cli: &Cli, settings: &DriftSettings, a: &DriftArgs) -> anyhow::Result<()> {
-    let pool = connect(cli).await?;
-    let p = DriftParams {
-        scope: a.scope.clone(),
-        timeframe: a.timeframe,
-        recent_bars: a.recent_bars,
-        thresholds: Some(DriftThresholds {
-            psi: a.psi.unwrap_or(settings.psi),
-            ks: a.ks.unwrap_or(settings.ks),
-        }),
-        retrain: a.retrain,
-    };
-    let out = check(&pool, &p, settings, Backend::preferred()).await?;
-    if cli.json {
-        return print_json(&out);
-    }
-    println!(
-        "{} {} model {} (v{}): {} reference rows vs {} recent",
-        a.scope,
-        a.timeframe,
-        out.model,
-        out.version,
-        out.report.reference_rows,
-        out.report.recent_rows
-    );
-    for c in &out.report.columns {
-        println!(
-            "  {:<22} PSI {:>7.4}  KS {:>6.4}{}",
-            c.name,
-            c.psi,
-            c.ks,
-            if c.drifted { "  DRIFT" } else { "" }
-        );
-    }
-    match out.retrain_job {
-        Some(id) => println!(
-            "drift in {}: retraining job {id} queued",
-            out.drifted.join(", ")
-        ),
-        None if out.report.drifted => {
-            println!("drift in {} (retraining off)", out.drifted.join(", "))
-        }
-        None => println!("no drift"),
-    }
-    Ok(())
 }

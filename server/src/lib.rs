@@ -1,23 +1,37 @@
 //! TraderAI server: the candle store, import/export, exchange backfill, the
-//! job runner and the web app. Quant logic lives in `engine`; this crate does
-//! the I/O around it.
+//! job runner and the web app. Quant logic lives in `engine` and `models`,
+//! venue I/O in `venues`; this crate wires them to PostgreSQL and people.
+//!
+//! Layers, top to bottom (`tests/layers.rs` checks the first two rules):
+//! - [`cli`] — every clap type and command's glue; nothing imports it;
+//! - [`web`] — axum routes, REST, WebSocket, server functions' backend;
+//!   only `cli` (its `serve`) reaches it;
+//! - services — [`backfill`], [`research`], [`training`], [`signals`],
+//!   [`drift`], [`registry`], [`simulate`], [`import`], [`export`],
+//!   [`seed`], [`jobs`], [`auth`]: plain option structs and a pool in,
+//!   results out;
+//! - [`db`] — all SQL; [`config`] — settings and their defaults.
 
+// Command line and web on top.
+pub mod cli;
+pub mod web;
+
+// Services.
 pub mod auth;
 pub mod backfill;
-pub mod cli;
-pub mod config;
-pub mod db;
 pub mod drift;
-pub mod exchange;
 pub mod export;
 pub mod import;
 pub mod jobs;
-pub mod progress;
 pub mod registry;
 pub mod research;
 pub mod seed;
 pub mod signals;
 pub mod simulate;
-pub mod time;
 pub mod training;
-pub mod web;
+
+// Storage, settings and small shared pieces.
+pub mod config;
+pub mod db;
+pub mod progress;
+pub mod time;

@@ -6,22 +6,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
 use models::artifact::{self, ModelConfig, sha256_hex};
 use models::pipeline::EvaluationReport;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::cli::{Cli, connect, print_json};
 use crate::db::models::{self as db, ModelRow, ModelStatus, NewModel};
 
 /// Models kept besides the active one, per scope (newest first).
 pub const KEEP_BACKUPS: i64 = 7;
 
 /// When a freshly trained model replaces the active one.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Promote {
     /// Register only.
@@ -250,147 +246,4 @@ pub async fn download(pool: &PgPool, id: i64) -> anyhow::Result<(ModelRow, Vec<u
         );
     }
     Ok((m, bytes))
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ModelsCommand {
-    /// Registered models, newest version first.
-    List {
-        #[arg(long)]
-        scope: Option<String>,
-    },
-    /// One model with its walk-forward summary.
-    Show { id: i64 },
-    /// Record a model directory written by `traderai train`.
-    Register {
-        dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = Promote::IfBetter)]
-        promote: Promote,
-    },
-    /// Make a model the active one of its scope.
-    Promote { id: i64 },
-    /// Restore the previous active model of a scope.
-    Rollback {
-        #[arg(long, default_value = "universal")]
-        scope: String,
-        #[arg(long)]
-        timeframe: engine::Timeframe,
-    },
-    /// Write a model as ZIP; prints its SHA-256 (the registry's).
-    Download {
-        id: i64,
-        #[arg(long, short)]
-        out: PathBuf,
-    },
-    /// Registry decisions (registered, promoted, kept aside, rolled back, pruned, drift).
-    Events {
-        #[arg(long)]
-        scope: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-    },
-}
-
-pub async fn models_cmd(cli: &Cli, c: &ModelsCommand) -> anyhow::Result<()> {
-    let pool = connect(cli).await?;
-    match c {
-        ModelsCommand::List { scope } => {
-            let rows = db::list(&pool, scope.as_deref()).await?;
-            if cli.json {
-                return print_json(&rows);
-            }
-            for m in rows {
-                println!(
-                    "{:>4}  {} {} v{:<3} {:<9} log loss {:>7} bal.acc {:>6}  {}  {}",
-                    m.id,
-                    m.scope,
-                    m.timeframe,
-                    m.version,
-                    m.status.as_str(),
-                    m.wf_log_loss.map_or("-".into(), |v| format!("{v:.4}")),
-                    m.wf_balanced_accuracy
-                        .map_or("-".into(), |v| format!("{v:.3}")),
-                    &m.sha256[..12],
-                    m.dir
-                );
-            }
-            Ok(())
-        }
-        ModelsCommand::Show { id } => {
-            let m = db::get(&pool, *id)
-                .await?
-                .with_context(|| format!("no model {id}"))?;
-            print_json(&m)
-        }
-        ModelsCommand::Register { dir, promote } => {
-            let (row, created) = register(&pool, dir).await?;
-            let decision = decide(&pool, row.id, *promote).await?;
-            let out = serde_json::json!({ "created": created, "decision": decision });
-            if cli.json {
-                return print_json(&out);
-            }
-            println!(
-                "model {} = {} {} v{} ({}): {}",
-                row.id,
-                row.scope,
-                row.timeframe,
-                row.version,
-                if created { "new" } else { "already registered" },
-                decision.reason
-            );
-            Ok(())
-        }
-        ModelsCommand::Promote { id } => {
-            let d = decide(&pool, *id, Promote::Always).await?;
-            if cli.json {
-                return print_json(&d);
-            }
-            println!(
-                "{} {} v{}: {}",
-                d.model.scope, d.model.timeframe, d.model.version, d.reason
-            );
-            Ok(())
-        }
-        ModelsCommand::Rollback { scope, timeframe } => {
-            let d = rollback(&pool, scope, &timeframe.to_string()).await?;
-            if cli.json {
-                return print_json(&d);
-            }
-            println!("{scope} {timeframe}: {}", d.reason);
-            Ok(())
-        }
-        ModelsCommand::Download { id, out } => {
-            let (m, bytes) = download(&pool, *id).await?;
-            std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            let info = serde_json::json!({ "id": m.id, "file": out, "bytes": bytes.len(), "sha256": m.zip_sha256 });
-            if cli.json {
-                return print_json(&info);
-            }
-            println!(
-                "{}  {} ({} bytes)",
-                m.zip_sha256,
-                out.display(),
-                bytes.len()
-            );
-            Ok(())
-        }
-        ModelsCommand::Events { scope, limit } => {
-            let ev = db::events(&pool, scope.as_deref(), *limit).await?;
-            if cli.json {
-                return print_json(&ev);
-            }
-            for e in ev {
-                println!(
-                    "{} {} {} {:<12} model {:?}  {}",
-                    e.at.format("%Y-%m-%d %H:%M:%S"),
-                    e.scope,
-                    e.timeframe,
-                    e.action,
-                    e.model_id,
-                    e.detail
-                );
-            }
-            Ok(())
-        }
-    }
 }

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use clap::Args;
 use engine::costs::CostModel;
 use engine::risk::RiskProfile;
 use engine::signals::{self, PlanConfig, PlanContext, Rejection, SignalPlan, TechnicalRule};
@@ -17,7 +16,6 @@ use models::backend::Backend;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::cli::{Cli, connect, print_json};
 use crate::db::candles::SeriesRow;
 use crate::db::models::ModelRow;
 use crate::db::signals::{self as db, Candidate, Driver, NewCandidate, Source};
@@ -316,31 +314,6 @@ fn rejection_text(r: &Rejection) -> String {
         first.make_ascii_uppercase();
     }
     s
-}
-
-#[derive(Debug, Args)]
-pub struct ScanArgs {
-    #[arg(long, value_parser = crate::training::parse_backend, default_value_t = Backend::preferred())]
-    pub backend: Backend,
-}
-
-/// `traderai scan`: one scan now.
-pub async fn scan_cmd(cli: &Cli, a: &ScanArgs) -> anyhow::Result<()> {
-    let pool = connect(cli).await?;
-    let Some(sum) = Scanner::new(pool, a.backend).scan().await? else {
-        anyhow::bail!("another scan is running (a worker's); try again in a moment");
-    };
-    if cli.json {
-        return print_json(&sum);
-    }
-    println!(
-        "scanned {} series: {} new candidates, {} up to date",
-        sum.series, sum.new, sum.up_to_date
-    );
-    for s in &sum.skipped {
-        println!("  skipped {}: {}", s.series, s.reason);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

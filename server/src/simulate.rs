@@ -50,9 +50,9 @@ pub struct BacktestJobParams {
     pub from: Option<TimeMs>,
     #[serde(default)]
     pub to: Option<TimeMs>,
-    #[serde(default = "crate::training::default_profile")]
+    #[serde(default = "crate::config::default_profile")]
     pub profile: RiskProfile,
-    #[serde(default = "crate::training::default_capital")]
+    #[serde(default = "crate::config::default_capital")]
     pub capital: f64,
     #[serde(default)]
     pub strategy: SimStrategy,
@@ -86,7 +86,7 @@ pub fn validate(p: &BacktestJobParams) -> Result<(), (&'static str, String)> {
     if p.symbols.len() > 20 {
         return Err(("symbols", "at most 20 symbols per run".into()));
     }
-    crate::research::check_capital(p.capital).map_err(|e| ("capital", e))?;
+    crate::config::check_capital(p.capital).map_err(|e| ("capital", e))?;
     if let (Some(f), Some(t)) = (p.from, p.to)
         && f >= t
     {
@@ -112,7 +112,7 @@ pub async fn run_job(
     let mut data = Vec::new();
     let mut used = Vec::new();
     for symbol in &p.symbols {
-        let mut candles = crate::research::stored_candles_of(
+        let mut candles = crate::db::candles::stored_candles_of(
             pool,
             symbol.as_str(),
             p.timeframe,

@@ -1,75 +1,24 @@
-//! `traderai train` and `traderai predict`: the models crate driven over
-//! stored series or files, with a walk-forward backtest of the
-//! out-of-sample signals and a model directory as the result.
+//! Training: the models crate driven over loaded series, with a
+//! walk-forward backtest of the out-of-sample signals and a model directory
+//! as the result; and the training job.
 
-use std::path::{Path, PathBuf};
-
+use crate::config::{Trader, check_capital};
+use crate::registry::{self, Promote};
+use crate::research::Loaded;
 use anyhow::{Context, bail};
-use clap::Args;
 use engine::backtest::BacktestConfig;
 use engine::backtest::report::{self, ReportSpec, SeriesData};
 use engine::backtest::strategy::Strategy;
 use engine::risk::RiskProfile;
 use engine::signals::Prediction;
 use engine::{Candle, TimeMs, Timeframe, features};
-use models::artifact::{self, ArtifactParts, DataRange, LoadedModel, ModelConfig};
+use models::artifact::{self, ArtifactParts, DataRange, ModelConfig};
 use models::backend::Backend;
 use models::data::{Dataset, Series, TargetConfig};
 use models::pipeline::{self, PipelineConfig, Stage};
 use models::train::{Checkpoints, Control, EpochReport};
 use serde::Serialize;
-
-use crate::cli::{Cli, print_json};
-use crate::registry::{self, Promote};
-use crate::research::{self, Loaded, RiskArgs, SourceArgs};
-
-pub(crate) fn parse_backend(s: &str) -> Result<Backend, String> {
-    s.parse()
-        .map_err(|e: models::backend::BackendError| e.to_string())
-}
-
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// libtorch (default when built with it; CUDA when a GPU is seen) or flex.
-    #[arg(long, value_parser = parse_backend, default_value_t = Backend::preferred())]
-    pub backend: Backend,
-    /// Pipeline settings as JSON (network sizes, optimiser, folds, …); flags override it.
-    #[arg(long)]
-    pub pipeline: Option<PathBuf>,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Walk-forward test windows for evaluation (0: train the final model only).
-    #[arg(long)]
-    pub folds: Option<usize>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Bars ahead the model predicts (default: about one day).
-    #[arg(long)]
-    pub horizon: Option<usize>,
-    /// One model per symbol instead of one universal model.
-    #[arg(long)]
-    pub per_symbol: bool,
-    /// The trader of the walk-forward backtest.
-    #[command(flatten)]
-    pub risk: RiskArgs,
-    /// Where model directories are written (one per model).
-    #[arg(long, short, default_value = "model-out")]
-    pub out: PathBuf,
-    /// Checkpoints to resume from after an interruption (default: OUT/checkpoints).
-    #[arg(long)]
-    pub checkpoints: Option<PathBuf>,
-    /// Queue a training job for the workers (stored series only) instead of training here.
-    #[arg(long)]
-    pub enqueue: bool,
-    /// Record each model in the registry (needs the database).
-    #[arg(long)]
-    pub register: bool,
-    /// With --register or --enqueue: whether the new model serves.
-    #[arg(long, value_enum, default_value_t = Promote::IfBetter)]
-    pub promote: Promote,
-}
+use std::path::PathBuf;
 
 /// What a training run needs besides the data and the pipeline config.
 #[derive(Debug, Clone)]
@@ -83,22 +32,6 @@ pub struct TrainOptions {
     pub out: PathBuf,
     /// Checkpoints of this run (resumed when present).
     pub checkpoints: PathBuf,
-}
-
-impl TrainArgs {
-    pub fn options(&self) -> TrainOptions {
-        TrainOptions {
-            timeframe: self.source.timeframe,
-            backend: self.backend,
-            horizon: self.horizon,
-            backtest: self.risk.backtest_config(),
-            out: self.out.clone(),
-            checkpoints: self
-                .checkpoints
-                .clone()
-                .unwrap_or_else(|| self.out.join("checkpoints")),
-        }
-    }
 }
 
 /// What one trained model directory holds, as printed.
@@ -118,7 +51,7 @@ pub struct TrainSummary {
 }
 
 /// One model over all series ("universal"), or one per symbol.
-fn scopes(series: Vec<Loaded>, per_symbol: bool) -> Vec<(String, Vec<Loaded>)> {
+pub fn scopes(series: Vec<Loaded>, per_symbol: bool) -> Vec<(String, Vec<Loaded>)> {
     if per_symbol {
         series
             .into_iter()
@@ -126,177 +59,6 @@ fn scopes(series: Vec<Loaded>, per_symbol: bool) -> Vec<(String, Vec<Loaded>)> {
             .collect()
     } else {
         vec![("universal".to_string(), series)]
-    }
-}
-
-pub fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
-    let mut cfg: PipelineConfig = match &a.pipeline {
-        Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("{}: not a pipeline config", p.display()))?,
-        None => PipelineConfig::default(),
-    };
-    if let Some(e) = a.epochs {
-        cfg.train.max_epochs = e;
-    }
-    if let Some(f) = a.folds {
-        cfg.folds = f;
-    }
-    if let Some(s) = a.seed {
-        cfg.train.seed = s;
-    }
-    Ok(cfg)
-}
-
-pub async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
-    let cfg = pipeline_config(a)?;
-    if a.enqueue {
-        return enqueue(cli, a, cfg).await;
-    }
-    let loaded = research::load(cli, &a.source).await?;
-    let groups = scopes(loaded, a.per_symbol);
-    let opts = a.options();
-    let mut summaries = Vec::new();
-    for (scope, series) in groups {
-        let summary = tokio::task::block_in_place(|| {
-            train_scope(&opts, &cfg, &scope, &series, &mut |stage, r| {
-                report_epoch(cli, &scope, stage, r);
-                Control::Continue
-            })
-        })?;
-        summaries.push(summary);
-    }
-    let mut decisions = Vec::new();
-    if a.register {
-        let pool = crate::cli::connect(cli).await?;
-        for s in &summaries {
-            decisions.push(registry::register_and_decide(&pool, &s.dir, a.promote).await?);
-        }
-    }
-    if cli.json {
-        if a.register {
-            return print_json(&serde_json::json!({ "models": summaries, "registry": decisions }));
-        }
-        return print_json(&summaries);
-    }
-    for d in &decisions {
-        println!(
-            "registered model {} ({} {} v{}): {}",
-            d.model.id, d.model.scope, d.model.timeframe, d.model.version, d.reason
-        );
-    }
-    for s in &summaries {
-        println!(
-            "{} model → {} (sha256 {}…), {} samples, {} epochs (best {}, {:?})",
-            s.scope,
-            s.dir.display(),
-            &s.sha256[..12],
-            s.samples,
-            s.epochs,
-            s.best_epoch,
-            s.stop
-        );
-        if let Some(e) = &s.evaluation {
-            for f in &e.folds {
-                println!(
-                    "  fold {}: test {} samples | acc {:.3} | bal.acc {:.3} | log loss {:.3} | ECE {:.3} | set coverage {:.3} (promised {:.2}) | move interval coverage {:.3}",
-                    f.fold,
-                    f.test_samples,
-                    f.metrics.accuracy,
-                    f.metrics.balanced_accuracy,
-                    f.metrics.log_loss,
-                    f.metrics.calibration_error,
-                    f.coverage.set_coverage,
-                    f.coverage.level,
-                    f.coverage.interval_coverage
-                );
-            }
-            println!(
-                "  all folds: acc {:.3} | bal.acc {:.3} | log loss {:.3} (class-prior baseline: acc {:.3}, log loss {:.3})",
-                e.metrics.accuracy,
-                e.metrics.balanced_accuracy,
-                e.metrics.log_loss,
-                e.prior_baseline.accuracy,
-                e.prior_baseline.log_loss
-            );
-            let member = |name: &str, m: &models::metrics::ClassMetrics| {
-                println!(
-                    "    {name} alone: acc {:.3} | bal.acc {:.3} | log loss {:.3} | move MAE {:.3}",
-                    m.accuracy, m.balanced_accuracy, m.log_loss, m.move_mae
-                )
-            };
-            member("network", &e.net);
-            if let Some(t) = &e.trees {
-                member("trees", t);
-            }
-        }
-        if let Some(b) = &s.backtest {
-            let m = &b.metrics;
-            println!(
-                "  walk-forward backtest: {} trades | return {:.2} % | max DD {:.2} % | buy & hold {:.2} % | technical rule {:.2} %",
-                m.trades,
-                m.total_return_pct,
-                m.max_drawdown_pct,
-                b.baselines.buy_and_hold.total_return_pct,
-                b.baselines.technical.total_return_pct,
-            );
-        }
-    }
-    Ok(())
-}
-
-async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Result<()> {
-    if !a.source.input.is_empty() {
-        bail!("--enqueue trains stored series: use --symbol, not --input");
-    }
-    let params = TrainJobParams {
-        symbols: a.source.symbol.clone(),
-        timeframe: a.source.timeframe,
-        exchange: a.source.exchange.clone(),
-        market: a.source.market,
-        pipeline: cfg,
-        backend: Some(a.backend),
-        horizon: a.horizon,
-        per_symbol: a.per_symbol,
-        profile: a.risk.profile,
-        capital: a.risk.capital,
-        min_net_profit: a.risk.min_net_profit,
-        out: Some(a.out.clone()),
-        promote: a.promote,
-    };
-    let pool = crate::cli::connect(cli).await?;
-    let job = crate::db::jobs::enqueue(&pool, KIND, &serde_json::to_value(&params)?).await?;
-    if cli.json {
-        return print_json(&job);
-    }
-    println!(
-        "queued training job {} (watch: traderai jobs watch {})",
-        job.id, job.id
-    );
-    Ok(())
-}
-
-fn report_epoch(cli: &Cli, scope: &str, stage: Stage, r: &EpochReport) {
-    let stage_name = match stage {
-        Stage::Fold(k) => format!("fold {k}"),
-        Stage::Final => "final".into(),
-    };
-    tracing::info!(scope, stage = %stage_name, epoch = r.epoch, train_loss = r.train_loss, val_loss = r.val_loss, "epoch");
-    if !cli.json {
-        eprintln!(
-            "{scope} {stage_name} epoch {}/{}: loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} bal {:.3} | lr {:.1e} | {:.1}s, ETA {:.0}s",
-            r.epoch,
-            r.max_epochs,
-            r.train_loss,
-            r.train_accuracy,
-            r.val_loss,
-            r.val_accuracy,
-            r.val_balanced_accuracy,
-            r.learning_rate,
-            r.epoch_seconds,
-            r.eta_seconds
-        );
     }
 }
 
@@ -438,91 +200,6 @@ pub fn train_scope(
     })
 }
 
-#[derive(Debug, Args)]
-pub struct PredictArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// A model directory written by `traderai train`.
-    #[arg(long)]
-    pub model: PathBuf,
-    #[arg(long, value_parser = parse_backend, default_value_t = Backend::preferred())]
-    pub backend: Backend,
-    /// Output CSV (one per series: SYMBOL is replaced by the symbol when several).
-    #[arg(long, short)]
-    pub out: PathBuf,
-}
-
-/// Per-bar predictions in the format `traderai backtest --signals` reads.
-pub async fn predict_cmd(cli: &Cli, a: &PredictArgs) -> anyhow::Result<()> {
-    let model = LoadedModel::load(&a.model, a.backend)?;
-    if model.config.timeframe != a.source.timeframe {
-        bail!(
-            "{}: trained on {} bars, asked for {}",
-            a.model.display(),
-            model.config.timeframe,
-            a.source.timeframe
-        );
-    }
-    let series = research::load(cli, &a.source).await?;
-    let mut written = Vec::new();
-    for s in &series {
-        let preds = tokio::task::block_in_place(|| model.predict_series(&s.symbol, &s.candles))?;
-        let path = if series.len() > 1 {
-            PathBuf::from(
-                a.out
-                    .to_string_lossy()
-                    .replace("SYMBOL", &s.symbol.replace('/', "-")),
-            )
-        } else {
-            a.out.clone()
-        };
-        write_predictions(&path, &s.candles, &preds, &model)?;
-        written.push(serde_json::json!({
-            "symbol": s.symbol,
-            "file": path,
-            "bars": s.candles.len(),
-            "predicted": preds.iter().filter(|p| p.is_some()).count(),
-        }));
-    }
-    let out = serde_json::json!({ "model": model.manifest.sha256, "series": written });
-    if cli.json {
-        return print_json(&out);
-    }
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
-}
-
-fn write_predictions(
-    path: &Path,
-    candles: &[Candle],
-    preds: &[Option<Prediction>],
-    model: &LoadedModel,
-) -> anyhow::Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
-    let extra = ["set", "move_low", "move_high"];
-    w.write_record(research::PREDICTION_COLUMNS.iter().chain(&extra))?;
-    for (c, p) in candles.iter().zip(preds) {
-        let Some(p) = p else { continue };
-        let probs = [p.p_up as f32, p.p_neutral as f32, p.p_down as f32];
-        let set = model.calibrator.set_names(&probs);
-        let (lo, hi) = model.calibrator.interval(p.expected_move_pct as f32);
-        w.write_record([
-            crate::time::iso(c.open_time),
-            format!("{:.6}", p.p_up),
-            format!("{:.6}", p.p_neutral),
-            format!("{:.6}", p.p_down),
-            format!("{:.4}", p.expected_move_pct),
-            format!("{:.6}", p.confidence),
-            set.join("|"),
-            format!("{lo:.4}"),
-            format!("{hi:.4}"),
-        ])?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
 /// The job kind that trains a model from stored series.
 pub const KIND: &str = "train";
 
@@ -546,9 +223,9 @@ pub struct TrainJobParams {
     pub horizon: Option<usize>,
     #[serde(default)]
     pub per_symbol: bool,
-    #[serde(default = "default_profile")]
+    #[serde(default = "crate::config::default_profile")]
     pub profile: RiskProfile,
-    #[serde(default = "default_capital")]
+    #[serde(default = "crate::config::default_capital")]
     pub capital: f64,
     #[serde(default)]
     pub min_net_profit: Option<f64>,
@@ -569,14 +246,6 @@ pub fn default_model_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("var/models"))
 }
 
-pub(crate) fn default_profile() -> RiskProfile {
-    RiskProfile::Medium
-}
-
-pub(crate) fn default_capital() -> f64 {
-    100.0
-}
-
 /// Runs a claimed training job: epochs are published on the job row (and
 /// so over LISTEN/NOTIFY), cancellation is checked after every epoch and by
 /// the heartbeat, and a job taken over after a crash resumes from the epoch
@@ -594,7 +263,7 @@ pub async fn run_job(
         serde_json::from_value(job.params.clone()).context("reading training parameters")?;
     let mut series = Vec::new();
     for symbol in &p.symbols {
-        let candles = research::stored_candles_of(
+        let candles = crate::db::candles::stored_candles_of(
             pool,
             symbol.as_str(),
             p.timeframe,
@@ -611,9 +280,9 @@ pub async fn run_job(
             skipped: 0,
         });
     }
-    research::check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
+    check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
     let out = p.out.clone().unwrap_or_else(default_model_dir);
-    let risk = RiskArgs {
+    let risk = Trader {
         profile: p.profile,
         capital: p.capital,
         min_net_profit: p.min_net_profit,

@@ -8,10 +8,10 @@ use engine::{Candle, Market, SeriesKey, Timeframe};
 use server::backfill::{self, BackfillParams};
 use server::config::Settings;
 use server::db;
-use server::exchange::binance::mock::{Fault, MockConfig, MockExchange};
 use server::jobs;
 use sqlx::PgPool;
 use std::time::Duration;
+use venues::binance::mock::{Fault, MockConfig, MockExchange};
 
 struct Env {
     pool: PgPool,

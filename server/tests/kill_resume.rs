@@ -7,9 +7,9 @@ mod common;
 use common::{btc_15m, fresh_db, sym};
 use engine::{Market, SeriesKey, Timeframe};
 use server::db;
-use server::exchange::binance::mock::{MockConfig, MockExchange};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use venues::binance::mock::{MockConfig, MockExchange};
 
 fn traderai(url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_traderai"));

@@ -348,6 +348,57 @@ pub async fn store_stats(pool: &PgPool) -> Result<(i64, i64, i64), DbError> {
     .await?)
 }
 
+/// Candles of a stored series in `[from, to)`; [`DbError::NoSeries`] when
+/// it does not exist.
+pub async fn stored_candles(
+    pool: &PgPool,
+    key: &SeriesKey,
+    from: TimeMs,
+    to: TimeMs,
+) -> Result<Vec<Candle>, DbError> {
+    let series = find_series(pool, key)
+        .await?
+        .ok_or_else(|| DbError::NoSeries(format!("series {key}")))?;
+    read_range(pool, series.id, from, to).await
+}
+
+/// Candles of `symbol` at `tf` from the one stored series that matches the
+/// exchange and market given (any, when not given).
+pub async fn stored_candles_of(
+    pool: &PgPool,
+    symbol: &str,
+    tf: Timeframe,
+    exchange: Option<&str>,
+    market: Option<Market>,
+) -> Result<Vec<Candle>, DbError> {
+    let all = list_series(pool).await?;
+    let found: Vec<_> = all
+        .iter()
+        .filter(|s| {
+            s.key.symbol.as_str() == symbol
+                && s.key.timeframe == tf
+                && exchange.is_none_or(|e| s.key.exchange == e)
+                && market.is_none_or(|m| s.key.market == m)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => read_range(pool, one.id, i64::MIN, i64::MAX).await,
+        [] => Err(DbError::NoSeries(format!(
+            "{symbol} {tf} series{}{}",
+            exchange.map_or(String::new(), |e| format!(" from {e}")),
+            market.map_or(String::new(), |m| format!(" ({})", m.as_str()))
+        ))),
+        many => Err(DbError::AmbiguousSeries {
+            what: format!("{symbol} {tf}"),
+            sources: many
+                .iter()
+                .map(|s| s.key.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,14 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Nothing stored matches what was asked for (the text says what).
+    #[error("no stored {0}; see `traderai coverage`")]
+    NoSeries(String),
+    /// Several stored series match; the caller must say which.
+    #[error(
+        "{what} is stored from several sources ({sources}); choose one with --exchange/--market"
+    )]
+    AmbiguousSeries { what: String, sources: String },
 }
 
 /// Host, port and database of a URL, without the password, for messages.

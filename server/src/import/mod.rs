@@ -18,13 +18,12 @@ use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 
 /// How a file is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// CSV with a header row naming the columns.
     Csv,
     /// Binance kline CSV: no header, 12 columns, ms or µs open times.
-    #[value(name = "binance")]
     BinanceKlines,
     Parquet,
 }

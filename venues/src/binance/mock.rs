@@ -227,7 +227,7 @@ impl MockExchange {
     /// Charges weight; returns the window total, or a 429/418 response.
     fn charge(&self, weight: u32) -> Result<u32, Box<Response>> {
         let cfg = &self.inner.cfg;
-        let now = crate::time::now_ms();
+        let now = crate::now_ms();
         let window = now.div_euclid(60_000);
         let mut c = lock(&self.inner.counters);
         if c.window != window {
@@ -359,7 +359,7 @@ impl MockExchange {
                     + dur
                     - 1,
             ) / dur;
-            let last_closed = (crate::time::now_ms() / dur) - 1;
+            let last_closed = (crate::now_ms() / dur) - 1;
             let last = last_closed.min(end.div_euclid(dur));
             (first..=last)
                 .take(limit as usize)

@@ -1,10 +1,10 @@
 //! Binance spot (`/api/v3/klines`) and USDⓈ-M futures (`/fapi/v1/klines`).
 
-pub mod client;
+pub mod http;
 pub mod mock;
 pub mod parse;
 
-pub use client::BinanceClient;
+pub use http::BinanceClient;
 
 use engine::{Market, Timeframe};
 

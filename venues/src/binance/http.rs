@@ -3,8 +3,8 @@
 
 use super::{interval, klines_path, parse};
 use crate::config::VenueConfig;
-use crate::exchange::rate::RateBudget;
-use crate::exchange::{Exchange, ExchangeError};
+use crate::rate::RateBudget;
+use crate::{Exchange, ExchangeError};
 use engine::{Candle, Market, Symbol, TimeMs, Timeframe};
 use rand::Rng;
 use reqwest::StatusCode;
@@ -179,7 +179,7 @@ impl Exchange for BinanceClient {
             let last = match self.attempt(symbol, &interval, start, end).await {
                 Attempt::Done(mut candles) => {
                     // Only closed bars inside the asked range, on the grid.
-                    let now = crate::time::now_ms();
+                    let now = crate::now_ms();
                     candles.retain(|c| {
                         c.open_time >= start
                             && c.open_time < end

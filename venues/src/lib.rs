@@ -1,8 +1,14 @@
-//! Exchange adapters. Each venue implements [`Exchange`]; backfill only sees
-//! the trait. Binance spot and USDⓈ-M futures come first.
+//! Venue adapters: the I/O between TraderAI and the outside markets, one
+//! folder per venue, each with the mock server that speaks its protocol.
+//! Each venue implements [`Exchange`]; backfill only sees the trait.
+//! Binance spot and USDⓈ-M futures come first. No quant or trading rules
+//! live here: those are `engine`'s and `trading`'s.
 
 pub mod binance;
+pub mod config;
 pub mod rate;
+
+pub use config::VenueConfig;
 
 use engine::{Candle, Market, Symbol, TimeMs, Timeframe};
 use std::future::Future;
@@ -59,4 +65,11 @@ pub trait Exchange: Send + Sync {
         start: TimeMs,
         end: TimeMs,
     ) -> impl Future<Output = Result<Vec<Candle>, ExchangeError>> + Send;
+}
+
+/// Now, in UTC milliseconds (the venues' clock for "is this bar closed").
+pub fn now_ms() -> TimeMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as TimeMs)
 }

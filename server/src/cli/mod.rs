@@ -1,0 +1,165 @@
+//! The `traderai` command line: every clap type and the thin glue from each
+//! command to the services. Nothing outside this folder imports it (a test
+//! in `server/tests/layers.rs` fails if anything does); `connect` and
+//! `print_json` are private to it.
+
+mod data;
+mod jobs;
+mod live;
+mod models;
+mod research;
+mod serve;
+
+use crate::config::Settings;
+use crate::db;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use sqlx::PgPool;
+use std::path::PathBuf;
+
+pub use serve::shutdown_signal;
+
+#[derive(Debug, Parser)]
+#[command(name = "traderai", version, about = "TraderAI: market candles in, trade plans out.", long_about = None)]
+pub struct Cli {
+    /// PostgreSQL to use; the database is created and migrated if needed.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/traderai",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// TOML file overriding built-in settings (exchange limits, concurrency).
+    #[arg(long, env = "TRADERAI_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and API (default when no command is given); also runs job workers.
+    Serve(serve::ServeArgs),
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Import the bundled demo data set (data/manifest.toml). Idempotent.
+    Seed {
+        #[arg(long, env = "TRADERAI_DATA_DIR", default_value = "data")]
+        dir: PathBuf,
+    },
+    /// Import a CSV or Parquet file of candles, with a report of every row.
+    Import(data::ImportArgs),
+    /// Write stored candles to CSV or Parquet.
+    Export(data::ExportArgs),
+    /// Fetch missing candles from an exchange (a resumable job).
+    Backfill(data::BackfillArgs),
+    /// Build higher-timeframe bars (1h, 4h, 1d, …) from a stored base series.
+    Resample(data::ResampleArgs),
+    /// Every indicator (SMA_20 … ADX_14, TA-Lib-exact) over a file or a stored series.
+    Indicators(research::TableArgs),
+    /// The 18 model features, higher-timeframe trend/RSI and regime (raw, unscaled).
+    Features(research::TableArgs),
+    /// Triple-barrier labels, UP/NEUTRAL/DOWN classes and the forward return.
+    Labels(research::LabelsArgs),
+    /// Purged, embargoed walk-forward folds as index ranges and times.
+    Walkforward(research::WalkforwardArgs),
+    /// Backtest a strategy with costs and risk profile, beside its baselines.
+    Backtest(research::BacktestArgs),
+    /// Train the BiGRU-attention model with walk-forward evaluation; writes a model directory.
+    Train(models::TrainArgs),
+    /// Per-bar predictions of a trained model (the CSV `backtest --signals` reads).
+    Predict(models::PredictArgs),
+    /// The model registry: list, register, promote, roll back, download, decisions.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Check the active model for drift (PSI, KS); queues retraining on drift.
+    Drift(models::DriftArgs),
+    /// List, watch, cancel and resume jobs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// Claim and run queued jobs (many workers may share one database).
+    Worker(jobs::WorkerArgs),
+    /// What the store holds: series, bars, first and last bar, gaps.
+    Coverage(data::CoverageArgs),
+    /// Serve a local mock of Binance's klines API (tests, demos, benchmarks).
+    MockExchange(live::MockArgs),
+    /// Scan every stored series at its newest closed bar for signal
+    /// candidates now (workers do this after every bar close).
+    Scan(live::ScanArgs),
+}
+
+fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+async fn connect(cli: &Cli) -> anyhow::Result<PgPool> {
+    use anyhow::Context;
+    db::connect(&cli.database_url, 16)
+        .await
+        .with_context(|| format!("database {}", db::redact(&cli.database_url)))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match &cli.command {
+        None => serve::serve(&cli, &settings, &serve::ServeArgs::parse_default()).await,
+        Some(Command::Serve(a)) => serve::serve(&cli, &settings, a).await,
+        Some(Command::Migrate) => {
+            connect(&cli).await?;
+            if cli.json {
+                print_json(&serde_json::json!({"migrated": true}))
+            } else {
+                println!("database ready: {}", db::redact(&cli.database_url));
+                Ok(())
+            }
+        }
+        Some(Command::Seed { dir }) => {
+            let pool = connect(&cli).await?;
+            let reports = crate::seed::run(&pool, dir, cli.json).await?;
+            if cli.json {
+                print_json(&reports)
+            } else {
+                for r in &reports {
+                    println!(
+                        "{}: {} new of {} rows ({} already stored)",
+                        r.series, r.stored, r.rows_read, r.already_stored
+                    );
+                }
+                Ok(())
+            }
+        }
+        Some(Command::Import(a)) => data::import_files(&cli, a).await,
+        Some(Command::Export(a)) => data::export_series(&cli, a).await,
+        Some(Command::Backfill(a)) => data::backfill_cmd(&cli, &settings, a).await,
+        Some(Command::Resample(a)) => data::resample_cmd(&cli, a).await,
+        Some(Command::Indicators(a)) => research::indicators_cmd(&cli, a).await,
+        Some(Command::Features(a)) => research::features_cmd(&cli, a).await,
+        Some(Command::Labels(a)) => research::labels_cmd(&cli, a).await,
+        Some(Command::Walkforward(a)) => research::walkforward_cmd(&cli, a).await,
+        Some(Command::Backtest(a)) => research::backtest_cmd(&cli, a).await,
+        Some(Command::Train(a)) => models::train_cmd(&cli, a).await,
+        Some(Command::Predict(a)) => models::predict_cmd(&cli, a).await,
+        Some(Command::Models(c)) => models::models_cmd(&cli, c).await,
+        Some(Command::Drift(a)) => models::drift_cmd(&cli, &settings.drift, a).await,
+        Some(Command::Jobs(j)) => jobs::jobs_cmd(&cli, &settings, j).await,
+        Some(Command::Worker(a)) => {
+            let pool = connect(&cli).await?;
+            let n = crate::jobs::worker(pool, settings, a.once, shutdown_signal()).await?;
+            if cli.json {
+                print_json(&serde_json::json!({ "jobs_run": n }))
+            } else {
+                println!("worker ran {n} job(s)");
+                Ok(())
+            }
+        }
+        Some(Command::Coverage(a)) => data::coverage_cmd(&cli, a).await,
+        Some(Command::MockExchange(a)) => live::mock_cmd(&cli, a).await,
+        Some(Command::Scan(a)) => live::scan_cmd(&cli, a).await,
+    }
+}

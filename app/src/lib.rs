@@ -126,8 +126,8 @@ fn TopBar() -> impl IntoView {
                                     </Show>
                                 </nav>
                                 <span class="spacer"></span>
-                                <span id="live" class="live" data-state=move || live.state.get().as_str()>
-                                    {move || live.state.get().label()}
+                                <span id="live" class="live" data-state=move || live.state.get().as_str() data-data=move || live.data_state()>
+                                    {move || live.label()}
                                 </span>
                                 <span class="who" id="who">{format!("{} · {}", v.username, v.role.as_str())}</span>
                                 <form method="post" action="/auth/logout" class="inline">

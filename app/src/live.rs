@@ -4,7 +4,7 @@
 //! It reconnects with backoff after any drop and subscribes again on every
 //! open; `resync` then ticks so pages refetch what they may have missed.
 
-use crate::types::{JobEvent, Tick};
+use crate::types::{DataSummary, JobEvent, Tick};
 use leptos::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,38 @@ pub struct Live {
     pub tick: RwSignal<Option<Tick>>,
     /// Bumped on every (re)connect and when events were dropped: refetch.
     pub resync: RwSignal<u64>,
+    /// How current the followed data is, as the signals board last said.
+    pub data: RwSignal<Option<DataSummary>>,
+}
+
+impl Live {
+    /// The header's word: "● live" only when the socket is open *and* the
+    /// followed data is live; otherwise what is true.
+    pub fn label(&self) -> String {
+        let state = self.state.get();
+        if state != LiveState::Open {
+            return state.label().to_owned();
+        }
+        match self.data.get() {
+            Some(d) if d.demo => "● demo replay".into(),
+            Some(d) => match d.state() {
+                "live" => "● live".into(),
+                "stale" => format!("● connected · {} series stale", d.stale),
+                "catching_up" => "● connected · catching up".into(),
+                _ => "● connected".into(),
+            },
+            None => "● connected".into(),
+        }
+    }
+
+    /// `live`, `stale`, `catching_up`, `demo`, `none` (for styling and tests).
+    pub fn data_state(&self) -> &'static str {
+        match self.data.get() {
+            Some(d) if d.demo => "demo",
+            Some(d) => d.state(),
+            None => "none",
+        }
+    }
 }
 
 pub fn use_live() -> Live {
@@ -62,6 +94,7 @@ pub fn provide() {
         signals: RwSignal::new(0),
         tick: RwSignal::new(None),
         resync: RwSignal::new(0),
+        data: RwSignal::new(None),
     };
     provide_context(live);
     #[cfg(feature = "hydrate")]

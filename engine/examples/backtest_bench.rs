@@ -40,6 +40,7 @@ fn main() {
                 predictions: &preds,
                 atr: &atr,
                 lower: None,
+                funding: None,
             }],
             Timeframe::M1,
             &cfg,

@@ -28,6 +28,32 @@ impl Default for CostModel {
     }
 }
 
+/// One perpetual funding settlement: at `time` (ms) positions pay `rate`
+/// of their notional, longs to shorts when it is positive (Binance's
+/// `/fapi/v1/fundingRate` history).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FundingRate {
+    pub time: i64,
+    pub rate: f64,
+}
+
+/// What a position of `side_sign` (+1 long, −1 short) and `notional` pays
+/// at the settlements in `(from, to]` (a receipt is negative).
+pub fn settled_funding(
+    rates: &[FundingRate],
+    from: i64,
+    to: i64,
+    side_sign: f64,
+    notional: f64,
+) -> f64 {
+    let a = rates.partition_point(|r| r.time <= from);
+    let b = rates.partition_point(|r| r.time <= to);
+    rates[a..b.max(a)]
+        .iter()
+        .map(|r| side_sign * r.rate * notional.abs())
+        .sum()
+}
+
 /// How an order meets the book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -69,6 +69,7 @@ fn run(candles: &[Candle]) -> Run {
             predictions: &predictions,
             atr: &atr,
             lower: None,
+            funding: None,
         }],
         Timeframe::M15,
         &cfg(),

@@ -36,6 +36,42 @@ pub struct Settings {
     pub drift: DriftSettings,
     /// Sessions, cookies and sign-in limits of `traderai serve`.
     pub web: WebSettings,
+    /// The followed universe (`traderai follow`, and `serve`/`worker` in the background).
+    pub follow: crate::follow::FollowSettings,
+    /// Gates every signal passes besides profit and confidence.
+    pub signals: SignalGates,
+}
+
+/// Higher-timeframe confirmation: how many of the confirmation timeframes'
+/// trends (close vs SMA20 of completed bars) must agree with a signal's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HtfGate {
+    Off,
+    /// At least one.
+    Any,
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalGates {
+    pub htf: HtfGate,
+    /// Which higher timeframes confirm (each joined onto the base timeframe
+    /// from its own bars; one with too little history cannot confirm).
+    pub htf_timeframes: Vec<String>,
+    /// Signal only in a trend regime (ADX ≥ 25), not in a range.
+    pub require_trend_regime: bool,
+}
+
+impl Default for SignalGates {
+    fn default() -> Self {
+        SignalGates {
+            htf: HtfGate::All,
+            htf_timeframes: vec!["1h".into(), "4h".into()],
+            require_trend_regime: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -95,6 +131,8 @@ impl Default for Settings {
             costs: [("default".to_string(), engine::costs::CostModel::default())].into(),
             drift: DriftSettings::default(),
             web: WebSettings::default(),
+            follow: crate::follow::FollowSettings::default(),
+            signals: SignalGates::default(),
         }
     }
 }

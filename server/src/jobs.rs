@@ -150,18 +150,6 @@ async fn run_backfill(
     Ok((status, serde_json::to_value(&summary)?))
 }
 
-const SCAN_EVERY: Duration = Duration::from_secs(60);
-
-/// One scan, unless another scanner is running.
-async fn scan_once(scanner: &mut crate::signals::Scanner) -> anyhow::Result<()> {
-    if let Some(sum) = scanner.scan().await?
-        && (sum.new > 0 || !sum.skipped.is_empty())
-    {
-        tracing::info!(new = sum.new, up_to_date = sum.up_to_date, skipped = ?sum.skipped, "signal scan");
-    }
-    Ok(())
-}
-
 /// Claims and runs jobs until `stop` resolves (or, with `once`, the queue is
 /// empty). A long-running worker outlives database outages: it logs the
 /// error and tries again a little later; the job it held is taken over once
@@ -177,19 +165,7 @@ pub async fn worker(
     let mut done = 0;
     tokio::pin!(stop);
     let mut next_schedule = std::time::Instant::now();
-    let mut scanner =
-        crate::signals::Scanner::new(pool.clone(), models::backend::Backend::preferred());
-    let mut next_scan = std::time::Instant::now();
     loop {
-        // Signal candidates after every bar close: a scan finds the series
-        // with a newly closed bar (each minute is soon enough for bars of a
-        // minute or more) and does nothing for the others.
-        if !once && std::time::Instant::now() >= next_scan {
-            next_scan = std::time::Instant::now() + SCAN_EVERY;
-            if let Err(e) = scan_once(&mut scanner).await {
-                tracing::error!(error = %format!("{e:#}"), "signal scan failed");
-            }
-        }
         // Daily drift checks of active models (once an hour is often enough
         // to notice one is due).
         if !once && std::time::Instant::now() >= next_schedule {

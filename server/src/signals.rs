@@ -80,16 +80,21 @@ fn describe(s: &SeriesRow) -> String {
     )
 }
 
-/// What a source says about the last of `candles` (CPU work: run it off the async workers).
+/// What a source says about bar `i` of `candles`, whose features are `fs`
+/// (computed once for every bar a scan judges; CPU work: run it off the
+/// async workers).
 fn assess(
     series: &SeriesRow,
     candles: &[Candle],
+    i: usize,
+    fs: &engine::features::FeatureSet,
     model: Option<(&ModelRow, &LoadedModel)>,
     rule: &TechnicalRule,
 ) -> anyhow::Result<NewCandidate> {
-    let last = candles.last().context("no candles")?;
-    let fs = engine::features::compute(series.key.symbol.as_str(), series.key.timeframe, candles);
-    let technicals = fs.bars.last().and_then(|b| b.technicals);
+    let last = candles.get(i).context("no candles")?;
+    let candles = &candles[..=i];
+    let bar = fs.bars.get(i).context("no features for the bar")?;
+    let technicals = bar.technicals;
     let mut c = NewCandidate {
         series_id: series.id,
         bar_time: last.open_time,
@@ -105,6 +110,14 @@ fn assess(
         coverage_level: None,
         prediction_set: None,
         drivers: Vec::new(),
+        blocked: None,
+        regime: bar.regime.map(|r| regime_name(r).to_owned()),
+        htf: fs
+            .htfs
+            .iter()
+            .zip(bar.htf.iter())
+            .map(|(tf, v)| (tf.to_string(), v.map(|v| v.trend_pct)))
+            .collect(),
     };
     match model {
         Some((row, m)) => {
@@ -169,6 +182,7 @@ impl Scanner {
     async fn scan_all(&mut self) -> anyhow::Result<ScanSummary> {
         let series = crate::db::candles::list_series(&self.pool).await?;
         let active = crate::db::models::all_active(&self.pool).await?;
+        let followed = crate::db::follow::states(&self.pool).await?;
         let scanned = [
             db::last_scanned(&self.pool, Source::Model).await?,
             db::last_scanned(&self.pool, Source::Technical).await?,
@@ -176,14 +190,21 @@ impl Scanner {
         // Models no longer serving are dropped from the cache.
         self.models
             .retain(|id, _| active.iter().any(|m| m.id == *id));
-        let now = crate::time::now_ms();
+        let wall = chrono::Utc::now();
         let mut sum = ScanSummary::default();
         for s in series.iter().filter(|s| s.bars > 0) {
+            let follow = followed.get(&s.id);
+            // Confirmation timeframes of a followed universe are not scanned.
+            if follow.is_some_and(|f| f.role != "base") {
+                continue;
+            }
             sum.series += 1;
             let Some(last_open) = s.last_open else {
                 continue;
             };
             let tf_ms = s.key.timeframe.duration_ms();
+            // "Now" is the follower's clock for a followed series (a replay in the demo).
+            let now = follow.map_or_else(crate::time::now_ms, |f| f.clock_at(wall));
             // A bar still forming (a live backfill stores it) is not closed yet.
             let last_closed = if last_open + tf_ms <= now {
                 last_open
@@ -196,8 +217,10 @@ impl Scanner {
             } else {
                 Source::Technical
             };
-            let seen = &scanned[usize::from(source == Source::Technical)];
-            if seen.get(&s.id).is_some_and(|&t| t >= last_closed) {
+            let seen = scanned[usize::from(source == Source::Technical)]
+                .get(&s.id)
+                .copied();
+            if seen.is_some_and(|t| t >= last_closed) {
                 sum.up_to_date += 1;
                 continue;
             }
@@ -211,6 +234,21 @@ impl Scanner {
             if candles.is_empty() {
                 continue;
             }
+            // Every close since the last decision gets one (a few bars can
+            // close between two scans); older misses are history, not signals.
+            let first_new = seen.map_or(last_closed, |t| {
+                (t + tf_ms).max(last_closed - (MAX_CATCH_UP - 1) * tf_ms)
+            });
+            let judged: Vec<usize> = (0..candles.len())
+                .filter(|&i| candles[i].open_time >= first_new)
+                .collect();
+            let flags = match follow {
+                Some(_) => {
+                    crate::db::follow::flags_between(&self.pool, s.id, first_new, last_closed)
+                        .await?
+                }
+                None => HashMap::new(),
+            };
             // Load the model once (verifying its files); a broken one is
             // reported and the rule speaks for the series instead.
             let mut loaded = model.as_ref().and_then(|m| self.models.remove(&m.id));
@@ -228,37 +266,165 @@ impl Scanner {
                 }
             }
             let (row, rule) = (s.clone(), self.rule);
-            let (result, loaded) = tokio::task::spawn_blocking(move || {
-                let r = assess(&row, &candles, model.as_ref().zip(loaded.as_ref()), &rule);
-                (r.map(|c| (c, model)), loaded)
+            let (results, loaded, model) = tokio::task::spawn_blocking(move || {
+                let pair = model.as_ref().zip(loaded.as_ref());
+                let last = judged.last().copied().unwrap_or(0);
+                let fs = engine::features::compute(
+                    row.key.symbol.as_str(),
+                    row.key.timeframe,
+                    &candles[..=last.min(candles.len() - 1)],
+                );
+                let r: Vec<anyhow::Result<NewCandidate>> = judged
+                    .iter()
+                    .map(|&i| assess(&row, &candles, i, &fs, pair, &rule))
+                    .collect();
+                (r, loaded, model)
             })
             .await?;
-            let candidate = match result {
-                Ok((c, m)) => {
-                    if let (Some(m), Some(l)) = (m, loaded) {
-                        self.models.insert(m.id, l);
+            if let (Some(m), Some(l)) = (model, loaded) {
+                self.models.insert(m.id, l);
+            }
+            for result in results {
+                let mut candidate = match result {
+                    Ok(c) => c,
+                    Err(e) => {
+                        sum.skipped.push(Skipped {
+                            series: describe(s),
+                            reason: format!("{e:#}"),
+                        });
+                        continue;
                     }
-                    c
+                };
+                if let Some(f) = follow {
+                    candidate.blocked =
+                        blocked(f, &candidate, tf_ms, now, flags.get(&candidate.bar_time));
+                    if let Some((kind, why)) = &candidate.blocked {
+                        sum.skipped.push(Skipped {
+                            series: describe(s),
+                            reason: format!("{kind}: {why}"),
+                        });
+                    }
                 }
-                Err(e) => {
-                    sum.skipped.push(Skipped {
-                        series: describe(s),
-                        reason: format!("{e:#}"),
-                    });
-                    continue;
+                if db::insert(&self.pool, &candidate).await? {
+                    sum.new += 1;
+                    sum.newest_bar = sum.newest_bar.max(Some(candidate.bar_time));
+                } else {
+                    sum.up_to_date += 1;
                 }
-            };
-            if db::insert(&self.pool, &candidate).await? {
-                sum.new += 1;
-                sum.newest_bar = sum.newest_bar.max(Some(candidate.bar_time));
-            } else {
-                sum.up_to_date += 1;
             }
         }
         if let Some(t) = sum.newest_bar {
             db::announce(&self.pool, sum.new, t).await?;
         }
         Ok(sum)
+    }
+}
+
+fn regime_name(r: engine::features::Regime) -> &'static str {
+    match r {
+        engine::features::Regime::Uptrend => "uptrend",
+        engine::features::Regime::Downtrend => "downtrend",
+        engine::features::Regime::Range => "range",
+    }
+}
+
+/// Closes judged in one scan per series at most (the rest were missed while
+/// nothing scanned: history, not signals).
+const MAX_CATCH_UP: i64 = 16;
+
+/// Why a followed series' close may not become a signal: the follower says
+/// the series is stale or catching up, the bar is already old on the
+/// follower's clock, or the bar itself is flagged.
+fn blocked(
+    f: &crate::db::follow::FollowRow,
+    c: &NewCandidate,
+    tf_ms: TimeMs,
+    now: TimeMs,
+    flag: Option<&(String, String)>,
+) -> Option<(String, String)> {
+    if let Some((kind, detail)) = flag {
+        return Some(("flagged_bar".into(), format!("{kind}: {detail}")));
+    }
+    match f.state.as_str() {
+        "stale" => {
+            return Some((
+                "stale".into(),
+                f.detail.clone().unwrap_or_else(|| "stale".into()),
+            ));
+        }
+        "catching_up" => {
+            return Some(("catching_up".into(), "fetching the bars it missed".into()));
+        }
+        _ => {}
+    }
+    let age = now - (c.bar_time + tf_ms);
+    (age > tf_ms).then(|| {
+        (
+            "stale".into(),
+            format!("the bar closed {} ago", crate::time::span(age)),
+        )
+    })
+}
+
+/// Scans at every bar close, in a task of its own so no job (backfill,
+/// training, a backtest) delays it: each stored bar's tick (LISTEN on the
+/// tick channel, which the follower's and every importer's writes send)
+/// starts a scan; ticks that arrive while one runs are folded into the next.
+/// A slow timer covers series nothing announces. One scanner at a time
+/// across processes (the scan lock): a busy lock skips, the next tick retries.
+pub async fn scan_on_closes(
+    pool: PgPool,
+    backend: Backend,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use sqlx::postgres::PgListener;
+    const FALLBACK: std::time::Duration = std::time::Duration::from_secs(60);
+    let mut scanner = Scanner::new(pool.clone(), backend);
+    let mut backoff = std::time::Duration::from_millis(250);
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "scanner: LISTEN connection failed; retrying");
+                tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = stop.changed() => return }
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(crate::db::candles::TICK_CHANNEL).await {
+            tracing::warn!(error = %e, "scanner: LISTEN failed; retrying");
+            tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = stop.changed() => return }
+            continue;
+        }
+        backoff = std::time::Duration::from_millis(250);
+        // A scan first: bars may have closed while nobody listened.
+        loop {
+            {
+                match scanner.scan().await {
+                    Ok(Some(sum)) if sum.new > 0 || !sum.skipped.is_empty() => {
+                        tracing::info!(new = sum.new, up_to_date = sum.up_to_date, skipped = ?sum.skipped, "signal scan");
+                    }
+                    Ok(Some(_)) => {}
+                    // Another process scans; its scan covers these bars or the next tick comes here.
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "signal scan failed"),
+                }
+            }
+            tokio::select! {
+                n = listener.recv() => match n {
+                    Ok(_) => {
+                        // Fold a burst of ticks (a universe's bars close together) into one scan.
+                        while let Ok(Ok(_)) = tokio::time::timeout(std::time::Duration::from_millis(5), listener.recv()).await {}
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scanner: LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                },
+                _ = tokio::time::sleep(FALLBACK) => {}
+                _ = stop.changed() => return,
+            }
+        }
     }
 }
 
@@ -271,7 +437,24 @@ pub enum Outcome {
 
 /// The plan `c` makes for someone with `profile` and `capital` (all of it
 /// free: the dashboard shows each signal on its own), or why there is none.
-pub fn judge(c: &Candidate, profile: RiskProfile, capital: f64, costs: &CostModel) -> Outcome {
+pub fn judge(
+    c: &Candidate,
+    profile: RiskProfile,
+    capital: f64,
+    costs: &CostModel,
+    gates: &crate::config::SignalGates,
+) -> Outcome {
+    if let Some((kind, why)) = &c.new.blocked {
+        let what = match kind.as_str() {
+            "flagged_bar" => "The bar looks wrong",
+            "catching_up" => "The series is catching up",
+            _ => "The series is stale",
+        };
+        return Outcome::Rejected {
+            kind: kind.clone(),
+            message: format!("{what} ({why}); no signal until a normal, current bar closes"),
+        };
+    }
     let Some(pred) = &c.new.prediction else {
         let message = match c.new.source {
             Source::Technical => {
@@ -300,12 +483,76 @@ pub fn judge(c: &Candidate, profile: RiskProfile, capital: f64, costs: &CostMode
         &profile.limits(),
         costs,
     ) {
-        Ok(p) => Outcome::Plan(Box::new(p)),
+        Ok(p) => match confirmation(c, p.side, gates) {
+            Some(rejected) => rejected,
+            None => Outcome::Plan(Box::new(p)),
+        },
         Err(r) => Outcome::Rejected {
             kind: r.kind().to_string(),
             message: rejection_text(&r),
         },
     }
+}
+
+/// The higher-timeframe and regime gates on a plan's side.
+fn confirmation(
+    c: &Candidate,
+    side: engine::signals::Side,
+    gates: &crate::config::SignalGates,
+) -> Option<Outcome> {
+    use crate::config::HtfGate;
+    if gates.require_trend_regime && c.new.regime.as_deref() == Some("range") {
+        return Some(Outcome::Rejected {
+            kind: "regime_range".into(),
+            message: "The market is ranging (ADX below 25) and a trend regime is required".into(),
+        });
+    }
+    if gates.htf == HtfGate::Off {
+        return None;
+    }
+    let sign = side.sign();
+    let mut agree = Vec::new();
+    let mut against = Vec::new();
+    // Only timeframes above the signal's own can confirm it (a 1d signal has none).
+    let base = engine::Timeframe::parse(&c.timeframe).ok();
+    let above = |tf: &String| {
+        engine::Timeframe::parse(tf)
+            .ok()
+            .zip(base)
+            .is_some_and(|(t, b)| t > b && t.is_multiple_of(b))
+    };
+    for tf in gates.htf_timeframes.iter().filter(|t| above(t)) {
+        match c
+            .new
+            .htf
+            .iter()
+            .find(|(t, _)| t == tf)
+            .and_then(|(_, v)| *v)
+        {
+            Some(v) if v * sign > 0.0 => agree.push(format!("{tf} {v:+.2} %")),
+            Some(v) => against.push(format!("{tf} {v:+.2} %")),
+            None => against.push(format!("{tf} unknown (too little history)")),
+        }
+    }
+    if agree.is_empty() && against.is_empty() {
+        return None;
+    }
+    let ok = match gates.htf {
+        HtfGate::Off => true,
+        HtfGate::Any => !agree.is_empty(),
+        HtfGate::All => against.is_empty(),
+    };
+    (!ok).then(|| Outcome::Rejected {
+        kind: "htf_disagrees".into(),
+        message: format!(
+            "The {side:?} side is not confirmed by the higher-timeframe trend ({}; close vs SMA20, {} required)",
+            against.join(", "),
+            match gates.htf {
+                HtfGate::All => "all",
+                _ => "one",
+            }
+        ),
+    })
 }
 
 fn rejection_text(r: &Rejection) -> String {
@@ -327,7 +574,7 @@ mod tests {
             exchange: "binance".into(),
             market: "spot".into(),
             symbol: "BTC/USDT".into(),
-            timeframe: "1d".into(),
+            timeframe: "15m".into(),
             created_at: chrono::Utc::now(),
             new: NewCandidate {
                 series_id: 1,
@@ -342,6 +589,9 @@ mod tests {
                 coverage_level: None,
                 prediction_set: None,
                 drivers: Vec::new(),
+                blocked: None,
+                regime: Some("uptrend".into()),
+                htf: vec![("1h".into(), Some(0.5)), ("4h".into(), Some(-0.3))],
             },
         }
     }
@@ -356,6 +606,13 @@ mod tests {
         })
     }
 
+    fn off() -> crate::config::SignalGates {
+        crate::config::SignalGates {
+            htf: crate::config::HtfGate::Off,
+            ..Default::default()
+        }
+    }
+
     fn plan(o: Outcome) -> SignalPlan {
         match o {
             Outcome::Plan(p) => *p,
@@ -367,8 +624,8 @@ mod tests {
     fn one_candidate_is_sized_for_each_reader() {
         let c = candidate(up(0.7, 6.0), Source::Model);
         let costs = CostModel::default();
-        let small = plan(judge(&c, RiskProfile::Low, 100.0, &costs));
-        let big = plan(judge(&c, RiskProfile::High, 10_000.0, &costs));
+        let small = plan(judge(&c, RiskProfile::Low, 100.0, &costs, &off()));
+        let big = plan(judge(&c, RiskProfile::High, 10_000.0, &costs, &off()));
         // Same levels: they come from the prediction and the bar, not the reader.
         assert_eq!(
             (small.entry, small.stop_loss, small.take_profit),
@@ -392,24 +649,95 @@ mod tests {
         };
         let rule = candidate(None, Source::Technical);
         assert_eq!(
-            kind(judge(&rule, RiskProfile::Medium, 100.0, &costs)),
+            kind(judge(&rule, RiskProfile::Medium, 100.0, &costs, &off())),
             "no_setup"
         );
         let weak = candidate(up(0.5, 6.0), Source::Model);
         assert_eq!(
-            kind(judge(&weak, RiskProfile::Medium, 100.0, &costs)),
+            kind(judge(&weak, RiskProfile::Medium, 100.0, &costs, &off())),
             "low_confidence"
         );
         let small_move = candidate(up(0.9, 1.0), Source::Model);
         assert_eq!(
-            kind(judge(&small_move, RiskProfile::Medium, 100.0, &costs)),
+            kind(judge(
+                &small_move,
+                RiskProfile::Medium,
+                100.0,
+                &costs,
+                &off()
+            )),
             "low_profit"
         );
         let mut no_atr = candidate(up(0.9, 6.0), Source::Model);
         no_atr.new.atr = None;
         assert_eq!(
-            kind(judge(&no_atr, RiskProfile::Medium, 100.0, &costs)),
+            kind(judge(&no_atr, RiskProfile::Medium, 100.0, &costs, &off())),
             "no_volatility"
         );
+    }
+
+    #[test]
+    fn higher_timeframes_and_regime_gate_the_side() {
+        use crate::config::{HtfGate, SignalGates};
+        let costs = CostModel::default();
+        // 1h agrees with a long (+0.5 %), 4h does not (−0.3 %).
+        let c = candidate(up(0.7, 6.0), Source::Model);
+        let gate = |htf, tfs: &[&str]| SignalGates {
+            htf,
+            htf_timeframes: tfs.iter().map(|s| s.to_string()).collect(),
+            require_trend_regime: false,
+        };
+        match judge(
+            &c,
+            RiskProfile::Medium,
+            100.0,
+            &costs,
+            &gate(HtfGate::All, &["1h", "4h"]),
+        ) {
+            Outcome::Rejected { kind, message } => {
+                assert_eq!(kind, "htf_disagrees");
+                assert!(message.contains("4h -0.30 %"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+        plan(judge(
+            &c,
+            RiskProfile::Medium,
+            100.0,
+            &costs,
+            &gate(HtfGate::Any, &["1h", "4h"]),
+        ));
+        plan(judge(
+            &c,
+            RiskProfile::Medium,
+            100.0,
+            &costs,
+            &gate(HtfGate::All, &["1h"]),
+        ));
+        // A timeframe with no value yet cannot confirm.
+        match judge(
+            &c,
+            RiskProfile::Medium,
+            100.0,
+            &costs,
+            &gate(HtfGate::All, &["1d"]),
+        ) {
+            Outcome::Rejected { kind, message } => {
+                assert_eq!(kind, "htf_disagrees");
+                assert!(message.contains("1d unknown"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+        let mut ranging = c.clone();
+        ranging.new.regime = Some("range".into());
+        let need_trend = SignalGates {
+            require_trend_regime: true,
+            ..off()
+        };
+        match judge(&ranging, RiskProfile::Medium, 100.0, &costs, &need_trend) {
+            Outcome::Rejected { kind, .. } => assert_eq!(kind, "regime_range"),
+            o => panic!("{o:?}"),
+        }
+        plan(judge(&c, RiskProfile::Medium, 100.0, &costs, &need_trend));
     }
 }

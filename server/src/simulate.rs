@@ -150,11 +150,24 @@ pub async fn run_job(
                 Some(preds)
             }
         };
+        let funding = match p.market {
+            Some(Market::Spot) => None,
+            _ => {
+                crate::db::funding::for_candles(
+                    pool,
+                    p.exchange.as_deref(),
+                    symbol.as_str(),
+                    &candles,
+                )
+                .await?
+            }
+        };
         data.push(SeriesData {
             symbol: symbol.to_string(),
             candles,
             predictions,
             lower: None,
+            funding,
         });
     }
     let mut config = BacktestConfig {

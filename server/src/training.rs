@@ -120,6 +120,8 @@ pub fn train_scope(
                     candles: s.candles[from..].to_vec(),
                     predictions: Some(p[from..].to_vec()),
                     lower: None,
+                    // Training's walk-forward backtest charges the constant (its report says so).
+                    funding: None,
                 }
             })
             .filter(|d| !d.candles.is_empty())

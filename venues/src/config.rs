@@ -8,6 +8,10 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
     pub base_url: String,
+    /// Kline stream endpoint (`wss://…`); unset: `base_url` with a ws scheme
+    /// (what the mock exchange and a local proxy serve).
+    #[serde(default)]
+    pub ws_url: Option<String>,
     /// Request weight allowed per minute per IP; 0 = no limit (mock benchmarks).
     pub weight_limit_per_min: u32,
     /// Request weight of one klines call by page size: `[max_limit, weight]`
@@ -25,6 +29,7 @@ impl VenueConfig {
     pub fn binance_spot() -> Self {
         VenueConfig {
             base_url: "https://api.binance.com".into(),
+            ws_url: Some("wss://stream.binance.com:9443".into()),
             weight_limit_per_min: 6000,
             kline_weight_tiers: vec![(1000, 2)],
             max_retries: 8,
@@ -39,9 +44,21 @@ impl VenueConfig {
     pub fn binance_futures() -> Self {
         VenueConfig {
             base_url: "https://fapi.binance.com".into(),
+            ws_url: Some("wss://fstream.binance.com".into()),
             weight_limit_per_min: 2400,
             kline_weight_tiers: vec![(99, 1), (499, 2), (1000, 5), (1500, 10)],
             ..Self::binance_spot()
+        }
+    }
+
+    /// Where the kline streams of this venue market are served.
+    pub fn stream_base(&self) -> String {
+        match &self.ws_url {
+            Some(u) => u.clone(),
+            None => self
+                .base_url
+                .replacen("https://", "wss://", 1)
+                .replacen("http://", "ws://", 1),
         }
     }
 
@@ -70,5 +87,14 @@ mod tests {
         assert_eq!(VenueConfig::binance_spot().best_page(), (1000, 2));
         // 499/2 = 249.5 candles per weight beats 1000/5 = 200 and 1500/10 = 150.
         assert_eq!(VenueConfig::binance_futures().best_page(), (499, 2));
+    }
+
+    #[test]
+    fn streams_default_to_the_rest_host_with_a_ws_scheme() {
+        let mut c = VenueConfig::binance_futures();
+        assert_eq!(c.stream_base(), "wss://fstream.binance.com");
+        c.ws_url = None;
+        c.base_url = "http://127.0.0.1:4000".into();
+        assert_eq!(c.stream_base(), "ws://127.0.0.1:4000");
     }
 }

@@ -56,6 +56,52 @@ fn money(v: f64) -> String {
 }
 
 /// "0.62 [0.41 … 3.10 % at 90 %]": confidence with the conformal move interval.
+/// "45 s", "12 min", "3 h", "5 days".
+fn span_text(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+/// How current the signal's bar is: "closed 2 min ago", "stale: last bar
+/// 3 days ago (disconnected …)", and which data it is.
+fn bar_age_text(s: &SignalView) -> String {
+    let age = span_text(s.bar_age_ms);
+    let text = match s.data_state.as_deref() {
+        Some("stale") => format!(
+            "stale: last bar {age} ago{}",
+            s.data_reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+        Some("catching_up") => format!("catching up: last bar {age} ago"),
+        Some(_) => format!("closed {age} ago"),
+        None => format!("stored data, not followed: bar closed {age} ago"),
+    };
+    if s.demo {
+        format!("demo replay of bundled data · {text}")
+    } else {
+        text
+    }
+}
+
+/// "uptrend · 1h +0.42 % · 4h −0.10 %": the regime and the trends the HTF gate read.
+fn context_text(s: &SignalView) -> String {
+    let mut parts: Vec<String> = s.regime.iter().cloned().collect();
+    for h in &s.htf {
+        parts.push(match h.trend_pct {
+            Some(v) => format!("{} {v:+.2} %", h.timeframe),
+            None => format!("{} –", h.timeframe),
+        });
+    }
+    parts.join(" · ")
+}
+
 fn confidence_text(s: &SignalView) -> String {
     let Some(p) = &s.prediction else {
         return "–".into();
@@ -120,6 +166,11 @@ pub fn SignalsPage() -> impl IntoView {
         },
         |_| load_signals(),
     );
+    Effect::new(move |_| {
+        if let Some(Ok(b)) = board.get() {
+            live.data.set(Some(b.data.clone()));
+        }
+    });
     let selected = RwSignal::new(None::<SignalView>);
     let show_rejected = RwSignal::new(false);
     // Newest close per series from the WebSocket's price ticks.
@@ -188,6 +239,7 @@ fn Board(
         rejected,
         min_net_profit_pct,
         min_confidence,
+        data: board_data,
     } = board;
     let n_rejected = rejected.len();
     let limits = risk_profile.limits();
@@ -213,10 +265,10 @@ fn Board(
         .into_any()
     } else {
         view! {
-            <table class="grid" id="signals-table">
+            <div class="table-wrap"><table class="grid" id="signals-table">
                 <thead><tr>
                     <th>"Pair"</th><th>"TF"</th><th>"Side"</th><th class="num">"Entry"</th><th class="num">"Last"</th>
-                    <th class="num">"TP1"</th><th class="num">"TP2"</th><th class="num">"TP3"</th><th class="num">"Stop"</th>
+                    <th class="num">"TP1 · TP2 · TP3"</th><th class="num">"Stop"</th>
                     <th class="num">"Lev."</th><th class="num">"Size"</th><th class="num">"Margin"</th>
                     <th class="num">"Net after costs"</th><th>"Confidence"</th><th>"Model"</th><th>"Why"</th>
                 </tr></thead>
@@ -230,31 +282,52 @@ fn Board(
                         Some(view! {
                             <tr class="signal-row" data-symbol=s.symbol.clone() data-timeframe=s.timeframe.clone()
                                 on:click=move |_| selected.set(Some(row.clone()))>
-                                <td class="sym">{s.symbol.clone()}<div class="muted small">{format!("{} · {}", s.exchange, format_utc(s.bar_time))}</div></td>
-                                <td>{s.timeframe.clone()}</td>
-                                <td class=side_class>{p.side.clone()}</td>
-                                <td class="num entry">{price(p.entry)}</td>
-                                <td class="num last">{move || price(ticks.read().get(&key).copied().unwrap_or(signal_close))}</td>
-                                <td class="num">{price(p.take_profit[0])}</td>
-                                <td class="num">{price(p.take_profit[1])}</td>
-                                <td class="num">{price(p.take_profit[2])}</td>
-                                <td class="num">{price(p.stop_loss)}</td>
-                                <td class="num leverage">{format!("{:.1}×", p.leverage)}</td>
-                                <td class="num size">{money(p.notional)}<div class="muted small qty">{format!("{:.6}", p.qty)}</div></td>
-                                <td class="num margin">{money(p.margin)}</td>
-                                <td class="num net">{pct(p.expected_net_pct)}<div class="muted small">{money(p.expected_net)}</div></td>
-                                <td class="small">{confidence_text(&s)}</td>
-                                <td class="small model">{s.model.clone()}</td>
-                                <td class="small why">{drivers_text(&s)}</td>
+                                <td class="sym" data-label="Pair">{s.symbol.clone()}<div class="muted small">{s.exchange.clone()}" · "<span class="bar-age" title=format_utc(s.bar_time)>{bar_age_text(&s)}</span></div></td>
+                                <td data-label="TF">{s.timeframe.clone()}</td>
+                                <td class=side_class data-label="Side">{p.side.clone()}</td>
+                                <td class="num entry" data-label="Entry">{price(p.entry)}</td>
+                                <td class="num last" data-label="Last">{move || price(ticks.read().get(&key).copied().unwrap_or(signal_close))}</td>
+                                <td class="num tps" data-label="TP1 · TP2 · TP3">{price(p.take_profit[0])}<br/>{price(p.take_profit[1])}<br/>{price(p.take_profit[2])}</td>
+                                <td class="num stop" data-label="Stop">{price(p.stop_loss)}</td>
+                                <td class="num leverage" data-label="Leverage">{format!("{:.1}×", p.leverage)}</td>
+                                <td class="num size" data-label="Size">{money(p.notional)}<div class="muted small qty">{format!("{:.6}", p.qty)}</div></td>
+                                <td class="num margin" data-label="Margin">{money(p.margin)}</td>
+                                <td class="num net" data-label="Net after costs">{pct(p.expected_net_pct)}<div class="muted small">{money(p.expected_net)}</div></td>
+                                <td class="small confidence" data-label="Confidence">{confidence_text(&s)}</td>
+                                <td class="small model" data-label="Model">{s.model.clone()}</td>
+                                <td class="small why" data-label="Why">{drivers_text(&s)}<div class="muted small context">{context_text(&s)}</div></td>
                             </tr>
                         })
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
         }
         .into_any()
     };
+    let d = board_data.clone();
+    let banner = if d.demo {
+        Some(("demo", "Demo: the venue cannot be reached, so the bundled BTC 15m bars (Yahoo, 2021) are replayed on a local mock exchange, faster than real time. Not market data.".to_owned()))
+    } else if d.stale > 0 {
+        Some((
+            "stale",
+            format!(
+                "{} followed series are stale: they make no signals until they are live again.",
+                d.stale
+            ),
+        ))
+    } else if d.catching_up > 0 {
+        Some((
+            "catching_up",
+            format!(
+                "{} followed series are catching up on missed bars.",
+                d.catching_up
+            ),
+        ))
+    } else {
+        None
+    };
     view! {
+        {banner.map(|(state, text)| view! { <p class="banner" id="data-banner" data-state=state>{text}</p> })}
         <p class="summary" id="signals-summary">{summary}</p>
         {table}
         <div class="row-form">
@@ -264,7 +337,7 @@ fn Board(
         </div>
         <Show when=move || show_rejected.get()>
             <table class="grid" id="rejected-table">
-                <thead><tr><th>"Pair"</th><th>"TF"</th><th>"Bar (UTC)"</th><th>"Reason"</th><th>"Expected move"</th><th>"Confidence"</th><th>"Model"</th></tr></thead>
+                <thead><tr><th>"Pair"</th><th>"TF"</th><th>"Bar (UTC)"</th><th>"Data"</th><th>"Reason"</th><th>"Expected move"</th><th>"Confidence"</th><th>"Model"</th></tr></thead>
                 <tbody>
                     {rejected.iter().map(|s| {
                         let row = s.clone();
@@ -274,6 +347,7 @@ fn Board(
                                 <td class="sym">{s.symbol.clone()}</td>
                                 <td>{s.timeframe.clone()}</td>
                                 <td>{format_utc(s.bar_time)}</td>
+                                <td class="small bar-age">{bar_age_text(s)}</td>
                                 <td class="reason">{s.rejection_reason.clone().unwrap_or_default()}</td>
                                 <td class="num">{s.prediction.as_ref().map(|p| pct(p.expected_move_pct)).unwrap_or_else(|| "–".into())}</td>
                                 <td class="small">{confidence_text(s)}</td>

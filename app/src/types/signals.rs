@@ -85,6 +85,27 @@ pub struct SignalView {
     /// low_profit, move_against_side, no_setup, sizing, …
     pub rejection: Option<String>,
     pub rejection_reason: Option<String>,
+    /// The follower's state of the series: live, catching_up, stale; `None`
+    /// when the series is not followed (stored or imported data only).
+    pub data_state: Option<String>,
+    /// Why it is stale (disconnected, venue error, no data), in words.
+    pub data_reason: Option<String>,
+    /// How long ago the bar closed, on the follower's clock (the demo's
+    /// replay clock) or, for a series nobody follows, the wall clock.
+    pub bar_age_ms: i64,
+    /// The bars are the demo replay of the bundled data, not a market.
+    pub demo: bool,
+    /// Market regime at the bar: uptrend, downtrend, range.
+    pub regime: Option<String>,
+    /// Higher-timeframe trends (close vs SMA20, percent) the HTF gate read.
+    pub htf: Vec<HtfView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HtfView {
+    pub timeframe: String,
+    pub trend_pct: Option<f64>,
 }
 
 /// The dashboard: every series' newest candidate, judged for one reader.
@@ -101,6 +122,33 @@ pub struct SignalBoard {
     /// The gates: minimum expected net profit (percent) and confidence.
     pub min_net_profit_pct: f64,
     pub min_confidence: f64,
+    /// Followed base series by state, and whether they are the demo replay.
+    pub data: DataSummary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DataSummary {
+    pub live: usize,
+    pub catching_up: usize,
+    pub stale: usize,
+    pub demo: bool,
+}
+
+impl DataSummary {
+    /// `live` when every followed series is, `stale` when any is, else
+    /// `catching_up`; `none` when nothing is followed.
+    pub fn state(&self) -> &'static str {
+        if self.live + self.catching_up + self.stale == 0 {
+            "none"
+        } else if self.stale > 0 {
+            "stale"
+        } else if self.catching_up > 0 {
+            "catching_up"
+        } else {
+            "live"
+        }
+    }
 }
 
 /// One candle of a chart.

@@ -22,4 +22,24 @@ pub struct SystemStatus {
     pub users: i64,
     /// WebSocket clients connected to this process.
     pub ws_clients: u64,
+    /// The follower's state of every followed series.
+    pub follow: Vec<FollowView>,
+}
+
+/// One followed series as the follower last reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FollowView {
+    /// `binance futures BTC/USDT 15m`.
+    pub series: String,
+    /// base (signals) or confirm (higher timeframe).
+    pub role: String,
+    /// live, catching_up, stale.
+    pub state: String,
+    pub reason: Option<String>,
+    /// Stale since (UTC ms on the follower's clock).
+    pub since: Option<i64>,
+    /// Newest stored bar's open time (UTC ms).
+    pub newest: Option<i64>,
+    pub demo: bool,
 }

@@ -81,6 +81,9 @@ pub struct SeriesInput<'a> {
     pub atr: &'a [Option<f64>],
     /// Lower-timeframe bars of the same symbol, for the intrabar policy.
     pub lower: Option<&'a [Candle]>,
+    /// Stored funding settlements (time-sorted) of a perpetual: charged at
+    /// their real times and rates; `None` charges the cost model's constant.
+    pub funding: Option<&'a [crate::costs::FundingRate]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -465,7 +468,18 @@ impl Engine<'_> {
         let cfg = self.cfg;
         let p = &mut self.positions[k];
         let hours = self.bar_ms as f64 / 3_600_000.0;
-        let f = cfg.costs.funding(p.qty_open * bar.close, hours);
+        let notional = p.qty_open * bar.close;
+        let f = match x.funding {
+            // Settlements during this bar, at the bar's close as the mark.
+            Some(rates) => crate::costs::settled_funding(
+                rates,
+                bar.open_time,
+                bar.open_time + self.bar_ms,
+                p.s(),
+                notional,
+            ),
+            None => cfg.costs.funding(notional, hours),
+        };
         p.funding += f;
         self.cash -= f;
         let held = bar.open_time + self.bar_ms - p.entry_time;

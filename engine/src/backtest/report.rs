@@ -19,6 +19,8 @@ pub struct SeriesData {
     /// Model predictions per bar (for the model and hybrid strategies).
     pub predictions: Option<Vec<Option<Prediction>>>,
     pub lower: Option<Vec<Candle>>,
+    /// Stored funding settlements; `None`: the cost model's constant rate.
+    pub funding: Option<Vec<crate::costs::FundingRate>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +30,9 @@ pub struct DataRange {
     pub bars: usize,
     pub from: Option<TimeMs>,
     pub to: Option<TimeMs>,
+    /// How funding was charged: `stored rates (N settlements)` or `constant …`.
+    #[serde(default)]
+    pub funding: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +190,13 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
                 bars: d.candles.len(),
                 from: d.candles.first().map(|c| c.open_time),
                 to: d.candles.last().map(|c| c.open_time),
+                funding: match &d.funding {
+                    Some(r) => format!("stored rates ({} settlements)", r.len()),
+                    None => format!(
+                        "constant {} bp/h (no stored rates)",
+                        spec.config.costs.funding_bps_per_hour
+                    ),
+                },
             })
             .collect(),
         input_hash: input_hash(data, spec),
@@ -216,6 +228,7 @@ fn series_inputs<'a>(
             predictions: &preds[k],
             atr: &atr[k],
             lower: d.lower.as_deref(),
+            funding: d.funding.as_deref(),
         })
         .collect()
 }
@@ -275,6 +288,10 @@ pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
                 }
                 None => h.update([0u8]),
             }
+        }
+        for r in d.funding.iter().flatten() {
+            h.update(r.time.to_le_bytes());
+            h.update(r.rate.to_le_bytes());
         }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

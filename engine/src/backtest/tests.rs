@@ -57,6 +57,7 @@ fn go(
             predictions: preds,
             atr: &atr,
             lower,
+            funding: None,
         }],
         Timeframe::H1,
         cfg,
@@ -249,9 +250,66 @@ fn max_positions_and_the_gate_are_enforced() {
             predictions: &preds,
             atr: &atr,
             lower: None,
+            funding: None,
         })
         .collect();
     let r = run(&inputs, Timeframe::H1, &k);
     assert!(r.equity.iter().all(|p| p.open_positions <= 2));
     assert!(r.rejections.get("max_positions").copied().unwrap_or(0) > 0);
+}
+
+#[test]
+fn stored_funding_is_charged_at_its_settlements_and_signs() {
+    use crate::costs::FundingRate;
+    let c = flat(60);
+    let mut preds = vec![None; 60];
+    preds[0] = long(2.0);
+    // Real-looking 8-hourly settlements, one of them negative, one outside the hold.
+    let rates: Vec<FundingRate> = [
+        (8, 0.0001),
+        (16, -0.0002),
+        (24, 0.0003),
+        (32, 0.00005),
+        (40, 0.0001),
+        (48, 0.0002),
+        (56, 0.5),
+    ]
+    .iter()
+    .map(|&(h, rate)| FundingRate { time: h * H, rate })
+    .collect();
+    let atr = vec![Some(1.0); c.len()];
+    let run_with = |preds: &[Option<Prediction>], funding: Option<&[FundingRate]>| {
+        run(
+            &[SeriesInput {
+                symbol: "BTC/USDT",
+                candles: &c,
+                predictions: preds,
+                atr: &atr,
+                lower: None,
+                funding,
+            }],
+            Timeframe::H1,
+            &cfg(),
+        )
+    };
+    let r = run_with(&preds, Some(&rates));
+    let t = &r.trades[0];
+    // Entry at the open of bar 1, out by the 48 h time stop at 49 h: the
+    // settlements at 8…48 h fall inside, the one at 56 h does not.
+    assert_eq!((t.entry_time, t.exit_time), (H, 49 * H));
+    let hand = t.qty * 100.0 * (0.0001 - 0.0002 + 0.0003 + 0.00005 + 0.0001 + 0.0002);
+    assert!((t.funding - hand).abs() < 1e-12, "{} vs {hand}", t.funding);
+    assert!((r.equity.last().unwrap().equity - (100.0 + t.pnl)).abs() < 1e-9);
+    // A short receives what a long pays.
+    let mut short = preds.clone();
+    short[0] = Some(Prediction {
+        p_up: 0.0,
+        p_down: 1.0,
+        expected_move_pct: -2.0,
+        ..long(2.0).unwrap()
+    });
+    let s = run_with(&short, Some(&rates));
+    assert!((s.trades[0].funding + s.trades[0].qty * 100.0 * 0.00055).abs() < 1e-12);
+    // No stored rates: the constant (zero in this config).
+    assert_eq!(run_with(&preds, None).trades[0].funding, 0.0);
 }

@@ -88,6 +88,8 @@ pub enum Command {
     Coverage(data::CoverageArgs),
     /// Serve a local mock of Binance's klines API (tests, demos, benchmarks).
     MockExchange(live::MockArgs),
+    /// Keep the followed universe ([follow]) current in the foreground, scanning at every close.
+    Follow(live::FollowArgs),
     /// Scan every stored series at its newest closed bar for signal
     /// candidates now (workers do this after every bar close).
     Scan(live::ScanArgs),
@@ -150,7 +152,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Jobs(j)) => jobs::jobs_cmd(&cli, &settings, j).await,
         Some(Command::Worker(a)) => {
             let pool = connect(&cli).await?;
-            let n = crate::jobs::worker(pool, settings, a.once, shutdown_signal()).await?;
+            // A long-running worker also follows (when no other process does) and scans.
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let background = if a.once {
+                Vec::new()
+            } else {
+                crate::live::start(&pool, &settings, None, &stop_rx).await
+            };
+            let n = crate::jobs::worker(pool, settings, a.once, shutdown_signal()).await;
+            let _ = stop_tx.send(true);
+            for t in background {
+                let _ = t.await;
+            }
+            let n = n?;
             if cli.json {
                 print_json(&serde_json::json!({ "jobs_run": n }))
             } else {
@@ -161,5 +175,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Coverage(a)) => data::coverage_cmd(&cli, a).await,
         Some(Command::MockExchange(a)) => live::mock_cmd(&cli, a).await,
         Some(Command::Scan(a)) => live::scan_cmd(&cli, a).await,
+        Some(Command::Follow(a)) => live::follow_cmd(&cli, &settings, a).await,
     }
 }

@@ -496,6 +496,28 @@ pub struct BacktestArgs {
 
 pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
     let series = load(cli, &a.source).await?;
+    // Stored funding settlements of stored perpetuals (files carry none).
+    let source = a.source.source();
+    let store = if source.needs_store() && source.market != Some(engine::Market::Spot) {
+        Some(connect(cli).await?)
+    } else {
+        None
+    };
+    let mut funding = Vec::with_capacity(series.len());
+    for s in &series {
+        funding.push(match &store {
+            Some(pool) => {
+                crate::db::funding::for_candles(
+                    pool,
+                    source.exchange.as_deref(),
+                    &s.symbol,
+                    &s.candles,
+                )
+                .await?
+            }
+            None => None,
+        });
+    }
     let needs_signals = matches!(a.strategy, StrategyArg::Model | StrategyArg::Hybrid);
     if needs_signals && a.signals.len() != series.len() {
         bail!(
@@ -538,6 +560,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
             candles: s.candles,
             predictions,
             lower,
+            funding: funding[k].take(),
         });
     }
     let mut config = BacktestConfig {

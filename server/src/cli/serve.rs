@@ -70,12 +70,18 @@ pub(super) async fn serve(cli: &Cli, settings: &Settings, a: &ServeArgs) -> anyh
             .await
         }));
     }
+    // The follower and the scanner, each in its own task (never behind a job).
+    let demo_data = a.seed.clone().unwrap_or_else(|| PathBuf::from("data"));
+    let background = crate::live::start(&pool, settings, Some(&demo_data), &stop_rx).await;
     announce_first_admin(&pool).await?;
     let opts = crate::web::leptos_options(a.addr, &a.site_root)?;
     let result = crate::web::serve(pool, opts, settings, shutdown_signal()).await;
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;
+    }
+    for t in background {
+        let _ = t.await;
     }
     result
 }

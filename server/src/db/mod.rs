@@ -1,6 +1,8 @@
 //! The SQL layer: every query the server runs lives under this module.
 
 pub mod candles;
+pub mod follow;
+pub mod funding;
 pub mod jobs;
 pub mod models;
 pub mod signals;

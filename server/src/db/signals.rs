@@ -54,6 +54,13 @@ pub struct NewCandidate {
     pub coverage_level: Option<f64>,
     pub prediction_set: Option<String>,
     pub drivers: Vec<Driver>,
+    /// Why this close makes no signal whatever it predicts: the series was
+    /// not fit to trade on (`stale`, `catching_up`, `flagged_bar`) and the text.
+    pub blocked: Option<(String, String)>,
+    /// Market regime at the bar: uptrend, downtrend, range.
+    pub regime: Option<String>,
+    /// Each joined higher timeframe's trend (close vs SMA20, percent), if known.
+    pub htf: Vec<(String, Option<f64>)>,
 }
 
 /// A stored candidate with its series.
@@ -75,8 +82,8 @@ pub async fn insert(pool: &PgPool, c: &NewCandidate) -> Result<bool, DbError> {
     let done = sqlx::query(
         "INSERT INTO signal_candidates (series_id, bar_time, price, atr, source, model_id, model_label,
              p_up, p_neutral, p_down, expected_move_pct, confidence, move_low, move_high,
-             coverage_level, prediction_set, drivers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             coverage_level, prediction_set, drivers, blocked, blocked_reason, regime, htf)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (series_id, bar_time, source) DO NOTHING",
     )
     .bind(c.series_id)
@@ -96,6 +103,10 @@ pub async fn insert(pool: &PgPool, c: &NewCandidate) -> Result<bool, DbError> {
     .bind(c.coverage_level)
     .bind(&c.prediction_set)
     .bind(drivers)
+    .bind(c.blocked.as_ref().map(|b| b.0.as_str()))
+    .bind(c.blocked.as_ref().map(|b| b.1.as_str()))
+    .bind(&c.regime)
+    .bind(serde_json::to_value(&c.htf).map_err(|e| DbError::Corrupt(e.to_string()))?)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -147,7 +158,8 @@ pub async fn announce(pool: &PgPool, new: usize, bar_time: TimeMs) -> Result<(),
 
 const COLUMNS: &str = "c.id, s.exchange, s.market, s.symbol, s.timeframe, c.series_id, c.bar_time, c.price, c.atr,
     c.source, c.model_id, c.model_label, c.p_up, c.p_neutral, c.p_down, c.expected_move_pct, c.confidence,
-    c.move_low, c.move_high, c.coverage_level, c.prediction_set, c.drivers, c.created_at";
+    c.move_low, c.move_high, c.coverage_level, c.prediction_set, c.drivers, c.created_at,
+    c.blocked, c.blocked_reason, c.regime, c.htf";
 
 fn row(r: &sqlx::postgres::PgRow) -> Result<Candidate, DbError> {
     use sqlx::Row;
@@ -192,6 +204,12 @@ fn row(r: &sqlx::postgres::PgRow) -> Result<Candidate, DbError> {
             prediction_set: r.try_get("prediction_set")?,
             drivers: serde_json::from_value(drivers)
                 .map_err(|e| DbError::Corrupt(format!("signal drivers: {e}")))?,
+            blocked: r
+                .try_get::<Option<String>, _>("blocked")?
+                .zip(r.try_get::<Option<String>, _>("blocked_reason")?),
+            regime: r.try_get("regime")?,
+            htf: serde_json::from_value(r.try_get("htf")?)
+                .map_err(|e| DbError::Corrupt(format!("signal htf: {e}")))?,
         },
     })
 }
@@ -209,6 +227,16 @@ pub async fn latest(pool: &PgPool) -> Result<Vec<Candidate>, DbError> {
     .fetch_all(pool)
     .await?;
     rows.iter().map(row).collect()
+}
+
+/// How many candidates `series_id` has (tests: one scan decision per close).
+pub async fn count_of_series(pool: &PgPool, series_id: i32) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM signal_candidates WHERE series_id = $1")
+            .bind(series_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Candidates of one series since `from` (ms), oldest first: chart markers.

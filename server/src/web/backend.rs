@@ -70,8 +70,15 @@ fn plan_view(p: &engine::signals::SignalPlan) -> PlanView {
 }
 
 /// A candidate as the reader sees it, judged for their profile and capital.
-fn signal_view(c: &Candidate, outcome: &Outcome) -> SignalView {
+fn signal_view(
+    c: &Candidate,
+    outcome: &Outcome,
+    follow: Option<&db::follow::FollowRow>,
+    wall: chrono::DateTime<chrono::Utc>,
+) -> SignalView {
     let n = &c.new;
+    let tf_ms = engine::Timeframe::parse(&c.timeframe).map_or(0, |t| t.duration_ms());
+    let now = follow.map_or(wall.timestamp_millis(), |f| f.clock_at(wall));
     let (plan, rejection, rejection_reason) = match outcome {
         Outcome::Plan(p) => (Some(plan_view(p)), None, None),
         Outcome::Rejected { kind, message } => (None, Some(kind.clone()), Some(message.clone())),
@@ -109,7 +116,45 @@ fn signal_view(c: &Candidate, outcome: &Outcome) -> SignalView {
         plan,
         rejection,
         rejection_reason,
+        data_state: follow.map(|f| f.state.clone()),
+        data_reason: follow.and_then(|f| f.detail.clone()),
+        bar_age_ms: (now - (n.bar_time + tf_ms)).max(0),
+        demo: follow.is_some_and(|f| f.demo),
+        regime: n.regime.clone(),
+        htf: n
+            .htf
+            .iter()
+            .map(|(timeframe, trend_pct)| app::types::HtfView {
+                timeframe: timeframe.clone(),
+                trend_pct: *trend_pct,
+            })
+            .collect(),
     }
+}
+
+async fn follow_views(pool: &sqlx::PgPool) -> Result<Vec<app::types::FollowView>, db::DbError> {
+    let states = db::follow::states(pool).await?;
+    let mut out: Vec<app::types::FollowView> = db::candles::list_series(pool)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            let f = states.get(&s.id)?;
+            Some(app::types::FollowView {
+                series: format!(
+                    "{} {} {} {}",
+                    s.key.exchange, s.key.market, s.key.symbol, s.key.timeframe
+                ),
+                role: f.role.clone(),
+                state: f.state.clone(),
+                reason: f.detail.clone(),
+                since: f.since,
+                newest: s.last_open,
+                demo: f.demo,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.series.cmp(&b.series));
+    Ok(out)
 }
 
 fn db_err(e: impl std::fmt::Display) -> AppError {
@@ -674,6 +719,7 @@ impl Pages for PgBackend {
                 running_jobs,
                 users,
                 ws_clients: self.ws_clients.load(Ordering::Relaxed),
+                follow: follow_views(&self.pool).await.map_err(db_err)?,
             })
         })
     }
@@ -689,10 +735,36 @@ impl Pages for PgBackend {
                 None => self.settings(&v).await?,
             };
             let candidates = db::signals::latest(&self.pool).await.map_err(db_err)?;
+            let follow = db::follow::states(&self.pool).await.map_err(db_err)?;
+            let predicted = db::funding::predicted(&self.pool).await.map_err(db_err)?;
+            let wall = chrono::Utc::now();
             let (mut signals, mut rejected) = (Vec::new(), Vec::new());
             for c in &candidates {
-                let outcome = judge(c, s.risk_profile, s.capital, &self.costs_for(&c.exchange));
-                let view = signal_view(c, &outcome);
+                let mut costs = self.costs_for(&c.exchange);
+                // A perpetual's plan estimates funding for its holding time
+                // from the current predicted rate (either sign costs: a plan
+                // must not count on being paid).
+                if let Some(p) = predicted.get(&(c.exchange.clone(), c.symbol.clone()))
+                    && p.interval_hours > 0.0
+                {
+                    costs.funding_bps_per_hour = p.rate.abs() * 1e4 / p.interval_hours;
+                }
+                let mut outcome =
+                    judge(c, s.risk_profile, s.capital, &costs, &self.settings.signals);
+                let f = follow.get(&c.new.series_id);
+                // A series that went stale after its last decision makes no signal now.
+                if let (Some(f), Outcome::Plan(_)) = (f, &outcome)
+                    && f.state == "stale"
+                {
+                    outcome = Outcome::Rejected {
+                        kind: "stale".into(),
+                        message: format!(
+                            "The series is stale ({}); no signal until it is live again",
+                            f.detail.clone().unwrap_or_default()
+                        ),
+                    };
+                }
+                let view = signal_view(c, &outcome, f, wall);
                 match outcome {
                     Outcome::Plan(_) => signals.push(view),
                     Outcome::Rejected { .. } => rejected.push(view),
@@ -704,7 +776,18 @@ impl Pages for PgBackend {
                 net(b).total_cmp(&net(a))
             });
             let gates = PlanConfig::default();
+            let base = follow.values().filter(|f| f.role == "base");
+            let mut data = app::types::DataSummary::default();
+            for f in base {
+                match f.state.as_str() {
+                    "live" => data.live += 1,
+                    "catching_up" => data.catching_up += 1,
+                    _ => data.stale += 1,
+                }
+                data.demo |= f.demo;
+            }
             Ok(SignalBoard {
+                data,
                 risk_profile: s.risk_profile,
                 capital: s.capital,
                 signals,
@@ -773,13 +856,15 @@ impl Pages for PgBackend {
                 .await
                 .map_err(db_err)?
                 .iter()
-                .filter_map(|c| match judge(c, s.risk_profile, s.capital, &costs) {
-                    Outcome::Plan(p) => Some(Marker {
-                        t: c.new.bar_time,
-                        side: plan_view(&p).side,
-                        entry: p.entry,
-                    }),
-                    Outcome::Rejected { .. } => None,
+                .filter_map(|c| {
+                    match judge(c, s.risk_profile, s.capital, &costs, &self.settings.signals) {
+                        Outcome::Plan(p) => Some(Marker {
+                            t: c.new.bar_time,
+                            side: plan_view(&p).side,
+                            entry: p.entry,
+                        }),
+                        Outcome::Rejected { .. } => None,
+                    }
                 })
                 .collect();
             Ok(ChartData {

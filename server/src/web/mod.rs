@@ -129,22 +129,57 @@ async fn health(State(s): State<AppState>) -> impl IntoResponse {
 
 /// Readiness: the database answers too.
 async fn ready(State(s): State<AppState>) -> impl IntoResponse {
-    match sqlx::query_scalar::<_, i32>("SELECT 1")
+    if let Err(e) = sqlx::query_scalar::<_, i32>("SELECT 1")
         .fetch_one(&s.pool)
         .await
     {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ready", "database": "ok" })),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "status": "not ready", "database": "unreachable" })),
-            )
-        }
+        tracing::warn!(error = %e, "readiness check failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "not ready", "database": "unreachable" })),
+        );
     }
+    // The follower's view of each followed series; stale data does not make
+    // the server unready (restarting it would not help), it is reported.
+    let follow = match crate::db::follow::states(&s.pool).await {
+        Ok(states) => {
+            let series = crate::db::candles::list_series(&s.pool)
+                .await
+                .unwrap_or_default();
+            let name = |id: i32| {
+                series.iter().find(|r| r.id == id).map_or_else(
+                    || id.to_string(),
+                    |r| {
+                        format!(
+                            "{} {} {} {}",
+                            r.key.exchange, r.key.market, r.key.symbol, r.key.timeframe
+                        )
+                    },
+                )
+            };
+            let mut rows: Vec<serde_json::Value> = states
+                .values()
+                .map(|f| {
+                    serde_json::json!({
+                        "series": name(f.series_id), "role": f.role, "state": f.state,
+                        "reason": f.reason, "detail": f.detail, "since": f.since,
+                        "demo": f.demo, "updated_at": f.updated_at,
+                    })
+                })
+                .collect();
+            rows.sort_by(|a, b| a["series"].as_str().cmp(&b["series"].as_str()));
+            let count = |st: &str| states.values().filter(|f| f.state == st).count();
+            serde_json::json!({
+                "live": count("live"), "catching_up": count("catching_up"), "stale": count("stale"),
+                "series": rows,
+            })
+        }
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    };
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "status": "ready", "database": "ok", "follow": follow })),
+    )
 }
 
 /// Serves on `listener` until `stop` resolves (client addresses reach the

@@ -149,6 +149,116 @@ impl BinanceClient {
     }
 }
 
+impl BinanceClient {
+    /// One GET with the client's weight accounting and retries; the body on 200.
+    async fn get_json(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        what: &str,
+    ) -> Result<Vec<u8>, ExchangeError> {
+        let mut failures = 0u32;
+        loop {
+            let permit = self.budget.acquire(1).await;
+            let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
+            let resp = self.http.get(&url).query(query).send().await;
+            let err = match resp {
+                Ok(resp) => {
+                    if let Some(used) = resp
+                        .headers()
+                        .get("x-mbx-used-weight-1m")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u32>().ok())
+                    {
+                        self.budget.observe(permit, used);
+                    }
+                    let status = resp.status();
+                    if status == StatusCode::OK {
+                        match resp.bytes().await {
+                            Ok(b) => return Ok(b.to_vec()),
+                            Err(e) => format!("reading body: {e}"),
+                        }
+                    } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                        format!("HTTP {status}")
+                    } else {
+                        let body = resp.bytes().await.unwrap_or_default();
+                        let api: Option<parse::ApiError> = serde_json::from_slice(&body).ok();
+                        return Err(ExchangeError::Rejected {
+                            venue: VENUE.into(),
+                            symbol: what.into(),
+                            status: status.as_u16(),
+                            code: api.as_ref().map_or(0, |a| a.code),
+                            message: api.map_or_else(
+                                || String::from_utf8_lossy(&body).chars().take(200).collect(),
+                                |a| a.msg,
+                            ),
+                        });
+                    }
+                }
+                Err(e) => format!("request failed: {e}"),
+            };
+            failures += 1;
+            if failures > self.cfg.max_retries {
+                return Err(ExchangeError::Exhausted {
+                    venue: VENUE.into(),
+                    symbol: what.into(),
+                    attempts: failures,
+                    last: err,
+                });
+            }
+            tokio::time::sleep(self.backoff(failures - 1)).await;
+        }
+    }
+
+    /// Settled funding rates of a USDⓈ-M perpetual in `[start, end)`, oldest
+    /// first, at most 1000 (the endpoint's page).
+    pub async fn funding_rates(
+        &self,
+        symbol: &Symbol,
+        start: TimeMs,
+        end: TimeMs,
+    ) -> Result<Vec<parse::Settlement>, ExchangeError> {
+        let body = self
+            .get_json(
+                "/fapi/v1/fundingRate",
+                &[
+                    ("symbol", symbol.concatenated()),
+                    ("startTime", start.to_string()),
+                    ("endTime", (end - 1).to_string()),
+                    ("limit", "1000".into()),
+                ],
+                symbol.as_str(),
+            )
+            .await?;
+        parse::funding_rates(&body).map_err(|last| ExchangeError::Exhausted {
+            venue: VENUE.into(),
+            symbol: symbol.to_string(),
+            attempts: 1,
+            last,
+        })
+    }
+
+    /// The current mark price and predicted funding rate.
+    pub async fn premium_index(
+        &self,
+        symbol: &Symbol,
+    ) -> Result<parse::PremiumIndex, ExchangeError> {
+        let body = self
+            .get_json(
+                "/fapi/v1/premiumIndex",
+                &[("symbol", symbol.concatenated())],
+                symbol.as_str(),
+            )
+            .await?;
+        parse::premium_index(&body).map_err(|last| ExchangeError::Exhausted {
+            venue: VENUE.into(),
+            symbol: symbol.to_string(),
+            attempts: 1,
+            last,
+        })
+    }
+}
+
 impl Exchange for BinanceClient {
     fn venue(&self) -> &str {
         VENUE

@@ -1,15 +1,23 @@
-//! A local stand-in for Binance's klines endpoints, speaking the real
-//! protocol (paths, parameters, payload, weight header, 429 + Retry-After,
-//! 418, error bodies). Tests, benchmarks and demos backfill from it; it
-//! serves real candles from the repo and, for scale tests only, synthetic
-//! ones for symbols whose base starts with `SYN`.
+//! A local stand-in for Binance, speaking the real protocol: the klines
+//! endpoints (paths, parameters, payload, weight header, 429 + Retry-After,
+//! 418, error bodies), the combined kline WebSocket stream (Binance's
+//! message format, pings, server-side disconnects on demand) and the server
+//! time. Tests, benchmarks and demos backfill and follow from it; it serves
+//! real candles from the repo and, for scale tests only, synthetic ones for
+//! symbols whose base starts with `SYN`.
+//!
+//! Time is the mock's [`Clock`]: the system clock, or a replay clock that
+//! plays stored bars forward at a chosen speed. Only bars closed on that
+//! clock are served or streamed, each published on the stream when it
+//! closes, so the whole live loop runs offline.
 
 use super::parse;
 use crate::config::VenueConfig;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use engine::resample::{Completeness, resample};
 use engine::{Candle, Market, Symbol, TimeMs, Timeframe};
@@ -17,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use trading::clock::{Clock, SystemClock};
 
 /// Something to go wrong with one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +55,12 @@ pub struct MockConfig {
     pub latency: Duration,
     /// First open time of synthetic `SYN*` series.
     pub synthetic_from: TimeMs,
+    /// What "now" is: which bars are closed, when each is streamed.
+    pub clock: Arc<dyn Clock>,
+    /// The stream pings this often (Binance futures: 3 min)…
+    pub ping_every: Duration,
+    /// …and drops a client that has not ponged for this long (10 min).
+    pub pong_timeout: Duration,
 }
 
 impl Default for MockConfig {
@@ -55,6 +70,9 @@ impl Default for MockConfig {
             ban_after_429s: None,
             latency: Duration::ZERO,
             synthetic_from: 1_577_836_800_000,
+            clock: Arc::new(SystemClock),
+            ping_every: Duration::from_secs(180),
+            pong_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -69,6 +87,13 @@ pub struct MockStats {
     pub max_window_weight: u32,
     /// Per calendar minute: (window start ms, weight, candles served), oldest first.
     pub windows: Vec<(i64, u32, u64)>,
+    /// Stream connections accepted, and closed klines sent on them.
+    pub ws_connections: u64,
+    pub ws_bars_sent: u64,
+    /// Connections dropped for not answering pings.
+    pub ws_ping_timeouts: u64,
+    /// Stream connections refused while streams were down.
+    pub ws_refused: u64,
 }
 
 #[derive(Debug, Default)]
@@ -89,6 +114,16 @@ struct Inner {
     resampled: Mutex<HashMap<(String, Timeframe), Series>>,
     faults: Mutex<VecDeque<Fault>>,
     counters: Mutex<Counters>,
+    /// Venue symbols no longer served, from this time (mock clock) on.
+    halted: Mutex<HashMap<String, TimeMs>>,
+    /// Funding settlements (time, rate) by venue symbol, time-sorted.
+    funding: HashMap<String, Arc<Vec<(TimeMs, f64)>>>,
+    /// Bumped to make every stream connection close (server-side disconnect).
+    disconnects: tokio::sync::watch::Sender<u64>,
+    /// While set, stream connections are refused (HTTP 503), REST still answers.
+    streams_down: std::sync::atomic::AtomicBool,
+    /// Raw text sent on every open stream (malformed-message tests).
+    inject: tokio::sync::broadcast::Sender<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +186,11 @@ impl MockExchange {
                 resampled: Mutex::default(),
                 faults: Mutex::default(),
                 counters: Mutex::default(),
+                halted: Mutex::default(),
+                funding: HashMap::new(),
+                streams_down: Default::default(),
+                disconnects: tokio::sync::watch::channel(0).0,
+                inject: tokio::sync::broadcast::channel(64).0,
             }),
         }
     }
@@ -164,6 +204,87 @@ impl MockExchange {
         self
     }
 
+    /// Serves `rates` (settlement time, rate) as `symbol`'s funding history.
+    pub fn with_funding(mut self, symbol: &Symbol, mut rates: Vec<(TimeMs, f64)>) -> Self {
+        rates.sort_by_key(|r| r.0);
+        Arc::get_mut(&mut self.inner)
+            .expect("configure the mock before serving")
+            .funding
+            .insert(symbol.concatenated(), Arc::new(rates));
+        self
+    }
+
+    /// Funding of `symbol`: what was given, else 8-hourly settlements over
+    /// its bars with a deterministic rate around Binance's 0.01 % baseline
+    /// (synthetic: the repo holds no funding history).
+    fn funding_of(&self, symbol: &str) -> Option<Arc<Vec<(TimeMs, f64)>>> {
+        if let Some(f) = self.inner.funding.get(symbol) {
+            return Some(f.clone());
+        }
+        let (_, base) = self.inner.series.get(symbol)?;
+        let (first, last) = (base.first()?.open_time, base.last()?.open_time);
+        const EIGHT_H: TimeMs = 8 * 3_600_000;
+        let rates = (first.div_euclid(EIGHT_H) + 1..=last.div_euclid(EIGHT_H))
+            .map(|k| (k * EIGHT_H, 0.0001 + 0.00015 * ((k as f64) / 5.0).sin()))
+            .collect();
+        Some(Arc::new(rates))
+    }
+
+    async fn funding_history(&self, q: FundingQuery) -> Response {
+        if let Err(r) = self.charge(1) {
+            return *r;
+        }
+        let Some(rates) = self.funding_of(&q.symbol) else {
+            return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+        };
+        let now = self.now();
+        let limit = q.limit.unwrap_or(100).min(1000) as usize;
+        let (from, to) = (
+            q.start_time.unwrap_or(0),
+            q.end_time.unwrap_or(i64::MAX).min(now),
+        );
+        let mark = self.data(&q.symbol, Timeframe::M15);
+        let body: Vec<serde_json::Value> = rates
+            .iter()
+            .filter(|r| r.0 >= from && r.0 <= to)
+            .take(limit)
+            .map(|&(t, rate)| {
+                let price = mark
+                    .as_ref()
+                    .and_then(|d| d.get(d.partition_point(|c| c.open_time < t).saturating_sub(1)))
+                    .map_or(String::new(), |c| format!("{:.8}", c.close));
+                serde_json::json!({ "symbol": q.symbol, "fundingRate": format!("{rate:.8}"), "fundingTime": t, "markPrice": price })
+            })
+            .collect();
+        Json(body).into_response()
+    }
+
+    async fn premium(&self, symbol: &str) -> Response {
+        if let Err(r) = self.charge(1) {
+            return *r;
+        }
+        let Some(rates) = self.funding_of(symbol) else {
+            return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
+        };
+        let now = self.visible_until(symbol);
+        let next = rates.iter().find(|r| r.0 > now).copied();
+        let mark = self
+            .data(symbol, Timeframe::M15)
+            .and_then(|d| {
+                d[..d.partition_point(|c| c.open_time + 900_000 <= now)]
+                    .last()
+                    .copied()
+            })
+            .map_or(0.0, |c| c.close);
+        let (next_time, rate) = next.unwrap_or(((now / 28_800_000 + 1) * 28_800_000, 0.0001));
+        Json(serde_json::json!({
+            "symbol": symbol, "markPrice": format!("{mark:.8}"), "indexPrice": format!("{mark:.8}"),
+            "estimatedSettlePrice": format!("{mark:.8}"), "lastFundingRate": format!("{rate:.8}"),
+            "interestRate": "0.00010000", "nextFundingTime": next_time, "time": self.now(),
+        }))
+        .into_response()
+    }
+
     /// Queues faults for the next requests, in order.
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         lock(&self.inner.faults).extend(faults);
@@ -171,6 +292,55 @@ impl MockExchange {
 
     pub fn stats(&self) -> MockStats {
         lock(&self.inner.counters).stats.clone()
+    }
+
+    /// Now on the mock's clock.
+    pub fn now(&self) -> TimeMs {
+        self.inner.cfg.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.cfg.clock.clone()
+    }
+
+    /// Closes every open stream connection, as the venue does on maintenance.
+    pub fn disconnect_streams(&self) {
+        self.inner.disconnects.send_modify(|g| *g += 1);
+    }
+
+    /// Refuses (or again accepts) stream connections; open ones are closed.
+    pub fn set_streams_down(&self, down: bool) {
+        self.inner
+            .streams_down
+            .store(down, std::sync::atomic::Ordering::Relaxed);
+        if down {
+            self.disconnect_streams();
+        }
+    }
+
+    /// Stops serving `symbol` (venue spelling, `BTCUSDT`): bars closing from
+    /// now on are neither streamed nor returned by the klines endpoint.
+    pub fn halt(&self, symbol: &str) {
+        let now = self.now();
+        lock(&self.inner.halted).insert(symbol.to_ascii_uppercase(), now);
+    }
+
+    /// Serves `symbol` again, the bars it missed included.
+    pub fn resume(&self, symbol: &str) {
+        lock(&self.inner.halted).remove(&symbol.to_ascii_uppercase());
+    }
+
+    /// Sends `text` as-is on every open stream.
+    pub fn inject(&self, text: String) {
+        let _ = self.inner.inject.send(text);
+    }
+
+    /// Bars of `symbol` visible now: closed on the mock clock and not halted.
+    fn visible_until(&self, symbol: &str) -> TimeMs {
+        let now = self.now();
+        lock(&self.inner.halted)
+            .get(symbol)
+            .map_or(now, |&h| h.min(now))
     }
 
     pub fn router(&self) -> Router {
@@ -181,9 +351,54 @@ impl MockExchange {
                 "/api/v3/ping",
                 get(|| async { Json(serde_json::json!({})) }),
             )
+            .route("/api/v3/time", get(server_time))
+            .route("/fapi/v1/time", get(server_time))
+            .route("/stream", get(stream))
+            .route(
+                "/fapi/v1/fundingRate",
+                get(|State(m): State<MockExchange>, Query(q): Query<FundingQuery>| async move { m.funding_history(q).await }),
+            )
+            .route(
+                "/fapi/v1/premiumIndex",
+                get(|State(m): State<MockExchange>, Query(q): Query<SymbolQuery>| async move { m.premium(&q.symbol).await }),
+            )
             .route(
                 "/mock/stats",
                 get(|State(m): State<MockExchange>| async move { Json(m.stats()) }),
+            )
+            .route(
+                "/mock/clock",
+                get(|State(m): State<MockExchange>| async move {
+                    Json(serde_json::json!({ "now_ms": m.now(), "speed": m.inner.cfg.clock.speed() }))
+                }),
+            )
+            .route(
+                "/mock/disconnect",
+                post(|State(m): State<MockExchange>| async move {
+                    m.disconnect_streams();
+                    StatusCode::NO_CONTENT
+                }),
+            )
+            .route(
+                "/mock/halt",
+                post(|State(m): State<MockExchange>, Query(q): Query<SymbolQuery>| async move {
+                    m.halt(&q.symbol);
+                    StatusCode::NO_CONTENT
+                }),
+            )
+            .route(
+                "/mock/resume",
+                post(|State(m): State<MockExchange>, Query(q): Query<SymbolQuery>| async move {
+                    m.resume(&q.symbol);
+                    StatusCode::NO_CONTENT
+                }),
+            )
+            .route(
+                "/mock/inject",
+                post(|State(m): State<MockExchange>, body: String| async move {
+                    m.inject(body);
+                    StatusCode::NO_CONTENT
+                }),
             )
             .with_state(self.clone())
     }
@@ -348,9 +563,7 @@ impl MockExchange {
         };
         let end = q.end_time.unwrap_or(i64::MAX);
         let page: Vec<Candle> = if let Some(rest) = symbol.strip_prefix("SYN") {
-            let seed = rest
-                .bytes()
-                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            let seed = syn_seed(rest);
             let dur = tf.duration_ms();
             let first = tf.floor(
                 q.start_time
@@ -359,7 +572,7 @@ impl MockExchange {
                     + dur
                     - 1,
             ) / dur;
-            let last_closed = (crate::now_ms() / dur) - 1;
+            let last_closed = (self.visible_until(&symbol) / dur) - 1;
             let last = last_closed.min(end.div_euclid(dur));
             (first..=last)
                 .take(limit as usize)
@@ -369,6 +582,9 @@ impl MockExchange {
             let Some(data) = self.data(&symbol, tf) else {
                 return api_error(StatusCode::BAD_REQUEST, -1121, "Invalid symbol.");
             };
+            // Only bars closed on the mock's clock (a replay reveals them as it goes).
+            let until = self.visible_until(&symbol);
+            let data = &data[..data.partition_point(|c| c.open_time + tf.duration_ms() <= until)];
             let from = data.partition_point(|c| c.open_time < q.start_time.unwrap_or(i64::MIN));
             let from = if q.start_time.is_none() {
                 data.len().saturating_sub(limit as usize)
@@ -395,6 +611,220 @@ impl MockExchange {
         }
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         (StatusCode::OK, headers, body).into_response()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SymbolQuery {
+    symbol: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FundingQuery {
+    symbol: String,
+    #[serde(rename = "startTime")]
+    start_time: Option<i64>,
+    #[serde(rename = "endTime")]
+    end_time: Option<i64>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    streams: Option<String>,
+}
+
+async fn server_time(State(m): State<MockExchange>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "serverTime": m.now() }))
+}
+
+/// Where one subscribed stream's bars come from.
+#[derive(Debug)]
+enum Feed {
+    Real {
+        data: Series,
+        next: usize,
+    },
+    Synthetic {
+        seed: u64,
+        next: i64,
+    },
+    /// A symbol the mock does not know: subscribed, never publishes (as Binance).
+    Silent,
+}
+
+#[derive(Debug)]
+struct Sub {
+    name: String,
+    symbol: String,
+    interval: String,
+    tf: Timeframe,
+    feed: Feed,
+}
+
+impl Sub {
+    /// Close time of the next bar to publish.
+    fn next_close(&self) -> Option<TimeMs> {
+        let dur = self.tf.duration_ms();
+        match &self.feed {
+            Feed::Real { data, next } => data.get(*next).map(|c| c.open_time + dur),
+            Feed::Synthetic { next, .. } => Some((next + 1) * dur),
+            Feed::Silent => None,
+        }
+    }
+
+    fn take(&mut self) -> Option<Candle> {
+        match &mut self.feed {
+            Feed::Real { data, next } => {
+                let c = data.get(*next).copied();
+                *next += 1;
+                c
+            }
+            Feed::Synthetic { seed, next } => {
+                let c = synthetic(*seed, self.tf, *next);
+                *next += 1;
+                Some(c)
+            }
+            Feed::Silent => None,
+        }
+    }
+}
+
+fn syn_seed(rest: &str) -> u64 {
+    rest.bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+}
+
+/// `GET /stream?streams=btcusdt@kline_15m/…`: Binance's combined stream.
+async fn stream(
+    State(m): State<MockExchange>,
+    Query(q): Query<StreamQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if m.inner
+        .streams_down
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        lock(&m.inner.counters).stats.ws_refused += 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, "streams are down").into_response();
+    }
+    let Some(streams) = q.streams.filter(|s| !s.is_empty()) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            -1102,
+            "Parameter 'streams' was not sent.",
+        );
+    };
+    let now = m.now();
+    let mut subs = Vec::new();
+    for name in streams.split('/') {
+        let parsed = name
+            .split_once("@kline_")
+            .and_then(|(sym, i)| Timeframe::parse(i).ok().map(|tf| (sym, i, tf)));
+        let Some((sym, interval, tf)) = parsed else {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                -1121,
+                &format!("Invalid stream name {name:?}."),
+            );
+        };
+        let symbol = sym.to_ascii_uppercase();
+        let dur = tf.duration_ms();
+        let feed = if let Some(rest) = symbol.strip_prefix("SYN") {
+            Feed::Synthetic {
+                seed: syn_seed(rest),
+                next: now.div_euclid(dur),
+            }
+        } else {
+            match m.data(&symbol, tf) {
+                Some(data) => {
+                    let next = data.partition_point(|c| c.open_time + dur <= now);
+                    Feed::Real { data, next }
+                }
+                None => Feed::Silent,
+            }
+        };
+        subs.push(Sub {
+            name: name.to_owned(),
+            symbol,
+            interval: interval.to_owned(),
+            tf,
+            feed,
+        });
+    }
+    ws.on_upgrade(move |socket| m.session(socket, subs))
+}
+
+impl MockExchange {
+    /// One stream connection: publishes each subscribed bar when it closes
+    /// on the mock clock (a forming update first, then the final one, as
+    /// Binance does), pings, and closes on a disconnect request.
+    async fn session(self, mut socket: WebSocket, mut subs: Vec<Sub>) {
+        lock(&self.inner.counters).stats.ws_connections += 1;
+        let cfg = &self.inner.cfg;
+        let mut disconnects = self.inner.disconnects.subscribe();
+        disconnects.mark_unchanged();
+        let mut inject = self.inner.inject.subscribe();
+        let mut ping = tokio::time::interval(cfg.ping_every);
+        ping.tick().await;
+        let mut last_pong = Instant::now();
+        loop {
+            let next = subs.iter().filter_map(Sub::next_close).min();
+            let wait = next.map_or(Duration::from_secs(3600), |t| cfg.clock.wall_until(t));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {
+                    let now = cfg.clock.now_ms();
+                    let mut due: Vec<(TimeMs, usize)> = subs
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| s.next_close().filter(|&t| t <= now).map(|t| (t, i)))
+                        .collect();
+                    due.sort_unstable();
+                    for (close, i) in due {
+                        let s = &mut subs[i];
+                        while s.next_close().is_some_and(|t| t <= now) {
+                            let Some(c) = s.take() else { break };
+                            let dur = s.tf.duration_ms();
+                            let halted = lock(&self.inner.halted).get(&s.symbol).is_some_and(|&h| c.open_time + dur > h);
+                            if halted {
+                                continue;
+                            }
+                            for closed in [false, true] {
+                                let text = parse::encode_stream_kline(&s.name, &s.symbol, &s.interval, &c, dur, closed, close.max(c.open_time + dur));
+                                if socket.send(Message::Text(text.into())).await.is_err() {
+                                    return;
+                                }
+                            }
+                            lock(&self.inner.counters).stats.ws_bars_sent += 1;
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_pong.elapsed() > cfg.pong_timeout {
+                        lock(&self.inner.counters).stats.ws_ping_timeouts += 1;
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                    if socket.send(Message::Ping(b"mock".to_vec().into())).await.is_err() {
+                        return;
+                    }
+                }
+                m = socket.recv() => match m {
+                    Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                },
+                _ = disconnects.changed() => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                t = inject.recv() => {
+                    if let Ok(t) = t && socket.send(Message::Text(t.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 

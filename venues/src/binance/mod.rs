@@ -1,8 +1,10 @@
-//! Binance spot (`/api/v3/klines`) and USDⓈ-M futures (`/fapi/v1/klines`).
+//! Binance spot (`/api/v3/klines`) and USDⓈ-M futures (`/fapi/v1/klines`),
+//! their kline WebSocket streams, and a mock that speaks both.
 
 pub mod http;
 pub mod mock;
 pub mod parse;
+pub mod stream;
 
 pub use http::BinanceClient;
 

@@ -1,6 +1,6 @@
 //! `/admin/system` — CPU, memory, database size, queue depth, uptime, version.
 
-use crate::types::{AppError, SystemStatus};
+use crate::types::{AppError, SystemStatus, format_utc};
 use crate::{human_bytes, human_duration};
 use leptos::prelude::*;
 
@@ -51,6 +51,31 @@ pub fn SystemPage() -> impl IntoView {
                             <Card label="Users" value=s.users.to_string() />
                             <Card label="Live clients" value=s.ws_clients.to_string() />
                         </div>
+                        <h2>"Followed series"</h2>
+                        {if s.follow.is_empty() {
+                            view! { <p class="empty" id="follow-empty">"Nothing is followed ([follow] in the config)."</p> }.into_any()
+                        } else {
+                            view! {
+                                <div class="table-wrap"><table class="grid" id="follow-table">
+                                    <thead><tr><th>"Series"</th><th>"Role"</th><th>"State"</th><th>"Newest bar (UTC)"</th><th>"Why"</th></tr></thead>
+                                    <tbody>
+                                        {s.follow.iter().map(|f| view! {
+                                            <tr class="follow-row" data-state=f.state.clone()>
+                                                <td class="sym">{f.series.clone()}{f.demo.then_some(" (demo)")}</td>
+                                                <td>{f.role.clone()}</td>
+                                                <td class="state">{f.state.replace('_', " ")}</td>
+                                                <td>{f.newest.map(format_utc).unwrap_or_else(|| "–".into())}</td>
+                                                <td class="reason">{match (&f.reason, f.since) {
+                                                    (Some(r), Some(t)) => format!("{r} (since {})", format_utc(t)),
+                                                    (Some(r), None) => r.clone(),
+                                                    _ => String::new(),
+                                                }}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table></div>
+                            }.into_any()
+                        }}
                     }.into_any(),
                 })}
             </Transition>

@@ -1,0 +1,176 @@
+//! The follower's rows: each followed series' freshness, and flagged bars.
+
+use super::DbError;
+use engine::TimeMs;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
+
+/// One followed series' state as the follower last wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct FollowRow {
+    pub series_id: i32,
+    pub universe: String,
+    pub role: String,
+    /// `live`, `catching_up`, `stale`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub since: Option<TimeMs>,
+    pub clock_now: TimeMs,
+    pub clock_speed: f64,
+    pub demo: bool,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl FollowRow {
+    /// Now on the follower's clock, extrapolated from when the row was written
+    /// (a replay clock runs `clock_speed` times the wall clock).
+    pub fn clock_at(&self, wall_now: chrono::DateTime<chrono::Utc>) -> TimeMs {
+        let wall_ms = (wall_now - self.updated_at).num_milliseconds().max(0) as f64;
+        self.clock_now + (wall_ms * self.clock_speed) as TimeMs
+    }
+}
+
+/// What the follower writes for one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateUpdate<'a> {
+    pub series_id: i32,
+    pub universe: &'a str,
+    pub role: &'a str,
+    pub state: &'a str,
+    pub stale: Option<(&'a str, String, TimeMs)>,
+    pub clock_now: TimeMs,
+    pub clock_speed: f64,
+    pub demo: bool,
+}
+
+pub async fn upsert_state(pool: &PgPool, u: &StateUpdate<'_>) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO follow_state (series_id, universe, role, state, reason, detail, since, clock_now, clock_speed, demo, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+         ON CONFLICT (series_id) DO UPDATE SET universe = EXCLUDED.universe, role = EXCLUDED.role,
+             state = EXCLUDED.state, reason = EXCLUDED.reason, detail = EXCLUDED.detail,
+             since = EXCLUDED.since, clock_now = EXCLUDED.clock_now, clock_speed = EXCLUDED.clock_speed,
+             demo = EXCLUDED.demo, updated_at = now()",
+    )
+    .bind(u.series_id)
+    .bind(u.universe)
+    .bind(u.role)
+    .bind(u.state)
+    .bind(u.stale.as_ref().map(|s| s.0))
+    .bind(u.stale.as_ref().map(|s| s.1.as_str()))
+    .bind(u.stale.as_ref().map(|s| s.2))
+    .bind(u.clock_now)
+    .bind(u.clock_speed)
+    .bind(u.demo)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Every followed series' state, by series id.
+pub async fn states(pool: &PgPool) -> Result<HashMap<i32, FollowRow>, DbError> {
+    let rows: Vec<FollowRow> = sqlx::query_as(
+        "SELECT series_id, universe, role, state, reason, detail, since, clock_now, clock_speed, demo, updated_at
+         FROM follow_state",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.series_id, r)).collect())
+}
+
+/// Series no longer in the universe stop being reported as followed.
+pub async fn forget_others(pool: &PgPool, universe: &str, keep: &[i32]) -> Result<u64, DbError> {
+    let done =
+        sqlx::query("DELETE FROM follow_state WHERE universe = $1 AND NOT (series_id = ANY($2))")
+            .bind(universe)
+            .bind(keep)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected())
+}
+
+/// Records a flag on a stored bar (in the transaction that stores it).
+pub async fn flag_bar(
+    conn: &mut PgConnection,
+    series_id: i32,
+    open_time: TimeMs,
+    kind: &str,
+    detail: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO bar_flags (series_id, open_time, kind, detail) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (series_id, open_time) DO UPDATE SET kind = EXCLUDED.kind, detail = EXCLUDED.detail",
+    )
+    .bind(series_id)
+    .bind(open_time)
+    .bind(kind)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The flag of a series' bar at `open_time`, if any: `(kind, detail)`.
+pub async fn flag_of(
+    pool: &PgPool,
+    series_id: i32,
+    open_time: TimeMs,
+) -> Result<Option<(String, String)>, DbError> {
+    Ok(
+        sqlx::query_as(
+            "SELECT kind, detail FROM bar_flags WHERE series_id = $1 AND open_time = $2",
+        )
+        .bind(series_id)
+        .bind(open_time)
+        .fetch_optional(pool)
+        .await?,
+    )
+}
+
+/// Flags of `series_id` in `[from, to]`, by open time.
+pub async fn flags_between(
+    pool: &PgPool,
+    series_id: i32,
+    from: TimeMs,
+    to: TimeMs,
+) -> Result<HashMap<TimeMs, (String, String)>, DbError> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT open_time, kind, detail FROM bar_flags WHERE series_id = $1 AND open_time BETWEEN $2 AND $3",
+    )
+    .bind(series_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(t, k, d)| (t, (k, d))).collect())
+}
+
+/// Whether a bar is stored (duplicates from a stream are skipped, not flagged).
+pub async fn bar_exists(pool: &PgPool, series_id: i32, open_time: TimeMs) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM candles WHERE series_id = $1 AND open_time = $2)",
+    )
+    .bind(series_id)
+    .bind(open_time)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The universe's follower lock, held by a session connection for as long
+/// as the follower runs: `Some` when this process may follow `universe`.
+/// The connection leaves the pool (a session lock must not go back to it)
+/// and the lock ends when it is dropped or the process dies.
+pub async fn try_follow_lock(
+    pool: &PgPool,
+    universe: &str,
+) -> Result<Option<PgConnection>, DbError> {
+    let mut conn = pool.acquire().await?.detach();
+    let mine: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('traderai:follow:' || $1))")
+            .bind(universe)
+            .fetch_one(&mut conn)
+            .await?;
+    Ok(mine.then_some(conn))
+}

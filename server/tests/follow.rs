@@ -1,0 +1,391 @@
+//! The live loop against the mock exchange on a replay clock: the follower
+//! stores exactly the bars the venue publishes (a dropped stream and a
+//! malformed message repaired with no gap and no duplicate), the scanner
+//! decides once per close, a halted series turns stale and recovers, an
+//! unknown symbol is named without stopping the others, a spike is flagged
+//! and blocks signals.
+
+mod common;
+
+use common::{btc_15m, fresh_db, sym};
+use engine::{Candle, Timeframe};
+use server::config::Settings;
+use server::follow::{FollowSettings, Follower, Source};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use trading::clock::{Clock, ReplayClock};
+use venues::binance::mock::{MockConfig, MockExchange};
+
+const M15: i64 = 900_000;
+
+struct Live {
+    pool: PgPool,
+    mock: MockExchange,
+    clock: Arc<ReplayClock>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A mock replaying `series` from `origin` at `speed`, followed and scanned.
+async fn live(series: &[(&str, Vec<Candle>)], symbols: &[&str], origin: i64, speed: f64) -> Live {
+    let (pool, _) = fresh_db().await;
+    let clock = Arc::new(ReplayClock::new(origin, speed).unwrap());
+    let mut mock = MockExchange::new(MockConfig {
+        clock: clock.clone(),
+        ..Default::default()
+    });
+    for (s, candles) in series {
+        mock = mock.with_series(&sym(s), Timeframe::M15, candles.clone());
+    }
+    let (addr, _) = mock.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let follow = FollowSettings {
+        symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        timeframe: "15m".into(),
+        confirm: vec!["1h".into()],
+        warmup_bars: 400,
+        reconnect_min_ms: 20,
+        reconnect_max_ms: 200,
+        poll_retry_s: 0.2,
+        grace_s: 5.0,
+        ..Default::default()
+    };
+    let mut settings = Settings::default();
+    settings.binance.futures.max_retries = 1;
+    settings.binance.futures.backoff_base_ms = 10;
+    let source = Source {
+        base_url: Some(format!("http://{addr}")),
+        ws_url: None,
+        clock: clock.clone(),
+        demo: true,
+        exchange: None,
+    };
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let follower = Follower::new(pool.clone(), &settings, follow, source)
+        .await
+        .unwrap();
+    let f = tokio::spawn({
+        let rx = rx.clone();
+        async move { follower.run(rx).await.unwrap() }
+    });
+    let s = tokio::spawn(server::signals::scan_on_closes(
+        pool.clone(),
+        models::backend::Backend::Flex,
+        rx,
+    ));
+    Live {
+        pool,
+        mock,
+        clock,
+        stop,
+        tasks: vec![f, s],
+    }
+}
+
+impl Live {
+    async fn until_clock(&self, t: i64) {
+        tokio::time::sleep(self.clock.wall_until(t)).await;
+    }
+
+    async fn finish(self) -> PgPool {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        self.pool
+    }
+}
+
+async fn series_id(pool: &PgPool, symbol: &str, tf: &str) -> i32 {
+    sqlx::query_scalar(
+        "SELECT id FROM series WHERE exchange = 'binance' AND symbol = $1 AND timeframe = $2",
+    )
+    .bind(symbol)
+    .bind(tf)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn stored(pool: &PgPool, id: i32) -> Vec<Candle> {
+    server::db::candles::read_range(pool, id, 0, i64::MAX)
+        .await
+        .unwrap()
+}
+
+async fn decisions(pool: &PgPool, id: i32) -> Vec<(i64, Option<String>)> {
+    sqlx::query_as(
+        "SELECT bar_time, blocked FROM signal_candidates WHERE series_id = $1 ORDER BY bar_time",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn state(pool: &PgPool, id: i32) -> (String, Option<String>, Option<String>) {
+    sqlx::query_as("SELECT state, reason, detail FROM follow_state WHERE series_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The real bars, the replay origin (a bar some weeks in), and the bars the
+/// venue shows closed by `end` after `warmup` bars of history.
+fn expected(all: &[Candle], origin: i64, end: i64) -> Vec<Candle> {
+    all.iter()
+        .filter(|c| c.open_time >= origin - 400 * M15 && c.open_time + M15 <= end)
+        .copied()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replayed_day_is_stored_exactly_through_drops_and_bad_messages_and_scanned_once_per_close()
+ {
+    let all = btc_15m();
+    let origin = M15 * (all[3000].open_time / M15);
+    // A day of 15m bars in 24 s of wall time.
+    let l = live(&[("BTC/USDT", all.clone())], &["BTC/USDT"], origin, 3600.0).await;
+    let day = origin + 86_400_000;
+    // Mid-replay: streams down for 3 h (the follower polls the klines
+    // endpoint meanwhile), a malformed message, a server-side disconnect.
+    l.until_clock(origin + 5 * 3_600_000).await;
+    l.mock.set_streams_down(true);
+    l.until_clock(origin + 8 * 3_600_000).await;
+    l.mock.set_streams_down(false);
+    l.until_clock(origin + 9 * 3_600_000).await;
+    l.mock.inject(
+        r#"{"stream":"btcusdt@kline_15m","data":{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":"#.into(),
+    );
+    l.until_clock(origin + 14 * 3_600_000 + 100_000).await;
+    l.mock.disconnect_streams();
+    l.until_clock(day + 60_000).await;
+    // Let the last close's scan land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = l.mock.stats();
+    let pool = l.finish().await;
+    assert!(
+        stats.ws_connections >= 3,
+        "reconnected after each drop: {stats:?}"
+    );
+    assert!(stats.ws_refused >= 1, "the outage was felt: {stats:?}");
+
+    let id = series_id(&pool, "BTC/USDT", "15m").await;
+    let want = expected(&all, origin, day);
+    let got: Vec<Candle> = stored(&pool, id)
+        .await
+        .into_iter()
+        .filter(|c| c.open_time + M15 <= day)
+        .collect();
+    assert_eq!(got.len(), want.len(), "no gap, no duplicate");
+    assert_eq!(got, want, "exactly the published bars");
+    let replayed: Vec<i64> = want
+        .iter()
+        .map(|c| c.open_time)
+        .filter(|&t| t >= origin)
+        .collect();
+    assert!(replayed.len() > 90, "{}", replayed.len());
+
+    // One decision per close: every replayed bar, once (UNIQUE per bar and source).
+    let d: Vec<i64> = decisions(&pool, id)
+        .await
+        .into_iter()
+        .map(|d| d.0)
+        .filter(|&t| t + M15 <= day)
+        .collect();
+    let after: Vec<i64> = d.iter().copied().filter(|&t| t >= origin).collect();
+    assert_eq!(after, replayed, "a scan decision at every replayed close");
+    assert!(
+        d.len() <= after.len() + 1,
+        "before the replay only the newest history bar: {}",
+        d.len() - after.len()
+    );
+
+    // The 1h confirmation series is followed too, and never scanned.
+    let h1 = series_id(&pool, "BTC/USDT", "1h").await;
+    assert!(
+        stored(&pool, h1)
+            .await
+            .iter()
+            .any(|c| c.open_time >= origin)
+    );
+    assert!(decisions(&pool, h1).await.is_empty());
+    // The first follow queued the history backfill as a job.
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'backfill'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 2, "one per timeframe");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_halted_series_turns_stale_without_signals_and_recovers_and_a_bad_symbol_is_named() {
+    let all = btc_15m();
+    let origin = M15 * (all[3000].open_time / M15);
+    let l = live(
+        &[("BTC/USDT", all.clone()), ("ETH/USDT", all.clone())],
+        &["BTC/USDT", "ETH/USDT", "NOPE/USDT"],
+        origin,
+        3600.0,
+    )
+    .await;
+    l.until_clock(origin + 2 * 3_600_000).await;
+    l.mock.halt("ETHUSDT");
+    l.until_clock(origin + 5 * 3_600_000).await;
+    let eth = series_id(&l.pool, "ETH/USDT", "15m").await;
+    let btc = series_id(&l.pool, "BTC/USDT", "15m").await;
+    let nope = series_id(&l.pool, "NOPE/USDT", "15m").await;
+    let (st, reason, _) = state(&l.pool, eth).await;
+    assert_eq!((st.as_str(), reason.as_deref()), ("stale", Some("no_data")));
+    assert_eq!(state(&l.pool, btc).await.0, "live", "the others go on");
+    let (st, reason, detail) = state(&l.pool, nope).await;
+    assert_eq!(
+        (st.as_str(), reason.as_deref()),
+        ("stale", Some("venue_error"))
+    );
+    let detail = detail.unwrap();
+    assert!(
+        detail.contains("NOPE/USDT") && detail.contains("Invalid symbol"),
+        "{detail}"
+    );
+    // No decision while halted (after the halt plus one bar in flight).
+    let halted_from = origin + 2 * 3_600_000 + M15;
+    let during: Vec<_> = decisions(&l.pool, eth)
+        .await
+        .into_iter()
+        .filter(|d| d.0 > halted_from)
+        .collect();
+    assert!(during.is_empty(), "{during:?}");
+
+    l.mock.resume("ETHUSDT");
+    l.until_clock(origin + 7 * 3_600_000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(state(&l.pool, eth).await.0, "live", "recovered by itself");
+    let pool = l.finish().await;
+    let end = origin + 7 * 3_600_000;
+    let got: Vec<Candle> = stored(&pool, eth)
+        .await
+        .into_iter()
+        .filter(|c| c.open_time + M15 <= end)
+        .collect();
+    assert_eq!(
+        got,
+        expected(&all, origin, end),
+        "the halt's gap is repaired"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spike_is_flagged_and_blocks_signals_until_a_normal_bar() {
+    let mut all = btc_15m();
+    let origin = M15 * (all[3000].open_time / M15);
+    let i = all
+        .iter()
+        .position(|c| c.open_time >= origin + 4 * M15)
+        .unwrap();
+    let spike_at = all[i].open_time;
+    // A bad print: the close 40 % above the bar before.
+    let c = &mut all[i];
+    c.close *= 1.4;
+    c.high = c.close;
+    let l = live(&[("BTC/USDT", all.clone())], &["BTC/USDT"], origin, 1800.0).await;
+    l.until_clock(spike_at + 4 * M15).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pool = l.finish().await;
+    let id = series_id(&pool, "BTC/USDT", "15m").await;
+    let (kind, detail) = server::db::follow::flag_of(&pool, id, spike_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kind, "spike");
+    assert!(detail.contains("ATR"), "{detail}");
+    let stored_bar = stored(&pool, id)
+        .await
+        .into_iter()
+        .find(|c| c.open_time == spike_at)
+        .unwrap();
+    assert_eq!(stored_bar.close, all[i].close, "stored as published");
+    let d = decisions(&pool, id).await;
+    let at = |t: i64| d.iter().find(|x| x.0 == t).map(|x| x.1.clone());
+    assert_eq!(at(spike_at), Some(Some("flagged_bar".into())), "{d:?}");
+    // The bar after it is normal: it does not carry the flag.
+    let next = all[i + 1].open_time;
+    assert_ne!(at(next), Some(Some("flagged_bar".into())), "{d:?}");
+    assert!(
+        server::db::follow::flag_of(&pool, id, next)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_running_job_does_not_delay_the_scan() {
+    let all = btc_15m();
+    let origin = M15 * (all[3000].open_time / M15);
+    let l = live(&[("BTC/USDT", all.clone())], &["BTC/USDT"], origin, 3600.0).await;
+    // A job that keeps a worker busy: a backfill from a venue answering in 6 s a page.
+    let slow = MockExchange::new(MockConfig {
+        latency: Duration::from_secs(6),
+        ..Default::default()
+    })
+    .with_series(&sym("ETH/USDT"), Timeframe::M15, all.clone());
+    let (slow_addr, _) = slow.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let params = server::backfill::BackfillParams {
+        exchange: "binance".into(),
+        market: engine::Market::Spot,
+        symbols: vec![sym("ETH/USDT")],
+        timeframe: Timeframe::M15,
+        from: all[0].open_time,
+        to: Some(all[2000].open_time),
+        base_url: Some(format!("http://{slow_addr}")),
+        weight_limit: None,
+    };
+    let job = server::db::jobs::enqueue(
+        &l.pool,
+        server::backfill::KIND,
+        &serde_json::to_value(&params).unwrap(),
+    )
+    .await
+    .unwrap();
+    let worker = tokio::spawn(server::jobs::worker(
+        l.pool.clone(),
+        Settings::default(),
+        false,
+        std::future::pending::<()>(),
+    ));
+    // The replay runs 3 h of bars while the job holds the only worker.
+    l.until_clock(origin + 3_600_000).await;
+    let from = l.clock.now_ms();
+    l.until_clock(from + 3 * 3_600_000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+        .bind(job.id)
+        .fetch_one(&l.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "running", "the job was still running throughout");
+    worker.abort();
+    let pool = l.finish().await;
+    let id = series_id(&pool, "BTC/USDT", "15m").await;
+    let closed: Vec<i64> = expected(&all, origin, from + 3 * 3_600_000)
+        .iter()
+        .map(|c| c.open_time)
+        .filter(|&t| t >= from)
+        .collect();
+    let decided: Vec<i64> = decisions(&pool, id)
+        .await
+        .into_iter()
+        .map(|d| d.0)
+        .filter(|&t| t >= from && t + M15 <= from + 3 * 3_600_000)
+        .collect();
+    assert!(closed.len() >= 10, "{}", closed.len());
+    assert_eq!(
+        decided, closed,
+        "a decision at every close while the job ran"
+    );
+}

@@ -27,9 +27,17 @@ cargo test --workspace --exclude frontend --no-run
 [ -x "$TRADERAI_BIN" ] || die "no server binary at $TRADERAI_BIN"
 
 curl -s -o /dev/null "http://$addr/" && die "something already listens on $addr"
-"$TRADERAI_BIN" serve --addr "$addr" --site-root "$site" >"$ROOT/target/e2e-server.log" 2>&1 &
+# The followed venue: a mock replaying the bundled BTC 15m bars at 120× (a
+# bar every 7.5 s), which the live spec also halts and resumes.
+live_mock=127.0.0.1:3101
+curl -s -o /dev/null "http://$live_mock/" && die "something already listens on $live_mock"
+"$TRADERAI_BIN" mock-exchange --addr "$live_mock" --replay "$ROOT/data/btc-usd-15m-yahoo.csv=BTC/USDT@15m" --speed 120x >"$ROOT/target/e2e-mock.log" 2>&1 &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null' EXIT
+for _ in $(seq 100); do curl -sf "http://$live_mock/mock/clock" >/dev/null && break; sleep 0.1; done
+"$TRADERAI_BIN" --config "$ROOT/end2end/traderai-e2e.toml" serve --addr "$addr" --site-root "$site" >"$ROOT/target/e2e-server.log" 2>&1 &
 serve_pid=$!
-trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null' EXIT
+trap 'kill $serve_pid $mock_pid 2>/dev/null; wait $serve_pid 2>/dev/null' EXIT
 for _ in $(seq 600); do
   curl -sf "http://$addr/health/ready" >/dev/null && break
   kill -0 $serve_pid 2>/dev/null || { tail -50 "$ROOT/target/e2e-server.log"; die "the server exited before it was ready"; }

@@ -9,7 +9,7 @@ test("market data page renders on the server and hydrates", async ({ page }) => 
   await expect(page).toHaveTitle("TraderAI");
   // Server-rendered rows from the seeded, real data set (a backfill test may
   // have added binance series).
-  await expect(page.locator("#coverage tbody tr").filter({ hasNotText: "binance" })).toHaveCount(6);
+  await expect(page.locator("#coverage tbody tr").filter({ hasNotText: "binance" }).filter({ hasNotText: "demo" })).toHaveCount(6);
   await expect(page.locator("#coverage")).toContainText("NVDA/USD");
 
   // Hydration: the WASM app takes over and the filter reacts to typing.

@@ -43,7 +43,7 @@ pub async fn start(
     let (follow, source) = match choose(pool, settings, demo_data).await {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "the demo replay cannot start; following the venue");
+            tracing::error!(error = %format!("{e:#}"), "the replay cannot start; following the venue on the system clock");
             (settings.follow.clone(), venue_source())
         }
     };
@@ -75,6 +75,9 @@ async fn choose(
     demo_data: Option<&Path>,
 ) -> anyhow::Result<(FollowSettings, Source)> {
     let f = &settings.follow;
+    if f.replay_clock {
+        return Ok((f.clone(), replay_source(settings).await?));
+    }
     let Some(dir) = demo_data else {
         return Ok((f.clone(), venue_source()));
     };
@@ -95,6 +98,38 @@ async fn choose(
     let (follow, source) = demo_replay(dir, f).await?;
     tracing::warn!(url = ?source.base_url, speed = f.demo_speed, "DEMO: the venue is not followed; replaying the bundled BTC 15m bars on a mock exchange (said so on the dashboard)");
     Ok((follow, source))
+}
+
+/// The configured venue is a replaying mock: its clock, read from `/mock/clock`
+/// (a few tries: the mock may still be starting).
+async fn replay_source(settings: &Settings) -> anyhow::Result<Source> {
+    let base = match settings.follow.market {
+        Market::Spot => &settings.binance.spot.base_url,
+        Market::Futures => &settings.binance.futures.base_url,
+    };
+    let url = format!("{}/mock/clock", base.trim_end_matches('/'));
+    let mut last = String::new();
+    for _ in 0..20 {
+        match reqwest::get(&url).await.and_then(|r| r.error_for_status()) {
+            Ok(r) => {
+                let c: serde_json::Value = r.json().await?;
+                let (Some(now), Some(speed)) = (c["now_ms"].as_i64(), c["speed"].as_f64()) else {
+                    anyhow::bail!("{url}: expected {{now_ms, speed}}, got {c}");
+                };
+                tracing::info!(%url, now = %crate::time::iso(now), speed, "following a replaying mock on its clock");
+                return Ok(Source {
+                    base_url: None,
+                    ws_url: None,
+                    clock: Arc::new(ReplayClock::new(now, speed).map_err(anyhow::Error::msg)?),
+                    demo: true,
+                    exchange: None,
+                });
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("[follow] replay_clock: {url} does not answer: {last}")
 }
 
 async fn reachable(settings: &Settings, market: Market) -> bool {

@@ -280,7 +280,7 @@ fn Board(
                         let key = series_key(&s.exchange, &s.market, &s.symbol, &s.timeframe);
                         let signal_close = s.price;
                         Some(view! {
-                            <tr class="signal-row" data-symbol=s.symbol.clone() data-timeframe=s.timeframe.clone()
+                            <tr class="signal-row" data-symbol=s.symbol.clone() data-timeframe=s.timeframe.clone() data-exchange=s.exchange.clone() data-bar=s.bar_time.to_string() data-data=s.data_state.clone().unwrap_or_default()
                                 on:click=move |_| selected.set(Some(row.clone()))>
                                 <td class="sym" data-label="Pair">{s.symbol.clone()}<div class="muted small">{s.exchange.clone()}" · "<span class="bar-age" title=format_utc(s.bar_time)>{bar_age_text(&s)}</span></div></td>
                                 <td data-label="TF">{s.timeframe.clone()}</td>
@@ -342,7 +342,7 @@ fn Board(
                     {rejected.iter().map(|s| {
                         let row = s.clone();
                         view! {
-                            <tr class="rejected-row" data-reason=s.rejection.clone().unwrap_or_default()
+                            <tr class="rejected-row" data-reason=s.rejection.clone().unwrap_or_default() data-symbol=s.symbol.clone() data-timeframe=s.timeframe.clone() data-exchange=s.exchange.clone() data-bar=s.bar_time.to_string() data-data=s.data_state.clone().unwrap_or_default()
                                 on:click=move |_| selected.set(Some(row.clone()))>
                                 <td class="sym">{s.symbol.clone()}</td>
                                 <td>{s.timeframe.clone()}</td>

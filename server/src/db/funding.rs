@@ -148,7 +148,8 @@ pub async fn set_predicted(
 pub async fn predicted(
     pool: &PgPool,
 ) -> Result<std::collections::HashMap<(String, String), Predicted>, DbError> {
-    let rows: Vec<(String, String, f64, Option<f64>, i64, f64, i64)> = sqlx::query_as(
+    type Row = (String, String, f64, Option<f64>, i64, f64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT exchange, symbol, rate, mark_price, next_funding_time, interval_hours, venue_time FROM funding_predicted",
     )
     .fetch_all(pool)

@@ -541,11 +541,13 @@ impl Follower {
             return Ok(());
         }
         match self.tracked[i].newest {
-            Some(n) if c.open_time <= n => {
-                if db::follow::bar_exists(&self.pool, self.tracked[i].id, c.open_time).await? {
-                    tracing::debug!(%symbol, timeframe = %tf, open_time = c.open_time, "bar already stored");
-                    return Ok(());
-                }
+            Some(n)
+                if c.open_time <= n
+                    && db::follow::bar_exists(&self.pool, self.tracked[i].id, c.open_time)
+                        .await? =>
+            {
+                tracing::debug!(%symbol, timeframe = %tf, open_time = c.open_time, "bar already stored");
+                return Ok(());
             }
             Some(n) if c.open_time > n + dur => {
                 // A hole before this bar: fetch it first so bars stay in order.

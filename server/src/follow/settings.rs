@@ -55,6 +55,10 @@ pub struct FollowSettings {
     pub demo: DemoMode,
     /// Replay speed of the demo (the mock's clock).
     pub demo_speed: f64,
+    /// The configured venue is a mock exchange replaying stored bars
+    /// (`traderai mock-exchange --replay`): take its clock (`GET /mock/clock`)
+    /// instead of the system's, and label the data as a replay.
+    pub replay_clock: bool,
     pub quality: QualitySettings,
 }
 
@@ -101,6 +105,7 @@ impl Default for FollowSettings {
             reconnect_max_ms: 60_000,
             demo: DemoMode::Auto,
             demo_speed: 60.0,
+            replay_clock: false,
             quality: QualitySettings::default(),
         }
     }
@@ -234,7 +239,10 @@ impl FollowSettings {
                 self.demo_speed
             )));
         }
-        if !(self.quality.spike_atr_multiple > 0.0) || self.quality.zero_volume_run == 0 {
+        if self.quality.spike_atr_multiple.is_nan()
+            || self.quality.spike_atr_multiple <= 0.0
+            || self.quality.zero_volume_run == 0
+        {
             errors.push(FollowError::Invalid(
                 "quality.spike_atr_multiple and quality.zero_volume_run must be > 0".into(),
             ));

@@ -70,6 +70,9 @@ test("system page shows live numbers", async ({ page }) => {
   await signIn(page, ADMIN.user, ADMIN.pass, "/admin/system");
   await expect(page.locator("#system .card")).toHaveCount(10);
   await expect(page.locator("#system")).toContainText("Candles");
-  await expect(page.locator("#system")).toContainText(/\d+ in 6 series/);
+  // The six bundled series and the followed universe's three (15m, 1h, 4h).
+  await expect(page.locator("#system")).toContainText(/\d+ in 9 series/);
+  await expect(page.locator("#follow-table tr.follow-row")).toHaveCount(3, { timeout: 30_000 });
+  await expect(page.locator('#follow-table tr.follow-row[data-state="live"]').first()).toContainText("BTC/USDT", { timeout: 30_000 });
   await page.screenshot({ path: "test-results/admin-system.png", fullPage: true });
 });

@@ -389,3 +389,79 @@ async fn a_running_job_does_not_delay_the_scan() {
         "a decision at every close while the job ran"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_replays_the_bundled_bars_under_its_own_name() {
+    let (pool, _) = fresh_db().await;
+    let f = FollowSettings {
+        demo_speed: 3600.0,
+        ..Default::default()
+    };
+    let (follow, source) = server::live::demo_replay(&common::data_dir(), &f)
+        .await
+        .unwrap();
+    assert!(source.demo);
+    assert_eq!(follow.symbols, vec!["BTC/USDT".to_string()]);
+    let clock = source.clock.clone();
+    let start = clock.now_ms();
+    let follower = Follower::new(pool.clone(), &Settings::default(), follow, source)
+        .await
+        .unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let f = tokio::spawn({
+        let rx = rx.clone();
+        async move { follower.run(rx).await.unwrap() }
+    });
+    let s = tokio::spawn(server::signals::scan_on_closes(
+        pool.clone(),
+        models::backend::Backend::Flex,
+        rx,
+    ));
+    // Two hours of replay.
+    tokio::time::sleep(clock.wall_until(start + 2 * 3_600_000 + 60_000)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop.send(true);
+    f.await.unwrap();
+    s.await.unwrap();
+    // Stored as the exchange `demo`, never as a venue's data.
+    let (id, bars): (i32, i64) = sqlx::query_as("SELECT id, bars FROM series WHERE exchange = 'demo' AND symbol = 'BTC/USDT' AND timeframe = '15m'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let binance: i64 = sqlx::query_scalar("SELECT count(*) FROM series WHERE exchange = 'binance'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(binance, 0);
+    // The whole bundled history before the replay origin is the warm-up (60 % of ~8,700 bars).
+    assert!(bars > 5000, "{bars}");
+    let (state, demo): (String, bool) =
+        sqlx::query_as("SELECT state, demo FROM follow_state WHERE series_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), demo), ("live", true));
+    let after: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM signal_candidates WHERE series_id = $1 AND bar_time >= $2",
+    )
+    .bind(id)
+    .bind(start)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(after >= 6, "decisions as the replay went on: {after}");
+    // The demo queues no history job (its warm-up is the whole file).
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+    // Funding of the demo perpetual came from the mock's endpoints.
+    let funding: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM funding_rates WHERE exchange = 'demo'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(funding > 100, "{funding}");
+}

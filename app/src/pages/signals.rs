@@ -305,27 +305,23 @@ fn Board(
         .into_any()
     };
     let d = board_data.clone();
-    let banner = if d.demo {
-        Some(("demo", "Demo: the venue cannot be reached, so the bundled BTC 15m bars (Yahoo, 2021) are replayed on a local mock exchange, faster than real time. Not market data.".to_owned()))
-    } else if d.stale > 0 {
-        Some((
-            "stale",
-            format!(
-                "{} followed series are stale: they make no signals until they are live again.",
-                d.stale
-            ),
-        ))
+    let mut notes = Vec::new();
+    if d.demo {
+        notes.push("Demo replay: the followed bars are stored bars replayed on a local mock exchange faster than real time (the bundled BTC 15m bars when the venue cannot be reached at first start). Not market data.".to_owned());
+    }
+    if d.stale > 0 {
+        notes.push(format!(
+            "{} followed series are stale: they make no signals until they are live again.",
+            d.stale
+        ));
     } else if d.catching_up > 0 {
-        Some((
-            "catching_up",
-            format!(
-                "{} followed series are catching up on missed bars.",
-                d.catching_up
-            ),
-        ))
-    } else {
-        None
-    };
+        notes.push(format!(
+            "{} followed series are catching up on missed bars.",
+            d.catching_up
+        ));
+    }
+    let state = if d.demo { "demo" } else { d.state() };
+    let banner = (!notes.is_empty()).then(|| (state, notes.join(" ")));
     view! {
         {banner.map(|(state, text)| view! { <p class="banner" id="data-banner" data-state=state>{text}</p> })}
         <p class="summary" id="signals-summary">{summary}</p>

@@ -35,6 +35,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Admin only.
     fn system(&self, v: &Viewer) -> Answer<'_, SystemStatus>;
+    /// Admin only: the followed universe, and changing it (followers restart).
+    fn follow_config(&self, v: &Viewer) -> Answer<'_, FollowConfigView>;
+    fn save_follow_config(&self, v: &Viewer, e: FollowEdit) -> Answer<'_, FollowConfigView>;
 
     /// Every series' newest candidate judged for `settings` (the viewer's
     /// saved ones when `None`).

@@ -1,5 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import { ADMIN, signIn, waitReady, watchErrors } from "./helpers";
+import { ADMIN, hydrated, signIn, waitReady, watchErrors } from "./helpers";
 
 /** The mock exchange the server follows (scripts/e2e.sh), replaying the bundled BTC 15m bars. */
 const LIVE_MOCK = "http://127.0.0.1:3101";
@@ -89,4 +89,32 @@ test("the board fits 1400 px and stays readable on a phone", async ({ page }) =>
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await expect(card.locator("td.why")).toBeVisible();
   await page.screenshot({ path: "test-results/board-phone.png", fullPage: true });
+});
+
+test("an admin edits the followed universe: bad entries are named, a new symbol is followed", async ({ page }) => {
+  const errors = watchErrors(page);
+  await signIn(page, ADMIN.user, ADMIN.pass, "/admin/system");
+  await hydrated(page);
+  await expect(page.locator("#follow-source")).toContainText("3 series");
+  await page.fill("#fo-symbols", "BTC/USDT, nonsense");
+  await page.click("#fo-save");
+  await expect(page.locator("#follow-error")).toContainText('symbols[1] = "nonsense"');
+  await expect(page.locator("#follow-source")).toContainText("from the config file");
+
+  // The venue lists no ETH/USDT: it is followed, and stale with the venue's own words.
+  await page.fill("#fo-symbols", "BTC/USDT, ETH/USDT");
+  await page.click("#fo-save");
+  await expect(page.locator("#follow-saved")).toContainText("6 series");
+  const eth = page.locator("#follow-table tr.follow-row", { hasText: "ETH/USDT 15m" });
+  await expect(eth).toHaveAttribute("data-state", "stale", { timeout: 30_000 });
+  await expect(eth.locator(".reason")).toContainText("Invalid symbol");
+  await expect(page.locator("#follow-table tr.follow-row", { hasText: "BTC/USDT 15m" })).toHaveAttribute("data-state", "live", { timeout: 30_000 });
+  await page.screenshot({ path: "test-results/follow-edit.png", fullPage: true });
+
+  // Back to one symbol: the dropped series is no longer reported.
+  await page.fill("#fo-symbols", "BTC/USDT");
+  await page.click("#fo-save");
+  await expect(page.locator("#follow-saved")).toContainText("3 series");
+  await expect(eth).toHaveCount(0, { timeout: 30_000 });
+  expect(errors).toEqual([]);
 });

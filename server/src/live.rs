@@ -36,10 +36,6 @@ pub async fn start(
         models::backend::Backend::preferred(),
         stop.clone(),
     ))];
-    if !settings.follow.enabled {
-        tracing::info!("[follow] enabled = false: no universe is followed");
-        return tasks;
-    }
     let (follow, source) = match choose(pool, settings, demo_data).await {
         Ok(v) => v,
         Err(e) => {
@@ -47,12 +43,19 @@ pub async fn start(
             (settings.follow.clone(), venue_source())
         }
     };
+    // The demo's universe is its own; otherwise an admin's edit applies.
+    let editable = source.exchange.is_none();
+    if !follow.enabled && !editable {
+        tracing::info!("[follow] enabled = false: no universe is followed");
+        return tasks;
+    }
     tasks.push(tokio::spawn(follow::supervise(
         pool.clone(),
         settings.clone(),
         follow,
         source,
         stop.clone(),
+        editable,
     )));
     tasks
 }
@@ -78,7 +81,7 @@ async fn choose(
     if f.replay_clock {
         return Ok((f.clone(), replay_source(settings).await?));
     }
-    let Some(dir) = demo_data else {
+    let Some(dir) = demo_data.filter(|_| f.enabled) else {
         return Ok((f.clone(), venue_source()));
     };
     let demo = match f.demo {

@@ -43,3 +43,32 @@ pub struct FollowView {
     pub newest: Option<i64>,
     pub demo: bool,
 }
+
+/// What an admin may change of the followed universe in the web app (the
+/// config file's `[follow]` keeps everything else).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FollowEdit {
+    pub enabled: bool,
+    /// spot or futures
+    pub market: String,
+    /// `BTC/USDT` …
+    pub symbols: Vec<String>,
+    /// The timeframe signals are made on (`15m`).
+    pub timeframe: String,
+    /// Higher timeframes followed for confirmation (`1h`, `4h`, `1d`).
+    pub confirm: Vec<String>,
+}
+
+/// The followed universe in force and where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FollowConfigView {
+    pub edit: FollowEdit,
+    pub venue: String,
+    /// `file` (config) or `admin` (edited here).
+    pub source: String,
+    pub updated_at: Option<String>,
+    /// Followed series this makes (symbols × timeframes).
+    pub series: usize,
+}

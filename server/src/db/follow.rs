@@ -80,14 +80,18 @@ pub async fn states(pool: &PgPool) -> Result<HashMap<i32, FollowRow>, DbError> {
     Ok(rows.into_iter().map(|r| (r.series_id, r)).collect())
 }
 
-/// Series no longer in the universe stop being reported as followed.
+/// Series no longer followed stop being reported: those of `universe` not
+/// in `keep`, and any other universe's that no follower has refreshed for a
+/// minute (left behind when an admin changed the venue market).
 pub async fn forget_others(pool: &PgPool, universe: &str, keep: &[i32]) -> Result<u64, DbError> {
-    let done =
-        sqlx::query("DELETE FROM follow_state WHERE universe = $1 AND NOT (series_id = ANY($2))")
-            .bind(universe)
-            .bind(keep)
-            .execute(pool)
-            .await?;
+    let done = sqlx::query(
+        "DELETE FROM follow_state WHERE NOT (series_id = ANY($2))
+           AND (universe = $1 OR updated_at < now() - interval '1 minute')",
+    )
+    .bind(universe)
+    .bind(keep)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -173,4 +177,37 @@ pub async fn try_follow_lock(
             .fetch_one(&mut conn)
             .await?;
     Ok(mine.then_some(conn))
+}
+
+/// The admin's edit of the followed universe and when it was made.
+pub async fn config_edit(
+    pool: &PgPool,
+) -> Result<Option<(app::types::FollowEdit, chrono::DateTime<chrono::Utc>)>, DbError> {
+    let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT edit, updated_at FROM follow_config")
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(v, at)| {
+        serde_json::from_value(v)
+            .map(|e| (e, at))
+            .map_err(|e| DbError::Corrupt(format!("follow_config: {e}")))
+    })
+    .transpose()
+}
+
+pub async fn save_config_edit(
+    pool: &PgPool,
+    edit: &app::types::FollowEdit,
+    by: Option<i64>,
+) -> Result<chrono::DateTime<chrono::Utc>, DbError> {
+    let v = serde_json::to_value(edit).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO follow_config (id, edit, updated_by, updated_at) VALUES (true, $1, $2, clock_timestamp())
+         ON CONFLICT (id) DO UPDATE SET edit = EXCLUDED.edit, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
+         RETURNING updated_at",
+    )
+    .bind(v)
+    .bind(by)
+    .fetch_one(pool)
+    .await?)
 }

@@ -649,48 +649,118 @@ impl Drop for Streams {
     }
 }
 
+/// The settings in force: the admin's edit of the universe over the file's
+/// `[follow]` (when `editable`), and the edit's time (its version).
+async fn effective(
+    pool: &PgPool,
+    follow: &FollowSettings,
+    editable: bool,
+) -> (FollowSettings, Option<chrono::DateTime<chrono::Utc>>) {
+    if !editable {
+        return (follow.clone(), None);
+    }
+    match db::follow::config_edit(pool).await {
+        Ok(Some((e, at))) => match follow.with_edit(&e) {
+            Ok(f) => (f, Some(at)),
+            Err(errs) => {
+                let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                tracing::error!(errors = ?text, "the stored universe edit is invalid; following the config file's");
+                (follow.clone(), Some(at))
+            }
+        },
+        Ok(None) => (follow.clone(), None),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the universe edit failed; following the config file's");
+            (follow.clone(), None)
+        }
+    }
+}
+
+async fn edit_version(pool: &PgPool) -> Option<chrono::DateTime<chrono::Utc>> {
+    db::follow::config_edit(pool)
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, at)| at)
+}
+
 /// Runs the follower of `follow` whenever this process holds its
 /// universe's lock (one follower per universe across processes), until
-/// `stop` turns true. Errors that stop a follower are logged and it starts
-/// again a little later.
+/// `stop` turns true. With `editable`, an admin's edit of the universe (Admin
+/// → System) replaces the file's, and the follower restarts when it changes.
+/// Errors that stop a follower are logged and it starts again a little later.
 pub async fn supervise(
     pool: PgPool,
     settings: Settings,
     follow: FollowSettings,
     source: Source,
     stop: watch::Receiver<bool>,
+    editable: bool,
 ) {
-    let name = match universe_of(&follow) {
-        Ok(u) => source
-            .exchange
-            .as_ref()
-            .map_or(u.name.clone(), |ex| format!("{ex} {}", u.market)),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "[follow] is invalid; nothing is followed");
-            return;
-        }
-    };
     loop {
         if *stop.borrow() {
             return;
         }
-        match db::follow::try_follow_lock(&pool, &name).await {
-            Ok(Some(lock)) => {
-                let r = match Follower::new(pool.clone(), &settings, follow.clone(), source.clone())
-                    .await
-                {
-                    Ok(f) => f.run(stop.clone()).await,
-                    Err(e) => Err(e),
-                };
-                drop(lock);
-                if let Err(e) = r {
-                    tracing::error!(error = %format!("{e:#}"), universe = %name, "follower stopped; restarting in 10 s");
+        let (current, version) = effective(&pool, &follow, editable).await;
+        // Stops the follower when the process stops or the edit changes.
+        let (child_tx, child_rx) = watch::channel(false);
+        let watcher = tokio::spawn({
+            let (pool, mut stop) = (pool.clone(), stop.clone());
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {
+                            if editable && edit_version(&pool).await != version {
+                                tracing::info!("the followed universe was edited; restarting the follower");
+                                break;
+                            }
+                        }
+                    }
                 }
+                let _ = child_tx.send(true);
             }
-            Ok(None) => tracing::debug!(universe = %name, "another process follows this universe"),
-            Err(e) => tracing::warn!(error = %e, "follower lock unavailable"),
+        });
+        let name = match universe_of(&current) {
+            Ok(u) => source
+                .exchange
+                .as_ref()
+                .map_or(u.name.clone(), |ex| format!("{ex} {}", u.market)),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "[follow] is invalid; nothing is followed");
+                String::new()
+            }
+        };
+        if current.enabled && !name.is_empty() {
+            match db::follow::try_follow_lock(&pool, &name).await {
+                Ok(Some(lock)) => {
+                    let r = match Follower::new(
+                        pool.clone(),
+                        &settings,
+                        current.clone(),
+                        source.clone(),
+                    )
+                    .await
+                    {
+                        Ok(f) => f.run(child_rx.clone()).await,
+                        Err(e) => Err(e),
+                    };
+                    drop(lock);
+                    if let Err(e) = r {
+                        tracing::error!(error = %format!("{e:#}"), universe = %name, "follower stopped; restarting in 10 s");
+                    }
+                }
+                Ok(None) => {
+                    tracing::debug!(universe = %name, "another process follows this universe")
+                }
+                Err(e) => tracing::warn!(error = %e, "follower lock unavailable"),
+            }
         }
-        let mut stop = stop.clone();
-        tokio::select! { _ = tokio::time::sleep(Duration::from_secs(10)) => {}, _ = stop.changed() => {} }
+        // Wait for the edit to change, the process to stop, or the retry time.
+        let mut child = child_rx.clone();
+        if !*child.borrow() {
+            tokio::select! { _ = tokio::time::sleep(Duration::from_secs(10)) => {}, _ = child.changed() => {} }
+        }
+        watcher.abort();
     }
 }

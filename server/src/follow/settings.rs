@@ -272,6 +272,50 @@ impl FollowSettings {
         })
     }
 
+    /// These settings with an admin's edit of the universe applied.
+    pub fn with_edit(
+        &self,
+        e: &app::types::FollowEdit,
+    ) -> Result<FollowSettings, Vec<FollowError>> {
+        let market = Market::parse(&e.market).map_err(|_| {
+            vec![FollowError::Invalid(format!(
+                "market = {:?}: expected spot or futures",
+                e.market
+            ))]
+        })?;
+        let s = FollowSettings {
+            enabled: e.enabled,
+            market,
+            symbols: e
+                .symbols
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            timeframe: e.timeframe.trim().to_owned(),
+            confirm: e
+                .confirm
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            ..self.clone()
+        };
+        s.universe()?;
+        Ok(s)
+    }
+
+    /// The part an admin may edit.
+    pub fn edit(&self) -> app::types::FollowEdit {
+        app::types::FollowEdit {
+            enabled: self.enabled,
+            market: self.market.to_string(),
+            symbols: self.symbols.clone(),
+            timeframe: self.timeframe.clone(),
+            confirm: self.confirm.clone(),
+        }
+    }
+
     pub fn quality_rules(&self) -> QualityRules {
         QualityRules {
             spike_atr_multiple: self.quality.spike_atr_multiple,
@@ -295,6 +339,36 @@ mod tests {
             u.series
                 .iter()
                 .any(|(k, _)| k.symbol.as_str() == "LTC/USDT" && k.timeframe == Timeframe::D1)
+        );
+    }
+
+    #[test]
+    fn an_admin_edit_replaces_the_universe_and_keeps_the_knobs() {
+        let base = FollowSettings {
+            grace_s: 7.0,
+            ..Default::default()
+        };
+        let mut e = base.edit();
+        e.symbols = vec!["ETH/USDT".into(), " ".into()];
+        e.confirm = vec!["4h".into()];
+        e.market = "spot".into();
+        let s = base.with_edit(&e).unwrap();
+        assert_eq!(
+            (s.symbols.len(), s.market, s.grace_s),
+            (1, Market::Spot, 7.0)
+        );
+        assert_eq!(s.universe().unwrap().series.len(), 2);
+        e.symbols.push("BTCUSDT".into());
+        let err = base.with_edit(&e).unwrap_err();
+        assert!(
+            err[0].to_string().contains("symbols[1] = \"BTCUSDT\""),
+            "{err:?}"
+        );
+        e.market = "margin".into();
+        assert!(
+            base.with_edit(&e).unwrap_err()[0]
+                .to_string()
+                .contains("market")
         );
     }
 

@@ -724,6 +724,63 @@ impl Pages for PgBackend {
         })
     }
 
+    fn follow_config(&self, v: &Viewer) -> Answer<'_, FollowConfigView> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let file = &self.settings.follow;
+            let stored = db::follow::config_edit(&self.pool).await.map_err(db_err)?;
+            let (edit, source, at) = match stored {
+                Some((e, at)) => (e, "admin", Some(at.to_rfc3339())),
+                None => (file.edit(), "file", None),
+            };
+            let series = file
+                .with_edit(&edit)
+                .ok()
+                .and_then(|f| f.universe().ok())
+                .map_or(0, |u| u.series.len());
+            Ok(FollowConfigView {
+                edit,
+                venue: file.venue.clone(),
+                source: source.into(),
+                updated_at: at,
+                series,
+            })
+        })
+    }
+
+    fn save_follow_config(&self, v: &Viewer, e: FollowEdit) -> Answer<'_, FollowConfigView> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            // Every bad entry named; the first is the field the form marks.
+            let checked = self.settings.follow.with_edit(&e).map_err(|errs| {
+                let field = match errs.first() {
+                    Some(crate::follow::FollowError::Symbol { .. }) => "symbols",
+                    Some(crate::follow::FollowError::Timeframe { field, .. })
+                        if field.starts_with("confirm") =>
+                    {
+                        "confirm"
+                    }
+                    Some(crate::follow::FollowError::Timeframe { .. }) => "timeframe",
+                    _ => "follow",
+                };
+                AppError::invalid(
+                    field,
+                    errs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
+            db::follow::save_config_edit(&self.pool, &checked.edit(), Some(v.id))
+                .await
+                .map_err(db_err)?;
+            tracing::info!(by = %v.username, symbols = checked.symbols.len(), timeframe = %checked.timeframe, "followed universe edited");
+            self.follow_config(&v).await
+        })
+    }
+
     fn signals(&self, v: &Viewer, settings: Option<UserSettings>) -> Answer<'_, SignalBoard> {
         let v = v.clone();
         Box::pin(async move {

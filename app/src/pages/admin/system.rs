@@ -1,7 +1,7 @@
 //! `/admin/system` — CPU, memory, database size, queue depth, uptime, version.
 
-use crate::types::{AppError, SystemStatus, format_utc};
-use crate::{human_bytes, human_duration};
+use crate::types::{AppError, FollowConfigView, FollowEdit, SystemStatus, format_utc};
+use crate::{csrf_token, human_bytes, human_duration, use_viewer};
 use leptos::prelude::*;
 
 #[server]
@@ -13,6 +13,95 @@ pub async fn load_system() -> Result<SystemStatus, AppError> {
         }
         .await,
     )
+}
+
+#[server]
+pub async fn load_follow() -> Result<FollowConfigView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            b.follow_config(&v).await
+        }
+        .await,
+    )
+}
+
+/// Splits "BTC/USDT, ETH/USDT\nSOL/USDT" into entries.
+fn entries(s: &str) -> Vec<String> {
+    s.split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[server]
+pub async fn save_follow(
+    csrf: String,
+    enabled: Option<String>,
+    market: String,
+    symbols: String,
+    timeframe: String,
+    confirm: String,
+) -> Result<FollowConfigView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            let e = FollowEdit {
+                enabled: enabled.is_some(),
+                market,
+                symbols: entries(&symbols),
+                timeframe,
+                confirm: entries(&confirm),
+            };
+            b.save_follow_config(&v, e).await
+        }
+        .await,
+    )
+}
+
+/// The followed universe, editable: saving restarts the followers.
+#[component]
+fn FollowForm() -> impl IntoView {
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let save = ServerAction::<SaveFollow>::new();
+    let config = Resource::new(move || save.version().get(), |_| load_follow());
+    view! {
+        <section class="panel" id="follow-config">
+            <div class="panel-head"><h2>"Followed universe"</h2></div>
+            <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
+                {move || config.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                    Ok(c) => {
+                        let e = c.edit.clone();
+                        view! {
+                            <p class="muted small" id="follow-source">{match &c.updated_at {
+                                Some(at) => format!("{} · edited here ({at}) · {} series", c.venue, c.series),
+                                None => format!("{} · from the config file · {} series", c.venue, c.series),
+                            }}</p>
+                            <ActionForm action=save attr:class="grid-form" attr:id="follow-form">
+                                <input type="hidden" name="csrf" value=csrf />
+                                <label>"Follow"<input type="checkbox" name="enabled" id="fo-enabled" checked=e.enabled /></label>
+                                <label>"Market"<select name="market" id="fo-market">
+                                    <option value="futures" selected=e.market == "futures">"USDⓈ-M futures"</option>
+                                    <option value="spot" selected=e.market == "spot">"spot"</option>
+                                </select></label>
+                                <label>"Symbols"<textarea name="symbols" id="fo-symbols" rows="3">{e.symbols.join(", ")}</textarea></label>
+                                <label>"Timeframe"<input name="timeframe" id="fo-timeframe" value=e.timeframe.clone() /></label>
+                                <label>"Confirmation"<input name="confirm" id="fo-confirm" value=e.confirm.join(", ") /></label>
+                                <button type="submit" id="fo-save">"Save and restart followers"</button>
+                            </ActionForm>
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+            {move || save.value().get().map(|r| match r {
+                Err(e) => view! { <p class="error" id="follow-error">{e.message}{e.field.map(|f| format!(" ({f})"))}</p> }.into_any(),
+                Ok(c) => view! { <p class="muted small" id="follow-saved">{format!("Saved: {} series; the follower restarts within seconds.", c.series)}</p> }.into_any(),
+            })}
+        </section>
+    }
 }
 
 #[component]
@@ -80,6 +169,7 @@ pub fn SystemPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <FollowForm />
     }
 }
 

@@ -3,7 +3,9 @@
 use super::{ApiError, ApiJson};
 use crate::web::AppState;
 use app::backend::Backend;
-use app::types::{AppError, NewUser, SystemStatus, UserPatch, UserView, Viewer};
+use app::types::{
+    AppError, FollowConfigView, FollowEdit, NewUser, SystemStatus, UserPatch, UserView, Viewer,
+};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
@@ -47,4 +49,26 @@ pub async fn system(
     Extension(v): Extension<Viewer>,
 ) -> Result<Json<SystemStatus>, ApiError> {
     Ok(Json(st.backend.system(&v).await?))
+}
+
+/// The followed universe in force: the config file's `[follow]`, or an admin's edit of it.
+#[utoipa::path(get, path = "/api/v1/follow", tag = "admin",
+    responses((status = 200, body = FollowConfigView), (status = 403, body = AppError)))]
+pub async fn get_follow(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+) -> Result<Json<FollowConfigView>, ApiError> {
+    Ok(Json(st.backend.follow_config(&v).await?))
+}
+
+/// Replaces the followed universe (venue market, symbols, timeframes); every
+/// bad entry is named (422) and nothing changes; followers restart within seconds.
+#[utoipa::path(put, path = "/api/v1/follow", tag = "admin", request_body = FollowEdit,
+    responses((status = 200, body = FollowConfigView), (status = 422, body = AppError), (status = 403, body = AppError)))]
+pub async fn put_follow(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    ApiJson(e): ApiJson<FollowEdit>,
+) -> Result<Json<FollowConfigView>, ApiError> {
+    Ok(Json(st.backend.save_follow_config(&v, e).await?))
 }

@@ -151,6 +151,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::system))
+        .routes(routes!(admin::get_follow, admin::put_follow))
         .routes(routes!(models::list))
         .routes(routes!(models::events))
         .routes(routes!(models::promote))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the data layer (numbers go to BENCHMARKS.md). Release build,
 # a dedicated database `traderai_bench`, the mock exchange on loopback.
-#   scripts/bench.sh [ingest|backfill|limits|read]...   (default: all)
+#   scripts/bench.sh [indicators|backtest|ingest|backfill|limits|read|web|live]...   (default: all)
 # Synthetic candles (mock `SYN*` symbols, a generated Binance CSV) are used
 # only here, for scale; tests use the real data in data/.
 source "$(dirname "$0")/common.sh"
@@ -9,10 +9,10 @@ server=$("$ROOT/scripts/db.sh")
 export DATABASE_URL="$server/traderai_bench"
 bin="$CARGO_TARGET_DIR/release/traderai"
 out="$ROOT/target/bench"; mkdir -p "$out"
-what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web)
+what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web live)
 # `web` builds the binary and the release site (xtask) itself.
 if [ "${what[*]}" != "web" ]; then
-  cargo build --release -p server --bin traderai --example range_read >&2
+  cargo build --release -p server --bin traderai --example range_read --example live_latency >&2
 fi
 command -v wrk >/dev/null || { [[ " ${what[*]} " == *" web "* ]] && as_root apt-get install -y -qq wrk >&2; }
 
@@ -143,7 +143,9 @@ web)
   done
   fresh_db
   "$bin" seed --dir data >/dev/null
-  ADMIN_USER=bench ADMIN_PASS=bench-pass-1 LEPTOS_SITE_ROOT="$site" "$bin" serve --addr 127.0.0.1:18090 --site-root "$site" >"$out/serve.log" 2>&1 &
+  # The web alone: no followed universe (and no demo replay) beside it.
+  printf '[follow]\nenabled = false\n' > "$out/nofollow.toml"
+  ADMIN_USER=bench ADMIN_PASS=bench-pass-1 LEPTOS_SITE_ROOT="$site" "$bin" --config "$out/nofollow.toml" serve --addr 127.0.0.1:18090 --site-root "$site" >"$out/serve.log" 2>&1 &
   SERVE_PID=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.2; done
   cookie=$(mktemp)
@@ -160,6 +162,21 @@ LUA
     wrk -t 2 -c "$c" -d 20s --latency -s "$out/auth.lua" http://127.0.0.1:18090/api/v1/signals
   done
   kill $SERVE_PID
+  ;;
+live)
+  # Mock kline stream publishes a closed bar → the candidate readable at GET
+  # /api/v1/signals; in-process (server/examples/live_latency.rs), SYN
+  # perpetuals on 15m + 1h + 4h, replay clock at 900× (a 15m close a second).
+  train=("$bin" train --input "$ROOT/data/btc-usd-15m-yahoo.csv" --symbol BTC/USD --timeframe 15m --epochs 500 --out "$out/live-train")
+  for pairs in 10 100; do
+    log "live: $pairs pairs × 3 timeframes, 500 closes"
+    "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 900 | tee "$out/live-$pairs.json"
+    log "live: $pairs pairs × 3 timeframes, 500 closes, a training run beside"
+    "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 900 "${train[@]}" | tee "$out/live-$pairs-train.json"
+  done
+  for db in $(psql "$server/postgres" -Atc "select datname from pg_database where datname like 'traderai_bench_live_%'"); do
+    psql "$server/postgres" -qc "drop database $db with (force)" >/dev/null
+  done
   ;;
 *) die "unknown benchmark $w";;
 esac; done

@@ -1,6 +1,6 @@
 //! `/admin/system` — CPU, memory, database size, queue depth, uptime, version.
 
-use crate::types::{AppError, FollowConfigView, FollowEdit, SystemStatus, format_utc};
+use crate::types::{AppError, FollowConfigView, SystemStatus, format_utc};
 use crate::{csrf_token, human_bytes, human_duration, use_viewer};
 use leptos::prelude::*;
 
@@ -26,15 +26,6 @@ pub async fn load_follow() -> Result<FollowConfigView, AppError> {
     )
 }
 
-/// Splits "BTC/USDT, ETH/USDT\nSOL/USDT" into entries.
-fn entries(s: &str) -> Vec<String> {
-    s.split([',', ' ', '\n', '\t'])
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[server]
 pub async fn save_follow(
     csrf: String,
@@ -47,7 +38,15 @@ pub async fn save_follow(
     crate::backend::answer(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
-            let e = FollowEdit {
+            // "BTC/USDT, ETH/USDT\nSOL/USDT" → entries.
+            let entries = |s: &str| -> Vec<String> {
+                s.split([',', ' ', '\n', '\t'])
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let e = crate::types::FollowEdit {
                 enabled: enabled.is_some(),
                 market,
                 symbols: entries(&symbols),

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { ADMIN, signIn, waitReady, watchErrors } from "./helpers";
+import { ADMIN, hydrated, signIn, waitReady, watchErrors } from "./helpers";
 
 test.beforeAll(async ({ request }) => waitReady(request));
 
@@ -48,6 +48,8 @@ test("a small training run streams its epochs and lands in the registry", async 
 
   // Bad input names the field.
   await page.goto("/admin/training");
+  // Typed before hydration, the value would be lost to the WASM render (seen under load).
+  await hydrated(page);
   await page.fill("#train-symbols", "NOT A PAIR");
   await page.click("#train-start");
   await expect(page.locator("#train-error")).toContainText("(symbols)");

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use futures::StreamExt;
+
 use anyhow::Context;
 use engine::costs::CostModel;
 use engine::risk::RiskProfile;
@@ -192,6 +194,7 @@ impl Scanner {
             .retain(|id, _| active.iter().any(|m| m.id == *id));
         let wall = chrono::Utc::now();
         let mut sum = ScanSummary::default();
+        let mut pending = Vec::new();
         for s in series.iter().filter(|s| s.bars > 0) {
             let follow = followed.get(&s.id);
             // Confirmation timeframes of a followed universe are not scanned.
@@ -205,8 +208,10 @@ impl Scanner {
             let tf_ms = s.key.timeframe.duration_ms();
             // "Now" is the follower's clock for a followed series (a replay in the demo).
             let now = follow.map_or_else(crate::time::now_ms, |f| f.clock_at(wall));
-            // A bar still forming (a live backfill stores it) is not closed yet.
-            let last_closed = if last_open + tf_ms <= now {
+            // A bar still forming (a live backfill stores it) is not closed
+            // yet; the follower stores closed bars only (and its clock, read
+            // from a row, may lag a replay by seconds: trust the bar).
+            let last_closed = if follow.is_some() || last_open + tf_ms <= now {
                 last_open
             } else {
                 last_open - tf_ms
@@ -265,58 +270,137 @@ impl Scanner {
                     }
                 }
             }
+            let Some(model) = model else {
+                // The rule's work needs no shared state: judged on every core below.
+                pending.push(Pending {
+                    series: s.clone(),
+                    candles,
+                    judged,
+                    follow: follow.cloned(),
+                    now,
+                    flags,
+                });
+                continue;
+            };
             let (row, rule) = (s.clone(), self.rule);
             let (results, loaded, model) = tokio::task::spawn_blocking(move || {
-                let pair = model.as_ref().zip(loaded.as_ref());
-                let last = judged.last().copied().unwrap_or(0);
-                let fs = engine::features::compute(
-                    row.key.symbol.as_str(),
-                    row.key.timeframe,
-                    &candles[..=last.min(candles.len() - 1)],
+                let r = judge_bars(
+                    &row,
+                    &candles,
+                    &judged,
+                    Some(&model).zip(loaded.as_ref()),
+                    &rule,
                 );
-                let r: Vec<anyhow::Result<NewCandidate>> = judged
-                    .iter()
-                    .map(|&i| assess(&row, &candles, i, &fs, pair, &rule))
-                    .collect();
                 (r, loaded, model)
             })
             .await?;
-            if let (Some(m), Some(l)) = (model, loaded) {
-                self.models.insert(m.id, l);
+            if let Some(l) = loaded {
+                self.models.insert(model.id, l);
             }
-            for result in results {
-                let mut candidate = match result {
-                    Ok(c) => c,
-                    Err(e) => {
-                        sum.skipped.push(Skipped {
-                            series: describe(s),
-                            reason: format!("{e:#}"),
-                        });
-                        continue;
-                    }
-                };
-                if let Some(f) = follow {
-                    candidate.blocked =
-                        blocked(f, &candidate, tf_ms, now, flags.get(&candidate.bar_time));
-                    if let Some((kind, why)) = &candidate.blocked {
-                        sum.skipped.push(Skipped {
-                            series: describe(s),
-                            reason: format!("{kind}: {why}"),
-                        });
-                    }
-                }
-                if db::insert(&self.pool, &candidate).await? {
-                    sum.new += 1;
-                    sum.newest_bar = sum.newest_bar.max(Some(candidate.bar_time));
-                } else {
-                    sum.up_to_date += 1;
-                }
-            }
+            self.store(s, follow, now, &flags, results, &mut sum)
+                .await?;
+        }
+        let rule = self.rule;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut judged = futures::stream::iter(pending.into_iter().map(|p| {
+            tokio::task::spawn_blocking(move || {
+                let r = judge_bars(&p.series, &p.candles, &p.judged, None, &rule);
+                (p, r)
+            })
+        }))
+        .buffer_unordered(cores);
+        while let Some(done) = judged.next().await {
+            let (p, results) = done?;
+            self.store(
+                &p.series,
+                p.follow.as_ref(),
+                p.now,
+                &p.flags,
+                results,
+                &mut sum,
+            )
+            .await?;
         }
         if let Some(t) = sum.newest_bar {
             db::announce(&self.pool, sum.new, t).await?;
         }
         Ok(sum)
+    }
+}
+
+/// A series the technical rule judges, with what judging it needs.
+struct Pending {
+    series: SeriesRow,
+    candles: Vec<Candle>,
+    judged: Vec<usize>,
+    follow: Option<crate::db::follow::FollowRow>,
+    now: TimeMs,
+    flags: HashMap<TimeMs, (String, String)>,
+}
+
+/// Every judged bar of one series, its features computed once (CPU work).
+fn judge_bars(
+    row: &SeriesRow,
+    candles: &[Candle],
+    judged: &[usize],
+    model: Option<(&ModelRow, &LoadedModel)>,
+    rule: &TechnicalRule,
+) -> Vec<anyhow::Result<NewCandidate>> {
+    let Some(&last) = judged.last() else {
+        return Vec::new();
+    };
+    let fs = engine::features::compute(
+        row.key.symbol.as_str(),
+        row.key.timeframe,
+        &candles[..=last.min(candles.len() - 1)],
+    );
+    judged
+        .iter()
+        .map(|&i| assess(row, candles, i, &fs, model, rule))
+        .collect()
+}
+
+impl Scanner {
+    /// Stores one series' decisions, each blocked when its series is not fit to trade on.
+    async fn store(
+        &self,
+        s: &SeriesRow,
+        follow: Option<&crate::db::follow::FollowRow>,
+        now: TimeMs,
+        flags: &HashMap<TimeMs, (String, String)>,
+        results: Vec<anyhow::Result<NewCandidate>>,
+        sum: &mut ScanSummary,
+    ) -> anyhow::Result<()> {
+        let tf_ms = s.key.timeframe.duration_ms();
+        for result in results {
+            let mut candidate = match result {
+                Ok(c) => c,
+                Err(e) => {
+                    sum.skipped.push(Skipped {
+                        series: describe(s),
+                        reason: format!("{e:#}"),
+                    });
+                    continue;
+                }
+            };
+            if let Some(f) = follow {
+                candidate.blocked =
+                    blocked(f, &candidate, tf_ms, now, flags.get(&candidate.bar_time));
+                if let Some((kind, why)) = &candidate.blocked {
+                    sum.skipped.push(Skipped {
+                        series: describe(s),
+                        reason: format!("{kind}: {why}"),
+                    });
+                }
+            }
+            if db::insert(&self.pool, &candidate).await? {
+                sum.new += 1;
+                sum.newest_bar = sum.newest_bar.max(Some(candidate.bar_time));
+            } else {
+                sum.up_to_date += 1;
+            }
+        }
+        Ok(())
     }
 }
 

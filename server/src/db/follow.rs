@@ -43,16 +43,18 @@ pub struct StateUpdate<'a> {
     pub clock_now: TimeMs,
     pub clock_speed: f64,
     pub demo: bool,
+    /// The wall time at which `clock_now` was read (rows extrapolate from it).
+    pub wall: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn upsert_state(pool: &PgPool, u: &StateUpdate<'_>) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO follow_state (series_id, universe, role, state, reason, detail, since, clock_now, clock_speed, demo, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (series_id) DO UPDATE SET universe = EXCLUDED.universe, role = EXCLUDED.role,
              state = EXCLUDED.state, reason = EXCLUDED.reason, detail = EXCLUDED.detail,
              since = EXCLUDED.since, clock_now = EXCLUDED.clock_now, clock_speed = EXCLUDED.clock_speed,
-             demo = EXCLUDED.demo, updated_at = now()",
+             demo = EXCLUDED.demo, updated_at = EXCLUDED.updated_at",
     )
     .bind(u.series_id)
     .bind(u.universe)
@@ -64,6 +66,7 @@ pub async fn upsert_state(pool: &PgPool, u: &StateUpdate<'_>) -> Result<(), DbEr
     .bind(u.clock_now)
     .bind(u.clock_speed)
     .bind(u.demo)
+    .bind(u.wall)
     .execute(pool)
     .await?;
     Ok(())

@@ -591,7 +591,7 @@ impl Follower {
 
     /// Writes each series' freshness when it changed (or its row is old).
     async fn publish(&mut self, force: bool) {
-        let now = self.source.clock.now_ms();
+        let (now, wall) = (self.source.clock.now_ms(), chrono::Utc::now());
         let grace = (self.settings.grace_s * 1000.0) as i64;
         for t in &mut self.tracked {
             let f = Freshness::of(t.newest, t.key.timeframe, &t.link, now, grace);
@@ -617,6 +617,7 @@ impl Follower {
                 clock_now: now,
                 clock_speed: self.source.clock.speed(),
                 demo: self.source.demo,
+                wall,
             };
             match db::follow::upsert_state(&self.pool, &u).await {
                 Ok(()) => {

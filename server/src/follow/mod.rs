@@ -36,6 +36,8 @@ use venues::binance::stream::{KlineStream, StreamLimits};
 /// Streams per connection we open (Binance allows 1024; shorter URLs and
 /// smaller blast radius per reconnect).
 const STREAMS_PER_CONNECTION: usize = 200;
+/// The predicted funding rate is refreshed this often (clock ms).
+const PREMIUM_EVERY_MS: i64 = 3_600_000;
 /// A series' state row is rewritten at least this often (its clock reading).
 const REWRITE_EVERY: Duration = Duration::from_secs(5);
 
@@ -67,6 +69,8 @@ struct Tracked {
     failures: u32,
     /// Perpetuals: the next settlement (clock ms); history is fetched after it.
     funding_due: Option<TimeMs>,
+    /// When the predicted rate was last fetched (clock ms).
+    premium_at: Option<TimeMs>,
 }
 
 /// Keeps one universe current.
@@ -171,6 +175,7 @@ impl Follower {
                 retry_at: None,
                 failures: 0,
                 funding_due: None,
+                premium_at: None,
             });
         }
         let keep: Vec<i32> = tracked.iter().map(|t| t.id).collect();
@@ -497,6 +502,15 @@ impl Follower {
                 tracing::warn!(error = %format!("{e:#}"), %symbol, "funding history not fetched");
             }
         }
+        // The predicted rate drifts slowly: once a clock hour is enough for
+        // plans, and keeps three round trips off every stored bar.
+        let fresh = self.tracked[i]
+            .premium_at
+            .is_some_and(|t| now - t < PREMIUM_EVERY_MS);
+        if fresh && self.tracked[i].funding_due.is_some_and(|d| now < d) {
+            return;
+        }
+        self.tracked[i].premium_at = Some(now);
         match self.client.premium_index(&symbol).await {
             Ok(p) => {
                 let interval_hours =

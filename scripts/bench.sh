@@ -170,9 +170,11 @@ live)
   train=("$bin" train --input "$ROOT/data/btc-usd-15m-yahoo.csv" --symbol BTC/USD --timeframe 15m --epochs 500 --out "$out/live-train")
   for pairs in 10 100; do
     log "live: $pairs pairs × 3 timeframes, 500 closes"
-    "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 900 | tee "$out/live-$pairs.json"
+    speed=$([ "$pairs" -ge 100 ] && echo 90 || echo 900)   # 100 pairs: a burst every 10 s
+    "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 "$speed" | tee "$out/live-$pairs.json"
     log "live: $pairs pairs × 3 timeframes, 500 closes, a training run beside"
-    "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 900 "${train[@]}" | tee "$out/live-$pairs-train.json"
+    rm -rf "$out/live-train"   # train resumes from its checkpoints: start it afresh
+    "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 "$speed" "${train[@]}" | tee "$out/live-$pairs-train.json"
   done
   for db in $(psql "$server/postgres" -Atc "select datname from pg_database where datname like 'traderai_bench_live_%'"); do
     psql "$server/postgres" -qc "drop database $db with (force)" >/dev/null

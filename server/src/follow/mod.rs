@@ -36,6 +36,8 @@ use venues::binance::stream::{KlineStream, StreamLimits};
 /// Streams per connection we open (Binance allows 1024; shorter URLs and
 /// smaller blast radius per reconnect).
 const STREAMS_PER_CONNECTION: usize = 200;
+/// Stream bars stored in one transaction at most.
+const MAX_BATCH: usize = 1000;
 /// The predicted funding rate is refreshed this often (clock ms).
 const PREMIUM_EVERY_MS: i64 = 3_600_000;
 /// A series' state row is rewritten at least this often (its clock reading).
@@ -338,8 +340,27 @@ impl Follower {
             tokio::select! {
                 ev = s.rx.recv() => match ev {
                     Some(FeedEvent::Bar(b)) => {
-                        if let Err(e) = self.on_bar(&b.symbol, b.timeframe, b.candle).await {
-                            tracing::error!(error = %format!("{e:#}"), symbol = %b.symbol, timeframe = %b.timeframe, "storing a stream bar failed; the next repair fetches it");
+                        // A universe's bars close together: store what has
+                        // arrived in one transaction (one commit, not one per series).
+                        let mut batch = vec![b];
+                        let mut after = None;
+                        while batch.len() < MAX_BATCH {
+                            match s.rx.try_recv() {
+                                Ok(FeedEvent::Bar(b)) => batch.push(b),
+                                Ok(other) => {
+                                    after = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        self.on_bars(batch).await;
+                        match after {
+                            Some(FeedEvent::Malformed { text, error }) => {
+                                tracing::warn!(%error, text = %text.chars().take(500).collect::<String>(), "malformed stream message skipped; the gap repair fetches what it carried");
+                            }
+                            Some(FeedEvent::Down { reason }) => return reason,
+                            _ => {}
                         }
                     }
                     Some(FeedEvent::Malformed { text, error }) => {
@@ -542,6 +563,89 @@ impl Follower {
         t.failures += 1;
         t.retry_at = Some(Instant::now() + backoff);
         t.link = Link::Down { since, reason };
+    }
+
+    /// Stream bars in arrival order: each series' next bar joins one
+    /// transaction for all; anything else (a hole before it, a bar seen
+    /// before, a series not followed) goes the careful way, one by one.
+    async fn on_bars(&mut self, bars: Vec<trading::feed::ClosedBar>) {
+        let mut group: Vec<(usize, Candle)> = Vec::new();
+        let mut expected: HashMap<usize, TimeMs> = HashMap::new();
+        for b in bars {
+            let next = self
+                .index
+                .get(&(b.symbol.clone(), b.timeframe))
+                .copied()
+                .filter(|&i| {
+                    let dur = b.timeframe.duration_ms();
+                    let want = expected
+                        .get(&i)
+                        .copied()
+                        .or_else(|| self.tracked[i].newest.map(|n| n + dur));
+                    want == Some(b.candle.open_time)
+                });
+            match next {
+                Some(i) => {
+                    expected.insert(i, b.candle.open_time + b.timeframe.duration_ms());
+                    group.push((i, b.candle));
+                }
+                None => {
+                    self.store_group(&mut group).await;
+                    expected.clear();
+                    if let Err(e) = self.on_bar(&b.symbol, b.timeframe, b.candle).await {
+                        tracing::error!(error = %format!("{e:#}"), symbol = %b.symbol, timeframe = %b.timeframe, "storing a stream bar failed; the next repair fetches it");
+                    }
+                }
+            }
+        }
+        self.store_group(&mut group).await;
+    }
+
+    /// Stores several series' next bars in one transaction (flags included).
+    async fn store_group(&mut self, group: &mut Vec<(usize, Candle)>) {
+        if group.is_empty() {
+            return;
+        }
+        let r = async {
+            let mut gates: HashMap<usize, BarGate> = HashMap::new();
+            let mut tx = self.pool.begin().await?;
+            for (i, c) in group.iter() {
+                let t = &self.tracked[*i];
+                let gate = gates.entry(*i).or_insert_with(|| t.gate.clone());
+                let flag = gate.check(c);
+                db::candles::insert_candles(&mut tx, t.id, std::slice::from_ref(c)).await?;
+                if let Some(f) = &flag {
+                    db::follow::flag_bar(&mut tx, t.id, c.open_time, f.kind(), &f.to_string()).await?;
+                    tracing::warn!(series = %format!("{} {}", t.key.symbol, t.key.timeframe), open_time = c.open_time, flag = %f, "bar flagged");
+                }
+            }
+            tx.commit().await?;
+            anyhow::Ok(gates)
+        }
+        .await;
+        match r {
+            Ok(gates) => {
+                for (i, g) in gates {
+                    self.tracked[i].gate = g;
+                }
+                let stored: Vec<usize> = group.iter().map(|(i, _)| *i).collect();
+                for (i, c) in group.drain(..) {
+                    let t = &mut self.tracked[i];
+                    t.newest = t.newest.max(Some(c.open_time));
+                    if !matches!(t.link, Link::Repairing) {
+                        t.link = Link::Streaming;
+                    }
+                }
+                for i in stored {
+                    self.sync_funding(i).await;
+                }
+            }
+            Err(e) => {
+                // Nothing of the group is stored; the next repair fetches it.
+                tracing::error!(error = %format!("{e:#}"), bars = group.len(), "storing stream bars failed; the next repair fetches them");
+                group.clear();
+            }
+        }
     }
 
     async fn on_bar(&mut self, symbol: &Symbol, tf: Timeframe, c: Candle) -> anyhow::Result<()> {

@@ -2,6 +2,8 @@
 //! (migrated), the repo's data folder, and a mock exchange with real candles.
 #![allow(dead_code)]
 
+pub mod live;
+
 use engine::{Candle, Symbol, Timeframe};
 use server::import::layout::ColumnOverrides;
 use sqlx::PgPool;

@@ -445,7 +445,7 @@ fn blocked(
     (age > tf_ms).then(|| {
         (
             "stale".into(),
-            format!("the bar closed {} ago", crate::time::span(age)),
+            format!("the bar closed {} ago", app::types::human_span(age)),
         )
     })
 }

@@ -16,17 +16,6 @@ pub fn iso(ms: TimeMs) -> String {
     }
 }
 
-/// A duration as people say it: `45 s`, `12 min`, `3 h`, `5 days`.
-pub fn span(ms: TimeMs) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h", s / 3600),
-        _ => format!("{} days", s / 86_400),
-    }
-}
-
 /// Parses a CLI instant: `2021-01-01`, `2021-01-01T12:00:00Z`, an RFC 3339
 /// time with offset, `now`, or epoch milliseconds.
 pub fn parse_instant(s: &str) -> Result<TimeMs, String> {

@@ -56,21 +56,10 @@ fn money(v: f64) -> String {
 }
 
 /// "0.62 [0.41 … 3.10 % at 90 %]": confidence with the conformal move interval.
-/// "45 s", "12 min", "3 h", "5 days".
-fn span_text(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h", s / 3600),
-        _ => format!("{} days", s / 86_400),
-    }
-}
-
 /// How current the signal's bar is: "closed 2 min ago", "stale: last bar
 /// 3 days ago (disconnected …)", and which data it is.
 fn bar_age_text(s: &SignalView) -> String {
-    let age = span_text(s.bar_age_ms);
+    let age = crate::types::human_span(s.bar_age_ms);
     let text = match s.data_state.as_deref() {
         Some("stale") => format!(
             "stale: last bar {age} ago{}",

@@ -34,6 +34,18 @@ pub struct SeriesCoverage {
     pub last: i64,
 }
 
+/// A duration as people say it: `45 s`, `12 min`, `3 h`, `5 days` (bar
+/// ages on the board, and the scanner's "closed … ago").
+pub fn human_span(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        7200..=172_799 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
 /// Formats UTC milliseconds as `YYYY-MM-DD HH:MM` (UTC) without a clock or
 /// time-zone database, so the same code renders on the server and in WASM.
 pub fn format_utc(ms: i64) -> String {

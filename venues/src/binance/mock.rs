@@ -815,7 +815,18 @@ impl MockExchange {
                     Some(Ok(_)) => {}
                 },
                 _ = disconnects.changed() => {
-                    let _ = socket.send(Message::Close(None)).await;
+                    // A clean close: the client's reply is awaited (briefly), so
+                    // it sees a close frame rather than a reset connection.
+                    if socket.send(Message::Close(None)).await.is_ok() {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                            while let Some(Ok(m)) = socket.recv().await {
+                                if matches!(m, Message::Close(_)) {
+                                    break;
+                                }
+                            }
+                        })
+                        .await;
+                    }
                     return;
                 }
                 t = inject.recv() => {

@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::follow::{self, DemoMode, FollowSettings, Source};
 use crate::import::{self, layout::ColumnOverrides};
+use anyhow::Context;
 use engine::{Market, Symbol, Timeframe};
 use sqlx::PgPool;
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use trading::clock::{ReplayClock, SystemClock};
+use trading::clock::{Clock, ReplayClock, SystemClock};
 use venues::binance::mock::{MockConfig, MockExchange};
 
 /// The bundled file the demo replays, and what it plays as.
@@ -110,29 +111,42 @@ async fn replay_source(settings: &Settings) -> anyhow::Result<Source> {
         Market::Spot => &settings.binance.spot.base_url,
         Market::Futures => &settings.binance.futures.base_url,
     };
-    let url = format!("{}/mock/clock", base.trim_end_matches('/'));
-    let mut last = String::new();
+    let mut last = None;
     for _ in 0..20 {
-        match reqwest::get(&url).await.and_then(|r| r.error_for_status()) {
-            Ok(r) => {
-                let c: serde_json::Value = r.json().await?;
-                let (Some(now), Some(speed)) = (c["now_ms"].as_i64(), c["speed"].as_f64()) else {
-                    anyhow::bail!("{url}: expected {{now_ms, speed}}, got {c}");
-                };
-                tracing::info!(%url, now = %crate::time::iso(now), speed, "following a replaying mock on its clock");
+        match mock_clock(base).await {
+            Ok(clock) => {
+                tracing::info!(%base, now = %crate::time::iso(clock.now_ms()), speed = clock.speed(), "following a replaying mock on its clock");
                 return Ok(Source {
                     base_url: None,
                     ws_url: None,
-                    clock: Arc::new(ReplayClock::new(now, speed).map_err(anyhow::Error::msg)?),
+                    clock: Arc::new(clock),
                     demo: true,
                     exchange: None,
                 });
             }
-            Err(e) => last = e.to_string(),
+            Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    anyhow::bail!("[follow] replay_clock: {url} does not answer: {last}")
+    Err(last
+        .unwrap_or_else(|| anyhow::anyhow!("no answer"))
+        .context("[follow] replay_clock"))
+}
+
+/// The replay clock of the mock exchange at `base` (`GET /mock/clock`).
+pub async fn mock_clock(base: &str) -> anyhow::Result<ReplayClock> {
+    let url = format!("{}/mock/clock", base.trim_end_matches('/'));
+    let c: serde_json::Value = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .with_context(|| format!("{url} does not answer"))?
+        .json()
+        .await
+        .with_context(|| format!("{url}: not JSON"))?;
+    let (Some(now), Some(speed)) = (c["now_ms"].as_i64(), c["speed"].as_f64()) else {
+        anyhow::bail!("{url}: expected {{now_ms, speed}}, got {c}");
+    };
+    ReplayClock::new(now, speed).map_err(anyhow::Error::msg)
 }
 
 async fn reachable(settings: &Settings, market: Market) -> bool {

@@ -75,13 +75,6 @@ pub fn model_label(m: &ModelRow) -> String {
     format!("{} {} v{} (#{})", m.scope, m.timeframe, m.version, m.id)
 }
 
-fn describe(s: &SeriesRow) -> String {
-    format!(
-        "{} {} {} {}",
-        s.key.exchange, s.key.market, s.key.symbol, s.key.timeframe
-    )
-}
-
 /// What a source says about bar `i` of `candles`, whose features are `fs`
 /// (computed once for every bar a scan judges; CPU work: run it off the
 /// async workers).
@@ -263,7 +256,7 @@ impl Scanner {
                     Ok(l) => loaded = Some(l),
                     Err(e) => {
                         sum.skipped.push(Skipped {
-                            series: describe(s),
+                            series: s.label(),
                             reason: format!("model {} cannot be loaded: {e}", model_label(m)),
                         });
                         model = None;
@@ -377,7 +370,7 @@ impl Scanner {
                 Ok(c) => c,
                 Err(e) => {
                     sum.skipped.push(Skipped {
-                        series: describe(s),
+                        series: s.label(),
                         reason: format!("{e:#}"),
                     });
                     continue;
@@ -388,7 +381,7 @@ impl Scanner {
                     blocked(f, &candidate, tf_ms, now, flags.get(&candidate.bar_time));
                 if let Some((kind, why)) = &candidate.blocked {
                     sum.skipped.push(Skipped {
-                        series: describe(s),
+                        series: s.label(),
                         reason: format!("{kind}: {why}"),
                     });
                 }

@@ -7,11 +7,11 @@
 
 mod common;
 
-use common::live::{M15, decisions, expected, live, series_id, state, stored};
+use common::live::{M15, decisions, expected, follow_and_scan, live, series_id, state, stored};
 use common::{btc_15m, fresh_db};
 use engine::Candle;
 use server::config::Settings;
-use server::follow::{FollowSettings, Follower};
+use server::follow::FollowSettings;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -208,25 +208,14 @@ async fn the_demo_replays_the_bundled_bars_under_its_own_name() {
     assert_eq!(follow.symbols, vec!["BTC/USDT".to_string()]);
     let clock = source.clock.clone();
     let start = clock.now_ms();
-    let follower = Follower::new(pool.clone(), &Settings::default(), follow, source)
-        .await
-        .unwrap();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let f = tokio::spawn({
-        let rx = rx.clone();
-        async move { follower.run(rx).await.unwrap() }
-    });
-    let s = tokio::spawn(server::signals::scan_on_closes(
-        pool.clone(),
-        models::backend::Backend::Flex,
-        rx,
-    ));
+    let (stop, tasks) = follow_and_scan(&pool, &Settings::default(), follow, source).await;
     // Two hours of replay.
     tokio::time::sleep(clock.wall_until(start + 2 * 3_600_000 + 60_000)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = stop.send(true);
-    f.await.unwrap();
-    s.await.unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
     // Stored as the exchange `demo`, never as a venue's data.
     let (id, bars): (i32, i64) = sqlx::query_as("SELECT id, bars FROM series WHERE exchange = 'demo' AND symbol = 'BTC/USDT' AND timeframe = '15m'")
         .fetch_one(&pool)

@@ -6,7 +6,7 @@
 mod common;
 
 use common::live::{M15, decisions, expected, live, series_id};
-use common::{btc_15m, data, ok, traderai};
+use common::{btc_15m, import_btc};
 use server::config::Settings;
 use std::time::Duration;
 use trading::clock::Clock;
@@ -16,33 +16,11 @@ async fn a_training_job_does_not_delay_the_scan() {
     let all = btc_15m();
     let origin = M15 * (all[3000].open_time / M15);
     let l = live(&[("BTC/USDT", all.clone())], &["BTC/USDT"], origin, 3600.0).await;
-    let url: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&l.pool)
-        .await
-        .map(|db: String| {
-            let admin = common::admin_url();
-            format!("{}/{db}", admin.rsplit_once('/').unwrap().0)
-        })
-        .unwrap();
     // The bundled BTC 15m bars to train on, stored as yahoo.
-    let file = data("btc-usd-15m-yahoo.csv");
-    let imported = tokio::task::spawn_blocking(move || {
-        ok(&traderai(
-            Some(&url),
-            &[
-                "--json",
-                "import",
-                file.to_str().unwrap(),
-                "--symbol",
-                "BTC/USD",
-                "--timeframe",
-                "15m",
-                "--exchange",
-                "yahoo",
-            ],
-        ))
-    });
-    imported.await.unwrap();
+    let url = l.url.clone();
+    tokio::task::spawn_blocking(move || import_btc(&url, "btc-usd-15m-yahoo.csv", "15m"))
+        .await
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     let params = serde_json::json!({
         "symbols": ["BTC/USD"], "timeframe": "15m", "exchange": "yahoo",

@@ -60,10 +60,6 @@ impl ReplayClock {
             speed,
         })
     }
-
-    pub fn origin(&self) -> TimeMs {
-        self.origin
-    }
 }
 
 impl Clock for ReplayClock {

@@ -36,7 +36,9 @@ pub struct FollowView {
     pub role: String,
     /// live, catching_up, stale.
     pub state: String,
+    /// Stale only: disconnected, venue_error or no_data, and the words.
     pub reason: Option<String>,
+    pub detail: Option<String>,
     /// Stale since (UTC ms on the follower's clock).
     pub since: Option<i64>,
     /// Newest stored bar's open time (UTC ms).

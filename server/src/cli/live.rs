@@ -83,25 +83,10 @@ pub(super) async fn follow_cmd(
     a: &FollowArgs,
 ) -> anyhow::Result<()> {
     // A bad [follow] is reported in full before anything connects.
-    let universe = crate::follow::universe_of(&settings.follow)?;
+    crate::follow::universe_for(&settings.follow, a.exchange.as_deref())?;
     let pool = connect(cli).await?;
     let clock: std::sync::Arc<dyn trading::clock::Clock> = match (&a.base_url, a.replay_clock) {
-        (Some(url), true) => {
-            let c: serde_json::Value =
-                reqwest::get(format!("{}/mock/clock", url.trim_end_matches('/')))
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .with_context(|| format!("{url}/mock/clock"))?
-                    .json()
-                    .await?;
-            let (now, speed) = (
-                c["now_ms"].as_i64().context("/mock/clock: no now_ms")?,
-                c["speed"].as_f64().context("/mock/clock: no speed")?,
-            );
-            std::sync::Arc::new(
-                trading::clock::ReplayClock::new(now, speed).map_err(anyhow::Error::msg)?,
-            )
-        }
+        (Some(url), true) => std::sync::Arc::new(crate::live::mock_clock(url).await?),
         _ => std::sync::Arc::new(trading::clock::SystemClock),
     };
     let source = crate::follow::Source {
@@ -111,6 +96,10 @@ pub(super) async fn follow_cmd(
         demo: a.replay_clock,
         exchange: a.exchange.clone(),
     };
+    // The universe in force: an admin's edit applies here as in `serve`.
+    let (follow, _) =
+        crate::follow::effective(&pool, &settings.follow, source.exchange.is_none()).await;
+    let universe = crate::follow::universe_for(&follow, source.exchange.as_deref())?;
     if !cli.json {
         println!(
             "following {} ({} series); Ctrl-C stops",
@@ -127,9 +116,7 @@ pub(super) async fn follow_cmd(
     let lock = crate::db::follow::try_follow_lock(&pool, &universe.name)
         .await?
         .with_context(|| format!("another process follows {}; stop it first", universe.name))?;
-    let follower =
-        crate::follow::Follower::new(pool.clone(), settings, settings.follow.clone(), source)
-            .await?;
+    let follower = crate::follow::Follower::new(pool.clone(), settings, follow, source).await?;
     let run = tokio::spawn(follower.run(stop_rx));
     shutdown_signal().await;
     let _ = stop_tx.send(true);

@@ -38,6 +38,14 @@ fn row_to_series(r: &sqlx::postgres::PgRow) -> Result<SeriesRow, DbError> {
     })
 }
 
+impl SeriesRow {
+    /// `binance futures BTC/USDT 15m`: how messages and pages name a series.
+    pub fn label(&self) -> String {
+        let k = &self.key;
+        format!("{} {} {} {}", k.exchange, k.market, k.symbol, k.timeframe)
+    }
+}
+
 const SERIES_COLUMNS: &str = "id, exchange, market, symbol, timeframe, bars, first_open, last_open";
 
 /// The id of the series, created when new.

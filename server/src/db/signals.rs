@@ -229,16 +229,6 @@ pub async fn latest(pool: &PgPool) -> Result<Vec<Candidate>, DbError> {
     rows.iter().map(row).collect()
 }
 
-/// How many candidates `series_id` has (tests: one scan decision per close).
-pub async fn count_of_series(pool: &PgPool, series_id: i32) -> Result<i64, DbError> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM signal_candidates WHERE series_id = $1")
-            .bind(series_id)
-            .fetch_one(pool)
-            .await?,
-    )
-}
-
 /// Candidates of one series since `from` (ms), oldest first: chart markers.
 pub async fn of_series(
     pool: &PgPool,

@@ -86,12 +86,12 @@ pub struct Follower {
     source: Source,
     tracked: Vec<Tracked>,
     index: HashMap<(Symbol, Timeframe), usize>,
-    limits: StreamLimits,
 }
 
-/// What the follower tells an observer (tests, the CLI).
-pub fn universe_of(follow: &FollowSettings) -> anyhow::Result<Universe> {
-    follow.universe().map_err(|errs| {
+/// The universe `follow` makes, every bad entry in one error; stored under
+/// `exchange` instead of the venue's name when given (the demo's `demo`).
+pub fn universe_for(follow: &FollowSettings, exchange: Option<&str>) -> anyhow::Result<Universe> {
+    let mut universe = follow.universe().map_err(|errs| {
         anyhow::anyhow!(
             "{}",
             errs.iter()
@@ -99,7 +99,14 @@ pub fn universe_of(follow: &FollowSettings) -> anyhow::Result<Universe> {
                 .collect::<Vec<_>>()
                 .join("\n")
         )
-    })
+    })?;
+    if let Some(ex) = exchange {
+        for (k, _) in &mut universe.series {
+            k.exchange = ex.to_owned();
+        }
+        universe.name = format!("{ex} {}", universe.market);
+    }
+    Ok(universe)
 }
 
 impl Follower {
@@ -111,13 +118,7 @@ impl Follower {
         follow: FollowSettings,
         source: Source,
     ) -> anyhow::Result<Follower> {
-        let mut universe = universe_of(&follow)?;
-        if let Some(ex) = &source.exchange {
-            for (k, _) in &mut universe.series {
-                k.exchange = ex.clone();
-            }
-            universe.name = format!("{ex} {}", universe.market);
-        }
+        let universe = universe_for(&follow, source.exchange.as_deref())?;
         let mut venue = match universe.market {
             engine::Market::Spot => settings.binance.spot.clone(),
             engine::Market::Futures => settings.binance.futures.clone(),
@@ -184,7 +185,6 @@ impl Follower {
         db::follow::forget_others(&pool, &universe.name, &keep).await?;
         let follower = Follower {
             pool,
-            limits: StreamLimits::default(),
             settings: follow,
             universe,
             client,
@@ -201,16 +201,6 @@ impl Follower {
             }
         }
         Ok(follower)
-    }
-
-    /// Overrides the stream's lifetime and idle timeout (tests).
-    pub fn with_limits(mut self, limits: StreamLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    pub fn universe(&self) -> &Universe {
-        &self.universe
     }
 
     async fn queue_history(&self, tf: Timeframe, symbols: Vec<Symbol>) -> anyhow::Result<()> {
@@ -318,7 +308,7 @@ impl Follower {
         let (tx, rx) = mpsc::channel(4096);
         let mut tasks = Vec::new();
         for chunk in subs.chunks(STREAMS_PER_CONNECTION) {
-            let mut s = KlineStream::connect(&self.ws_base, chunk, self.limits).await?;
+            let mut s = KlineStream::connect(&self.ws_base, chunk, StreamLimits::default()).await?;
             let tx = tx.clone();
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -457,7 +447,7 @@ impl Follower {
                     let Some(last) = page.last().map(|c| c.open_time) else {
                         break;
                     };
-                    if let Err(e) = self.store(i, &page).await {
+                    if let Err(e) = self.store(&[(i, &page)]).await {
                         tracing::error!(error = %format!("{e:#}"), %symbol, timeframe = %tf, "storing repaired bars failed");
                         self.fail(i, StaleReason::VenueError(format!("store: {e:#}")));
                         return;
@@ -606,45 +596,26 @@ impl Follower {
         if group.is_empty() {
             return;
         }
-        let r = async {
-            let mut gates: HashMap<usize, BarGate> = HashMap::new();
-            let mut tx = self.pool.begin().await?;
-            for (i, c) in group.iter() {
-                let t = &self.tracked[*i];
-                let gate = gates.entry(*i).or_insert_with(|| t.gate.clone());
-                let flag = gate.check(c);
-                db::candles::insert_candles(&mut tx, t.id, std::slice::from_ref(c)).await?;
-                if let Some(f) = &flag {
-                    db::follow::flag_bar(&mut tx, t.id, c.open_time, f.kind(), &f.to_string()).await?;
-                    tracing::warn!(series = %format!("{} {}", t.key.symbol, t.key.timeframe), open_time = c.open_time, flag = %f, "bar flagged");
-                }
+        // Each series once, its bars in arrival order.
+        let mut by_series: Vec<(usize, Vec<Candle>)> = Vec::new();
+        for (i, c) in group.drain(..) {
+            match by_series.iter_mut().find(|(j, _)| *j == i) {
+                Some((_, v)) => v.push(c),
+                None => by_series.push((i, vec![c])),
             }
-            tx.commit().await?;
-            anyhow::Ok(gates)
         }
-        .await;
-        match r {
-            Ok(gates) => {
-                for (i, g) in gates {
-                    self.tracked[i].gate = g;
-                }
-                let stored: Vec<usize> = group.iter().map(|(i, _)| *i).collect();
-                for (i, c) in group.drain(..) {
-                    let t = &mut self.tracked[i];
-                    t.newest = t.newest.max(Some(c.open_time));
-                    if !matches!(t.link, Link::Repairing) {
-                        t.link = Link::Streaming;
-                    }
-                }
-                for i in stored {
-                    self.sync_funding(i).await;
-                }
+        let batches: Vec<(usize, &[Candle])> =
+            by_series.iter().map(|(i, v)| (*i, v.as_slice())).collect();
+        if let Err(e) = self.store(&batches).await {
+            tracing::error!(error = %format!("{e:#}"), series = batches.len(), "storing stream bars failed; the next repair fetches them");
+            return;
+        }
+        for (i, _) in by_series {
+            let t = &mut self.tracked[i];
+            if !matches!(t.link, Link::Repairing) {
+                t.link = Link::Streaming;
             }
-            Err(e) => {
-                // Nothing of the group is stored; the next repair fetches it.
-                tracing::error!(error = %format!("{e:#}"), bars = group.len(), "storing stream bars failed; the next repair fetches them");
-                group.clear();
-            }
+            self.sync_funding(i).await;
         }
     }
 
@@ -676,7 +647,7 @@ impl Follower {
             }
             _ => {}
         }
-        self.store(i, &[c]).await?;
+        self.store(&[(i, std::slice::from_ref(&c))]).await?;
         let t = &mut self.tracked[i];
         if !matches!(t.link, Link::Repairing) {
             t.link = Link::Streaming;
@@ -685,25 +656,32 @@ impl Follower {
         Ok(())
     }
 
-    /// Stores bars (oldest first), flags the ones that look wrong, in one
-    /// transaction; the tick announcing the newest goes out on commit.
-    async fn store(&mut self, i: usize, candles: &[Candle]) -> anyhow::Result<()> {
-        let t = &mut self.tracked[i];
-        let mut checked = t.gate.clone();
-        let flags: Vec<(TimeMs, trading::feed::Flag)> = candles
-            .iter()
-            .filter_map(|c| checked.check(c).map(|f| (c.open_time, f)))
-            .collect();
+    /// Stores bars of one or more series (each series once, its bars oldest
+    /// first) in one transaction, flagging the ones that look wrong; the ticks
+    /// announcing them go out on commit. On error nothing is stored and the
+    /// series' state is unchanged, so the next repair fetches the bars.
+    async fn store(&mut self, batches: &[(usize, &[Candle])]) -> anyhow::Result<()> {
+        let mut checked = Vec::with_capacity(batches.len());
         let mut tx = self.pool.begin().await?;
-        db::candles::insert_candles(&mut tx, t.id, candles).await?;
-        for (open, f) in &flags {
-            db::follow::flag_bar(&mut tx, t.id, *open, f.kind(), &f.to_string()).await?;
-            tracing::warn!(series = %format!("{} {}", t.key.symbol, t.key.timeframe), open_time = open, flag = %f, "bar flagged");
+        for &(i, candles) in batches {
+            let t = &self.tracked[i];
+            let mut gate = t.gate.clone();
+            db::candles::insert_candles(&mut tx, t.id, candles).await?;
+            for c in candles {
+                if let Some(f) = gate.check(c) {
+                    db::follow::flag_bar(&mut tx, t.id, c.open_time, f.kind(), &f.to_string())
+                        .await?;
+                    tracing::warn!(series = %format!("{} {}", t.key.symbol, t.key.timeframe), open_time = c.open_time, flag = %f, "bar flagged");
+                }
+            }
+            checked.push((i, gate, candles.iter().map(|c| c.open_time).max()));
         }
         tx.commit().await?;
-        t.gate = checked;
-        let newest = candles.iter().map(|c| c.open_time).max();
-        t.newest = t.newest.max(newest);
+        for (i, gate, newest) in checked {
+            let t = &mut self.tracked[i];
+            t.gate = gate;
+            t.newest = t.newest.max(newest);
+        }
         Ok(())
     }
 
@@ -770,7 +748,7 @@ impl Drop for Streams {
 
 /// The settings in force: the admin's edit of the universe over the file's
 /// `[follow]` (when `editable`), and the edit's time (its version).
-async fn effective(
+pub async fn effective(
     pool: &PgPool,
     follow: &FollowSettings,
     editable: bool,
@@ -840,11 +818,8 @@ pub async fn supervise(
                 let _ = child_tx.send(true);
             }
         });
-        let name = match universe_of(&current) {
-            Ok(u) => source
-                .exchange
-                .as_ref()
-                .map_or(u.name.clone(), |ex| format!("{ex} {}", u.market)),
+        let name = match universe_for(&current, source.exchange.as_deref()) {
+            Ok(u) => u.name,
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "[follow] is invalid; nothing is followed");
                 String::new()

@@ -132,7 +132,11 @@ fn signal_view(
     }
 }
 
-async fn follow_views(pool: &sqlx::PgPool) -> Result<Vec<app::types::FollowView>, db::DbError> {
+/// Every followed series as the follower last reported it, by name (the
+/// system page and `/health/ready`).
+pub(crate) async fn follow_views(
+    pool: &sqlx::PgPool,
+) -> Result<Vec<app::types::FollowView>, db::DbError> {
     let states = db::follow::states(pool).await?;
     let mut out: Vec<app::types::FollowView> = db::candles::list_series(pool)
         .await?
@@ -140,13 +144,11 @@ async fn follow_views(pool: &sqlx::PgPool) -> Result<Vec<app::types::FollowView>
         .filter_map(|s| {
             let f = states.get(&s.id)?;
             Some(app::types::FollowView {
-                series: format!(
-                    "{} {} {} {}",
-                    s.key.exchange, s.key.market, s.key.symbol, s.key.timeframe
-                ),
+                series: s.label(),
                 role: f.role.clone(),
                 state: f.state.clone(),
-                reason: f.detail.clone(),
+                reason: f.reason.clone(),
+                detail: f.detail.clone(),
                 since: f.since,
                 newest: s.last_open,
                 demo: f.demo,

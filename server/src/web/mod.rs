@@ -141,37 +141,12 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     }
     // The follower's view of each followed series; stale data does not make
     // the server unready (restarting it would not help), it is reported.
-    let follow = match crate::db::follow::states(&s.pool).await {
-        Ok(states) => {
-            let series = crate::db::candles::list_series(&s.pool)
-                .await
-                .unwrap_or_default();
-            let name = |id: i32| {
-                series.iter().find(|r| r.id == id).map_or_else(
-                    || id.to_string(),
-                    |r| {
-                        format!(
-                            "{} {} {} {}",
-                            r.key.exchange, r.key.market, r.key.symbol, r.key.timeframe
-                        )
-                    },
-                )
-            };
-            let mut rows: Vec<serde_json::Value> = states
-                .values()
-                .map(|f| {
-                    serde_json::json!({
-                        "series": name(f.series_id), "role": f.role, "state": f.state,
-                        "reason": f.reason, "detail": f.detail, "since": f.since,
-                        "demo": f.demo, "updated_at": f.updated_at,
-                    })
-                })
-                .collect();
-            rows.sort_by(|a, b| a["series"].as_str().cmp(&b["series"].as_str()));
-            let count = |st: &str| states.values().filter(|f| f.state == st).count();
+    let follow = match backend::follow_views(&s.pool).await {
+        Ok(series) => {
+            let count = |st: &str| series.iter().filter(|f| f.state == st).count();
             serde_json::json!({
                 "live": count("live"), "catching_up": count("catching_up"), "stale": count("stale"),
-                "series": rows,
+                "series": series,
             })
         }
         Err(e) => serde_json::json!({ "error": e.to_string() }),

@@ -16,6 +16,7 @@ pub const M15: i64 = 900_000;
 
 pub struct Live {
     pub pool: PgPool,
+    pub url: String,
     pub mock: MockExchange,
     pub clock: Arc<ReplayClock>,
     pub stop: tokio::sync::watch::Sender<bool>,
@@ -29,7 +30,7 @@ pub async fn live(
     origin: i64,
     speed: f64,
 ) -> Live {
-    let (pool, _) = fresh_db().await;
+    let (pool, url) = fresh_db().await;
     let clock = Arc::new(ReplayClock::new(origin, speed).unwrap());
     let mut mock = MockExchange::new(MockConfig {
         clock: clock.clone(),
@@ -60,25 +61,14 @@ pub async fn live(
         demo: true,
         exchange: None,
     };
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let follower = Follower::new(pool.clone(), &settings, follow, source)
-        .await
-        .unwrap();
-    let f = tokio::spawn({
-        let rx = rx.clone();
-        async move { follower.run(rx).await.unwrap() }
-    });
-    let s = tokio::spawn(server::signals::scan_on_closes(
-        pool.clone(),
-        models::backend::Backend::Flex,
-        rx,
-    ));
+    let (stop, tasks) = follow_and_scan(&pool, &settings, follow, source).await;
     Live {
         pool,
+        url,
         mock,
         clock,
         stop,
-        tasks: vec![f, s],
+        tasks,
     }
 }
 
@@ -97,6 +87,32 @@ impl Live {
         }
         self.pool
     }
+}
+
+/// The follower of `follow` and the scanner, running until `stop` is sent.
+pub async fn follow_and_scan(
+    pool: &PgPool,
+    settings: &Settings,
+    follow: FollowSettings,
+    source: Source,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let follower = Follower::new(pool.clone(), settings, follow, source)
+        .await
+        .unwrap();
+    let f = tokio::spawn({
+        let rx = rx.clone();
+        async move { follower.run(rx).await.unwrap() }
+    });
+    let s = tokio::spawn(server::signals::scan_on_closes(
+        pool.clone(),
+        models::backend::Backend::Flex,
+        rx,
+    ));
+    (stop, vec![f, s])
 }
 
 pub async fn series_id(pool: &PgPool, symbol: &str, tf: &str) -> i32 {

@@ -76,7 +76,12 @@ pub fn ok(out: &std::process::Output) -> serde_json::Value {
 
 /// Imports the bundled BTC/USD daily file as the stored series yahoo/spot/1d.
 pub fn import_btc_1d(url: &str) {
-    let file = data("btc-usd-1d-yahoo.csv");
+    import_btc(url, "btc-usd-1d-yahoo.csv", "1d");
+}
+
+/// Imports a bundled BTC/USD file as the stored series yahoo/spot/`tf`.
+pub fn import_btc(url: &str, name: &str, tf: &str) {
+    let file = data(name);
     ok(&traderai(
         Some(url),
         &[
@@ -86,7 +91,7 @@ pub fn import_btc_1d(url: &str) {
             "--symbol",
             "BTC/USD",
             "--timeframe",
-            "1d",
+            tf,
             "--exchange",
             "yahoo",
         ],

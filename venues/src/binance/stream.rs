@@ -107,11 +107,6 @@ impl KlineStream {
             idle: limits.idle_timeout,
         })
     }
-
-    /// Closes politely (a close frame), ignoring errors: we are leaving anyway.
-    pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
-    }
 }
 
 fn stream_error(url: &str, why: &str) -> ExchangeError {

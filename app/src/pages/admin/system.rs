@@ -153,7 +153,7 @@ pub fn SystemPage() -> impl IntoView {
                                                 <td>{f.role.clone()}</td>
                                                 <td class="state">{f.state.replace('_', " ")}</td>
                                                 <td>{f.newest.map(format_utc).unwrap_or_else(|| "–".into())}</td>
-                                                <td class="reason">{match (&f.reason, f.since) {
+                                                <td class="reason">{match (&f.detail, f.since) {
                                                     (Some(r), Some(t)) => format!("{r} (since {})", format_utc(t)),
                                                     (Some(r), None) => r.clone(),
                                                     _ => String::new(),

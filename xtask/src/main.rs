@@ -33,8 +33,14 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The checkout that ran `cargo run -p xtask`: cargo sets CARGO_MANIFEST_DIR
+/// for the program it runs. Not the compile-time value: checkouts sharing one
+/// target folder (CI clones) share the xtask binary too, and a baked-in path
+/// built another checkout's stale bundle, reported as fresh.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&dir)
         .parent()
         .expect("xtask sits inside the workspace")
         .to_path_buf()

@@ -4,6 +4,7 @@
 //! so backtests, paper trading and live signals share one code path.
 
 pub mod backtest;
+pub mod book;
 pub mod costs;
 pub mod drift;
 pub mod features;

@@ -7,7 +7,7 @@
 //! - [`web`] — axum routes, REST, WebSocket, server functions' backend;
 //!   only `cli` (its `serve`) reaches it;
 //! - services — [`backfill`], [`research`], [`training`], [`signals`],
-//!   [`drift`], [`registry`], [`simulate`], [`import`], [`export`],
+//!   [`drift`], [`registry`], [`paper`], [`follow`], [`simulate`], [`import`], [`export`],
 //!   [`seed`], [`jobs`], [`auth`]: plain option structs and a pool in,
 //!   results out;
 //! - [`db`] — all SQL; [`config`] — settings and their defaults.
@@ -25,6 +25,7 @@ pub mod follow;
 pub mod import;
 pub mod jobs;
 pub mod live;
+pub mod paper;
 pub mod registry;
 pub mod research;
 pub mod seed;

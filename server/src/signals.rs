@@ -572,7 +572,7 @@ pub fn judge(
 }
 
 /// The higher-timeframe and regime gates on a plan's side.
-fn confirmation(
+pub(crate) fn confirmation(
     c: &Candidate,
     side: engine::signals::Side,
     gates: &crate::config::SignalGates,

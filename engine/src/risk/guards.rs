@@ -69,7 +69,7 @@ pub struct Exposure {
     pub risk_amount: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PortfolioGuard {
     cfg: GuardConfig,
     losses_in_row: usize,

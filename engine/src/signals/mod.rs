@@ -17,6 +17,13 @@ pub enum Side {
 }
 
 impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Long => "long",
+            Side::Short => "short",
+        }
+    }
+
     /// +1 long, −1 short.
     pub fn sign(self) -> f64 {
         match self {

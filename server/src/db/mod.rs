@@ -5,6 +5,7 @@ pub mod follow;
 pub mod funding;
 pub mod jobs;
 pub mod models;
+pub mod paper;
 pub mod signals;
 pub mod users;
 

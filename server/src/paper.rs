@@ -1,0 +1,446 @@
+//! Paper accounts on a live clock: each account follows the signals of its
+//! series on `trading::matcher::PaperAccount`, the engine's own book.
+//!
+//! A runner steps an account one bar close at a time, in the backtester's
+//! order: when every series of the account has its bar for the close (or
+//! is stale) and the scanner has judged it, the bars meet the book, the
+//! account is marked, and each series' candidate may become an entry at the
+//! next open. One step is one transaction (its orders, fills, ledger,
+//! trades, equity, positions and the checkpoint), so after `kill -9` the
+//! account resumes from its last committed step and replays what followed
+//! from the stored bars: the same state it would have had.
+//!
+//! The kill switch (`traderai kill`, `POST /api/v1/trading/halt`) is a row
+//! every runner obeys (announced with NOTIFY): each account is halted,
+//! flattened when asked, and stays halted until `traderai resume`.
+
+use crate::config::Settings;
+use crate::db::paper::{self as db, AccountRow, NewAccount};
+use anyhow::{Context, bail};
+use engine::risk::RiskProfile;
+use engine::{TimeMs, Timeframe};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use trading::matcher::{AccountEvent, PaperAccount};
+use trading::risk::{HaltCause, HaltReason};
+
+/// Which signals an account takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowMode {
+    /// Every signal its profile accepts.
+    All,
+    /// Only these symbols'.
+    Symbols(Vec<String>),
+    /// None by itself ("Take" from the board).
+    Manual,
+}
+
+impl FollowMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FollowMode::All => "all",
+            FollowMode::Symbols(_) => "symbols",
+            FollowMode::Manual => "manual",
+        }
+    }
+}
+
+/// What opening an account needs.
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    pub user_id: i64,
+    pub name: String,
+    pub capital: Decimal,
+    pub profile: RiskProfile,
+    pub follow: FollowMode,
+    /// The followed series it trades (base timeframe); empty: every followed base series.
+    pub series: Vec<i32>,
+}
+
+/// The engine configuration of an account: its capital and profile, the
+/// costs of its exchange.
+pub fn config_for(
+    settings: &Settings,
+    exchange: &str,
+    capital: f64,
+    profile: RiskProfile,
+) -> engine::backtest::BacktestConfig {
+    let mut cfg = crate::config::Trader {
+        profile,
+        capital,
+        min_net_profit: None,
+    }
+    .backtest_config();
+    cfg.costs = settings.costs_for(exchange);
+    cfg
+}
+
+/// Opens an account on the followed base series (or those asked for); it
+/// decides from the next close on. Opened during a global halt, it starts halted.
+pub async fn open(pool: &PgPool, settings: &Settings, r: &OpenRequest) -> anyhow::Result<AccountRow> {
+    if r.name.trim().is_empty() || r.name.len() > 100 {
+        bail!("name: 1 to 100 characters");
+    }
+    if r.capital <= Decimal::ZERO {
+        bail!("capital: must be positive (got {})", r.capital);
+    }
+    let all = crate::db::candles::list_series(pool).await?;
+    let followed = crate::db::follow::states(pool).await?;
+    let mut ids: Vec<i32> = if r.series.is_empty() {
+        followed
+            .values()
+            .filter(|f| f.role == "base")
+            .map(|f| f.series_id)
+            .collect()
+    } else {
+        r.series.clone()
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    let series: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            all.iter()
+                .find(|s| s.id == *id)
+                .with_context(|| format!("series {id}: not stored"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let Some(first) = series.first() else {
+        bail!("no followed series to trade: follow a universe first ([follow] in the config, or Admin → System)");
+    };
+    let tf = first.key.timeframe;
+    if let Some(other) = series.iter().find(|s| s.key.timeframe != tf) {
+        bail!(
+            "an account trades one timeframe: {} is {}, {} is {}",
+            first.label(),
+            tf,
+            other.label(),
+            other.key.timeframe
+        );
+    }
+    let symbols: Vec<String> = series.iter().map(|s| s.key.symbol.to_string()).collect();
+    if let FollowMode::Symbols(only) = &r.follow
+        && let Some(bad) = only.iter().find(|s| !symbols.contains(s))
+    {
+        bail!("symbols: {bad} is not among the account's series ({})", symbols.join(", "));
+    }
+    let capital: f64 = trading::ledger::to_f64(r.capital);
+    let cfg = config_for(settings, &first.key.exchange, capital, r.profile);
+    let mut acct = PaperAccount::new(cfg, symbols.clone(), tf.duration_ms(), "p");
+    // It decides from the next close: everything stored so far is history.
+    let last = db::last_bars(pool, &ids).await?;
+    let applied_until = last.values().copied().max().unwrap_or(0);
+    for (k, id) in ids.iter().enumerate() {
+        let from = applied_until - (acct.cfg.guards.correlation_window as i64 + 2) * tf.duration_ms();
+        let closes = crate::db::candles::read_range(pool, *id, from, applied_until + 1).await?;
+        acct.warm(k, &closes);
+    }
+    if let Some(h) = db::active_halt(pool).await? {
+        acct.halt(kill_reason(&h), false, applied_until + tf.duration_ms())?;
+    }
+    let follow_symbols = match &r.follow {
+        FollowMode::Symbols(s) => s.clone(),
+        _ => Vec::new(),
+    };
+    let row = db::create(
+        pool,
+        &NewAccount {
+            user_id: r.user_id,
+            name: r.name.trim(),
+            capital: r.capital,
+            profile: r.profile.as_str(),
+            follow_mode: r.follow.as_str(),
+            symbols: &follow_symbols,
+            series_ids: &ids,
+            timeframe: &tf.to_string(),
+            applied_until,
+        },
+        &acct,
+    )
+    .await?;
+    // Order ids are unique per account: its id is their prefix.
+    let mut tx = pool.begin().await?;
+    if let Some((row, mut acct)) = db::lock(&mut tx, row.id, true).await? {
+        acct.set_prefix(&format!("p{}", row.id));
+        db::write_step(&mut tx, row.id, &acct, &[], row.applied_until, &HashMap::new()).await?;
+    }
+    tx.commit().await?;
+    Ok(db::get(pool, row.id).await?.context("account vanished")?)
+}
+
+fn kill_reason(h: &db::HaltRow) -> HaltReason {
+    HaltReason {
+        cause: HaltCause::KillSwitch,
+        detail: match &h.by_user {
+            Some(by) => format!("{} (by {by})", h.reason),
+            None => h.reason.clone(),
+        },
+        at: h.created_at.timestamp_millis(),
+    }
+}
+
+/// Steps account `id` through every close that is ready; returns how many.
+/// Another runner holding the account makes this a no-op.
+pub async fn advance(pool: &PgPool, id: i64) -> anyhow::Result<usize> {
+    let mut steps = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let Some((row, mut acct)) = db::lock(&mut tx, id, false).await? else {
+            return Ok(steps);
+        };
+        let tf = Timeframe::parse(&row.timeframe)
+            .map_err(|e| anyhow::anyhow!("account {id}: timeframe {:?}: {e}", row.timeframe))?;
+        let tf_ms = tf.duration_ms();
+        let mut events = Vec::new();
+        // The kill switch first: nothing new may open after it.
+        let halt = db::active_halt(pool).await?;
+        let killed = matches!(acct.halt_reason().map(|h| &h.cause), Some(HaltCause::KillSwitch));
+        let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
+        match (&halt, killed) {
+            (Some(h), false) => events.extend(acct.halt(kill_reason(h), h.flatten, at)?),
+            (None, true) => events.extend(acct.resume(at)),
+            _ => {}
+        }
+        let Some(t) = ready(pool, &row, tf_ms).await? else {
+            if !events.is_empty() {
+                db::write_step(&mut tx, id, &acct, &events, row.applied_until, &HashMap::new()).await?;
+                tx.commit().await?;
+                steps += 1;
+            }
+            return Ok(steps);
+        };
+        let sources = step(pool, &row, &mut acct, t, tf_ms, &mut events).await?;
+        db::write_step(&mut tx, id, &acct, &events, t, &sources).await?;
+        tx.commit().await?;
+        steps += 1;
+    }
+}
+
+/// The next close the account can apply: the first stored bar after what
+/// it applied, once every live series has reached it and the scanner has
+/// judged every bar at it.
+async fn ready(pool: &PgPool, row: &AccountRow, tf_ms: TimeMs) -> anyhow::Result<Option<TimeMs>> {
+    let Some(t) = db::next_bar(pool, &row.series_ids, row.applied_until).await? else {
+        return Ok(None);
+    };
+    let last = db::last_bars(pool, &row.series_ids).await?;
+    let scanned = db::scanned_until(pool, &row.series_ids).await?;
+    let follow = crate::db::follow::states(pool).await?;
+    let at_t = db::bars_at(pool, &row.series_ids, t).await?;
+    for s in &row.series_ids {
+        let stale = follow.get(s).is_some_and(|f| f.state == "stale");
+        if last.get(s).is_none_or(|l| *l < t) && !stale {
+            // Its bar for this close has not arrived yet.
+            return Ok(None);
+        }
+        let has_bar = at_t.iter().any(|(id, _)| id == s);
+        if has_bar && scanned.get(s).is_none_or(|x| *x < t) {
+            return Ok(None);
+        }
+    }
+    let _ = tf_ms;
+    Ok(Some(t))
+}
+
+/// One close: the bars meet the book, the account is marked, then each
+/// series' signal (if the account takes it) may become an entry.
+async fn step(
+    pool: &PgPool,
+    row: &AccountRow,
+    acct: &mut PaperAccount,
+    t: TimeMs,
+    tf_ms: TimeMs,
+    events: &mut Vec<AccountEvent>,
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut bars = db::bars_at(pool, &row.series_ids, t).await?;
+    let index = |id: i32| row.series_ids.iter().position(|s| *s == id);
+    bars.sort_by_key(|(id, _)| index(*id));
+    let series = crate::db::candles::list_series(pool).await?;
+    let mut funding = Vec::with_capacity(bars.len());
+    for (id, bar) in &bars {
+        let s = series.iter().find(|s| s.id == *id);
+        let rates = match s {
+            Some(s) if s.key.market == engine::Market::Futures => {
+                crate::db::funding::for_candles(
+                    pool,
+                    Some(&s.key.exchange),
+                    s.key.symbol.as_str(),
+                    std::slice::from_ref(bar),
+                )
+                .await?
+            }
+            _ => None,
+        };
+        funding.push(rates);
+    }
+    let input: Vec<_> = bars
+        .iter()
+        .zip(&funding)
+        .filter_map(|((id, bar), f)| index(*id).map(|k| (k, *bar, f.as_deref())))
+        .collect();
+    events.extend(acct.on_bars(&input, tf_ms)?);
+    let gates = crate::config::SignalGates::default();
+    let mut sources = HashMap::new();
+    for (id, bar) in &bars {
+        let Some(k) = index(*id) else { continue };
+        let candidate = crate::db::signals::of_series(pool, *id, t)
+            .await?
+            .into_iter()
+            .find(|c| c.new.bar_time == t);
+        let symbol = acct.symbols()[k].clone();
+        let takes = match row.follow_mode.as_str() {
+            "all" => true,
+            "symbols" => row.symbols.contains(&symbol),
+            _ => false,
+        };
+        let pred = candidate.as_ref().filter(|_| takes).and_then(|c| {
+            if c.new.blocked.is_some() {
+                return None;
+            }
+            let p = c.new.prediction?;
+            // The board's higher-timeframe and regime gates apply to the account too.
+            match p.side() {
+                Some(side) if crate::signals::confirmation(c, side, &gates).is_some() => None,
+                _ => Some(p),
+            }
+        });
+        if let Some(c) = &candidate {
+            sources.insert(symbol, c.new.model_label.clone());
+        }
+        let atr = candidate.as_ref().and_then(|c| c.new.atr);
+        events.extend(acct.on_close(k, bar, pred.as_ref(), atr)?);
+    }
+    Ok(sources)
+}
+
+/// Engages the global kill switch and applies it to every account now.
+pub async fn kill(pool: &PgPool, reason: &str, flatten: bool, by: Option<&str>) -> anyhow::Result<db::HaltRow> {
+    let h = db::insert_halt(pool, reason, flatten, by).await?;
+    for a in db::list(pool, None).await? {
+        apply_now(pool, a.id).await?;
+    }
+    Ok(h)
+}
+
+/// Lifts the global kill switch; accounts resume at their next step.
+pub async fn resume(pool: &PgPool) -> anyhow::Result<bool> {
+    let lifted = db::clear_halt(pool).await?;
+    for a in db::list(pool, None).await? {
+        apply_now(pool, a.id).await?;
+    }
+    Ok(lifted)
+}
+
+/// Applies the kill switch state to one account, waiting for its lock.
+async fn apply_now(pool: &PgPool, id: i64) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let Some((row, mut acct)) = db::lock(&mut tx, id, true).await? else {
+        return Ok(());
+    };
+    let tf_ms = Timeframe::parse(&row.timeframe)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .duration_ms();
+    let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
+    let halt = db::active_halt(pool).await?;
+    let cause = acct.halt_reason().map(|h| h.cause.clone());
+    let events = match (&halt, cause) {
+        (Some(h), Some(HaltCause::KillSwitch)) if !h.flatten => Vec::new(),
+        (Some(h), _) => acct.halt(kill_reason(h), h.flatten, at)?,
+        (None, Some(HaltCause::KillSwitch)) => acct.resume(at),
+        _ => Vec::new(),
+    };
+    if !events.is_empty() {
+        db::write_step(&mut tx, id, &acct, &events, row.applied_until, &HashMap::new()).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The owner halts (optionally flattening) or resumes one account.
+pub async fn halt_account(pool: &PgPool, id: i64, reason: Option<&str>, flatten: bool) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let Some((row, mut acct)) = db::lock(&mut tx, id, true).await? else {
+        bail!("paper account {id}: not found");
+    };
+    let tf_ms = Timeframe::parse(&row.timeframe)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .duration_ms();
+    let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
+    let events = match reason {
+        Some(r) => acct.halt(
+            HaltReason {
+                cause: HaltCause::Owner,
+                detail: r.to_string(),
+                at,
+            },
+            flatten,
+            at,
+        )?,
+        None => {
+            if db::active_halt(pool).await?.is_some() {
+                bail!("the global kill switch is engaged; an admin must lift it first (traderai resume)");
+            }
+            acct.resume(at)
+        }
+    };
+    db::write_step(&mut tx, id, &acct, &events, row.applied_until, &HashMap::new()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Steps every account at each stored bar's tick, each candidate
+/// announcement and each halt, until `stop`; a slow timer covers missed
+/// notifications. Several processes may run it: an account is stepped by
+/// whichever locks it.
+pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use sqlx::postgres::PgListener;
+    const FALLBACK: std::time::Duration = std::time::Duration::from_secs(30);
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "paper: LISTEN connection failed; retrying");
+                tokio::select! { _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}, _ = stop.changed() => return }
+                continue;
+            }
+        };
+        let channels = [
+            crate::db::signals::NOTIFY_CHANNEL,
+            crate::db::candles::TICK_CHANNEL,
+            db::HALT_CHANNEL,
+        ];
+        if let Err(e) = listener.listen_all(channels).await {
+            tracing::warn!(error = %e, "paper: LISTEN failed; retrying");
+            tokio::select! { _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}, _ = stop.changed() => return }
+            continue;
+        }
+        loop {
+            match db::list(&pool, None).await {
+                Ok(accounts) => {
+                    for a in accounts {
+                        match advance(&pool, a.id).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::debug!(account = a.id, steps = n, "paper account stepped"),
+                            Err(e) => tracing::error!(account = a.id, error = %format!("{e:#}"), "paper account step failed"),
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "paper: listing accounts failed"),
+            }
+            tokio::select! {
+                n = listener.recv() => match n {
+                    Ok(_) => {
+                        while let Ok(Ok(_)) = tokio::time::timeout(std::time::Duration::from_millis(5), listener.recv()).await {}
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "paper: LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                },
+                _ = tokio::time::sleep(FALLBACK) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

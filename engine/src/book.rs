@@ -442,13 +442,9 @@ impl Book {
         let notional = p.qty_open * bar.close;
         let f = match input.funding {
             // Settlements during this bar, at the bar's close as the mark.
-            Some(rates) => crate::costs::settled_funding(
-                rates,
-                bar.open_time,
-                close_time,
-                p.s(),
-                notional,
-            ),
+            Some(rates) => {
+                crate::costs::settled_funding(rates, bar.open_time, close_time, p.s(), notional)
+            }
             None => cfg.costs.funding(notional, hours),
         };
         p.funding += f;

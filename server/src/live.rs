@@ -32,11 +32,19 @@ pub async fn start(
     demo_data: Option<&Path>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    let mut tasks = vec![tokio::spawn(crate::signals::scan_on_closes(
-        pool.clone(),
-        models::backend::Backend::preferred(),
-        stop.clone(),
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(crate::signals::scan_on_closes(
+            pool.clone(),
+            models::backend::Backend::preferred(),
+            stop.clone(),
+        )),
+        // Paper accounts step at every close the scanner has judged.
+        tokio::spawn(crate::paper::run(
+            pool.clone(),
+            settings.signals.clone(),
+            stop.clone(),
+        )),
+    ];
     let (follow, source) = match choose(pool, settings, demo_data).await {
         Ok(v) => v,
         Err(e) => {

@@ -14,7 +14,7 @@
 //! every runner obeys (announced with NOTIFY): each account is halted,
 //! flattened when asked, and stays halted until `traderai resume`.
 
-use crate::config::Settings;
+use crate::config::{Settings, SignalGates};
 use crate::db::paper::{self as db, AccountRow, NewAccount};
 use anyhow::{Context, bail};
 use engine::risk::RiskProfile;
@@ -56,6 +56,9 @@ pub struct OpenRequest {
     pub follow: FollowMode,
     /// The followed series it trades (base timeframe); empty: every followed base series.
     pub series: Vec<i32>,
+    /// Overrides the 2 % expected-net-profit gate (research accounts, as
+    /// `traderai backtest --min-net-profit`).
+    pub min_net_profit: Option<f64>,
 }
 
 /// The engine configuration of an account: its capital and profile, the
@@ -65,11 +68,12 @@ pub fn config_for(
     exchange: &str,
     capital: f64,
     profile: RiskProfile,
+    min_net_profit: Option<f64>,
 ) -> engine::backtest::BacktestConfig {
     let mut cfg = crate::config::Trader {
         profile,
         capital,
-        min_net_profit: None,
+        min_net_profit,
     }
     .backtest_config();
     cfg.costs = settings.costs_for(exchange);
@@ -78,7 +82,11 @@ pub fn config_for(
 
 /// Opens an account on the followed base series (or those asked for); it
 /// decides from the next close on. Opened during a global halt, it starts halted.
-pub async fn open(pool: &PgPool, settings: &Settings, r: &OpenRequest) -> anyhow::Result<AccountRow> {
+pub async fn open(
+    pool: &PgPool,
+    settings: &Settings,
+    r: &OpenRequest,
+) -> anyhow::Result<AccountRow> {
     if r.name.trim().is_empty() || r.name.len() > 100 {
         bail!("name: 1 to 100 characters");
     }
@@ -107,7 +115,9 @@ pub async fn open(pool: &PgPool, settings: &Settings, r: &OpenRequest) -> anyhow
         })
         .collect::<anyhow::Result<_>>()?;
     let Some(first) = series.first() else {
-        bail!("no followed series to trade: follow a universe first ([follow] in the config, or Admin → System)");
+        bail!(
+            "no followed series to trade: follow a universe first ([follow] in the config, or Admin → System)"
+        );
     };
     let tf = first.key.timeframe;
     if let Some(other) = series.iter().find(|s| s.key.timeframe != tf) {
@@ -123,16 +133,26 @@ pub async fn open(pool: &PgPool, settings: &Settings, r: &OpenRequest) -> anyhow
     if let FollowMode::Symbols(only) = &r.follow
         && let Some(bad) = only.iter().find(|s| !symbols.contains(s))
     {
-        bail!("symbols: {bad} is not among the account's series ({})", symbols.join(", "));
+        bail!(
+            "symbols: {bad} is not among the account's series ({})",
+            symbols.join(", ")
+        );
     }
     let capital: f64 = trading::ledger::to_f64(r.capital);
-    let cfg = config_for(settings, &first.key.exchange, capital, r.profile);
+    let cfg = config_for(
+        settings,
+        &first.key.exchange,
+        capital,
+        r.profile,
+        r.min_net_profit,
+    );
     let mut acct = PaperAccount::new(cfg, symbols.clone(), tf.duration_ms(), "p");
     // It decides from the next close: everything stored so far is history.
     let last = db::last_bars(pool, &ids).await?;
     let applied_until = last.values().copied().max().unwrap_or(0);
     for (k, id) in ids.iter().enumerate() {
-        let from = applied_until - (acct.cfg.guards.correlation_window as i64 + 2) * tf.duration_ms();
+        let from =
+            applied_until - (acct.cfg.guards.correlation_window as i64 + 2) * tf.duration_ms();
         let closes = crate::db::candles::read_range(pool, *id, from, applied_until + 1).await?;
         acct.warm(k, &closes);
     }
@@ -163,7 +183,15 @@ pub async fn open(pool: &PgPool, settings: &Settings, r: &OpenRequest) -> anyhow
     let mut tx = pool.begin().await?;
     if let Some((row, mut acct)) = db::lock(&mut tx, row.id, true).await? {
         acct.set_prefix(&format!("p{}", row.id));
-        db::write_step(&mut tx, row.id, &acct, &[], row.applied_until, &HashMap::new()).await?;
+        db::write_step(
+            &mut tx,
+            row.id,
+            &acct,
+            &[],
+            row.applied_until,
+            &HashMap::new(),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(db::get(pool, row.id).await?.context("account vanished")?)
@@ -182,7 +210,7 @@ fn kill_reason(h: &db::HaltRow) -> HaltReason {
 
 /// Steps account `id` through every close that is ready; returns how many.
 /// Another runner holding the account makes this a no-op.
-pub async fn advance(pool: &PgPool, id: i64) -> anyhow::Result<usize> {
+pub async fn advance(pool: &PgPool, gates: &SignalGates, id: i64) -> anyhow::Result<usize> {
     let mut steps = 0;
     loop {
         let mut tx = pool.begin().await?;
@@ -195,7 +223,10 @@ pub async fn advance(pool: &PgPool, id: i64) -> anyhow::Result<usize> {
         let mut events = Vec::new();
         // The kill switch first: nothing new may open after it.
         let halt = db::active_halt(pool).await?;
-        let killed = matches!(acct.halt_reason().map(|h| &h.cause), Some(HaltCause::KillSwitch));
+        let killed = matches!(
+            acct.halt_reason().map(|h| &h.cause),
+            Some(HaltCause::KillSwitch)
+        );
         let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
         match (&halt, killed) {
             (Some(h), false) => events.extend(acct.halt(kill_reason(h), h.flatten, at)?),
@@ -204,13 +235,21 @@ pub async fn advance(pool: &PgPool, id: i64) -> anyhow::Result<usize> {
         }
         let Some(t) = ready(pool, &row, tf_ms).await? else {
             if !events.is_empty() {
-                db::write_step(&mut tx, id, &acct, &events, row.applied_until, &HashMap::new()).await?;
+                db::write_step(
+                    &mut tx,
+                    id,
+                    &acct,
+                    &events,
+                    row.applied_until,
+                    &HashMap::new(),
+                )
+                .await?;
                 tx.commit().await?;
                 steps += 1;
             }
             return Ok(steps);
         };
-        let sources = step(pool, &row, &mut acct, t, tf_ms, &mut events).await?;
+        let sources = step(pool, gates, &row, &mut acct, t, tf_ms, &mut events).await?;
         db::write_step(&mut tx, id, &acct, &events, t, &sources).await?;
         tx.commit().await?;
         steps += 1;
@@ -218,8 +257,9 @@ pub async fn advance(pool: &PgPool, id: i64) -> anyhow::Result<usize> {
 }
 
 /// The next close the account can apply: the first stored bar after what
-/// it applied, once every live series has reached it and the scanner has
-/// judged every bar at it.
+/// it applied, once every live series has reached it, the scanner has
+/// judged every bar at it, and a perpetual's settlement due within the bar
+/// is stored (the follower fetches it just after the bar).
 async fn ready(pool: &PgPool, row: &AccountRow, tf_ms: TimeMs) -> anyhow::Result<Option<TimeMs>> {
     let Some(t) = db::next_bar(pool, &row.series_ids, row.applied_until).await? else {
         return Ok(None);
@@ -228,7 +268,9 @@ async fn ready(pool: &PgPool, row: &AccountRow, tf_ms: TimeMs) -> anyhow::Result
     let scanned = db::scanned_until(pool, &row.series_ids).await?;
     let follow = crate::db::follow::states(pool).await?;
     let at_t = db::bars_at(pool, &row.series_ids, t).await?;
+    let series = crate::db::candles::list_series(pool).await?;
     for s in &row.series_ids {
+        let live = follow.get(s).is_some_and(|f| f.state == "live");
         let stale = follow.get(s).is_some_and(|f| f.state == "stale");
         if last.get(s).is_none_or(|l| *l < t) && !stale {
             // Its bar for this close has not arrived yet.
@@ -238,8 +280,22 @@ async fn ready(pool: &PgPool, row: &AccountRow, tf_ms: TimeMs) -> anyhow::Result
         if has_bar && scanned.get(s).is_none_or(|x| *x < t) {
             return Ok(None);
         }
+        // A settlement due by the close must be stored first, unless the
+        // follower is not live or has moved past the bar (then it is late, not coming).
+        let Some(key) = series.iter().find(|x| x.id == *s).map(|x| &x.key) else {
+            continue;
+        };
+        if has_bar && live && key.market == engine::Market::Futures && last.get(s) == Some(&t) {
+            let sym = key.symbol.as_str();
+            if let Some(newest) = crate::db::funding::newest(pool, &key.exchange, sym).await? {
+                let every = crate::db::funding::interval_hours(pool, &key.exchange, sym).await?;
+                let due = newest + (every * 3_600_000.0) as TimeMs;
+                if due <= t + tf_ms {
+                    return Ok(None);
+                }
+            }
+        }
     }
-    let _ = tf_ms;
     Ok(Some(t))
 }
 
@@ -247,6 +303,7 @@ async fn ready(pool: &PgPool, row: &AccountRow, tf_ms: TimeMs) -> anyhow::Result
 /// series' signal (if the account takes it) may become an entry.
 async fn step(
     pool: &PgPool,
+    gates: &SignalGates,
     row: &AccountRow,
     acct: &mut PaperAccount,
     t: TimeMs,
@@ -257,18 +314,28 @@ async fn step(
     let index = |id: i32| row.series_ids.iter().position(|s| *s == id);
     bars.sort_by_key(|(id, _)| index(*id));
     let series = crate::db::candles::list_series(pool).await?;
+    // Stored settlements where the perpetual has any (the bar's own, maybe
+    // none), else the cost model's constant: the backtester's rule.
     let mut funding = Vec::with_capacity(bars.len());
     for (id, bar) in &bars {
         let s = series.iter().find(|s| s.id == *id);
         let rates = match s {
             Some(s) if s.key.market == engine::Market::Futures => {
-                crate::db::funding::for_candles(
-                    pool,
-                    Some(&s.key.exchange),
-                    s.key.symbol.as_str(),
-                    std::slice::from_ref(bar),
-                )
-                .await?
+                let (ex, sym) = (&s.key.exchange, s.key.symbol.as_str());
+                match crate::db::funding::newest(pool, ex, sym).await? {
+                    Some(_) => Some(
+                        crate::db::funding::between(
+                            pool,
+                            ex,
+                            sym,
+                            bar.open_time,
+                            bar.open_time + tf_ms,
+                        )
+                        .await?
+                        .unwrap_or_default(),
+                    ),
+                    None => None,
+                }
             }
             _ => None,
         };
@@ -280,7 +347,6 @@ async fn step(
         .filter_map(|((id, bar), f)| index(*id).map(|k| (k, *bar, f.as_deref())))
         .collect();
     events.extend(acct.on_bars(&input, tf_ms)?);
-    let gates = crate::config::SignalGates::default();
     let mut sources = HashMap::new();
     for (id, bar) in &bars {
         let Some(k) = index(*id) else { continue };
@@ -301,7 +367,7 @@ async fn step(
             let p = c.new.prediction?;
             // The board's higher-timeframe and regime gates apply to the account too.
             match p.side() {
-                Some(side) if crate::signals::confirmation(c, side, &gates).is_some() => None,
+                Some(side) if crate::signals::confirmation(c, side, gates).is_some() => None,
                 _ => Some(p),
             }
         });
@@ -315,7 +381,12 @@ async fn step(
 }
 
 /// Engages the global kill switch and applies it to every account now.
-pub async fn kill(pool: &PgPool, reason: &str, flatten: bool, by: Option<&str>) -> anyhow::Result<db::HaltRow> {
+pub async fn kill(
+    pool: &PgPool,
+    reason: &str,
+    flatten: bool,
+    by: Option<&str>,
+) -> anyhow::Result<db::HaltRow> {
     let h = db::insert_halt(pool, reason, flatten, by).await?;
     for a in db::list(pool, None).await? {
         apply_now(pool, a.id).await?;
@@ -351,14 +422,27 @@ async fn apply_now(pool: &PgPool, id: i64) -> anyhow::Result<()> {
         _ => Vec::new(),
     };
     if !events.is_empty() {
-        db::write_step(&mut tx, id, &acct, &events, row.applied_until, &HashMap::new()).await?;
+        db::write_step(
+            &mut tx,
+            id,
+            &acct,
+            &events,
+            row.applied_until,
+            &HashMap::new(),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// The owner halts (optionally flattening) or resumes one account.
-pub async fn halt_account(pool: &PgPool, id: i64, reason: Option<&str>, flatten: bool) -> anyhow::Result<()> {
+pub async fn halt_account(
+    pool: &PgPool,
+    id: i64,
+    reason: Option<&str>,
+    flatten: bool,
+) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     let Some((row, mut acct)) = db::lock(&mut tx, id, true).await? else {
         bail!("paper account {id}: not found");
@@ -379,12 +463,22 @@ pub async fn halt_account(pool: &PgPool, id: i64, reason: Option<&str>, flatten:
         )?,
         None => {
             if db::active_halt(pool).await?.is_some() {
-                bail!("the global kill switch is engaged; an admin must lift it first (traderai resume)");
+                bail!(
+                    "the global kill switch is engaged; an admin must lift it first (traderai resume)"
+                );
             }
             acct.resume(at)
         }
     };
-    db::write_step(&mut tx, id, &acct, &events, row.applied_until, &HashMap::new()).await?;
+    db::write_step(
+        &mut tx,
+        id,
+        &acct,
+        &events,
+        row.applied_until,
+        &HashMap::new(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -393,7 +487,7 @@ pub async fn halt_account(pool: &PgPool, id: i64, reason: Option<&str>, flatten:
 /// announcement and each halt, until `stop`; a slow timer covers missed
 /// notifications. Several processes may run it: an account is stepped by
 /// whichever locks it.
-pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(pool: PgPool, gates: SignalGates, mut stop: tokio::sync::watch::Receiver<bool>) {
     use sqlx::postgres::PgListener;
     const FALLBACK: std::time::Duration = std::time::Duration::from_secs(30);
     loop {
@@ -408,6 +502,7 @@ pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
         let channels = [
             crate::db::signals::NOTIFY_CHANNEL,
             crate::db::candles::TICK_CHANNEL,
+            crate::db::funding::NOTIFY_CHANNEL,
             db::HALT_CHANNEL,
         ];
         if let Err(e) = listener.listen_all(channels).await {
@@ -419,10 +514,14 @@ pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
             match db::list(&pool, None).await {
                 Ok(accounts) => {
                     for a in accounts {
-                        match advance(&pool, a.id).await {
+                        match advance(&pool, &gates, a.id).await {
                             Ok(0) => {}
-                            Ok(n) => tracing::debug!(account = a.id, steps = n, "paper account stepped"),
-                            Err(e) => tracing::error!(account = a.id, error = %format!("{e:#}"), "paper account step failed"),
+                            Ok(n) => {
+                                tracing::debug!(account = a.id, steps = n, "paper account stepped")
+                            }
+                            Err(e) => {
+                                tracing::error!(account = a.id, error = %format!("{e:#}"), "paper account step failed")
+                            }
                         }
                     }
                 }

@@ -182,8 +182,15 @@ mod tests {
         let mut l = Ledger::new(Decimal::from(100));
         l.record(1, EntryKind::Fee, "A/B", -0.05, Some("o1"), Some("t1"))
             .unwrap();
-        l.record(2, EntryKind::RealisedPnl, "A/B", 1.234_567_891_2, None, None)
-            .unwrap();
+        l.record(
+            2,
+            EntryKind::RealisedPnl,
+            "A/B",
+            1.234_567_891_2,
+            None,
+            None,
+        )
+        .unwrap();
         l.record(3, EntryKind::Funding, "A/B", 0.0, None, None)
             .unwrap();
         assert_eq!(l.entries().len(), 2, "a zero amount is no entry");

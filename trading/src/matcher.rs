@@ -201,7 +201,11 @@ fn price(x: f64) -> Result<Decimal, PaperError> {
 }
 
 fn side_of(long: bool) -> OrderSide {
-    if long { OrderSide::Buy } else { OrderSide::Sell }
+    if long {
+        OrderSide::Buy
+    } else {
+        OrderSide::Sell
+    }
 }
 
 impl PaperAccount {
@@ -379,7 +383,14 @@ impl PaperAccount {
             let id = request.client_id.clone();
             self.orders.insert(id.clone(), Order::new(request));
             let reason = denied.to_string();
-            self.event(&id, time, OrderEvent::Denied { reason: reason.clone() }, &mut out)?;
+            self.event(
+                &id,
+                time,
+                OrderEvent::Denied {
+                    reason: reason.clone(),
+                },
+                &mut out,
+            )?;
             out.push(AccountEvent::Decision {
                 time,
                 symbol,
@@ -600,7 +611,13 @@ impl PaperAccount {
         Ok(())
     }
 
-    fn stop_request(&mut self, sym: usize, long: bool, qty: Decimal, trigger: f64) -> Result<OrderRequest, PaperError> {
+    fn stop_request(
+        &mut self,
+        sym: usize,
+        long: bool,
+        qty: Decimal,
+        trigger: f64,
+    ) -> Result<OrderRequest, PaperError> {
         Ok(OrderRequest {
             client_id: self.order_id(),
             symbol: self.symbols[sym].clone(),
@@ -629,11 +646,22 @@ impl PaperAccount {
                     stop,
                 } => {
                     let id = self.legs[sym].entry.clone().ok_or_else(|| {
-                        PaperError::Invariant(format!("{} entered without an order", self.symbols[sym]))
+                        PaperError::Invariant(format!(
+                            "{} entered without an order",
+                            self.symbols[sym]
+                        ))
                     })?;
                     let qty = self.orders[&id].request.qty;
                     let trade = self.fill(&id, time, qty, px, fee, Liquidity::Taker, out)?;
-                    self.ledger(time, EntryKind::Fee, sym, -fee, Some(&id), Some(&trade), out)?;
+                    self.ledger(
+                        time,
+                        EntryKind::Fee,
+                        sym,
+                        -fee,
+                        Some(&id),
+                        Some(&trade),
+                        out,
+                    )?;
                     // TP1 and TP2 take their share; TP3 what is left.
                     let split = self.cfg.plan.tp_split;
                     let q1 = price(plan_qty * split[0])?.min(qty);
@@ -720,7 +748,15 @@ impl PaperAccount {
                     let qty = qty.min(self.legs[sym].open);
                     let trade = self.fill(&id, t, qty, fill.price, fee, liq, out)?;
                     self.legs[sym].open -= qty;
-                    self.ledger(t, EntryKind::RealisedPnl, sym, gross, Some(&id), Some(&trade), out)?;
+                    self.ledger(
+                        t,
+                        EntryKind::RealisedPnl,
+                        sym,
+                        gross,
+                        Some(&id),
+                        Some(&trade),
+                        out,
+                    )?;
                     self.ledger(t, EntryKind::Fee, sym, -fee, Some(&id), Some(&trade), out)?;
                     if let Some(n) = tp_n {
                         self.legs[sym].tp[n] = None;

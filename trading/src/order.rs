@@ -41,11 +41,17 @@ impl OrderSide {
 pub enum OrderKind {
     Market,
     /// Rests at `price`; fills as maker.
-    Limit { price: Decimal },
+    Limit {
+        price: Decimal,
+    },
     /// Becomes a market order when the price reaches `trigger`.
-    StopMarket { trigger: Decimal },
+    StopMarket {
+        trigger: Decimal,
+    },
     /// A market order on reaching a favourable `trigger`.
-    TakeProfitMarket { trigger: Decimal },
+    TakeProfitMarket {
+        trigger: Decimal,
+    },
 }
 
 impl OrderKind {
@@ -430,8 +436,13 @@ mod tests {
         ));
         assert_eq!(o, before);
         // A fill racing a cancel still counts; nothing after a full fill does.
-        o.apply(4, OrderEvent::Canceled { reason: "user".into() })
-            .unwrap();
+        o.apply(
+            4,
+            OrderEvent::Canceled {
+                reason: "user".into(),
+            },
+        )
+        .unwrap();
         assert_eq!(o.apply(5, fill("t4", d("1"))), Ok(OrderStatus::Filled));
         assert!(o.apply(6, OrderEvent::Expired).is_err());
     }

@@ -74,7 +74,12 @@ fn inputs() -> Inputs {
 }
 
 /// Feeds the account bar by bar from `from`, as the live runner does.
-fn run_paper(x: &Inputs, cfg: &BacktestConfig, from: usize, halt_at: Option<usize>) -> (PaperAccount, Vec<AccountEvent>) {
+fn run_paper(
+    x: &Inputs,
+    cfg: &BacktestConfig,
+    from: usize,
+    halt_at: Option<usize>,
+) -> (PaperAccount, Vec<AccountEvent>) {
     let bar_ms = Timeframe::M15.duration_ms();
     let mut acct = PaperAccount::new(cfg.clone(), vec!["BTC/USD".into()], bar_ms, "p1");
     let mut events = Vec::new();
@@ -146,7 +151,11 @@ fn paper_fills_are_the_backtests_fills() {
         .filter(|t| t.exit_reason != ExitReason::EndOfData)
         .cloned()
         .collect();
-    assert!(bt_closed.len() >= 20, "too few trades to compare: {}", bt_closed.len());
+    assert!(
+        bt_closed.len() >= 20,
+        "too few trades to compare: {}",
+        bt_closed.len()
+    );
     assert_eq!(paper.len(), bt_closed.len());
     assert_eq!(paper, bt_closed, "same trades, field for field");
     // Same equity at every close (the backtest's last point is after its end-of-data close).
@@ -169,7 +178,9 @@ fn paper_fills_are_the_backtests_fills() {
     let mut fills = 0;
     for e in &events {
         if let AccountEvent::Order { event, order, .. } = e {
-            let seen = orders.entry(order.id().to_string()).or_insert((OrderStatus::Initialized, 0));
+            let seen = orders
+                .entry(order.id().to_string())
+                .or_insert((OrderStatus::Initialized, 0));
             seen.0 = order.status;
             seen.1 += 1;
             assert_eq!(order.history.len(), seen.1, "{}", order.id());
@@ -183,13 +194,7 @@ fn paper_fills_are_the_backtests_fills() {
     let exits: usize = paper.iter().map(|t| t.exits.len()).sum();
     assert_eq!(fills, paper.len() + exits + acct.book().positions().len());
     assert!(orders.values().any(|(s, _)| *s == OrderStatus::Canceled));
-    assert!(
-        orders
-            .values()
-            .filter(|(s, _)| !s.is_closed())
-            .count()
-            == acct.orders().count()
-    );
+    assert!(orders.values().filter(|(s, _)| !s.is_closed()).count() == acct.orders().count());
 }
 
 #[test]
@@ -208,7 +213,8 @@ fn the_kill_switch_flattens_and_denies_what_follows() {
                 halt_at = Some(i);
                 break;
             }
-            a.on_close(0, &x.candles[i], x.preds[i].as_ref(), x.atr[i]).unwrap();
+            a.on_close(0, &x.candles[i], x.preds[i].as_ref(), x.atr[i])
+                .unwrap();
         }
     }
     let halt_at = halt_at.expect("a position opens");
@@ -225,7 +231,15 @@ fn the_kill_switch_flattens_and_denies_what_follows() {
     );
     let denied = events
         .iter()
-        .filter(|e| matches!(e, AccountEvent::Order { event: OrderEvent::Denied { .. }, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                AccountEvent::Order {
+                    event: OrderEvent::Denied { .. },
+                    ..
+                }
+            )
+        })
         .count();
     assert!(denied > 0, "later signals are denied, not dropped silently");
     assert!(acct.orders().next().is_none(), "no order is left open");

@@ -6,6 +6,7 @@ mod error;
 mod jobs;
 mod live;
 mod models;
+mod paper;
 mod signals;
 mod system;
 
@@ -15,6 +16,7 @@ pub use error::*;
 pub use jobs::*;
 pub use live::*;
 pub use models::*;
+pub use paper::*;
 pub use signals::*;
 pub use system::*;
 

@@ -7,6 +7,7 @@ mod data;
 mod jobs;
 mod live;
 mod models;
+mod paper;
 mod research;
 mod serve;
 
@@ -93,6 +94,13 @@ pub enum Command {
     /// Scan every stored series at its newest closed bar for signal
     /// candidates now (workers do this after every bar close).
     Scan(live::ScanArgs),
+    /// Paper accounts: open, list, step.
+    #[command(subcommand)]
+    Paper(paper::PaperCommand),
+    /// The global kill switch: halt every account now (--flatten closes positions).
+    Kill(paper::KillArgs),
+    /// Lift the kill switch.
+    Resume,
 }
 
 fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
@@ -176,5 +184,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::MockExchange(a)) => live::mock_cmd(&cli, a).await,
         Some(Command::Scan(a)) => live::scan_cmd(&cli, a).await,
         Some(Command::Follow(a)) => live::follow_cmd(&cli, &settings, a).await,
+        Some(Command::Paper(c)) => paper::paper_cmd(&cli, &settings, c).await,
+        Some(Command::Kill(a)) => paper::kill_cmd(&cli, a).await,
+        Some(Command::Resume) => paper::resume_cmd(&cli).await,
     }
 }

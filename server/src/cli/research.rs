@@ -481,6 +481,10 @@ pub struct BacktestArgs {
     /// Close what is left after this many hours.
     #[arg(long, default_value_t = 48.0)]
     pub time_stop_hours: f64,
+    /// Decide only at closes from this time on (ISO or epoch ms); earlier
+    /// bars still warm up the indicators: the period a paper account ran.
+    #[arg(long, value_parser = time::parse_instant)]
+    pub trade_from: Option<TimeMs>,
     /// Configurations tried so far (deflates the Sharpe ratio).
     #[arg(long, default_value_t = 1)]
     pub trials: usize,
@@ -565,6 +569,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
     }
     let mut config = BacktestConfig {
         time_stop_hours: a.time_stop_hours,
+        trade_from: a.trade_from,
         ..a.risk.trader().backtest_config()
     };
     if let Some(v) = a.min_confidence {

@@ -30,8 +30,19 @@ pub async fn insert_settlements(
     .bind(&marks)
     .execute(pool)
     .await?;
+    if done.rows_affected() > 0 {
+        // Paper accounts wait for a settlement due within a bar before stepping it.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(symbol)
+            .execute(pool)
+            .await?;
+    }
     Ok(done.rows_affected())
 }
+
+/// The channel new settlements are announced on (LISTEN/NOTIFY).
+pub const NOTIFY_CHANNEL: &str = "funding_events";
 
 /// The newest settlement stored for a symbol.
 pub async fn newest(

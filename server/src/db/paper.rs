@@ -130,10 +130,12 @@ pub async fn list(pool: &PgPool, user: Option<i64>) -> Result<Vec<AccountRow>, D
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<AccountRow>, DbError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM paper_accounts WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM paper_accounts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(account).transpose()
 }
 
@@ -663,7 +665,11 @@ pub async fn bars_at(
 }
 
 /// The first bar time after `after` among `series`.
-pub async fn next_bar(pool: &PgPool, series: &[i32], after: TimeMs) -> Result<Option<TimeMs>, DbError> {
+pub async fn next_bar(
+    pool: &PgPool,
+    series: &[i32],
+    after: TimeMs,
+) -> Result<Option<TimeMs>, DbError> {
     Ok(sqlx::query_scalar(
         "SELECT min(open_time) FROM candles WHERE series_id = ANY($1) AND open_time > $2",
     )

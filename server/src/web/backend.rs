@@ -41,6 +41,14 @@ impl PgBackend {
         }
     }
 
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(super) fn app_settings(&self) -> &Settings {
+        &self.settings
+    }
+
     fn costs_for(&self, exchange: &str) -> CostModel {
         self.settings.costs_for(exchange)
     }

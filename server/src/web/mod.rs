@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod paper;
 pub mod session;
 pub mod ws;
 

@@ -30,6 +30,17 @@ pub async fn live(
     origin: i64,
     speed: f64,
 ) -> Live {
+    live_with(series, symbols, origin, speed, |_| {}).await
+}
+
+/// [`live`] with settings changed by `edit`.
+pub async fn live_with(
+    series: &[(&str, Vec<Candle>)],
+    symbols: &[&str],
+    origin: i64,
+    speed: f64,
+    edit: impl FnOnce(&mut Settings),
+) -> Live {
     let (pool, url) = fresh_db().await;
     let clock = Arc::new(ReplayClock::new(origin, speed).unwrap());
     let mut mock = MockExchange::new(MockConfig {
@@ -54,6 +65,7 @@ pub async fn live(
     let mut settings = Settings::default();
     settings.binance.futures.max_retries = 1;
     settings.binance.futures.backoff_base_ms = 10;
+    edit(&mut settings);
     let source = Source {
         base_url: Some(format!("http://{addr}")),
         ws_url: None,
@@ -110,9 +122,15 @@ pub async fn follow_and_scan(
     let s = tokio::spawn(server::signals::scan_on_closes(
         pool.clone(),
         models::backend::Backend::Flex,
+        rx.clone(),
+    ));
+    // Paper accounts step at each close the scanner judged: the whole live path.
+    let p = tokio::spawn(server::paper::run(
+        pool.clone(),
+        settings.signals.clone(),
         rx,
     ));
-    (stop, vec![f, s])
+    (stop, vec![f, s, p])
 }
 
 pub async fn series_id(pool: &PgPool, symbol: &str, tf: &str) -> i32 {

@@ -8,6 +8,7 @@ mod backtests;
 mod jobs;
 mod market;
 mod models;
+mod paper;
 mod signals;
 
 use super::AppState;
@@ -123,6 +124,8 @@ where
         (name = "jobs", description = "Backfills, training, backtests as jobs"),
         (name = "models", description = "Model registry and training (admin role)"),
         (name = "admin", description = "Users and the system (admin role)"),
+        (name = "paper", description = "Paper accounts: orders, fills, ledger, journal, the owner's halt"),
+        (name = "trading", description = "The global kill switch"),
     )
 )]
 struct ApiDoc;
@@ -158,6 +161,16 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(models::rollback))
         .routes(routes!(models::download))
         .routes(routes!(models::start_training))
+        .routes(routes!(paper::list, paper::open))
+        .routes(routes!(paper::detail))
+        .routes(routes!(paper::trades))
+        .routes(routes!(paper::ledger))
+        .routes(routes!(paper::trades_csv))
+        .routes(routes!(paper::ledger_csv))
+        .routes(routes!(paper::halt))
+        .routes(routes!(paper::resume))
+        .routes(routes!(paper::halt_state, paper::halt_all))
+        .routes(routes!(paper::resume_all))
         .split_for_parts()
 }
 

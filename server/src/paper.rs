@@ -194,7 +194,7 @@ pub async fn open(
         .await?;
     }
     tx.commit().await?;
-    Ok(db::get(pool, row.id).await?.context("account vanished")?)
+    db::get(pool, row.id).await?.context("account vanished")
 }
 
 fn kill_reason(h: &db::HaltRow) -> HaltReason {

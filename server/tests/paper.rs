@@ -236,8 +236,14 @@ async fn the_live_path_makes_the_backtests_trades_to_the_cent() {
 
 /// Candidates of the technical rule for every bar of the series after `from`
 /// (what the scanner stores at each close; the scanner's own test covers it).
-async fn candidates(pool: &PgPool, series: i32, candles: &[engine::Candle], from: usize) {
-    let set = engine::features::compute("BTC/USD", Timeframe::M15, candles);
+async fn candidates(
+    pool: &PgPool,
+    series: i32,
+    candles: &[engine::Candle],
+    from: usize,
+    tf: Timeframe,
+) {
+    let set = engine::features::compute("BTC/USD", tf, candles);
     let preds = strategy::technical(&set, &TechnicalRule::default());
     for i in from..candles.len() {
         let atr = set.bars[i].technicals.map(|t| t.atr);
@@ -371,7 +377,7 @@ async fn kill_9_mid_run_then_restart_reconciles_to_the_uninterrupted_state() {
         .await
         .unwrap();
     conn.commit().await.unwrap();
-    candidates(&pool, series, candles, start + 1).await;
+    candidates(&pool, series, candles, start + 1, Timeframe::M15).await;
     // The candidates carry no higher-timeframe trends: that gate off, here and in the child.
     let gates = server::config::SignalGates {
         htf: HtfGate::Off,
@@ -442,4 +448,300 @@ async fn kill_9_mid_run_then_restart_reconciles_to_the_uninterrupted_state() {
         db::paper::balance(&pool, b.id).await.unwrap().unwrap(),
     );
     assert_eq!(ba, bb, "the same money, exactly");
+}
+
+/// A stored, followed futures series with `bars` of real BTC 15m bars.
+async fn followed_series(pool: &PgPool, candles: &[engine::Candle], tf: Timeframe) -> i32 {
+    let key = SeriesKey {
+        exchange: "binance".into(),
+        market: Market::Futures,
+        symbol: common::sym("BTC/USDT"),
+        timeframe: tf,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let id = db::candles::ensure_series(&mut tx, &key).await.unwrap();
+    db::candles::insert_candles(&mut tx, id, candles)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    db::follow::upsert_state(
+        pool,
+        &db::follow::StateUpdate {
+            series_id: id,
+            universe: "default",
+            role: "base",
+            state: "live",
+            stale: None,
+            clock_now: candles.last().unwrap().open_time + tf.duration_ms(),
+            clock_speed: 1.0,
+            demo: false,
+            wall: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch() {
+    use common::api::{Api, spawn_app};
+    use reqwest::Method as M;
+    use serde_json::{Value, json};
+    let (pool, _) = fresh_db().await;
+    // Daily bars: the product's 2 % net-profit gate lets daily moves through.
+    let all = common::btc_1d();
+    let candles = &all[..];
+    let start = 200;
+    let series = followed_series(&pool, &candles[..=start], Timeframe::D1).await;
+    server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
+        .await
+        .unwrap();
+    let addr = spawn_app(pool.clone()).await;
+    let admin = Api::sign_in(addr, "root", "root-pass-1").await;
+    for name in ["ann", "bob"] {
+        let (s, _) = admin
+            .call(
+                M::POST,
+                "/api/v1/users",
+                Some(json!({"username": name, "password": "a-long-password", "role": "user"})),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let ann = Api::sign_in(addr, "ann", "a-long-password").await;
+    let bob = Api::sign_in(addr, "bob", "a-long-password").await;
+
+    // Bad requests name their field and open nothing.
+    for (body, field) in [
+        (
+            json!({"name": "a", "capital": "abc", "risk_profile": "low"}),
+            "capital",
+        ),
+        (
+            json!({"name": "a", "capital": "-5", "risk_profile": "low"}),
+            "capital",
+        ),
+        (
+            json!({"name": "", "capital": "100", "risk_profile": "low"}),
+            "name",
+        ),
+        (
+            json!({"name": "a", "capital": "100", "risk_profile": "low", "follow": "symbols"}),
+            "symbols",
+        ),
+        (
+            json!({"name": "a", "capital": "100", "risk_profile": "low", "follow": "symbols", "symbols": ["ETH/USDT"]}),
+            "symbols",
+        ),
+        (
+            json!({"name": "a", "capital": "100", "risk_profile": "low", "follow": "sometimes"}),
+            "follow",
+        ),
+    ] {
+        let (s, e) = ann
+            .call(M::POST, "/api/v1/paper/accounts", Some(body.clone()))
+            .await;
+        assert_eq!(s, 422, "{body} → {e}");
+        assert_eq!(e["error"]["field"], field, "{body} → {e}");
+    }
+    let (s, a) = ann
+        .call(
+            M::POST,
+            "/api/v1/paper/accounts",
+            Some(json!({"name": "first", "capital": "250.50", "risk_profile": "high"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["balance"], "250.50");
+    assert_eq!(a["state"], "active");
+    let id = a["id"].as_i64().unwrap();
+    let (_, mine) = ann.get("/api/v1/paper/accounts").await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let (_, theirs) = bob.get("/api/v1/paper/accounts").await;
+    assert_eq!(theirs, json!([]), "bob sees only his own");
+    let (s, _) = bob.get(&format!("/api/v1/paper/accounts/{id}")).await;
+    assert_eq!(s, 404, "someone else's account does not exist for bob");
+
+    // The bars after it opened, with the rule's candidates; the runner steps it.
+    let mut tx = pool.begin().await.unwrap();
+    db::candles::insert_candles(&mut tx, series, &candles[start + 1..])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    candidates(&pool, series, candles, start + 1, Timeframe::D1).await;
+    let gates = server::config::SignalGates {
+        htf: HtfGate::Off,
+        ..Default::default()
+    };
+    // Half the bars, then the owner's halt with flatten, then the rest.
+    let half = candles[start + 250].open_time;
+    sqlx::query("DELETE FROM candles WHERE series_id = $1 AND open_time > $2")
+        .bind(series)
+        .bind(half)
+        .execute(&pool)
+        .await
+        .unwrap();
+    server::paper::advance(&pool, &gates, id).await.unwrap();
+    let (s, d) = ann.get(&format!("/api/v1/paper/accounts/{id}")).await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["account"]["applied_until"], half);
+    let orders = d["orders"].as_array().unwrap();
+    assert!(!orders.is_empty(), "it traded: {}", d["journal"]);
+    for o in orders {
+        let h: Vec<&str> = o["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert!(h[0] == "OrderSubmitted" || h[0] == "OrderDenied", "{h:?}");
+    }
+    assert_eq!(d["equity"].as_array().unwrap().len(), 250);
+    assert!(
+        d["journal"]["all"]["trades"].as_u64().unwrap() > 0,
+        "{}",
+        d["journal"]
+    );
+
+    // The ledger adds up to the balance, exactly.
+    let (_, ledger) = ann
+        .get(&format!("/api/v1/paper/accounts/{id}/ledger"))
+        .await;
+    let sum: rust_decimal::Decimal = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["amount"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    let capital: rust_decimal::Decimal = "250.50".parse().unwrap();
+    let balance: rust_decimal::Decimal = d["account"]["balance"].as_str().unwrap().parse().unwrap();
+    assert_eq!(capital + sum, balance);
+    let csv = ann
+        .http
+        .get(format!(
+            "{}/api/v1/paper/accounts/{id}/ledger.csv",
+            ann.base
+        ))
+        .bearer_auth(&ann.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert_eq!(
+        text.lines().count(),
+        ledger.as_array().unwrap().len() + 1,
+        "{text}"
+    );
+    let (_, trades) = ann
+        .get(&format!("/api/v1/paper/accounts/{id}/trades"))
+        .await;
+    assert_eq!(
+        trades.as_array().unwrap().len() as u64,
+        d["journal"]["all"]["trades"].as_u64().unwrap()
+    );
+
+    // The owner halts with flatten: nothing stays open, nothing new opens.
+    let (s, h) = ann
+        .call(
+            M::POST,
+            &format!("/api/v1/paper/accounts/{id}/halt"),
+            Some(json!({"reason": "going on holiday", "flatten": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{h}");
+    assert_eq!(h["state"], "halted");
+    assert_eq!(h["open_positions"], 0);
+    assert!(
+        h["halt_reason"]
+            .as_str()
+            .unwrap()
+            .contains("going on holiday"),
+        "{h}"
+    );
+    let (s, _) = bob
+        .call(
+            M::POST,
+            &format!("/api/v1/paper/accounts/{id}/halt"),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // The global kill switch: admins only; while engaged, owners cannot resume.
+    let (s, _) = ann
+        .call(
+            M::POST,
+            "/api/v1/trading/halt",
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, k) = admin
+        .call(
+            M::POST,
+            "/api/v1/trading/halt",
+            Some(json!({"reason": "exchange incident"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{k}");
+    assert_eq!(k["halted"], true);
+    assert_eq!(k["by"], "root");
+    let (s, e) = ann
+        .call(
+            M::POST,
+            &format!("/api/v1/paper/accounts/{id}/resume"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    let (_, st) = ann.get("/api/v1/trading/halt").await;
+    assert_eq!(st["reason"], "exchange incident");
+    let (_, d) = ann.get(&format!("/api/v1/paper/accounts/{id}")).await;
+    assert!(
+        d["account"]["halt_reason"]
+            .as_str()
+            .unwrap()
+            .contains("kill switch"),
+        "{d}"
+    );
+    let (s, k) = admin.call(M::POST, "/api/v1/trading/resume", None).await;
+    assert_eq!((s.as_u16(), k["halted"].clone()), (200, Value::Bool(false)));
+    let (s, r) = ann
+        .call(
+            M::POST,
+            &format!("/api/v1/paper/accounts/{id}/resume"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["state"], "active");
+
+    // The rest of the bars: it trades again after the resume.
+    let mut tx = pool.begin().await.unwrap();
+    db::candles::insert_candles(&mut tx, series, &candles[start + 251..])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    server::paper::advance(&pool, &gates, id).await.unwrap();
+    let (_, d) = ann.get(&format!("/api/v1/paper/accounts/{id}")).await;
+    assert_eq!(
+        d["account"]["applied_until"],
+        candles.last().unwrap().open_time
+    );
+    let (_, doc) = ann.get("/api-docs/openapi.json").await;
+    for p in [
+        "/api/v1/paper/accounts",
+        "/api/v1/paper/accounts/{id}/ledger.csv",
+        "/api/v1/trading/halt",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} in the OpenAPI document");
+    }
 }

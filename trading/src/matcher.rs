@@ -147,6 +147,17 @@ enum Step {
 #[derive(Default)]
 struct Steps(Vec<Step>);
 
+/// A fill as the book made it.
+struct Execution {
+    time: TimeMs,
+    qty: Decimal,
+    price: f64,
+    fee: f64,
+    liquidity: Liquidity,
+    /// Price P&L it realised (exits).
+    realised: Option<f64>,
+}
+
 impl Journal for Steps {
     fn entered(&mut self, p: &Position, fee: f64) {
         self.0.push(Step::Entered {
@@ -572,36 +583,38 @@ impl PaperAccount {
         Ok(id)
     }
 
+    /// Fills order `id` and records the fill's realised P&L and fee.
     fn fill(
         &mut self,
         id: &str,
-        time: TimeMs,
-        qty: Decimal,
-        px: f64,
-        fee: f64,
-        liquidity: Liquidity,
+        sym: usize,
+        x: Execution,
         out: &mut Vec<AccountEvent>,
-    ) -> Result<String, PaperError> {
+    ) -> Result<(), PaperError> {
         let trade_id = self.trade_id();
         let f = OrderFilled {
             trade_id: trade_id.clone(),
-            qty,
-            price: price(px)?,
-            fee: price(fee)?,
-            liquidity,
+            qty: x.qty,
+            price: price(x.price)?,
+            fee: price(x.fee)?,
+            liquidity: x.liquidity,
         };
-        self.event(id, time, OrderEvent::Filled(f), out)?;
-        Ok(trade_id)
+        self.event(id, x.time, OrderEvent::Filled(f), out)?;
+        let cause = (Some(id), Some(trade_id.as_str()));
+        if let Some(gross) = x.realised {
+            self.entry(x.time, EntryKind::RealisedPnl, sym, gross, cause, out)?;
+        }
+        self.entry(x.time, EntryKind::Fee, sym, -x.fee, cause, out)
     }
 
-    fn ledger(
+    /// One ledger entry (order and trade id as its cause); zero amounts make none.
+    fn entry(
         &self,
         time: TimeMs,
         kind: EntryKind,
         sym: usize,
         value: f64,
-        order: Option<&str>,
-        trade: Option<&str>,
+        (order, trade): (Option<&str>, Option<&str>),
         out: &mut Vec<AccountEvent>,
     ) -> Result<(), PaperError> {
         let mut l = Ledger::new(Decimal::ZERO);
@@ -652,16 +665,15 @@ impl PaperAccount {
                         ))
                     })?;
                     let qty = self.orders[&id].request.qty;
-                    let trade = self.fill(&id, time, qty, px, fee, Liquidity::Taker, out)?;
-                    self.ledger(
+                    let x = Execution {
                         time,
-                        EntryKind::Fee,
-                        sym,
-                        -fee,
-                        Some(&id),
-                        Some(&trade),
-                        out,
-                    )?;
+                        qty,
+                        price: px,
+                        fee,
+                        liquidity: Liquidity::Taker,
+                        realised: None,
+                    };
+                    self.fill(&id, sym, x, out)?;
                     // TP1 and TP2 take their share; TP3 what is left.
                     let split = self.cfg.plan.tp_split;
                     let q1 = price(plan_qty * split[0])?.min(qty);
@@ -746,18 +758,16 @@ impl PaperAccount {
                         }
                     };
                     let qty = qty.min(self.legs[sym].open);
-                    let trade = self.fill(&id, t, qty, fill.price, fee, liq, out)?;
+                    let x = Execution {
+                        time: t,
+                        qty,
+                        price: fill.price,
+                        fee,
+                        liquidity: liq,
+                        realised: Some(gross),
+                    };
+                    self.fill(&id, sym, x, out)?;
                     self.legs[sym].open -= qty;
-                    self.ledger(
-                        t,
-                        EntryKind::RealisedPnl,
-                        sym,
-                        gross,
-                        Some(&id),
-                        Some(&trade),
-                        out,
-                    )?;
-                    self.ledger(t, EntryKind::Fee, sym, -fee, Some(&id), Some(&trade), out)?;
                     if let Some(n) = tp_n {
                         self.legs[sym].tp[n] = None;
                         // The stop is replaced by one for what is left (break-even after TP1).
@@ -774,7 +784,7 @@ impl PaperAccount {
                     }
                 }
                 Step::Funding { sym, time, amount } => {
-                    self.ledger(time, EntryKind::Funding, sym, -amount, None, None, out)?;
+                    self.entry(time, EntryKind::Funding, sym, -amount, (None, None), out)?;
                 }
                 Step::StopMoved { sym, time, stop } => {
                     if let Some(id) = self.legs[sym].stop.clone() {

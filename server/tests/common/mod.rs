@@ -2,6 +2,7 @@
 //! (migrated), the repo's data folder, and a mock exchange with real candles.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod live;
 
 use engine::{Candle, Symbol, Timeframe};
@@ -35,6 +36,19 @@ pub fn data_dir() -> PathBuf {
 
 pub fn data(name: &str) -> PathBuf {
     data_dir().join(name)
+}
+
+/// The real BTC daily candles as our importer reads them.
+pub fn btc_1d() -> Vec<Candle> {
+    let (p, _) = server::import::parse_file(
+        &data("btc-usd-1d-yahoo.csv"),
+        Timeframe::D1,
+        None,
+        &ColumnOverrides::default(),
+        true,
+    )
+    .unwrap();
+    p.candles
 }
 
 /// The real BTC 15m candles as our importer reads them.

@@ -9,10 +9,10 @@ server=$("$ROOT/scripts/db.sh")
 export DATABASE_URL="$server/traderai_bench"
 bin="$CARGO_TARGET_DIR/release/traderai"
 out="$ROOT/target/bench"; mkdir -p "$out"
-what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web live)
+what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web live paper)
 # `web` builds the binary and the release site (xtask) itself.
 if [ "${what[*]}" != "web" ]; then
-  cargo build --release -p server --bin traderai --example range_read --example live_latency >&2
+  cargo build --release -p server --bin traderai --example range_read --example live_latency --example paper_latency >&2
 fi
 command -v wrk >/dev/null || { [[ " ${what[*]} " == *" web "* ]] && as_root apt-get install -y -qq wrk >&2; }
 
@@ -177,6 +177,19 @@ live)
     "$CARGO_TARGET_DIR/release/examples/live_latency" "$server/postgres" "$pairs" 500 "$speed" "${train[@]}" | tee "$out/live-$pairs-train.json"
   done
   for db in $(psql "$server/postgres" -Atc "select datname from pg_database where datname like 'traderai_bench_live_%'"); do
+    psql "$server/postgres" -qc "drop database $db with (force)" >/dev/null
+  done
+  ;;
+paper)
+  # A closed bar published → the paper account's step committed (follower →
+  # scanner → paper runner), one account on every pair; replay throughput.
+  for pairs in 1 10; do
+    log "paper: $pairs pairs, 200 closes at 900×"
+    "$CARGO_TARGET_DIR/release/examples/paper_latency" "$server/postgres" "$pairs" 200 900 | tee "$out/paper-$pairs.json"
+  done
+  log "paper: 10 pairs, as fast as the path goes (7200×)"
+  "$CARGO_TARGET_DIR/release/examples/paper_latency" "$server/postgres" 10 200 7200 | tee "$out/paper-10-fast.json"
+  for db in $(psql "$server/postgres" -Atc "select datname from pg_database where datname like 'traderai_bench_paper_%'"); do
     psql "$server/postgres" -qc "drop database $db with (force)" >/dev/null
   done
   ;;

@@ -56,6 +56,22 @@ pub trait Backend: Send + Sync + 'static {
     fn start_training(&self, v: &Viewer, r: TrainRequest) -> Answer<'_, JobView>;
     /// Admin only: scan every series now.
     fn scan_now(&self, v: &Viewer) -> Answer<'_, ScanView>;
+
+    /// Paper accounts: the viewer's (an admin's list holds everyone's);
+    /// opening one; one with its positions, orders, equity and journal; the
+    /// owner's halt (`None` resumes). Someone else's account is not found.
+    fn paper_accounts(&self, v: &Viewer) -> Answer<'_, Vec<PaperAccountView>>;
+    fn open_paper_account(&self, v: &Viewer, n: NewPaperAccount) -> Answer<'_, PaperAccountView>;
+    fn paper_account(&self, v: &Viewer, id: i64) -> Answer<'_, PaperAccountDetail>;
+    fn halt_paper_account(
+        &self,
+        v: &Viewer,
+        id: i64,
+        h: Option<HaltRequest>,
+    ) -> Answer<'_, PaperAccountView>;
+    /// The global kill switch; changing it is for admins.
+    fn trading_halt(&self) -> Answer<'_, TradingHaltView>;
+    fn set_trading_halt(&self, v: &Viewer, h: Option<HaltRequest>) -> Answer<'_, TradingHaltView>;
 }
 
 /// The handle server functions find in Leptos context.

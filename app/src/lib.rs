@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::signals::SignalsPage />
                     <Route path=StaticSegment("data") view=pages::data::DataPage />
                     <Route path=StaticSegment("simulator") view=pages::simulator::SimulatorPage />
+                    <Route path=StaticSegment("paper") view=pages::paper::PaperPage />
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=pages::admin::jobs::JobsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("backfill")) view=pages::admin::backfill::BackfillPage />
@@ -112,6 +113,7 @@ fn TopBar() -> impl IntoView {
                             view! {
                                 <nav class="nav">
                                     <a href="/">"Signals"</a>
+                                    <a href="/paper">"Paper"</a>
                                     <a href="/simulator">"Simulator"</a>
                                     <a href="/data">"Market data"</a>
                                     <a href="/settings">"Settings"</a>

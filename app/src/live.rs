@@ -46,6 +46,8 @@ pub struct Live {
     pub signals: RwSignal<u64>,
     /// The newest price tick.
     pub tick: RwSignal<Option<Tick>>,
+    /// The paper account that changed last.
+    pub paper: RwSignal<Option<i64>>,
     /// Bumped on every (re)connect and when events were dropped: refetch.
     pub resync: RwSignal<u64>,
     /// How current the followed data is, as the signals board last said.
@@ -93,6 +95,7 @@ pub fn provide() {
         job: RwSignal::new(None),
         signals: RwSignal::new(0),
         tick: RwSignal::new(None),
+        paper: RwSignal::new(None),
         resync: RwSignal::new(0),
         data: RwSignal::new(None),
     };
@@ -151,7 +154,7 @@ mod client {
             was_opened.set(true);
             live.state.set(LiveState::Open);
             let sub = ClientMsg::Subscribe {
-                topics: vec![Topic::Jobs, Topic::Signals, Topic::Ticks],
+                topics: vec![Topic::Jobs, Topic::Signals, Topic::Ticks, Topic::Paper],
             };
             if let Ok(text) = serde_json::to_string(&sub) {
                 let _ = sock.send_with_str(&text);
@@ -169,6 +172,7 @@ mod client {
                 Ok(ServerMsg::Job(j)) => live.job.set(Some(j)),
                 Ok(ServerMsg::Signals { .. }) => live.signals.update(|n| *n += 1),
                 Ok(ServerMsg::Tick(t)) => live.tick.set(Some(t)),
+                Ok(ServerMsg::Paper { account }) => live.paper.set(Some(account)),
                 Ok(ServerMsg::Lagged { .. }) => live.resync.update(|n| *n += 1),
                 Ok(_) => {}
                 Err(e) => leptos::logging::warn!("ws: unreadable message: {e}"),

@@ -15,6 +15,8 @@ pub enum Topic {
     Signals,
     /// Latest prices.
     Ticks,
+    /// Steps of the viewer's paper accounts (an admin's: all).
+    Paper,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +44,10 @@ pub enum ServerMsg {
     },
     /// A series' newest stored bar (after a backfill page or an import).
     Tick(Tick),
+    /// A paper account changed (a bar applied, an order filled, a halt): refetch it.
+    Paper {
+        account: i64,
+    },
     /// Events were dropped for this client (it was too slow): refetch state.
     Lagged {
         missed: u64,

@@ -11,7 +11,7 @@ use trading::matcher::{AccountEvent, PaperAccount};
 use trading::order::Order;
 
 /// The channel every account step is announced on (LISTEN/NOTIFY): the
-/// payload is the account id.
+/// payload is `{"account": id, "user": owner}`.
 pub const NOTIFY_CHANNEL: &str = "paper_events";
 /// Kill switch and resume: every runner re-reads the halt on it.
 pub const HALT_CHANNEL: &str = "trading_halt";
@@ -326,11 +326,14 @@ pub async fn write_step(
     .bind(halt_json(acct))
     .execute(&mut **tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(NOTIFY_CHANNEL)
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "SELECT pg_notify($1, json_build_object('account', id, 'user', user_id)::text)
+         FROM paper_accounts WHERE id = $2",
+    )
+    .bind(NOTIFY_CHANNEL)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -1070,6 +1070,40 @@ impl Pages for PgBackend {
             })
         })
     }
+
+    fn paper_accounts(&self, v: &Viewer) -> Answer<'_, Vec<PaperAccountView>> {
+        let v = v.clone();
+        Box::pin(async move { self.list_paper(&v).await })
+    }
+
+    fn open_paper_account(&self, v: &Viewer, n: NewPaperAccount) -> Answer<'_, PaperAccountView> {
+        let v = v.clone();
+        Box::pin(async move { self.open_paper(&v, n).await })
+    }
+
+    fn paper_account(&self, v: &Viewer, id: i64) -> Answer<'_, PaperAccountDetail> {
+        let v = v.clone();
+        Box::pin(async move { self.paper_detail(&v, id).await })
+    }
+
+    fn halt_paper_account(
+        &self,
+        v: &Viewer,
+        id: i64,
+        h: Option<HaltRequest>,
+    ) -> Answer<'_, PaperAccountView> {
+        let v = v.clone();
+        Box::pin(async move { self.halt_paper(&v, id, h).await })
+    }
+
+    fn trading_halt(&self) -> Answer<'_, TradingHaltView> {
+        Box::pin(async move { self.kill_state().await })
+    }
+
+    fn set_trading_halt(&self, v: &Viewer, h: Option<HaltRequest>) -> Answer<'_, TradingHaltView> {
+        let v = v.clone();
+        Box::pin(async move { self.set_kill(&v, h).await })
+    }
 }
 
 #[cfg(test)]

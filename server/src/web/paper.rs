@@ -191,7 +191,7 @@ impl PgBackend {
     }
 
     /// The viewer's accounts (an admin's list holds everyone's).
-    pub async fn paper_accounts(&self, v: &Viewer) -> Result<Vec<PaperAccountView>, AppError> {
+    pub(super) async fn list_paper(&self, v: &Viewer) -> Result<Vec<PaperAccountView>, AppError> {
         let rows = db::list(self.pool(), (!v.is_admin()).then_some(v.id))
             .await
             .map_err(db_err)?;
@@ -202,7 +202,7 @@ impl PgBackend {
         Ok(out)
     }
 
-    pub async fn open_paper_account(
+    pub(super) async fn open_paper(
         &self,
         v: &Viewer,
         n: NewPaperAccount,
@@ -269,7 +269,11 @@ impl PgBackend {
         Ok(self.paper_view(&row).await?.0)
     }
 
-    pub async fn paper_account(&self, v: &Viewer, id: i64) -> Result<PaperAccountDetail, AppError> {
+    pub(super) async fn paper_detail(
+        &self,
+        v: &Viewer,
+        id: i64,
+    ) -> Result<PaperAccountDetail, AppError> {
         let r = self.paper_row(v, id).await?;
         let pool = self.pool();
         let (account, positions, closes) = self.paper_view(&r).await?;
@@ -370,7 +374,7 @@ impl PgBackend {
     }
 
     /// The owner (or an admin) halts one account; `None` resumes it.
-    pub async fn halt_paper_account(
+    pub(super) async fn halt_paper(
         &self,
         v: &Viewer,
         id: i64,
@@ -398,7 +402,7 @@ impl PgBackend {
         Ok(self.paper_view(&r).await?.0)
     }
 
-    pub async fn trading_halt(&self) -> Result<TradingHaltView, AppError> {
+    pub(super) async fn kill_state(&self) -> Result<TradingHaltView, AppError> {
         let h = db::active_halt(self.pool()).await.map_err(db_err)?;
         Ok(TradingHaltView {
             halted: h.is_some(),
@@ -410,7 +414,7 @@ impl PgBackend {
     }
 
     /// Admin only: the global kill switch on (`Some`) or off.
-    pub async fn set_trading_halt(
+    pub(super) async fn set_kill(
         &self,
         v: &Viewer,
         halt: Option<HaltRequest>,
@@ -433,6 +437,6 @@ impl PgBackend {
                 tracing::warn!(by = %v.username, "kill switch lifted");
             }
         }
-        self.trading_halt().await
+        self.kill_state().await
     }
 }

@@ -30,6 +30,17 @@ pub enum Event {
     },
     /// A series' newest stored bar.
     Tick(Tick),
+    /// A paper account stepped.
+    Paper {
+        account: i64,
+        user: i64,
+    },
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PaperNote {
+    account: i64,
+    user: i64,
 }
 
 #[derive(serde::Deserialize)]
@@ -76,6 +87,7 @@ async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
                 db::jobs::NOTIFY_CHANNEL,
                 db::signals::NOTIFY_CHANNEL,
                 db::candles::TICK_CHANNEL,
+                db::paper::NOTIFY_CHANNEL,
             ])
             .await
         {
@@ -94,6 +106,17 @@ async fn listen(pool: PgPool, tx: broadcast::Sender<Event>) {
                         })),
                         Err(e) => {
                             tracing::warn!(error = %e, payload = n.payload(), "ws: bad signal notification")
+                        }
+                    }
+                }
+                Ok(n) if n.channel() == db::paper::NOTIFY_CHANNEL => {
+                    match serde_json::from_str::<PaperNote>(n.payload()) {
+                        Ok(p) => drop(tx.send(Event::Paper {
+                            account: p.account,
+                            user: p.user,
+                        })),
+                        Err(e) => {
+                            tracing::warn!(error = %e, payload = n.payload(), "ws: bad paper notification")
                         }
                     }
                 }
@@ -192,6 +215,8 @@ async fn client(mut socket: WebSocket, hub: Hub, viewer: Viewer) {
                         ServerMsg::Signals { new, bar_time }
                     }
                     Ok(Event::Tick(t)) if topics.contains(&Topic::Ticks) => ServerMsg::Tick(t),
+                    Ok(Event::Paper { account, user }) if topics.contains(&Topic::Paper)
+                        && (viewer.is_admin() || user == viewer.id) => ServerMsg::Paper { account },
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(missed)) => ServerMsg::Lagged { missed },
                     Err(broadcast::error::RecvError::Closed) => break,

@@ -1,6 +1,6 @@
 //! `/admin/system` — CPU, memory, database size, queue depth, uptime, version.
 
-use crate::types::{AppError, FollowConfigView, SystemStatus, format_utc};
+use crate::types::{AppError, FollowConfigView, SystemStatus, TradingHaltView, format_utc};
 use crate::{csrf_token, human_bytes, human_duration, use_viewer};
 use leptos::prelude::*;
 
@@ -103,6 +103,77 @@ fn FollowForm() -> impl IntoView {
     }
 }
 
+#[server]
+pub async fn load_kill_switch() -> Result<TradingHaltView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, _) = crate::backend::caller(None)?;
+            b.trading_halt().await
+        }
+        .await,
+    )
+}
+
+/// Engages the global kill switch (a reason given) or lifts it (none).
+#[server]
+pub async fn set_kill_switch(
+    csrf: String,
+    reason: String,
+    #[server(default)] flatten: Option<String>,
+) -> Result<TradingHaltView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            let h = (!reason.trim().is_empty()).then(|| crate::types::HaltRequest {
+                reason,
+                flatten: flatten.is_some(),
+            });
+            b.set_trading_halt(&v, h).await
+        }
+        .await,
+    )
+}
+
+/// The global kill switch: every paper account halts at once.
+#[component]
+fn KillSwitch() -> impl IntoView {
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let set = ServerAction::<SetKillSwitch>::new();
+    let state = Resource::new(move || set.version().get(), |_| load_kill_switch());
+    view! {
+        <section class="panel" id="kill-switch">
+            <div class="panel-head"><h1>"Kill switch"</h1></div>
+            <Transition fallback=|| ()>
+                {move || state.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                    Ok(k) if k.halted => view! {
+                        <p class="warn" id="kill-state" data-halted="true">{format!("All trading is halted since {}: {}{}{}",
+                            k.since.clone().unwrap_or_default(), k.reason.clone().unwrap_or_default(),
+                            k.by.clone().map(|b| format!(" (by {b})")).unwrap_or_default(),
+                            if k.flatten { "; positions were closed" } else { "" })}</p>
+                        <ActionForm action=set attr:class="inline-form" attr:id="kill-form">
+                            <input type="hidden" name="csrf" value=csrf />
+                            <input type="hidden" name="reason" value="" />
+                            <button type="submit" id="kill-resume">"Resume all trading"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    Ok(_) => view! {
+                        <p class="muted" id="kill-state" data-halted="false">"Trading is active. Halting stops every paper account from opening anything; resting exits stay."</p>
+                        <ActionForm action=set attr:class="inline-form" attr:id="kill-form">
+                            <input type="hidden" name="csrf" value=csrf />
+                            <input name="reason" id="kill-reason" placeholder="why" required maxlength="500" />
+                            <label class="check"><input type="checkbox" name="flatten" id="kill-flatten" />"close every open position"</label>
+                            <button type="submit" class="danger" id="kill-halt">"Halt all trading"</button>
+                        </ActionForm>
+                    }.into_any(),
+                })}
+            </Transition>
+            {move || set.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.message}</p> })}
+        </section>
+    }
+}
+
 #[component]
 pub fn SystemPage() -> impl IntoView {
     let tick = RwSignal::new(0u64);
@@ -168,6 +239,7 @@ pub fn SystemPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <KillSwitch />
         <FollowForm />
     }
 }

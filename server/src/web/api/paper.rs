@@ -3,6 +3,7 @@
 
 use super::{ApiError, ApiJson};
 use crate::web::AppState;
+use app::backend::Backend;
 use app::types::{
     AppError, ErrorCode, HaltRequest, LedgerEntryView, NewPaperAccount, PaperAccountDetail,
     PaperAccountView, PaperTradeView, TradingHaltView, Viewer,

@@ -46,8 +46,9 @@ pub struct Live {
     pub signals: RwSignal<u64>,
     /// The newest price tick.
     pub tick: RwSignal<Option<Tick>>,
-    /// The paper account that changed last.
-    pub paper: RwSignal<Option<i64>>,
+    /// The paper account that changed last, and a count of such changes
+    /// (the same account stepping twice is two changes).
+    pub paper: RwSignal<Option<(i64, u64)>>,
     /// Bumped on every (re)connect and when events were dropped: refetch.
     pub resync: RwSignal<u64>,
     /// How current the followed data is, as the signals board last said.
@@ -172,7 +173,9 @@ mod client {
                 Ok(ServerMsg::Job(j)) => live.job.set(Some(j)),
                 Ok(ServerMsg::Signals { .. }) => live.signals.update(|n| *n += 1),
                 Ok(ServerMsg::Tick(t)) => live.tick.set(Some(t)),
-                Ok(ServerMsg::Paper { account }) => live.paper.set(Some(account)),
+                Ok(ServerMsg::Paper { account }) => live.paper.update(|p| {
+                    *p = Some((account, p.map_or(1, |(_, n)| n + 1)));
+                }),
                 Ok(ServerMsg::Lagged { .. }) => live.resync.update(|n| *n += 1),
                 Ok(_) => {}
                 Err(e) => leptos::logging::warn!("ws: unreadable message: {e}"),

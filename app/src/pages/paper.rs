@@ -113,6 +113,7 @@ pub fn PaperPage() -> impl IntoView {
         <section class="panel" id="paper">
             <div class="panel-head"><h1>"Paper trading"</h1></div>
             <p class="summary">"Follow the signals with fake money first. Each account runs on the backtester's own engine: entries at the next open with slippage, TP1/TP2/TP3 at 30/40/30 % as maker limits, break-even and ATR trail after TP1, the 48 h time stop, fees and real funding; the circuit breakers and your own halt stop new entries."</p>
+            <Transition fallback=|| ()>
             <ActionForm action=open attr:class="grid-form" attr:id="paper-open">
                 <input type="hidden" name="csrf" value=csrf />
                 <label>"Name"<input name="name" id="pa-name" value="my paper account" required maxlength="100" /></label>
@@ -132,6 +133,7 @@ pub fn PaperPage() -> impl IntoView {
                 <label>"Symbols"<input name="symbols" id="pa-symbols" placeholder="BTC/USDT, ETH/USDT" /></label>
                 <button type="submit" id="pa-open" disabled=move || open.pending().get()>"Open account"</button>
             </ActionForm>
+            </Transition>
             {move || open.value().get().and_then(|r| r.err()).map(|e| view! {
                 <p class="error" id="pa-error">{e.message}{e.field.map(|f| format!(" ({f})"))}</p>
             })}
@@ -175,7 +177,7 @@ fn AccountDetail(id: i64) -> impl IntoView {
     let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
     let halt = ServerAction::<HaltPaperAccount>::new();
     // Every step of any account is announced; this one refetches on its own.
-    let changed = Memo::new(move |_| live.paper.get().filter(|a| *a == id));
+    let changed = Memo::new(move |_| live.paper.get().filter(|(a, _)| *a == id));
     let detail = Resource::new(
         move || (id, changed.get(), halt.version().get(), live.resync.get()),
         |(id, _, _, _)| load_paper_account(id),

@@ -69,6 +69,8 @@ pub trait Backend: Send + Sync + 'static {
         id: i64,
         h: Option<HaltRequest>,
     ) -> Answer<'_, PaperAccountView>;
+    /// Takes a board signal on the viewer's accounts that do not follow it by themselves.
+    fn take_signal(&self, v: &Viewer, r: TakeRequest) -> Answer<'_, Vec<TakeView>>;
     /// The global kill switch; changing it is for admins.
     fn trading_halt(&self) -> Answer<'_, TradingHaltView>;
     fn set_trading_halt(&self, v: &Viewer, h: Option<HaltRequest>) -> Answer<'_, TradingHaltView>;

@@ -543,3 +543,78 @@ pub async fn run(pool: PgPool, gates: SignalGates, mut stop: tokio::sync::watch:
         }
     }
 }
+
+/// What a "Take" did on one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Taken {
+    pub account: i64,
+    pub accepted: bool,
+    /// Why it was refused (the gate, the guard, the state, or a late take).
+    pub reason: Option<String>,
+}
+
+/// The owner takes candidate `candidate_id` on each of their accounts that
+/// trade its series and do not take its signals by themselves (manual, or
+/// a symbol list without it). Only at the close just applied: an account
+/// that has applied a later bar refuses (its entry would not be the plan's).
+pub async fn take(pool: &PgPool, user_id: i64, candidate_id: i64) -> anyhow::Result<Vec<Taken>> {
+    let c = crate::db::signals::by_id(pool, candidate_id)
+        .await?
+        .with_context(|| format!("signal candidate {candidate_id}: not found"))?;
+    let Some(pred) = c.new.prediction else {
+        bail!("candidate {candidate_id} has no prediction to take (no setup at its bar)");
+    };
+    if let Some((kind, why)) = &c.new.blocked {
+        bail!("candidate {candidate_id} is blocked ({kind}: {why})");
+    }
+    let mut out = Vec::new();
+    for a in db::list(pool, Some(user_id)).await? {
+        let Some(k) = a.series_ids.iter().position(|s| *s == c.new.series_id) else {
+            continue;
+        };
+        let automatic = match a.follow_mode.as_str() {
+            "all" => true,
+            "symbols" => a.symbols.contains(&c.symbol),
+            _ => false,
+        };
+        if automatic {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        let Some((row, mut acct)) = db::lock(&mut tx, a.id, true).await? else {
+            continue;
+        };
+        let bars = db::bars_at(pool, &[c.new.series_id], c.new.bar_time).await?;
+        let Some((_, bar)) = bars.first() else {
+            continue;
+        };
+        match acct.take(k, bar, &pred, c.new.atr) {
+            Ok(events) => {
+                let accepted = events
+                    .iter()
+                    .any(|e| matches!(e, AccountEvent::Decision { accepted: true, .. }));
+                let reason = events.iter().find_map(|e| match e {
+                    AccountEvent::Decision { reason, .. } => reason.clone(),
+                    _ => None,
+                });
+                let sources =
+                    HashMap::from([(c.symbol.clone(), format!("taken: {}", c.new.model_label))]);
+                db::write_step(&mut tx, row.id, &acct, &events, row.applied_until, &sources)
+                    .await?;
+                tx.commit().await?;
+                out.push(Taken {
+                    account: row.id,
+                    accepted,
+                    reason,
+                });
+            }
+            Err(trading::matcher::PaperError::Refused(why)) => out.push(Taken {
+                account: row.id,
+                accepted: false,
+                reason: Some(why),
+            }),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}

@@ -648,6 +648,63 @@ async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch(
         d["journal"]["all"]["trades"].as_u64().unwrap()
     );
 
+    // "Take" from the board: only on accounts that take signals by hand, only at their close.
+    let (s, m) = ann
+        .call(
+            M::POST,
+            "/api/v1/paper/accounts",
+            Some(json!({"name": "by hand", "capital": "100", "risk_profile": "high", "follow": "manual"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{m}");
+    let manual = m["id"].as_i64().unwrap();
+    let older: i64 = sqlx::query_scalar(
+        "SELECT id FROM signal_candidates WHERE series_id = $1 AND bar_time < $2 AND p_up IS NOT NULL ORDER BY bar_time DESC LIMIT 1",
+    )
+    .bind(series)
+    .bind(half)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (s, t) = ann
+        .call(
+            M::POST,
+            "/api/v1/paper/take",
+            Some(json!({"candidate": older})),
+        )
+        .await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(
+        t.as_array().unwrap().len(),
+        1,
+        "only the manual account: {t}"
+    );
+    assert_eq!(t[0]["account"], manual);
+    assert_eq!(t[0]["accepted"], false);
+    assert!(
+        t[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not the last one applied"),
+        "{t}"
+    );
+    let (s, _) = bob
+        .call(
+            M::POST,
+            "/api/v1/paper/take",
+            Some(json!({"candidate": older})),
+        )
+        .await;
+    assert_eq!(s, 409, "bob has no account that takes by hand");
+    let (s, _) = ann
+        .call(
+            M::POST,
+            "/api/v1/paper/take",
+            Some(json!({"candidate": 999_999})),
+        )
+        .await;
+    assert_eq!(s, 404);
+
     // The owner halts with flatten: nothing stays open, nothing new opens.
     let (s, h) = ann
         .call(

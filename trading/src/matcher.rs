@@ -72,6 +72,9 @@ pub enum PaperError {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error("{0}")]
     Invariant(String),
+    /// A request the account refuses as it stands (a late "Take").
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The orders of one symbol's plan.
@@ -345,13 +348,51 @@ impl PaperAccount {
         pred: Option<&Prediction>,
         atr: Option<f64>,
     ) -> Result<Vec<AccountEvent>, PaperError> {
-        let mut out = Vec::new();
         if self.symbols.len() > 1 {
             self.book
                 .guard_mut()
                 .on_close(&self.symbols[sym], bar.open_time, bar.close);
         }
-        let (Some(pred), Some((time, equity))) = (pred, self.marked) else {
+        match pred {
+            Some(pred) => self.decide(sym, bar, pred, atr),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// A signal taken by hand ("Take" from the board) at the close just
+    /// applied: `bar` must be `sym`'s last applied bar (a later entry would
+    /// not be the plan's). The same sizing, guards and state checks apply.
+    pub fn take(
+        &mut self,
+        sym: usize,
+        bar: &Candle,
+        pred: &Prediction,
+        atr: Option<f64>,
+    ) -> Result<Vec<AccountEvent>, PaperError> {
+        if self.last_bar(sym) != Some(bar.open_time) {
+            return Err(PaperError::Refused(format!(
+                "the signal's bar ({}) is not the last one applied for {}: its entry would not be the plan's",
+                bar.open_time, self.symbols[sym]
+            )));
+        }
+        if self.book.has_position(sym) || self.book.pending().any(|(s, _)| s == sym) {
+            return Err(PaperError::Refused(format!(
+                "{} already has a position or an entry waiting",
+                self.symbols[sym]
+            )));
+        }
+        self.decide(sym, bar, pred, atr)
+    }
+
+    fn decide(
+        &mut self,
+        sym: usize,
+        bar: &Candle,
+        pred: &Prediction,
+        atr: Option<f64>,
+    ) -> Result<Vec<AccountEvent>, PaperError> {
+        let mut out = Vec::new();
+        let Some((time, equity)) = self.marked else {
             return Ok(out);
         };
         if self.book.has_position(sym) {

@@ -244,3 +244,72 @@ fn the_kill_switch_flattens_and_denies_what_follows() {
     assert!(denied > 0, "later signals are denied, not dropped silently");
     assert!(acct.orders().next().is_none(), "no order is left open");
 }
+
+#[test]
+fn a_manual_take_enters_like_a_followed_signal_and_only_at_its_own_close() {
+    let x = inputs();
+    let cfg = cfg();
+    let bar_ms = Timeframe::M15.duration_ms();
+    // The first bar the rule's plan passes the gates at.
+    let mut probe = PaperAccount::new(cfg.clone(), vec!["BTC/USD".into()], bar_ms, "p1");
+    let mut at = None;
+    for i in 300..x.candles.len() {
+        probe.on_bars(&[(0, x.candles[i], None)], bar_ms).unwrap();
+        let evs = probe
+            .on_close(0, &x.candles[i], x.preds[i].as_ref(), x.atr[i])
+            .unwrap();
+        if evs
+            .iter()
+            .any(|e| matches!(e, AccountEvent::Decision { accepted: true, .. }))
+        {
+            at = Some(i);
+            break;
+        }
+    }
+    let i = at.expect("an accepted signal");
+    // A manual account: the same bars, no signals by itself, then a Take at that close.
+    let mut manual = PaperAccount::new(cfg, vec!["BTC/USD".into()], bar_ms, "p2");
+    for k in 300..=i {
+        manual.on_bars(&[(0, x.candles[k], None)], bar_ms).unwrap();
+        manual.on_close(0, &x.candles[k], None, x.atr[k]).unwrap();
+    }
+    let pred = x.preds[i].unwrap();
+    let late = manual.take(0, &x.candles[i - 1], &pred, x.atr[i - 1]);
+    assert!(
+        matches!(late, Err(trading::matcher::PaperError::Refused(_))),
+        "{late:?}"
+    );
+    let evs = manual.take(0, &x.candles[i], &pred, x.atr[i]).unwrap();
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, AccountEvent::Decision { accepted: true, .. }))
+    );
+    let again = manual.take(0, &x.candles[i], &pred, x.atr[i]);
+    assert!(
+        matches!(again, Err(trading::matcher::PaperError::Refused(_))),
+        "one entry per signal"
+    );
+    // Both meet the next bars alike: the same fills, ledger and positions.
+    let fills = |evs: &[AccountEvent]| -> Vec<String> {
+        evs.iter()
+            .filter_map(|e| match e {
+                AccountEvent::Order {
+                    event: OrderEvent::Filled(f),
+                    ..
+                } => Some(format!("{} {} {:?}", f.price, f.qty, f.liquidity)),
+                AccountEvent::Ledger(l) => Some(format!("{:?} {}", l.kind, l.amount)),
+                _ => None,
+            })
+            .collect()
+    };
+    for k in i + 1..i + 6 {
+        let a = probe.on_bars(&[(0, x.candles[k], None)], bar_ms).unwrap();
+        let b = manual.on_bars(&[(0, x.candles[k], None)], bar_ms).unwrap();
+        assert_eq!(fills(&a), fills(&b), "bar {k}");
+        if k == i + 1 {
+            assert!(!fills(&a).is_empty(), "the entry filled at the next open");
+        }
+    }
+    assert_eq!(probe.book().cash(), manual.book().cash());
+    assert_eq!(probe.book().positions(), manual.book().positions());
+}

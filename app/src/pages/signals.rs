@@ -346,8 +346,29 @@ fn Board(
     }
 }
 
+/// Takes a signal on the viewer's paper accounts that do not follow it by themselves.
+#[server]
+pub async fn take_signal(
+    csrf: String,
+    candidate: i64,
+) -> Result<Vec<crate::types::TakeView>, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.take_signal(&v, crate::types::TakeRequest { candidate })
+                .await
+        }
+        .await,
+    )
+}
+
 #[component]
 fn SignalChart(signal: SignalView) -> impl IntoView {
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let take = ServerAction::<TakeSignal>::new();
+    let candidate = signal.id;
+    let takeable = signal.plan.is_some();
     let q = query_of(&signal);
     let plan = signal.plan.clone();
     let chart = Resource::new(move || q.clone(), load_chart);
@@ -357,7 +378,27 @@ fn SignalChart(signal: SignalView) -> impl IntoView {
     );
     view! {
         <section class="panel" id="signal-chart">
-            <div class="panel-head"><h1>{heading}</h1></div>
+            <div class="panel-head">
+                <h1>{heading}</h1>
+                <Show when=move || takeable>
+                    <Transition fallback=|| ()>
+                        <ActionForm action=take attr:class="inline-form" attr:id="take-form">
+                            <input type="hidden" name="csrf" value=csrf />
+                            <input type="hidden" name="candidate" value=candidate />
+                            <button type="submit" id="take-signal" title="Enter this plan on your paper accounts that take signals by hand">"Take on paper"</button>
+                        </ActionForm>
+                    </Transition>
+                </Show>
+            </div>
+            {move || take.value().get().map(|r| match r {
+                Err(e) => view! { <p class="error" id="take-result">{e.message}</p> }.into_any(),
+                Ok(list) => view! {
+                    <p class="muted" id="take-result">{list.iter().map(|t| match (&t.accepted, &t.reason) {
+                        (true, _) => format!("#{}: entry placed for the next open", t.account),
+                        (false, r) => format!("#{}: refused ({})", t.account, r.clone().unwrap_or_default()),
+                    }).collect::<Vec<_>>().join(" · ")}</p>
+                }.into_any(),
+            })}
             <Transition fallback=|| view! { <p class="empty">"Loading candles…"</p> }>
                 {move || {
                     let plan = plan.clone();

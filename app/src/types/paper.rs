@@ -197,3 +197,20 @@ pub struct PaperAccountDetail {
     pub equity: Vec<EquityPointView>,
     pub journal: PaperJournal,
 }
+
+/// "Take" a signal from the board on the caller's manual paper accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TakeRequest {
+    /// The signal's id on the board.
+    pub candidate: i64,
+}
+
+/// What a Take did on one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TakeView {
+    pub account: i64,
+    pub accepted: bool,
+    pub reason: Option<String>,
+}

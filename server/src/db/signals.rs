@@ -214,6 +214,17 @@ fn row(r: &sqlx::postgres::PgRow) -> Result<Candidate, DbError> {
     })
 }
 
+/// One stored candidate.
+pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<Candidate>, DbError> {
+    let r = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM signal_candidates c JOIN series s ON s.id = c.series_id WHERE c.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    r.as_ref().map(row).transpose()
+}
+
 /// The newest candidate of every series (a model's before the rule's at
 /// the same bar: 'model' sorts first), ordered by symbol and timeframe.
 pub async fn latest(pool: &PgPool) -> Result<Vec<Candidate>, DbError> {

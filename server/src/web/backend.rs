@@ -1096,6 +1096,11 @@ impl Pages for PgBackend {
         Box::pin(async move { self.halt_paper(&v, id, h).await })
     }
 
+    fn take_signal(&self, v: &Viewer, r: TakeRequest) -> Answer<'_, Vec<TakeView>> {
+        let v = v.clone();
+        Box::pin(async move { self.take(&v, r).await })
+    }
+
     fn trading_halt(&self) -> Answer<'_, TradingHaltView> {
         Box::pin(async move { self.kill_state().await })
     }

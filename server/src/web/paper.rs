@@ -402,6 +402,34 @@ impl PgBackend {
         Ok(self.paper_view(&r).await?.0)
     }
 
+    pub(super) async fn take(&self, v: &Viewer, r: TakeRequest) -> Result<Vec<TakeView>, AppError> {
+        let taken = paper::take(self.pool(), v.id, r.candidate)
+            .await
+            .map_err(|e| {
+                let msg = format!("{e:#}");
+                if msg.contains("not found") {
+                    AppError::not_found(format!("signal {}", r.candidate))
+                } else {
+                    AppError::new(ErrorCode::Conflict, msg)
+                }
+            })?;
+        if taken.is_empty() {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "no paper account of yours takes this signal by hand: open one that follows \"none by itself\" (or other symbols) on its series",
+            ));
+        }
+        tracing::info!(candidate = r.candidate, by = %v.username, accounts = taken.len(), "signal taken on paper");
+        Ok(taken
+            .into_iter()
+            .map(|t| TakeView {
+                account: t.account,
+                accepted: t.accepted,
+                reason: t.reason,
+            })
+            .collect())
+    }
+
     pub(super) async fn kill_state(&self) -> Result<TradingHaltView, AppError> {
         let h = db::active_halt(self.pool()).await.map_err(db_err)?;
         Ok(TradingHaltView {

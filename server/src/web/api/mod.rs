@@ -169,6 +169,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(paper::ledger_csv))
         .routes(routes!(paper::halt))
         .routes(routes!(paper::resume))
+        .routes(routes!(paper::take))
         .routes(routes!(paper::halt_state, paper::halt_all))
         .routes(routes!(paper::resume_all))
         .split_for_parts()

@@ -6,7 +6,7 @@ use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
     AppError, ErrorCode, HaltRequest, LedgerEntryView, NewPaperAccount, PaperAccountDetail,
-    PaperAccountView, PaperTradeView, TradingHaltView, Viewer,
+    PaperAccountView, PaperTradeView, TakeRequest, TakeView, TradingHaltView, Viewer,
 };
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -181,4 +181,16 @@ pub async fn resume_all(
     Extension(v): Extension<Viewer>,
 ) -> Result<Json<TradingHaltView>, ApiError> {
     Ok(Json(st.backend.set_trading_halt(&v, None).await?))
+}
+
+/// "Take" a board signal on the caller's accounts that do not follow it by
+/// themselves; only at the close it was made at (409 once a later bar applied).
+#[utoipa::path(post, path = "/api/v1/paper/take", tag = "paper", request_body = TakeRequest,
+    responses((status = 200, body = Vec<TakeView>), (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn take(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    ApiJson(r): ApiJson<TakeRequest>,
+) -> Result<Json<Vec<TakeView>>, ApiError> {
+    Ok(Json(st.backend.take_signal(&v, r).await?))
 }

@@ -61,6 +61,12 @@ pub struct MockConfig {
     pub ping_every: Duration,
     /// …and drops a client that has not ponged for this long (10 min).
     pub pong_timeout: Duration,
+    /// The one USDⓈ-M account the signed endpoints accept.
+    pub api_key: String,
+    pub api_secret: String,
+    /// Its wallet balance (USDT) and leverage, for the margin check.
+    pub balance: f64,
+    pub leverage: f64,
 }
 
 impl Default for MockConfig {
@@ -73,6 +79,10 @@ impl Default for MockConfig {
             clock: Arc::new(SystemClock),
             ping_every: Duration::from_secs(180),
             pong_timeout: Duration::from_secs(600),
+            api_key: "mock-api-key".into(),
+            api_secret: "mock-api-secret".into(),
+            balance: 10_000.0,
+            leverage: 20.0,
         }
     }
 }
@@ -141,6 +151,10 @@ struct KlineQuery {
     end_time: Option<i64>,
     limit: Option<u32>,
 }
+
+/// A signed request the venue refuses: status, Binance's code, its message.
+#[derive(Debug)]
+struct Refusal(StatusCode, i64, &'static str);
 
 fn api_error(status: StatusCode, code: i64, msg: &str) -> Response {
     (
@@ -294,6 +308,120 @@ impl MockExchange {
         lock(&self.inner.counters).stats.clone()
     }
 
+    /// Checks a signed request as Binance does: the API key, the signature
+    /// over the query before `&signature=`, the timestamp within
+    /// `recvWindow` of the mock's clock. The parameters, or the venue's error.
+    fn signed(&self, headers: &HeaderMap, query: &str) -> Result<HashMap<String, String>, Refusal> {
+        let cfg = &self.inner.cfg;
+        if headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()) != Some(cfg.api_key.as_str()) {
+            return Err(Refusal(
+                StatusCode::UNAUTHORIZED,
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            ));
+        }
+        let Some((payload, sig)) = query.rsplit_once("&signature=") else {
+            return Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                -1102,
+                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+            ));
+        };
+        if super::usdm::sign::signature(&cfg.api_secret, payload) != sig {
+            return Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                -1022,
+                "Signature for this request is not valid.",
+            ));
+        }
+        let params: HashMap<String, String> =
+            serde_urlencoded::from_str(payload).map_err(|_| {
+                Refusal(
+                    StatusCode::BAD_REQUEST,
+                    -1100,
+                    "Illegal characters found in a parameter.",
+                )
+            })?;
+        let ts: Option<i64> = params.get("timestamp").and_then(|t| t.parse().ok());
+        let window: i64 = params
+            .get("recvWindow")
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(5000);
+        let now = self.now();
+        match ts {
+            Some(t) if t <= now + 1000 && now - t <= window => Ok(params),
+            _ => Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                -1021,
+                "Timestamp for this request is outside of the recvWindow.",
+            )),
+        }
+    }
+
+    /// `POST /fapi/v1/order/test`: validates an order as the venue would
+    /// (signature, symbol, type and its prices, quantity, margin) and places nothing.
+    fn test_order(&self, headers: &HeaderMap, query: &str) -> Response {
+        let p = match self.signed(headers, query) {
+            Ok(p) => p,
+            Err(Refusal(status, code, msg)) => return api_error(status, code, msg),
+        };
+        let bad = |code: i64, msg: &str| api_error(StatusCode::BAD_REQUEST, code, msg);
+        let symbol = p.get("symbol").cloned().unwrap_or_default();
+        let last = match self.inner.series.get(&symbol) {
+            Some((tf, bars)) => {
+                let now = self.now();
+                bars.iter()
+                    .take_while(|c| c.open_time + tf.duration_ms() <= now)
+                    .last()
+                    .map(|c| c.close)
+            }
+            None if symbol.starts_with("SYN") => Some(100.0),
+            None => return bad(-1121, "Invalid symbol."),
+        };
+        let num = |k: &str| {
+            p.get(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| *v > 0.0)
+        };
+        let Some(qty) = num("quantity") else {
+            return bad(
+                -1102,
+                "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.",
+            );
+        };
+        let price = match p.get("type").map(String::as_str) {
+            Some("MARKET") => last,
+            Some("LIMIT") => match num("price") {
+                Some(px) => Some(px),
+                None => {
+                    return bad(
+                        -1102,
+                        "Mandatory parameter 'price' was not sent, was empty/null, or malformed.",
+                    );
+                }
+            },
+            Some("STOP_MARKET" | "TAKE_PROFIT_MARKET") => match num("stopPrice") {
+                Some(px) => Some(px),
+                None => {
+                    return bad(
+                        -1102,
+                        "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
+                    );
+                }
+            },
+            _ => return bad(-1116, "Invalid orderType."),
+        };
+        if !matches!(p.get("side").map(String::as_str), Some("BUY" | "SELL")) {
+            return bad(-1117, "Invalid side.");
+        }
+        let reduce = p.get("reduceOnly").is_some_and(|v| v == "true");
+        let cfg = &self.inner.cfg;
+        if !reduce && price.is_some_and(|px| qty * px / cfg.leverage > cfg.balance) {
+            return bad(-2019, "Margin is insufficient.");
+        }
+        Json(serde_json::json!({})).into_response()
+    }
+
     /// Now on the mock's clock.
     pub fn now(&self) -> TimeMs {
         self.inner.cfg.clock.now_ms()
@@ -354,6 +482,16 @@ impl MockExchange {
             .route("/api/v3/time", get(server_time))
             .route("/fapi/v1/time", get(server_time))
             .route("/stream", get(stream))
+            .route(
+                "/fapi/v1/order/test",
+                post(
+                    |State(m): State<MockExchange>,
+                     headers: HeaderMap,
+                     axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
+                        m.test_order(&headers, q.as_deref().unwrap_or_default())
+                    },
+                ),
+            )
             .route(
                 "/fapi/v1/fundingRate",
                 get(|State(m): State<MockExchange>, Query(q): Query<FundingQuery>| async move { m.funding_history(q).await }),

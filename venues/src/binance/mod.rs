@@ -5,6 +5,7 @@ pub mod http;
 pub mod mock;
 pub mod parse;
 pub mod stream;
+pub mod usdm;
 
 pub use http::BinanceClient;
 

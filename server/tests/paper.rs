@@ -761,16 +761,29 @@ async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch(
     assert_eq!(s, 409, "{e}");
     let (_, st) = ann.get("/api/v1/trading/halt").await;
     assert_eq!(st["reason"], "exchange incident");
+    // The owner's halt outlives the switch; the manual account, active until now, is halted by it.
     let (_, d) = ann.get(&format!("/api/v1/paper/accounts/{id}")).await;
-    assert!(
+    let reason = |d: &Value| {
         d["account"]["halt_reason"]
             .as_str()
-            .unwrap()
-            .contains("kill switch"),
-        "{d}"
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(reason(&d).contains("going on holiday"), "{}", d["account"]);
+    let (_, d) = ann.get(&format!("/api/v1/paper/accounts/{manual}")).await;
+    assert_eq!(d["account"]["state"], "halted");
+    assert!(
+        reason(&d).contains("kill switch: exchange incident"),
+        "{}",
+        d["account"]
     );
     let (s, k) = admin.call(M::POST, "/api/v1/trading/resume", None).await;
     assert_eq!((s.as_u16(), k["halted"].clone()), (200, Value::Bool(false)));
+    // Lifting the switch resumes what it halted, not what the owner halted.
+    let (_, d) = ann.get(&format!("/api/v1/paper/accounts/{manual}")).await;
+    assert_eq!(d["account"]["state"], "active");
+    let (_, d) = ann.get(&format!("/api/v1/paper/accounts/{id}")).await;
+    assert_eq!(d["account"]["state"], "halted");
     let (s, r) = ann
         .call(
             M::POST,

@@ -467,7 +467,9 @@ impl PaperAccount {
 
     /// The kill switch or the owner halts the account: no new orders leave;
     /// pending entries are canceled; with `flatten`, open positions close at
-    /// the last price known (market orders) at `time`.
+    /// the last price known (market orders) at `time`. An owner's halt
+    /// outlives the kill switch: the switch does not replace its reason, so
+    /// lifting the switch does not resume what the owner stopped.
     pub fn halt(
         &mut self,
         reason: HaltReason,
@@ -494,12 +496,16 @@ impl PaperAccount {
             );
             self.tell(steps, &mut out)?;
         }
-        self.state = reason.state();
-        self.halt = Some(reason.clone());
+        let owner_keeps = matches!(reason.cause, HaltCause::KillSwitch)
+            && matches!(self.halt.as_ref().map(|h| &h.cause), Some(HaltCause::Owner));
+        if !owner_keeps {
+            self.state = reason.state();
+            self.halt = Some(reason);
+        }
         out.push(AccountEvent::State {
             time,
             state: self.state,
-            reason: Some(reason),
+            reason: self.halt.clone(),
         });
         Ok(out)
     }

@@ -7,30 +7,10 @@ use engine::Timeframe;
 use engine::backtest::{self, BacktestConfig, BacktestResult, ExitReason, SeriesInput};
 use engine::features;
 use engine::signals::{Prediction, TechnicalRule};
-use std::path::Path;
 
-fn btc_15m() -> Vec<Candle> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/btc-usd-15m.csv");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let v = |i: usize| f[i].parse::<f64>().unwrap();
-            Candle {
-                open_time: chrono::DateTime::parse_from_rfc3339(f[0])
-                    .unwrap()
-                    .timestamp_millis(),
-                open: v(1),
-                high: v(2),
-                low: v(3),
-                close: v(4),
-                volume: v(5),
-            }
-        })
-        .collect()
-}
+#[path = "support/golden.rs"]
+mod golden;
+use golden::btc_15m;
 
 struct Run {
     features: Vec<String>,

@@ -183,15 +183,7 @@ pub async fn open(
     let mut tx = pool.begin().await?;
     if let Some((row, mut acct)) = db::lock(&mut tx, row.id, true).await? {
         acct.set_prefix(&format!("p{}", row.id));
-        db::write_step(
-            &mut tx,
-            row.id,
-            &acct,
-            &[],
-            row.applied_until,
-            &HashMap::new(),
-        )
-        .await?;
+        save(&mut tx, &row, &acct, &[]).await?;
     }
     tx.commit().await?;
     db::get(pool, row.id).await?.context("account vanished")
@@ -217,33 +209,13 @@ pub async fn advance(pool: &PgPool, gates: &SignalGates, id: i64) -> anyhow::Res
         let Some((row, mut acct)) = db::lock(&mut tx, id, false).await? else {
             return Ok(steps);
         };
-        let tf = Timeframe::parse(&row.timeframe)
-            .map_err(|e| anyhow::anyhow!("account {id}: timeframe {:?}: {e}", row.timeframe))?;
-        let tf_ms = tf.duration_ms();
-        let mut events = Vec::new();
+        let (tf_ms, at) = clock(&row, &acct)?;
         // The kill switch first: nothing new may open after it.
         let halt = db::active_halt(pool).await?;
-        let killed = matches!(
-            acct.halt_reason().map(|h| &h.cause),
-            Some(HaltCause::KillSwitch)
-        );
-        let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
-        match (&halt, killed) {
-            (Some(h), false) => events.extend(acct.halt(kill_reason(h), h.flatten, at)?),
-            (None, true) => events.extend(acct.resume(at)),
-            _ => {}
-        }
+        let mut events = obey_kill_switch(&mut acct, halt.as_ref(), at, false)?;
         let Some(t) = ready(pool, &row, tf_ms).await? else {
             if !events.is_empty() {
-                db::write_step(
-                    &mut tx,
-                    id,
-                    &acct,
-                    &events,
-                    row.applied_until,
-                    &HashMap::new(),
-                )
-                .await?;
+                save(&mut tx, &row, &acct, &events).await?;
                 tx.commit().await?;
                 steps += 1;
             }
@@ -409,30 +381,62 @@ async fn apply_now(pool: &PgPool, id: i64) -> anyhow::Result<()> {
     let Some((row, mut acct)) = db::lock(&mut tx, id, true).await? else {
         return Ok(());
     };
-    let tf_ms = Timeframe::parse(&row.timeframe)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .duration_ms();
-    let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
+    let (_, at) = clock(&row, &acct)?;
     let halt = db::active_halt(pool).await?;
+    let events = obey_kill_switch(&mut acct, halt.as_ref(), at, true)?;
+    if !events.is_empty() {
+        save(&mut tx, &row, &acct, &events).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The account's bar length and "now" on its own clock (the close it last marked).
+fn clock(row: &AccountRow, acct: &PaperAccount) -> anyhow::Result<(TimeMs, TimeMs)> {
+    let tf_ms = Timeframe::parse(&row.timeframe)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "paper account {}: timeframe {:?}: {e}",
+                row.id,
+                row.timeframe
+            )
+        })?
+        .duration_ms();
+    Ok((
+        tf_ms,
+        acct.marked().map_or(row.applied_until + tf_ms, |m| m.0),
+    ))
+}
+
+/// The kill switch in force (or lifted) applied to one account. An account
+/// halted already — by the switch or by its owner, whose halt the switch
+/// leaves be — changes only when the switch is being engaged with flatten
+/// (its positions close); lifting the switch resumes only what it halted.
+fn obey_kill_switch(
+    acct: &mut PaperAccount,
+    halt: Option<&db::HaltRow>,
+    at: TimeMs,
+    engaging: bool,
+) -> anyhow::Result<Vec<AccountEvent>> {
     let cause = acct.halt_reason().map(|h| h.cause.clone());
-    let events = match (&halt, cause) {
-        (Some(h), Some(HaltCause::KillSwitch)) if !h.flatten => Vec::new(),
+    Ok(match (halt, cause) {
+        (Some(h), Some(HaltCause::KillSwitch | HaltCause::Owner)) if !(engaging && h.flatten) => {
+            Vec::new()
+        }
         (Some(h), _) => acct.halt(kill_reason(h), h.flatten, at)?,
         (None, Some(HaltCause::KillSwitch)) => acct.resume(at),
         _ => Vec::new(),
-    };
-    if !events.is_empty() {
-        db::write_step(
-            &mut tx,
-            id,
-            &acct,
-            &events,
-            row.applied_until,
-            &HashMap::new(),
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    })
+}
+
+/// Writes a step that applied no bar (opening, a halt, a resume).
+async fn save(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    row: &AccountRow,
+    acct: &PaperAccount,
+    events: &[AccountEvent],
+) -> anyhow::Result<()> {
+    db::write_step(tx, row.id, acct, events, row.applied_until, &HashMap::new()).await?;
     Ok(())
 }
 
@@ -447,10 +451,7 @@ pub async fn halt_account(
     let Some((row, mut acct)) = db::lock(&mut tx, id, true).await? else {
         bail!("paper account {id}: not found");
     };
-    let tf_ms = Timeframe::parse(&row.timeframe)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .duration_ms();
-    let at = acct.marked().map_or(row.applied_until + tf_ms, |m| m.0);
+    let (_, at) = clock(&row, &acct)?;
     let events = match reason {
         Some(r) => acct.halt(
             HaltReason {
@@ -470,15 +471,7 @@ pub async fn halt_account(
             acct.resume(at)
         }
     };
-    db::write_step(
-        &mut tx,
-        id,
-        &acct,
-        &events,
-        row.applied_until,
-        &HashMap::new(),
-    )
-    .await?;
+    save(&mut tx, &row, &acct, &events).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -2,11 +2,11 @@
 //!
 //! Money moves only through entries: realised price P&L of a fill, its fee,
 //! a funding payment (each keeping its cause: order, trade id, funding
-//! time). Balance, realised P&L, fees and funding are sums over the
-//! entries, never kept beside them, so they can always be rebuilt from the
-//! rows. Amounts are [`Decimal`] rounded to [`SCALE`] places; the engine's
-//! `f64` arithmetic that produced them stays within a cent of the sum over
-//! any run (a test checks it on real bars).
+//! time). Balance (capital + Σ entries), realised P&L, fees and funding are
+//! sums over the entries ([`Totals`]; the store sums its rows the same
+//! way), never kept beside them. Amounts are [`Decimal`] rounded to
+//! [`SCALE`] places; the engine's `f64` arithmetic that produced them stays
+//! within a cent of the sum over any run (a test checks it on real bars).
 
 use engine::TimeMs;
 use rust_decimal::Decimal;
@@ -35,12 +35,6 @@ impl EntryKind {
             EntryKind::Funding => "funding",
         }
     }
-
-    pub fn parse(s: &str) -> Option<EntryKind> {
-        [EntryKind::RealisedPnl, EntryKind::Fee, EntryKind::Funding]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +46,34 @@ pub struct Entry {
     pub amount: Decimal,
     pub order_id: Option<String>,
     pub trade_id: Option<String>,
+}
+
+impl Entry {
+    /// An engine amount as an entry; `None` for an amount that rounds to
+    /// zero (no entry), an error for a non-finite one.
+    pub fn of(
+        time: TimeMs,
+        kind: EntryKind,
+        symbol: &str,
+        value: f64,
+        order_id: Option<&str>,
+        trade_id: Option<&str>,
+    ) -> Result<Option<Entry>, LedgerError> {
+        let amount = money(value).ok_or_else(|| LedgerError::NotFinite {
+            what: kind.as_str(),
+            symbol: symbol.to_string(),
+            time,
+            value,
+        })?;
+        Ok((!amount.is_zero()).then(|| Entry {
+            time,
+            kind,
+            symbol: symbol.to_string(),
+            amount,
+            order_id: order_id.map(str::to_string),
+            trade_id: trade_id.map(str::to_string),
+        }))
+    }
 }
 
 /// An engine amount (`f64`) as money. `None` for a non-finite value, which
@@ -107,98 +129,34 @@ impl Totals {
     }
 }
 
-/// An account's capital and the entries since it opened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ledger {
-    pub capital: Decimal,
-    entries: Vec<Entry>,
-}
-
-impl Ledger {
-    pub fn new(capital: Decimal) -> Ledger {
-        Ledger {
-            capital,
-            entries: Vec::new(),
-        }
-    }
-
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-
-    /// Records an engine amount; a zero amount records nothing.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &mut self,
-        time: TimeMs,
-        kind: EntryKind,
-        symbol: &str,
-        value: f64,
-        order_id: Option<&str>,
-        trade_id: Option<&str>,
-    ) -> Result<Option<&Entry>, LedgerError> {
-        let amount = money(value).ok_or_else(|| LedgerError::NotFinite {
-            what: kind.as_str(),
-            symbol: symbol.to_string(),
-            time,
-            value,
-        })?;
-        if amount.is_zero() {
-            return Ok(None);
-        }
-        self.entries.push(Entry {
-            time,
-            kind,
-            symbol: symbol.to_string(),
-            amount,
-            order_id: order_id.map(str::to_string),
-            trade_id: trade_id.map(str::to_string),
-        });
-        Ok(self.entries.last())
-    }
-
-    /// Entries a caller has persisted can be dropped from memory; the totals
-    /// are then kept by the store (sums over its rows).
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Entry> {
-        self.entries.drain(..)
-    }
-
-    pub fn totals(&self) -> Totals {
-        Totals::of(&self.entries)
-    }
-
-    /// Capital plus every entry.
-    pub fn balance(&self) -> Decimal {
-        self.capital + self.totals().net()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn balance_is_capital_plus_the_entries() {
-        let mut l = Ledger::new(Decimal::from(100));
-        l.record(1, EntryKind::Fee, "A/B", -0.05, Some("o1"), Some("t1"))
-            .unwrap();
-        l.record(
-            2,
-            EntryKind::RealisedPnl,
-            "A/B",
-            1.234_567_891_2,
-            None,
-            None,
-        )
-        .unwrap();
-        l.record(3, EntryKind::Funding, "A/B", 0.0, None, None)
-            .unwrap();
-        assert_eq!(l.entries().len(), 2, "a zero amount is no entry");
-        assert_eq!(l.balance().to_string(), "101.18456789");
-        let t = l.totals();
+        let capital = Decimal::from(100);
+        let entries: Vec<Entry> = [
+            Entry::of(1, EntryKind::Fee, "A/B", -0.05, Some("o1"), Some("t1")),
+            Entry::of(
+                2,
+                EntryKind::RealisedPnl,
+                "A/B",
+                1.234_567_891_2,
+                None,
+                None,
+            ),
+            Entry::of(3, EntryKind::Funding, "A/B", 0.0, None, None),
+        ]
+        .into_iter()
+        .filter_map(|e| e.unwrap())
+        .collect();
+        assert_eq!(entries.len(), 2, "a zero amount is no entry");
+        let t = Totals::of(&entries);
+        assert_eq!((capital + t.net()).to_string(), "101.18456789");
         assert_eq!(t.fees.to_string(), "-0.05");
         assert!(matches!(
-            l.record(4, EntryKind::Fee, "A/B", f64::NAN, None, None),
+            Entry::of(4, EntryKind::Fee, "A/B", f64::NAN, None, None),
             Err(LedgerError::NotFinite { .. })
         ));
     }

@@ -16,7 +16,7 @@
 //! Anchors: barter-rs `barter-execution/src/exchange/mock/mod.rs`;
 //! nautilus_trader `crates/execution/src/matching_engine/engine.rs`.
 
-use crate::ledger::{Entry, EntryKind, Ledger, money};
+use crate::ledger::{Entry, EntryKind, money};
 use crate::order::{
     Order, OrderError, OrderEvent, OrderFilled, OrderKind, OrderRequest, OrderSide, Purpose,
 };
@@ -279,10 +279,6 @@ impl PaperAccount {
     /// The open time of the last bar applied for `sym`.
     pub fn last_bar(&self, sym: usize) -> Option<TimeMs> {
         self.last_bar.get(sym).copied().flatten()
-    }
-
-    pub fn last_close(&self, sym: usize) -> Option<f64> {
-        self.last_close.get(sym).copied().flatten()
     }
 
     /// The last mark: close time and equity.
@@ -664,9 +660,8 @@ impl PaperAccount {
         (order, trade): (Option<&str>, Option<&str>),
         out: &mut Vec<AccountEvent>,
     ) -> Result<(), PaperError> {
-        let mut l = Ledger::new(Decimal::ZERO);
-        if let Some(e) = l.record(time, kind, &self.symbols[sym], value, order, trade)? {
-            out.push(AccountEvent::Ledger(e.clone()));
+        if let Some(e) = Entry::of(time, kind, &self.symbols[sym], value, order, trade)? {
+            out.push(AccountEvent::Ledger(e));
         }
         Ok(())
     }

@@ -30,16 +30,6 @@ impl TradingState {
             TradingState::Halted => "halted",
         }
     }
-
-    pub fn parse(s: &str) -> Option<TradingState> {
-        [
-            TradingState::Active,
-            TradingState::Reducing,
-            TradingState::Halted,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-    }
 }
 
 /// Who or what stopped trading.

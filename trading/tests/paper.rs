@@ -9,34 +9,14 @@ use engine::signals::{Prediction, TechnicalRule};
 use engine::{Candle, Timeframe, features};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::path::Path;
 use trading::ledger::{Totals, to_f64};
 use trading::matcher::{AccountEvent, PaperAccount};
 use trading::order::{OrderEvent, OrderStatus};
 use trading::risk::{HaltCause, HaltReason, TradingState};
 
-fn btc_15m() -> Vec<Candle> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/golden/btc-usd-15m.csv");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let v = |i: usize| f[i].parse::<f64>().unwrap();
-            Candle {
-                open_time: chrono::DateTime::parse_from_rfc3339(f[0])
-                    .unwrap()
-                    .timestamp_millis(),
-                open: v(1),
-                high: v(2),
-                low: v(3),
-                close: v(4),
-                volume: v(5),
-            }
-        })
-        .collect()
-}
+#[path = "../../engine/tests/support/golden.rs"]
+mod golden;
+use golden::btc_15m;
 
 fn cfg() -> BacktestConfig {
     let mut c = BacktestConfig::default();

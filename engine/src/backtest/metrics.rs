@@ -34,6 +34,46 @@ pub struct Metrics {
     pub trials: usize,
 }
 
+/// The per-trade figures of a set of closed trades (a backtest's, a paper
+/// account's journal group).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TradeStats {
+    pub trades: usize,
+    pub tp1_hit_rate: Option<f64>,
+    pub win_rate: Option<f64>,
+    /// Gross wins over gross losses; None without a losing trade.
+    pub profit_factor: Option<f64>,
+    /// Net P&L of them all.
+    pub pnl: f64,
+}
+
+impl TradeStats {
+    /// From each trade's net P&L and whether it reached TP1.
+    pub fn of(trades: impl IntoIterator<Item = (f64, bool)>) -> TradeStats {
+        let (mut n, mut tp1, mut won) = (0usize, 0usize, 0usize);
+        let (mut wins, mut losses, mut total) = (0.0, 0.0, 0.0);
+        for (pnl, hit) in trades {
+            n += 1;
+            total += pnl;
+            tp1 += usize::from(hit);
+            if pnl > 0.0 {
+                won += 1;
+                wins += pnl;
+            } else if pnl < 0.0 {
+                losses -= pnl;
+            }
+        }
+        let ratio = |k: usize| (n > 0).then(|| k as f64 / n as f64);
+        TradeStats {
+            trades: n,
+            tp1_hit_rate: ratio(tp1),
+            win_rate: ratio(won),
+            profit_factor: (losses > 0.0).then(|| wins / losses),
+            pnl: total,
+        }
+    }
+}
+
 /// Metrics of `result`. `periods_per_year` annualises per-bar ratios.
 pub fn compute(
     result: &BacktestResult,
@@ -49,19 +89,13 @@ pub fn compute(
         .collect();
     let trades = &result.trades;
     let mut m = from_equity(&eq, Some(&bh), &result.equity, periods_per_year, trials);
-    m.trades = trades.len();
+    let t = TradeStats::of(trades.iter().map(|t| (t.pnl, t.tp1_hit)));
+    m.trades = t.trades;
+    m.tp1_hit_rate = t.tp1_hit_rate;
+    m.win_rate = t.win_rate;
+    m.profit_factor = t.profit_factor;
     let n = trades.len() as f64;
-    let ratio = |k: usize| (!trades.is_empty()).then(|| k as f64 / n);
-    m.tp1_hit_rate = ratio(trades.iter().filter(|t| t.tp1_hit).count());
-    m.win_rate = ratio(trades.iter().filter(|t| t.pnl > 0.0).count());
-    let wins: f64 = trades.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
-    let losses: f64 = -trades
-        .iter()
-        .filter(|t| t.pnl < 0.0)
-        .map(|t| t.pnl)
-        .sum::<f64>();
-    m.profit_factor = (losses > 0.0).then(|| wins / losses);
-    m.avg_trade = (!trades.is_empty()).then(|| trades.iter().map(|t| t.pnl).sum::<f64>() / n);
+    m.avg_trade = (!trades.is_empty()).then(|| t.pnl / n);
     m.avg_trade_pct =
         (!trades.is_empty()).then(|| trades.iter().map(|t| t.return_pct).sum::<f64>() / n);
     m.fees_paid = trades.iter().map(|t| t.fees).sum();

@@ -13,6 +13,12 @@ fn db_err(e: impl std::fmt::Display) -> AppError {
     AppError::unavailable()
 }
 
+/// Price P&L of what is still open of `p` at `price`.
+fn unrealised(p: &db::PositionRow, price: f64) -> f64 {
+    let sign = if p.side == "long" { 1.0 } else { -1.0 };
+    sign * p.qty_open * (price - p.entry_price)
+}
+
 fn view(
     r: &AccountRow,
     balance: Decimal,
@@ -29,12 +35,7 @@ fn view(
     };
     let unreal: f64 = positions
         .iter()
-        .map(|p| {
-            let sign = if p.side == "long" { 1.0 } else { -1.0 };
-            closes
-                .get(&p.symbol)
-                .map_or(0.0, |c| sign * p.qty_open * (c - p.entry_price))
-        })
+        .map(|p| closes.get(&p.symbol).map_or(0.0, |c| unrealised(p, *c)))
         .sum();
     let halt_reason = r.halt.as_ref().and_then(|h| {
         serde_json::from_value::<trading::risk::HaltReason>(h.clone())
@@ -63,23 +64,14 @@ fn view(
 }
 
 fn stats(group: String, trades: &[&db::TradeRow]) -> JournalStats {
-    let n = trades.len();
-    let rate = |f: &dyn Fn(&db::TradeRow) -> bool| {
-        (n > 0).then(|| trades.iter().filter(|t| f(t)).count() as f64 / n as f64)
-    };
-    let won: f64 = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).sum();
-    let lost: f64 = -trades
-        .iter()
-        .map(|t| t.pnl)
-        .filter(|p| *p < 0.0)
-        .sum::<f64>();
+    let t = engine::backtest::metrics::TradeStats::of(trades.iter().map(|t| (t.pnl, t.tp1_hit)));
     JournalStats {
         group,
-        trades: n,
-        win_rate: rate(&|t| t.pnl > 0.0),
-        tp1_hit_rate: rate(&|t| t.tp1_hit),
-        profit_factor: (lost > 0.0).then(|| won / lost),
-        pnl: trades.iter().map(|t| t.pnl).sum(),
+        trades: t.trades,
+        win_rate: t.win_rate,
+        tp1_hit_rate: t.tp1_hit_rate,
+        profit_factor: t.profit_factor,
+        pnl: t.pnl,
     }
 }
 
@@ -149,16 +141,12 @@ impl PgBackend {
             .await
             .map_err(db_err)?;
         let mut out = BTreeMap::new();
-        for id in &r.series_ids {
-            if let Some(s) = all.iter().find(|s| s.id == *id)
-                && let Some(last) = s.last_open
-            {
-                let c = crate::db::candles::read_range(self.pool(), *id, last, last + 1)
-                    .await
-                    .map_err(db_err)?;
-                if let Some(c) = c.first() {
-                    out.insert(s.key.symbol.to_string(), c.close);
-                }
+        for s in all.iter().filter(|s| r.series_ids.contains(&s.id)) {
+            let last = crate::db::candles::read_last(self.pool(), s.id, 1)
+                .await
+                .map_err(db_err)?;
+            if let Some(c) = last.first() {
+                out.insert(s.key.symbol.to_string(), c.close);
             }
         }
         Ok(out)
@@ -278,15 +266,16 @@ impl PgBackend {
         let pool = self.pool();
         let (account, positions, closes) = self.paper_view(&r).await?;
         let tf_ms = engine::Timeframe::parse(&r.timeframe).map_or(0, |t| t.duration_ms());
-        let time_stop = 48 * 3_600_000;
+        // Accounts run the engine's time stop (paper::config_for keeps its default).
+        let time_stop =
+            (engine::backtest::BacktestConfig::default().time_stop_hours * 3_600_000.0) as i64;
         let now = r.applied_until + tf_ms;
         let positions = positions
             .into_iter()
             .map(|p| {
-                let sign = if p.side == "long" { 1.0 } else { -1.0 };
                 let current = closes.get(&p.symbol).copied();
                 PaperPositionView {
-                    unrealised_pnl: current.map(|c| sign * p.qty_open * (c - p.entry_price)),
+                    unrealised_pnl: current.map(|c| unrealised(&p, c)),
                     current_price: current,
                     time_left_ms: (p.entry_time + time_stop - now).max(0),
                     symbol: p.symbol,

@@ -72,6 +72,40 @@ impl Clock for ReplayClock {
     }
 }
 
+/// A clock moved by hand: tests step a venue and an account bar by bar.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(t: TimeMs) -> ManualClock {
+        ManualClock(std::sync::atomic::AtomicI64::new(t))
+    }
+
+    pub fn set(&self, t: TimeMs) {
+        self.0.store(t, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> TimeMs {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stepped by hand, not running.
+    fn speed(&self) -> f64 {
+        0.0
+    }
+
+    /// Waiters poll: the time moves when the test sets it.
+    fn wall_until(&self, t: TimeMs) -> Duration {
+        if t <= self.now_ms() {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(5)
+        }
+    }
+}
+
 /// Parses a replay speed as people write it: `300x`, `300`, `1.5x`.
 pub fn parse_speed(s: &str) -> Result<f64, String> {
     let t = s.trim();

@@ -13,8 +13,11 @@ pub mod clock;
 pub mod execution;
 pub mod feed;
 pub mod ledger;
+pub mod live;
 pub mod matcher;
 pub mod order;
+pub mod paper_venue;
 pub mod risk;
+pub mod sim;
 
 pub use rust_decimal::Decimal;

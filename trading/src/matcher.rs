@@ -210,11 +210,23 @@ impl Journal for Steps {
     }
 }
 
-fn price(x: f64) -> Result<Decimal, PaperError> {
+pub(crate) fn price(x: f64) -> Result<Decimal, PaperError> {
     money(x).ok_or_else(|| PaperError::Invariant(format!("price {x} is not finite")))
 }
 
-fn side_of(long: bool) -> OrderSide {
+/// The quantities of TP1, TP2, TP3 for an entry of `qty` (the plan's
+/// `plan_qty`): TP1 and TP2 take their share, TP3 what is left.
+pub(crate) fn tp_parts(
+    plan_qty: f64,
+    qty: Decimal,
+    split: [f64; 3],
+) -> Result<[Decimal; 3], PaperError> {
+    let q1 = price(plan_qty * split[0])?.min(qty);
+    let q2 = price(plan_qty * split[1])?.min(qty - q1);
+    Ok([q1, q2, qty - q1 - q2])
+}
+
+pub(crate) fn side_of(long: bool) -> OrderSide {
     if long {
         OrderSide::Buy
     } else {
@@ -716,11 +728,7 @@ impl PaperAccount {
                         realised: None,
                     };
                     self.fill(&id, sym, x, out)?;
-                    // TP1 and TP2 take their share; TP3 what is left.
-                    let split = self.cfg.plan.tp_split;
-                    let q1 = price(plan_qty * split[0])?.min(qty);
-                    let q2 = price(plan_qty * split[1])?.min(qty - q1);
-                    let parts = [q1, q2, qty - q1 - q2];
+                    let parts = tp_parts(plan_qty, qty, self.cfg.plan.tp_split)?;
                     let mut tp = [None, None, None];
                     for (n, q) in parts.into_iter().enumerate() {
                         if q <= Decimal::ZERO {

@@ -4,9 +4,8 @@
 //! with its equity; its ledger entries add up to its cash, to the cent, at
 //! every close; every order's history obeys the transition table.
 
+use engine::Timeframe;
 use engine::backtest::{self, BacktestConfig, ExitReason, SeriesInput};
-use engine::signals::{Prediction, TechnicalRule};
-use engine::{Candle, Timeframe, features};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use trading::ledger::{Totals, to_f64};
@@ -14,44 +13,8 @@ use trading::matcher::{AccountEvent, PaperAccount};
 use trading::order::{OrderEvent, OrderStatus};
 use trading::risk::{HaltCause, HaltReason, TradingState};
 
-#[path = "../../engine/tests/support/golden.rs"]
-mod golden;
-use golden::btc_15m;
-
-fn cfg() -> BacktestConfig {
-    let mut c = BacktestConfig::default();
-    // 15-minute moves rarely promise 2 % net: lower the gate so trades happen.
-    c.plan.min_net_profit_pct = 0.3;
-    c
-}
-
-struct Inputs {
-    candles: Vec<Candle>,
-    preds: Vec<Option<Prediction>>,
-    atr: Vec<Option<f64>>,
-}
-
-fn inputs() -> Inputs {
-    let candles = btc_15m();
-    let set = features::compute("BTC/USD", Timeframe::M15, &candles);
-    let preds = backtest::strategy::technical(
-        &set,
-        &TechnicalRule {
-            move_atr: 4.0,
-            ..Default::default()
-        },
-    );
-    let atr = set
-        .bars
-        .iter()
-        .map(|b| b.technicals.map(|t| t.atr))
-        .collect();
-    Inputs {
-        candles,
-        preds,
-        atr,
-    }
-}
+mod support;
+use support::inputs::{Inputs, cfg, inputs};
 
 /// Feeds the account bar by bar from `from`, as the live runner does.
 fn run_paper(

@@ -1,0 +1,921 @@
+//! An account traded at a venue through an [`ExecutionClient`]
+//! (`crate::execution`): the decisions are the paper account's — the same
+//! book, sizing, guards and exits — and the fills are the venue's.
+//!
+//! The account keeps a *shadow* [`PaperAccount`] fed with the same bars and
+//! signals: it decides entries and says where the stop should be (initial,
+//! break-even after TP1, trailed at each close) and when a position must go
+//! (time stop, flatten). The live side turns that into venue orders: a
+//! market entry at the signal's close; on its fill, TP1/TP2/TP3 as
+//! reduce-only limits (30/40/30 %) and a reduce-only stop; after each close
+//! the stop follows the shadow's (cancel and replace: Binance cannot amend
+//! a stop); when the shadow's position is gone and the venue's is not, a
+//! market exit. What the venue fills is the account's truth (trades,
+//! ledger); where it differs from the shadow — what the backtester
+//! predicted for the same bars — the difference is kept in the journal.
+//!
+//! Pure: it returns [`Command`]s; a runner sends them (`execute`) and feeds
+//! back acknowledgements, venue events and looked-up trades. Trade ids are
+//! applied once, so the stream and `trades_since` may both deliver a fill.
+
+use crate::execution::{
+    self, AccountSnapshot, Ack, ExecError, ExecutionClient, Reconciliation, VenueEvent, VenueOrder,
+    VenueTrade,
+};
+use crate::ledger::{Entry, EntryKind, Totals};
+use crate::matcher::{AccountEvent, PaperAccount, PaperError, price, side_of, tp_parts};
+use crate::order::{Order, OrderError, OrderEvent, OrderFilled, OrderKind, OrderRequest, Purpose};
+use crate::risk::HaltReason;
+use engine::book::{ExitReason, Trade};
+use engine::costs::FundingRate;
+use engine::signals::{Prediction, Side};
+use engine::{Candle, TimeMs};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the account wants sent to the venue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Open(OrderRequest),
+    Cancel {
+        symbol: String,
+        client_id: String,
+    },
+    /// The answer to an order was lost: look it up before anything else.
+    Lookup {
+        symbol: String,
+        client_id: String,
+    },
+}
+
+/// One exit fill of a live trade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveExit {
+    pub time: TimeMs,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub reason: ExitReason,
+}
+
+/// A position the venue opened and closed, from its fills.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveTrade {
+    pub symbol: String,
+    pub side: Side,
+    pub entry_time: TimeMs,
+    pub entry_price: Decimal,
+    pub qty: Decimal,
+    pub exits: Vec<LiveExit>,
+    pub fees: Decimal,
+    /// Realised P&L as the venue computed it, before fees.
+    pub realized: Decimal,
+}
+
+impl LiveTrade {
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.exits.last().map(|e| e.reason)
+    }
+    pub fn pnl(&self) -> Decimal {
+        self.realized - self.fees
+    }
+}
+
+/// Something the journal keeps beside the trades.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// The venue and the shadow (the backtester's prediction) parted.
+    Divergence {
+        time: TimeMs,
+        symbol: String,
+        what: String,
+    },
+    /// The venue refused an order.
+    Refused {
+        time: TimeMs,
+        client_id: String,
+        why: String,
+    },
+    /// What a (re)connect found.
+    Reconciled { time: TimeMs, findings: Vec<String> },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Plan {
+    long: bool,
+    plan_qty: f64,
+    take_profit: [f64; 3],
+    stop: f64,
+}
+
+/// The venue orders of one symbol's plan and the position they made.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Legs {
+    plan: Option<Plan>,
+    entry: Option<String>,
+    tp: [Option<String>; 3],
+    stop: Option<(String, ExitReason)>,
+    /// Open quantity at the venue (absolute).
+    open: Decimal,
+    trade: Option<LiveTrade>,
+    /// Why the shadow closed its position, when the venue still holds one.
+    exit_reason: Option<ExitReason>,
+    /// A market exit is on its way.
+    exiting: Option<String>,
+    /// An entry the shadow took while that exit was on its way: sent once
+    /// the venue's position is closed.
+    next: Option<(Plan, OrderRequest)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveAccount {
+    shadow: PaperAccount,
+    capital: Decimal,
+    legs: Vec<Legs>,
+    orders: BTreeMap<String, Order>,
+    prefix: String,
+    next_order: u64,
+    trades: Vec<LiveTrade>,
+    /// The shadow's closed trades: what the backtester predicted.
+    predicted: Vec<Trade>,
+    ledger: Vec<Entry>,
+    notes: Vec<Note>,
+    /// Latest fill time seen per symbol (`trades_since` starts there).
+    seen: Vec<TimeMs>,
+}
+
+impl LiveAccount {
+    /// `shadow` decides (its config, symbols and capital are the account's);
+    /// `prefix` makes the venue order ids ours.
+    pub fn new(shadow: PaperAccount, prefix: &str) -> LiveAccount {
+        let n = shadow.symbols().len();
+        LiveAccount {
+            capital: price(shadow.cfg.initial_capital).unwrap_or_default(),
+            shadow,
+            legs: vec![Legs::default(); n],
+            orders: BTreeMap::new(),
+            prefix: prefix.to_string(),
+            next_order: 1,
+            trades: Vec::new(),
+            predicted: Vec::new(),
+            ledger: Vec::new(),
+            notes: Vec::new(),
+            seen: vec![0; n],
+        }
+    }
+
+    pub fn shadow(&self) -> &PaperAccount {
+        &self.shadow
+    }
+    pub fn trades(&self) -> &[LiveTrade] {
+        &self.trades
+    }
+    /// What the backtester predicted for the same bars: the shadow's trades.
+    pub fn predicted(&self) -> &[Trade] {
+        &self.predicted
+    }
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+    pub fn ledger(&self) -> &[Entry] {
+        &self.ledger
+    }
+    /// Capital plus every ledger entry: what the venue's wallet should hold.
+    pub fn balance(&self) -> Decimal {
+        self.capital + Totals::of(&self.ledger).net()
+    }
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+    /// Our orders still open.
+    pub fn open_order_ids(&self) -> Vec<String> {
+        self.orders
+            .values()
+            .filter(|o| !o.status.is_closed())
+            .map(|o| o.id().to_string())
+            .collect()
+    }
+    /// Symbols with something at the venue (orders or a position).
+    pub fn active_symbols(&self) -> Vec<String> {
+        let syms = self.shadow.symbols();
+        (0..syms.len())
+            .filter(|&s| {
+                let l = &self.legs[s];
+                l.trade.is_some() || l.entry.is_some() || l.exiting.is_some()
+            })
+            .map(|s| syms[s].clone())
+            .collect()
+    }
+    /// Where `trades_since` should start for `symbol`.
+    pub fn seen(&self, symbol: &str) -> TimeMs {
+        self.sym(symbol).map_or(0, |s| self.seen[s])
+    }
+
+    fn sym(&self, symbol: &str) -> Option<usize> {
+        self.shadow.symbols().iter().position(|s| s == symbol)
+    }
+
+    fn order_id(&mut self) -> String {
+        let id = format!("{}-{}", self.prefix, self.next_order);
+        self.next_order += 1;
+        id
+    }
+
+    fn request(
+        &mut self,
+        sym: usize,
+        long: bool,
+        kind: OrderKind,
+        qty: Decimal,
+        p: Purpose,
+    ) -> OrderRequest {
+        OrderRequest {
+            client_id: self.order_id(),
+            symbol: self.shadow.symbols()[sym].clone(),
+            side: side_of(!long),
+            kind,
+            qty,
+            reduce_only: true,
+            purpose: p,
+        }
+    }
+
+    /// Registers a request as submitted and returns the command that sends it.
+    fn send(&mut self, time: TimeMs, req: OrderRequest) -> Result<Command, PaperError> {
+        let mut o = Order::new(req.clone());
+        o.apply(time, OrderEvent::Submitted)?;
+        self.orders.insert(req.client_id.clone(), o);
+        Ok(Command::Open(req))
+    }
+
+    fn cancel(&self, sym: usize, id: &str) -> Option<Command> {
+        self.orders
+            .get(id)
+            .filter(|o| !o.status.is_closed())
+            .map(|_| Command::Cancel {
+                symbol: self.shadow.symbols()[sym].clone(),
+                client_id: id.to_string(),
+            })
+    }
+
+    /// One close's bars (as [`PaperAccount::on_bars`]); then each symbol's
+    /// venue orders follow the shadow.
+    pub fn on_bars(
+        &mut self,
+        bars: &[(usize, Candle, Option<&[FundingRate]>)],
+        bar_ms: TimeMs,
+    ) -> Result<Vec<Command>, PaperError> {
+        let events = self.shadow.on_bars(bars, bar_ms)?;
+        let time = bars.first().map_or(0, |b| b.1.open_time + bar_ms);
+        self.follow(&events);
+        let mut out = Vec::new();
+        for &(sym, ..) in bars {
+            out.extend(self.sync(sym, time)?);
+        }
+        Ok(out)
+    }
+
+    /// At the close: the shadow decides on `pred`; an accepted plan is sent
+    /// as a market entry.
+    pub fn on_close(
+        &mut self,
+        sym: usize,
+        bar: &Candle,
+        pred: Option<&Prediction>,
+        atr: Option<f64>,
+    ) -> Result<Vec<Command>, PaperError> {
+        let events = self.shadow.on_close(sym, bar, pred, atr)?;
+        let accepted = events
+            .iter()
+            .any(|e| matches!(e, AccountEvent::Decision { accepted: true, .. }));
+        let legs = &self.legs[sym];
+        let exiting = legs.exiting.is_some();
+        if !accepted || (legs.trade.is_some() && !exiting) || legs.entry.is_some() {
+            return Ok(Vec::new());
+        }
+        let symbol = self.shadow.symbols()[sym].clone();
+        let Some((_, plan)) = self.shadow.book().pending().find(|(s, _)| *s == sym) else {
+            return Ok(Vec::new());
+        };
+        let plan = Plan {
+            long: plan.side == Side::Long,
+            plan_qty: plan.qty,
+            take_profit: plan.take_profit,
+            stop: plan.stop_loss,
+        };
+        // The shadow's own entry order: the same quantity, to the last digit.
+        let qty = self
+            .shadow
+            .orders()
+            .find(|o| o.request.symbol == symbol && o.request.purpose == Purpose::Entry)
+            .map(|o| o.request.qty)
+            .ok_or_else(|| {
+                PaperError::Invariant(format!("{symbol}: an accepted plan without its entry"))
+            })?;
+        let req = OrderRequest {
+            client_id: self.order_id(),
+            symbol,
+            side: side_of(plan.long),
+            kind: OrderKind::Market,
+            qty,
+            reduce_only: false,
+            purpose: Purpose::Entry,
+        };
+        if exiting {
+            self.legs[sym].next = Some((plan, req));
+            return Ok(Vec::new());
+        }
+        let time = self.shadow.marked().map_or(bar.open_time, |m| m.0);
+        self.enter(sym, time, plan, req).map(|c| vec![c])
+    }
+
+    fn enter(
+        &mut self,
+        sym: usize,
+        time: TimeMs,
+        plan: Plan,
+        req: OrderRequest,
+    ) -> Result<Command, PaperError> {
+        self.legs[sym] = Legs {
+            plan: Some(plan),
+            entry: Some(req.client_id.clone()),
+            ..Legs::default()
+        };
+        self.send(time, req)
+    }
+
+    /// The kill switch or the owner: the shadow halts (and flattens), the
+    /// venue follows at once.
+    pub fn halt(
+        &mut self,
+        reason: HaltReason,
+        flatten: bool,
+        time: TimeMs,
+    ) -> Result<Vec<Command>, PaperError> {
+        let events = self.shadow.halt(reason, flatten, time)?;
+        self.follow(&events);
+        let mut out = Vec::new();
+        for sym in 0..self.legs.len() {
+            if let Some(id) = self.legs[sym].entry.clone()
+                && self.legs[sym].trade.is_none()
+                && let Some(c) = self.cancel(sym, &id)
+            {
+                out.push(c);
+            }
+            out.extend(self.sync(sym, time)?);
+        }
+        Ok(out)
+    }
+
+    /// Remembers why the shadow closed its positions.
+    fn follow(&mut self, events: &[AccountEvent]) {
+        for e in events {
+            if let AccountEvent::Closed(t) = e
+                && let Some(sym) = self.sym(&t.symbol)
+            {
+                self.legs[sym].exit_reason = Some(t.exit_reason);
+                self.predicted.push((**t).clone());
+            }
+        }
+    }
+
+    /// The venue's orders of `sym` follow the shadow's position.
+    fn sync(&mut self, sym: usize, time: TimeMs) -> Result<Vec<Command>, PaperError> {
+        let mut out = Vec::new();
+        let shadow = self
+            .shadow
+            .book()
+            .positions()
+            .iter()
+            .find(|p| p.sym == sym)
+            .cloned();
+        let legs = &self.legs[sym];
+        let venue_open = legs.open > Decimal::ZERO && legs.exiting.is_none();
+        let symbol = self.shadow.symbols()[sym].clone();
+        match (shadow, venue_open) {
+            (Some(p), true) => {
+                let want = price(p.stop)?;
+                let reason = if p.next_tp == 0 {
+                    ExitReason::StopLoss
+                } else if p.stop == p.entry_price {
+                    ExitReason::BreakEven
+                } else {
+                    ExitReason::TrailingStop
+                };
+                let open = legs.open;
+                let current = legs.stop.as_ref().and_then(|(id, _)| self.orders.get(id));
+                let same = current.is_some_and(|o| o.price == Some(want) && o.open_qty() == open);
+                if !same {
+                    if let Some((id, _)) = self.legs[sym].stop.take()
+                        && let Some(c) = self.cancel(sym, &id)
+                    {
+                        out.push(c);
+                    }
+                    let long = p.is_long();
+                    let req = self.request(
+                        sym,
+                        long,
+                        OrderKind::StopMarket { trigger: want },
+                        open,
+                        Purpose::StopLoss,
+                    );
+                    self.legs[sym].stop = Some((req.client_id.clone(), reason));
+                    out.push(self.send(time, req)?);
+                }
+            }
+            (None, true) => {
+                let reason = legs.exit_reason.unwrap_or(ExitReason::Flatten);
+                if matches!(
+                    reason,
+                    ExitReason::Tp1
+                        | ExitReason::Tp2
+                        | ExitReason::Tp3
+                        | ExitReason::StopLoss
+                        | ExitReason::BreakEven
+                        | ExitReason::TrailingStop
+                ) {
+                    self.notes.push(Note::Divergence {
+                        time,
+                        symbol: symbol.clone(),
+                        what: format!(
+                            "the backtest closed the position inside the bar ({}) at a level the venue had no order at yet; the venue exits at market",
+                            reason.as_str()
+                        ),
+                    });
+                }
+                out.extend(self.cancel_legs(sym));
+                let long = self.legs[sym].plan.as_ref().is_some_and(|p| p.long);
+                let open = self.legs[sym].open;
+                let req = self.request(sym, long, OrderKind::Market, open, Purpose::Exit);
+                self.legs[sym].exiting = Some(req.client_id.clone());
+                out.push(self.send(time, req)?);
+            }
+            (Some(_), false)
+                if legs.trade.is_none() && legs.entry.is_none() && legs.plan.is_some() =>
+            {
+                self.notes.push(Note::Divergence {
+                    time,
+                    symbol,
+                    what: "the venue closed the position; the backtest still holds it".into(),
+                });
+                self.legs[sym].plan = None;
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    /// Cancels the symbol's resting exits.
+    fn cancel_legs(&mut self, sym: usize) -> Vec<Command> {
+        let legs = &mut self.legs[sym];
+        let ids: Vec<String> = legs
+            .tp
+            .iter_mut()
+            .filter_map(Option::take)
+            .chain(legs.stop.take().map(|s| s.0))
+            .collect();
+        ids.iter().filter_map(|id| self.cancel(sym, id)).collect()
+    }
+
+    /// The venue's answer to `Open(client_id)`.
+    pub fn on_ack(
+        &mut self,
+        time: TimeMs,
+        client_id: &str,
+        r: Result<Ack, ExecError>,
+    ) -> Result<Vec<Command>, PaperError> {
+        let Some(o) = self.orders.get(client_id) else {
+            return Ok(Vec::new());
+        };
+        let symbol = o.request.symbol.clone();
+        let sym = self
+            .sym(&symbol)
+            .ok_or_else(|| PaperError::Invariant(format!("{symbol} is not followed")))?;
+        match r {
+            Ok(ack) => {
+                self.apply(
+                    client_id,
+                    ack.time,
+                    OrderEvent::Accepted {
+                        venue_id: Some(ack.venue_id),
+                    },
+                )?;
+                Ok(Vec::new())
+            }
+            Err(e) if e.is_unknown_outcome() => Ok(vec![Command::Lookup {
+                symbol,
+                client_id: client_id.to_string(),
+            }]),
+            Err(e) => {
+                let why = e.to_string();
+                self.apply(
+                    client_id,
+                    time,
+                    OrderEvent::Rejected {
+                        reason: why.clone(),
+                    },
+                )?;
+                self.notes.push(Note::Refused {
+                    time,
+                    client_id: client_id.to_string(),
+                    why,
+                });
+                self.refused(sym, client_id, time, &e)
+            }
+        }
+    }
+
+    /// A refused order: a stop the price already passed becomes a market
+    /// exit; a refused entry leaves the symbol flat.
+    fn refused(
+        &mut self,
+        sym: usize,
+        id: &str,
+        time: TimeMs,
+        e: &ExecError,
+    ) -> Result<Vec<Command>, PaperError> {
+        let legs = &mut self.legs[sym];
+        if legs.entry.as_deref() == Some(id) {
+            legs.entry = None;
+            legs.plan = None;
+            return Ok(Vec::new());
+        }
+        if let Some((sid, reason)) = legs.stop.clone()
+            && sid == id
+        {
+            legs.stop = None;
+            if matches!(e, ExecError::WouldTrigger { .. })
+                && legs.open > Decimal::ZERO
+                && legs.exiting.is_none()
+            {
+                let mut out = self.cancel_legs(sym);
+                let long = self.legs[sym].plan.as_ref().is_some_and(|p| p.long);
+                let open = self.legs[sym].open;
+                let req = self.request(sym, long, OrderKind::Market, open, Purpose::Exit);
+                self.legs[sym].exiting = Some(req.client_id.clone());
+                self.legs[sym].exit_reason = Some(reason);
+                out.push(self.send(time, req)?);
+                return Ok(out);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// What a lookup found for an order whose answer was lost.
+    pub fn on_lookup(
+        &mut self,
+        time: TimeMs,
+        client_id: &str,
+        r: Result<VenueOrder, ExecError>,
+    ) -> Result<Vec<Command>, PaperError> {
+        match r {
+            Ok(o) => {
+                self.apply(
+                    client_id,
+                    o.time,
+                    OrderEvent::Accepted {
+                        venue_id: Some(o.venue_id),
+                    },
+                )?;
+                Ok(Vec::new())
+            }
+            Err(ExecError::UnknownOrder { .. }) => {
+                let e = ExecError::Rejected {
+                    venue: "venue",
+                    code: 0,
+                    reason: "the order never reached the venue".into(),
+                };
+                self.on_ack(time, client_id, Err(e))
+            }
+            Err(_) => Ok(vec![Command::Lookup {
+                symbol: self
+                    .orders
+                    .get(client_id)
+                    .map(|o| o.request.symbol.clone())
+                    .unwrap_or_default(),
+                client_id: client_id.to_string(),
+            }]),
+        }
+    }
+
+    /// Fills looked up with `trades_since` (those already applied are skipped).
+    pub fn on_trades(&mut self, trades: &[VenueTrade]) -> Result<Vec<Command>, PaperError> {
+        let mut out = Vec::new();
+        for t in trades {
+            let ev = execution::order_event(
+                t.time,
+                &t.client_id,
+                &t.symbol,
+                OrderEvent::Filled(OrderFilled {
+                    trade_id: t.trade_id.clone(),
+                    qty: t.qty,
+                    price: t.price,
+                    fee: t.fee,
+                    liquidity: t.liquidity,
+                }),
+                Some(t.realized_pnl),
+            );
+            out.extend(self.on_event(&ev)?);
+        }
+        Ok(out)
+    }
+
+    /// Applies `event` to our order; false when it was already applied or
+    /// cannot apply to it any more (a late cancel, an expiry after a cancel).
+    fn apply(&mut self, id: &str, time: TimeMs, event: OrderEvent) -> Result<bool, PaperError> {
+        let Some(o) = self.orders.get_mut(id) else {
+            return Ok(false);
+        };
+        match o.apply(time, event) {
+            Ok(_) => Ok(true),
+            Err(OrderError::DuplicateTrade { .. } | OrderError::IllegalTransition { .. }) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A venue event: order events move our orders and positions; what we
+    /// did not place is reported.
+    pub fn on_event(&mut self, event: &VenueEvent) -> Result<Vec<Command>, PaperError> {
+        let VenueEvent::Order {
+            time,
+            client_id,
+            symbol,
+            event,
+            realized_pnl,
+        } = event
+        else {
+            // Funding arrives as a balance change (`ACCOUNT_UPDATE`, `FUNDING_FEE`).
+            if let VenueEvent::Balance {
+                time,
+                symbol: Some(symbol),
+                change,
+                reason,
+                ..
+            } = event
+                && reason == "FUNDING_FEE"
+                && !change.is_zero()
+            {
+                self.ledger.push(Entry {
+                    time: *time,
+                    kind: EntryKind::Funding,
+                    symbol: symbol.clone(),
+                    amount: *change,
+                    order_id: None,
+                    trade_id: None,
+                });
+            }
+            return Ok(Vec::new());
+        };
+        if !self.orders.contains_key(client_id) {
+            self.notes.push(Note::Reconciled {
+                time: *time,
+                findings: vec![format!(
+                    "{} for an order the account did not place ({client_id} on {symbol}): left alone",
+                    event.name()
+                )],
+            });
+            return Ok(Vec::new());
+        }
+        let sym = self
+            .sym(symbol)
+            .ok_or_else(|| PaperError::Invariant(format!("{symbol} is not followed")))?;
+        if !self.apply(client_id, *time, event.clone())? {
+            return Ok(Vec::new());
+        }
+        let OrderEvent::Filled(f) = event else {
+            return Ok(Vec::new());
+        };
+        self.seen[sym] = self.seen[sym].max(*time);
+        let purpose = self.orders[client_id].request.purpose;
+        let realized = realized_pnl.unwrap_or_default();
+        for (kind, amount) in [(EntryKind::RealisedPnl, realized), (EntryKind::Fee, -f.fee)] {
+            if !amount.is_zero() {
+                self.ledger.push(Entry {
+                    time: *time,
+                    kind,
+                    symbol: symbol.clone(),
+                    amount,
+                    order_id: Some(client_id.clone()),
+                    trade_id: Some(f.trade_id.clone()),
+                });
+            }
+        }
+        let legs = &mut self.legs[sym];
+        if purpose == Purpose::Entry {
+            let plan = legs.plan.clone().unwrap_or_default();
+            let t = legs.trade.get_or_insert_with(|| LiveTrade {
+                symbol: symbol.clone(),
+                side: if plan.long { Side::Long } else { Side::Short },
+                entry_time: *time,
+                entry_price: f.price,
+                qty: Decimal::ZERO,
+                exits: Vec::new(),
+                fees: Decimal::ZERO,
+                realized: Decimal::ZERO,
+            });
+            t.entry_price = (t.entry_price * t.qty + f.price * f.qty) / (t.qty + f.qty);
+            t.qty += f.qty;
+            t.fees += f.fee;
+            legs.open += f.qty;
+            if self.orders[client_id].status != crate::order::OrderStatus::Filled {
+                return Ok(Vec::new());
+            }
+            legs.entry = None;
+            return self.place_exits(sym, *time);
+        }
+        let reason = match purpose {
+            Purpose::TakeProfit(n) => {
+                [ExitReason::Tp1, ExitReason::Tp2, ExitReason::Tp3][(n.clamp(1, 3) - 1) as usize]
+            }
+            Purpose::StopLoss => legs.stop.as_ref().map_or(ExitReason::StopLoss, |s| s.1),
+            _ => legs.exit_reason.unwrap_or(ExitReason::Flatten),
+        };
+        if let Purpose::TakeProfit(n) = purpose
+            && self.orders[client_id].status == crate::order::OrderStatus::Filled
+        {
+            legs.tp[(n.clamp(1, 3) - 1) as usize] = None;
+        }
+        legs.open -= f.qty;
+        if let Some(t) = legs.trade.as_mut() {
+            t.fees += f.fee;
+            t.realized += realized;
+            t.exits.push(LiveExit {
+                time: *time,
+                price: f.price,
+                qty: f.qty,
+                reason,
+            });
+        }
+        if legs.open > Decimal::ZERO {
+            return Ok(Vec::new());
+        }
+        // Closed: what still rests is canceled (the venue may have expired it).
+        let mut out = self.cancel_legs(sym);
+        let legs = std::mem::take(&mut self.legs[sym]);
+        if let Some(t) = legs.trade {
+            self.trades.push(t);
+        }
+        if let Some((plan, req)) = legs.next {
+            out.push(self.enter(sym, *time, plan, req)?);
+        }
+        Ok(out)
+    }
+
+    /// The entry filled: TP1–TP3 and the stop go to the venue.
+    fn place_exits(&mut self, sym: usize, time: TimeMs) -> Result<Vec<Command>, PaperError> {
+        let Some(plan) = self.legs[sym].plan.clone() else {
+            return Ok(Vec::new());
+        };
+        let qty = self.legs[sym].open;
+        let parts = tp_parts(plan.plan_qty, qty, self.shadow.cfg.plan.tp_split)?;
+        let mut out = Vec::new();
+        for (n, q) in parts.into_iter().enumerate() {
+            if q <= Decimal::ZERO {
+                continue;
+            }
+            let kind = OrderKind::Limit {
+                price: price(plan.take_profit[n])?,
+            };
+            let req = self.request(sym, plan.long, kind, q, Purpose::TakeProfit(n as u8 + 1));
+            self.legs[sym].tp[n] = Some(req.client_id.clone());
+            out.push(self.send(time, req)?);
+        }
+        let kind = OrderKind::StopMarket {
+            trigger: price(plan.stop)?,
+        };
+        let req = self.request(sym, plan.long, kind, qty, Purpose::StopLoss);
+        self.legs[sym].stop = Some((req.client_id.clone(), ExitReason::StopLoss));
+        out.push(self.send(time, req)?);
+        Ok(out)
+    }
+
+    /// On a (re)connect: compares the venue's snapshot with what the account
+    /// holds, keeps the findings, and looks up orders that went away.
+    pub fn reconcile(&mut self, snapshot: &AccountSnapshot) -> (Reconciliation, Vec<Command>) {
+        let ours = self.open_order_ids();
+        let positions: Vec<(String, Decimal)> = self
+            .legs
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.open > Decimal::ZERO)
+            .map(|(s, l)| {
+                let long = l.plan.as_ref().is_some_and(|p| p.long);
+                (
+                    self.shadow.symbols()[s].clone(),
+                    if long { l.open } else { -l.open },
+                )
+            })
+            .collect();
+        let r = execution::reconcile(snapshot, &ours, &positions);
+        if !r.is_clean() {
+            self.notes.push(Note::Reconciled {
+                time: snapshot.time,
+                findings: r.describe(),
+            });
+        }
+        let cmds = r
+            .gone
+            .iter()
+            .map(|id| Command::Lookup {
+                symbol: self.orders[id].request.symbol.clone(),
+                client_id: id.clone(),
+            })
+            .collect();
+        (r, cmds)
+    }
+
+    /// A looked-up order that is closed at the venue: apply how it ended
+    /// (its fills come from `trades_since`).
+    pub fn on_closed_order(&mut self, o: &VenueOrder) -> Result<(), PaperError> {
+        use crate::order::OrderStatus as S;
+        let event = match o.status {
+            S::Canceled => OrderEvent::Canceled {
+                reason: "canceled at the venue".into(),
+            },
+            S::Expired => OrderEvent::Expired,
+            S::Rejected => OrderEvent::Rejected {
+                reason: "rejected at the venue".into(),
+            },
+            _ => return Ok(()),
+        };
+        self.apply(&o.client_id, o.time, event).map(|_| ())
+    }
+}
+
+/// Sends `commands` through `client` and feeds every answer back, until
+/// nothing is left to send. Fills are not awaited here: they come from the
+/// event stream or from [`catch_up`].
+pub async fn execute<C: ExecutionClient>(
+    account: &mut LiveAccount,
+    client: &C,
+    time: TimeMs,
+    commands: Vec<Command>,
+) -> Result<(), PaperError> {
+    let mut queue: std::collections::VecDeque<Command> = commands.into();
+    while let Some(c) = queue.pop_front() {
+        let more = match c {
+            Command::Open(req) => {
+                let r = client.open(&req).await;
+                account.on_ack(time, &req.client_id, r)?
+            }
+            Command::Cancel { symbol, client_id } => match client.cancel(&symbol, &client_id).await
+            {
+                Ok(o) => {
+                    account.apply(
+                        &client_id,
+                        time,
+                        OrderEvent::Canceled {
+                            reason: "canceled by the account".into(),
+                        },
+                    )?;
+                    let _ = o;
+                    Vec::new()
+                }
+                // Gone already (filled, expired with its position): its event says how.
+                Err(_) => Vec::new(),
+            },
+            Command::Lookup { symbol, client_id } => {
+                let r = client.order(&symbol, &client_id).await;
+                if let Ok(o) = &r
+                    && o.status.is_closed()
+                {
+                    account.on_closed_order(o)?;
+                }
+                account.on_lookup(time, &client_id, r)?
+            }
+        };
+        queue.extend(more);
+    }
+    Ok(())
+}
+
+/// Applies every fill the venue made on the account's active symbols since
+/// the last one seen (`trades_since`), then sends what they call for.
+pub async fn catch_up<C: ExecutionClient>(
+    account: &mut LiveAccount,
+    client: &C,
+    time: TimeMs,
+) -> Result<(), PaperError> {
+    loop {
+        let mut cmds = Vec::new();
+        for symbol in account.active_symbols() {
+            let since = account.seen(&symbol);
+            match client.trades_since(&symbol, since).await {
+                Ok(t) => cmds.extend(account.on_trades(&t)?),
+                Err(e) => {
+                    return Err(PaperError::Refused(format!(
+                        "{}: trades of {symbol}: {e}",
+                        client.venue()
+                    )));
+                }
+            }
+        }
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        execute(account, client, time, cmds).await?;
+    }
+}

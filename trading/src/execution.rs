@@ -199,6 +199,9 @@ pub trait ExecutionClient: Send + Sync {
 pub trait EventStream: Send {
     /// The next event; `None` once the stream is closed for good.
     fn next(&mut self) -> impl Future<Output = Option<VenueEvent>> + Send;
+
+    /// The next event already received, without waiting.
+    fn try_next(&mut self) -> Option<VenueEvent>;
 }
 
 /// What a (re)connect found, beside what the account knows.
@@ -211,11 +214,17 @@ pub struct Reconciliation {
     /// Ours, open when we last knew, no longer open at the venue: look them
     /// up (`order`, `trades_since`) for what happened while away.
     pub gone: Vec<String>,
+    /// The venue's wallet and the account's ledger disagree (venue, ours):
+    /// something (funding, a fee) happened while the stream was away.
+    pub balance_gap: Option<(Decimal, Decimal)>,
 }
 
 impl Reconciliation {
     pub fn is_clean(&self) -> bool {
-        self.unknown_orders.is_empty() && self.unknown_positions.is_empty() && self.gone.is_empty()
+        self.unknown_orders.is_empty()
+            && self.unknown_positions.is_empty()
+            && self.gone.is_empty()
+            && self.balance_gap.is_none()
     }
 
     /// One line per finding, for the journal and notifications.
@@ -235,6 +244,12 @@ impl Reconciliation {
             out.push(format!(
                 "a position the account does not hold is open at the venue: {} {} at {}, left alone",
                 p.symbol, p.qty, p.entry_price
+            ));
+        }
+        if let Some((venue, ours)) = self.balance_gap {
+            out.push(format!(
+                "the venue's wallet holds {venue}, the ledger {ours}: {} unaccounted for",
+                venue - ours
             ));
         }
         for id in &self.gone {

@@ -99,6 +99,12 @@ pub enum Note {
     },
     /// What a (re)connect found.
     Reconciled { time: TimeMs, findings: Vec<String> },
+    /// An order's answer was lost; looking it up found it at the venue, or not.
+    AnswerLost {
+        time: TimeMs,
+        client_id: String,
+        found: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -562,15 +568,28 @@ impl LiveAccount {
         Ok(Vec::new())
     }
 
-    /// What a lookup found for an order whose answer was lost.
+    /// What a lookup found: for an order whose answer was lost (still
+    /// submitted), whether the venue has it; for one that went away while
+    /// the stream was down, how it ended (see [`Self::on_closed_order`]).
     pub fn on_lookup(
         &mut self,
         time: TimeMs,
         client_id: &str,
         r: Result<VenueOrder, ExecError>,
     ) -> Result<Vec<Command>, PaperError> {
+        let lost = self
+            .orders
+            .get(client_id)
+            .is_some_and(|o| o.status == crate::order::OrderStatus::Submitted);
         match r {
             Ok(o) => {
+                if lost {
+                    self.notes.push(Note::AnswerLost {
+                        time,
+                        client_id: client_id.to_string(),
+                        found: true,
+                    });
+                }
                 self.apply(
                     client_id,
                     o.time,
@@ -580,7 +599,12 @@ impl LiveAccount {
                 )?;
                 Ok(Vec::new())
             }
-            Err(ExecError::UnknownOrder { .. }) => {
+            Err(ExecError::UnknownOrder { .. }) if lost => {
+                self.notes.push(Note::AnswerLost {
+                    time,
+                    client_id: client_id.to_string(),
+                    found: false,
+                });
                 let e = ExecError::Rejected {
                     venue: "venue",
                     code: 0,
@@ -588,14 +612,16 @@ impl LiveAccount {
                 };
                 self.on_ack(time, client_id, Err(e))
             }
-            Err(_) => Ok(vec![Command::Lookup {
-                symbol: self
-                    .orders
-                    .get(client_id)
-                    .map(|o| o.request.symbol.clone())
-                    .unwrap_or_default(),
-                client_id: client_id.to_string(),
-            }]),
+            // Still unresolved (the venue is unreachable): the order stays
+            // submitted, and the next reconciliation looks it up again.
+            Err(e) => {
+                self.notes.push(Note::Refused {
+                    time,
+                    client_id: client_id.to_string(),
+                    why: format!("looking the order up failed: {e}"),
+                });
+                Ok(Vec::new())
+            }
         }
     }
 
@@ -809,7 +835,10 @@ impl LiveAccount {
                 )
             })
             .collect();
-        let r = execution::reconcile(snapshot, &ours, &positions);
+        let mut r = execution::reconcile(snapshot, &ours, &positions);
+        if snapshot.balance != self.balance() {
+            r.balance_gap = Some((snapshot.balance, self.balance()));
+        }
         if !r.is_clean() {
             self.notes.push(Note::Reconciled {
                 time: snapshot.time,

@@ -114,11 +114,8 @@ impl EventStream for PaperEvents {
         })
         .await
     }
-}
 
-impl PaperEvents {
-    /// The next event if one is waiting (never waits).
-    pub fn try_next(&mut self) -> Option<VenueEvent> {
+    fn try_next(&mut self) -> Option<VenueEvent> {
         lock(&self.0).queue.pop_front()
     }
 }

@@ -256,6 +256,16 @@ impl SimVenue {
         self.orders.get(client_id)
     }
 
+    /// How many orders the venue has taken (refused ones are not kept).
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// An order by the venue's id.
+    pub fn find_by_venue_id(&self, venue_id: &str) -> Option<&VenueOrder> {
+        self.orders.values().find(|o| o.venue_id == venue_id)
+    }
+
     pub fn open_orders(&self) -> Vec<VenueOrder> {
         self.queue
             .iter()

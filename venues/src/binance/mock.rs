@@ -12,6 +12,8 @@
 //! closes, so the whole live loop runs offline.
 
 use super::parse;
+
+mod desk;
 use crate::config::VenueConfig;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -67,6 +69,10 @@ pub struct MockConfig {
     /// Its wallet balance (USDT) and leverage, for the margin check.
     pub balance: f64,
     pub leverage: f64,
+    /// Fees and slippage of its fills (the cost model's, as the backtester).
+    pub costs: engine::costs::CostModel,
+    /// A listen key lapses this long (wall time) after its last keep-alive.
+    pub listen_key_ttl: Duration,
 }
 
 impl Default for MockConfig {
@@ -83,6 +89,8 @@ impl Default for MockConfig {
             api_secret: "mock-api-secret".into(),
             balance: 10_000.0,
             leverage: 20.0,
+            costs: engine::costs::CostModel::default(),
+            listen_key_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -134,6 +142,10 @@ struct Inner {
     streams_down: std::sync::atomic::AtomicBool,
     /// Raw text sent on every open stream (malformed-message tests).
     inject: tokio::sync::broadcast::Sender<String>,
+    /// The USDⓈ-M account: orders, positions, listen keys.
+    desk: Mutex<desk::Desk>,
+    /// User-data stream messages, to every open user stream.
+    user_events: tokio::sync::broadcast::Sender<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +207,8 @@ impl MockExchange {
     pub fn new(cfg: MockConfig) -> Self {
         MockExchange {
             inner: Arc::new(Inner {
+                desk: Mutex::new(desk::Desk::new(&cfg)),
+                user_events: tokio::sync::broadcast::channel(4096).0,
                 cfg,
                 series: HashMap::new(),
                 resampled: Mutex::default(),
@@ -538,6 +552,7 @@ impl MockExchange {
                     StatusCode::NO_CONTENT
                 }),
             )
+            .merge(self.trading_routes())
             .with_state(self.clone())
     }
 

@@ -1,16 +1,20 @@
 //! Binance USDⓈ-M futures for trading: signed REST (HMAC-SHA256 over the
-//! query, `recvWindow`, the server-time offset) and order requests in
-//! Binance's own terms. This first part places nothing: it signs and
-//! validates orders through `POST /fapi/v1/order/test` (the dry-run a live
-//! account starts in); placing, canceling, `positionRisk`, leverage and the
-//! user-data stream build on the same signer.
+//! query, `recvWindow`, the server-time offset), orders in Binance's own
+//! terms (market, limit, STOP_MARKET, TAKE_PROFIT_MARKET, `reduceOnly`),
+//! cancel and query, open orders, trades, `positionRisk`, balance,
+//! leverage and margin type, the `/fapi/v1/order/test` dry run, and the
+//! user-data stream — behind the trading core's `ExecutionClient`.
 //!
-//! Anchors: Binance "SIGNED (TRADE, USER_DATA) Endpoint security";
-//! nautilus_trader `crates/adapters/binance/src/common/credential.rs`.
+//! Anchors: Binance "SIGNED (TRADE, USER_DATA) Endpoint security" and
+//! "User Data Streams"; nautilus_trader
+//! `crates/adapters/binance/src/common/credential.rs`.
 
 pub mod client;
 pub mod order;
 pub mod sign;
+pub mod user_stream;
+pub mod wire;
 
-pub use client::{UsdmClient, UsdmError};
+pub use client::{OrderRef, UsdmAccount, UsdmClient, UsdmError, VENUE};
 pub use sign::Credentials;
+pub use user_stream::UsdmEvents;

@@ -1,22 +1,24 @@
 //! An account traded at a venue through an [`ExecutionClient`]
-//! (`crate::execution`): the decisions are the paper account's — the same
+//! (`crate::execution`): the decisions are a paper account's — the same
 //! book, sizing, guards and exits — and the fills are the venue's.
 //!
-//! The account keeps a *shadow* [`PaperAccount`] fed with the same bars and
-//! signals: it decides entries and says where the stop should be (initial,
+//! The paper account is the *shadow*: fed the bars and signals as always,
+//! it decides entries and says where the stop should be (initial,
 //! break-even after TP1, trailed at each close) and when a position must go
-//! (time stop, flatten). The live side turns that into venue orders: a
-//! market entry at the signal's close; on its fill, TP1/TP2/TP3 as
-//! reduce-only limits (30/40/30 %) and a reduce-only stop; after each close
-//! the stop follows the shadow's (cancel and replace: Binance cannot amend
-//! a stop); when the shadow's position is gone and the venue's is not, a
-//! market exit. What the venue fills is the account's truth (trades,
-//! ledger); where it differs from the shadow — what the backtester
-//! predicted for the same bars — the difference is kept in the journal.
+//! (time stop, halt with flatten). After each of its steps
+//! ([`LiveAccount::on_step`]) the venue side turns that into venue orders:
+//! a market entry at the signal's close; on its fill, TP1/TP2/TP3 as
+//! reduce-only limits (30/40/30 %) and a reduce-only stop; the stop follows
+//! the shadow's (cancel and replace: Binance cannot amend a stop); when the
+//! shadow's position is gone and the venue's is not, a market exit. What
+//! the venue fills is the account's truth (trades, ledger); where it
+//! differs from the shadow — what the backtester predicted for the same
+//! bars — the difference is kept in the journal ([`Note`]).
 //!
-//! Pure: it returns [`Command`]s; a runner sends them (`execute`) and feeds
-//! back acknowledgements, venue events and looked-up trades. Trade ids are
-//! applied once, so the stream and `trades_since` may both deliver a fill.
+//! Pure: it returns [`Command`]s; a runner sends them ([`execute`]) and
+//! feeds back acknowledgements, venue events and looked-up trades
+//! ([`catch_up`]). Trade ids are applied once, so the stream and
+//! `trades_since` may both deliver a fill.
 
 use crate::execution::{
     self, AccountSnapshot, Ack, ExecError, ExecutionClient, Reconciliation, VenueEvent, VenueOrder,
@@ -25,11 +27,9 @@ use crate::execution::{
 use crate::ledger::{Entry, EntryKind, Totals};
 use crate::matcher::{AccountEvent, PaperAccount, PaperError, price, side_of, tp_parts};
 use crate::order::{Order, OrderError, OrderEvent, OrderFilled, OrderKind, OrderRequest, Purpose};
-use crate::risk::HaltReason;
+use engine::TimeMs;
 use engine::book::{ExitReason, Trade};
-use engine::costs::FundingRate;
-use engine::signals::{Prediction, Side};
-use engine::{Candle, TimeMs};
+use engine::signals::Side;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -136,7 +136,8 @@ struct Legs {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LiveAccount {
-    shadow: PaperAccount,
+    symbols: Vec<String>,
+    tp_split: [f64; 3],
     capital: Decimal,
     legs: Vec<Legs>,
     orders: BTreeMap<String, Order>,
@@ -152,13 +153,14 @@ pub struct LiveAccount {
 }
 
 impl LiveAccount {
-    /// `shadow` decides (its config, symbols and capital are the account's);
-    /// `prefix` makes the venue order ids ours.
-    pub fn new(shadow: PaperAccount, prefix: &str) -> LiveAccount {
+    /// The venue side of `shadow`'s account (its symbols, capital and
+    /// exits); `prefix` makes the venue order ids ours.
+    pub fn new(shadow: &PaperAccount, prefix: &str) -> LiveAccount {
         let n = shadow.symbols().len();
         LiveAccount {
+            symbols: shadow.symbols().to_vec(),
+            tp_split: shadow.cfg.plan.tp_split,
             capital: price(shadow.cfg.initial_capital).unwrap_or_default(),
-            shadow,
             legs: vec![Legs::default(); n],
             orders: BTreeMap::new(),
             prefix: prefix.to_string(),
@@ -171,9 +173,6 @@ impl LiveAccount {
         }
     }
 
-    pub fn shadow(&self) -> &PaperAccount {
-        &self.shadow
-    }
     pub fn trades(&self) -> &[LiveTrade] {
         &self.trades
     }
@@ -204,7 +203,7 @@ impl LiveAccount {
     }
     /// Symbols with something at the venue (orders or a position).
     pub fn active_symbols(&self) -> Vec<String> {
-        let syms = self.shadow.symbols();
+        let syms = &self.symbols;
         (0..syms.len())
             .filter(|&s| {
                 let l = &self.legs[s];
@@ -219,7 +218,7 @@ impl LiveAccount {
     }
 
     fn sym(&self, symbol: &str) -> Option<usize> {
-        self.shadow.symbols().iter().position(|s| s == symbol)
+        self.symbols.iter().position(|s| s == symbol)
     }
 
     fn order_id(&mut self) -> String {
@@ -238,7 +237,7 @@ impl LiveAccount {
     ) -> OrderRequest {
         OrderRequest {
             client_id: self.order_id(),
-            symbol: self.shadow.symbols()[sym].clone(),
+            symbol: self.symbols[sym].clone(),
             side: side_of(!long),
             kind,
             qty,
@@ -260,48 +259,77 @@ impl LiveAccount {
             .get(id)
             .filter(|o| !o.status.is_closed())
             .map(|_| Command::Cancel {
-                symbol: self.shadow.symbols()[sym].clone(),
+                symbol: self.symbols[sym].clone(),
                 client_id: id.to_string(),
             })
     }
 
-    /// One close's bars (as [`PaperAccount::on_bars`]); then each symbol's
-    /// venue orders follow the shadow.
-    pub fn on_bars(
+    /// One step of the shadow (a close's bars and decisions, a halt, a
+    /// flatten) and what it did: the venue's orders follow it — stops move,
+    /// positions the shadow closed are closed at market, then accepted
+    /// plans are sent as market entries.
+    pub fn on_step(
         &mut self,
-        bars: &[(usize, Candle, Option<&[FundingRate]>)],
-        bar_ms: TimeMs,
+        shadow: &PaperAccount,
+        events: &[AccountEvent],
+        time: TimeMs,
     ) -> Result<Vec<Command>, PaperError> {
-        let events = self.shadow.on_bars(bars, bar_ms)?;
-        let time = bars.first().map_or(0, |b| b.1.open_time + bar_ms);
-        self.follow(&events);
         let mut out = Vec::new();
-        for &(sym, ..) in bars {
-            out.extend(self.sync(sym, time)?);
+        let mut entries = Vec::new();
+        for e in events {
+            match e {
+                AccountEvent::Closed(t) => {
+                    if let Some(sym) = self.sym(&t.symbol) {
+                        self.legs[sym].exit_reason = Some(t.exit_reason);
+                        self.predicted.push((**t).clone());
+                    }
+                }
+                AccountEvent::Decision {
+                    symbol,
+                    accepted: true,
+                    ..
+                } => entries.extend(self.sym(symbol)),
+                // The shadow dropped an entry it had not filled (a halt): so
+                // does the venue, if it has not filled it either.
+                AccountEvent::Order {
+                    event: OrderEvent::Canceled { .. },
+                    order,
+                    ..
+                } if order.request.purpose == Purpose::Entry => {
+                    if let Some(sym) = self.sym(&order.request.symbol)
+                        && self.legs[sym].trade.is_none()
+                        && let Some(id) = self.legs[sym].entry.clone()
+                        && let Some(c) = self.cancel(sym, &id)
+                    {
+                        out.push(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for sym in 0..self.symbols.len() {
+            out.extend(self.sync(shadow, sym, time)?);
+        }
+        for sym in entries {
+            out.extend(self.entry(shadow, sym, time)?);
         }
         Ok(out)
     }
 
-    /// At the close: the shadow decides on `pred`; an accepted plan is sent
-    /// as a market entry.
-    pub fn on_close(
+    /// The shadow's accepted plan for `sym` as a venue entry.
+    fn entry(
         &mut self,
+        shadow: &PaperAccount,
         sym: usize,
-        bar: &Candle,
-        pred: Option<&Prediction>,
-        atr: Option<f64>,
+        time: TimeMs,
     ) -> Result<Vec<Command>, PaperError> {
-        let events = self.shadow.on_close(sym, bar, pred, atr)?;
-        let accepted = events
-            .iter()
-            .any(|e| matches!(e, AccountEvent::Decision { accepted: true, .. }));
         let legs = &self.legs[sym];
         let exiting = legs.exiting.is_some();
-        if !accepted || (legs.trade.is_some() && !exiting) || legs.entry.is_some() {
+        if (legs.trade.is_some() && !exiting) || legs.entry.is_some() {
             return Ok(Vec::new());
         }
-        let symbol = self.shadow.symbols()[sym].clone();
-        let Some((_, plan)) = self.shadow.book().pending().find(|(s, _)| *s == sym) else {
+        let symbol = self.symbols[sym].clone();
+        let Some((_, plan)) = shadow.book().pending().find(|(s, _)| *s == sym) else {
             return Ok(Vec::new());
         };
         let plan = Plan {
@@ -311,8 +339,7 @@ impl LiveAccount {
             stop: plan.stop_loss,
         };
         // The shadow's own entry order: the same quantity, to the last digit.
-        let qty = self
-            .shadow
+        let qty = shadow
             .orders()
             .find(|o| o.request.symbol == symbol && o.request.purpose == Purpose::Entry)
             .map(|o| o.request.qty)
@@ -332,7 +359,6 @@ impl LiveAccount {
             self.legs[sym].next = Some((plan, req));
             return Ok(Vec::new());
         }
-        let time = self.shadow.marked().map_or(bar.open_time, |m| m.0);
         self.enter(sym, time, plan, req).map(|c| vec![c])
     }
 
@@ -351,46 +377,15 @@ impl LiveAccount {
         self.send(time, req)
     }
 
-    /// The kill switch or the owner: the shadow halts (and flattens), the
-    /// venue follows at once.
-    pub fn halt(
+    /// The venue's orders of `sym` follow the shadow's position.
+    fn sync(
         &mut self,
-        reason: HaltReason,
-        flatten: bool,
+        shadow: &PaperAccount,
+        sym: usize,
         time: TimeMs,
     ) -> Result<Vec<Command>, PaperError> {
-        let events = self.shadow.halt(reason, flatten, time)?;
-        self.follow(&events);
         let mut out = Vec::new();
-        for sym in 0..self.legs.len() {
-            if let Some(id) = self.legs[sym].entry.clone()
-                && self.legs[sym].trade.is_none()
-                && let Some(c) = self.cancel(sym, &id)
-            {
-                out.push(c);
-            }
-            out.extend(self.sync(sym, time)?);
-        }
-        Ok(out)
-    }
-
-    /// Remembers why the shadow closed its positions.
-    fn follow(&mut self, events: &[AccountEvent]) {
-        for e in events {
-            if let AccountEvent::Closed(t) = e
-                && let Some(sym) = self.sym(&t.symbol)
-            {
-                self.legs[sym].exit_reason = Some(t.exit_reason);
-                self.predicted.push((**t).clone());
-            }
-        }
-    }
-
-    /// The venue's orders of `sym` follow the shadow's position.
-    fn sync(&mut self, sym: usize, time: TimeMs) -> Result<Vec<Command>, PaperError> {
-        let mut out = Vec::new();
-        let shadow = self
-            .shadow
+        let shadow = shadow
             .book()
             .positions()
             .iter()
@@ -398,7 +393,7 @@ impl LiveAccount {
             .cloned();
         let legs = &self.legs[sym];
         let venue_open = legs.open > Decimal::ZERO && legs.exiting.is_none();
-        let symbol = self.shadow.symbols()[sym].clone();
+        let symbol = self.symbols[sym].clone();
         match (shadow, venue_open) {
             (Some(p), true) => {
                 let want = price(p.stop)?;
@@ -796,7 +791,7 @@ impl LiveAccount {
             return Ok(Vec::new());
         };
         let qty = self.legs[sym].open;
-        let parts = tp_parts(plan.plan_qty, qty, self.shadow.cfg.plan.tp_split)?;
+        let parts = tp_parts(plan.plan_qty, qty, self.tp_split)?;
         let mut out = Vec::new();
         for (n, q) in parts.into_iter().enumerate() {
             if q <= Decimal::ZERO {
@@ -829,10 +824,7 @@ impl LiveAccount {
             .filter(|(_, l)| l.open > Decimal::ZERO)
             .map(|(s, l)| {
                 let long = l.plan.as_ref().is_some_and(|p| p.long);
-                (
-                    self.shadow.symbols()[s].clone(),
-                    if long { l.open } else { -l.open },
-                )
+                (self.symbols[s].clone(), if long { l.open } else { -l.open })
             })
             .collect();
         let mut r = execution::reconcile(snapshot, &ours, &positions);

@@ -57,8 +57,8 @@ pub async fn follow<C: ExecutionClient>(
     client: &C,
     mut at_close: impl FnMut(usize, TimeMs),
 ) -> (LiveAccount, Seen) {
-    let shadow = PaperAccount::new(cfg.clone(), vec!["BTC/USD".into()], BAR_MS, "shadow");
-    let mut acct = LiveAccount::new(shadow, "live");
+    let mut shadow = PaperAccount::new(cfg.clone(), vec!["BTC/USD".into()], BAR_MS, "shadow");
+    let mut acct = LiveAccount::new(&shadow, "live");
     let mut seen = Seen::default();
     let mut stream = client.events().await.unwrap();
     for i in from..to {
@@ -82,11 +82,14 @@ pub async fn follow<C: ExecutionClient>(
             live::execute(&mut acct, client, close, cmds).await.unwrap();
         }
         live::catch_up(&mut acct, client, close).await.unwrap();
-        let cmds = acct.on_bars(&[(0, bar, Some(rates))], BAR_MS).unwrap();
-        live::execute(&mut acct, client, close, cmds).await.unwrap();
-        let cmds = acct
-            .on_close(0, &bar, x.preds[i].as_ref(), x.atr[i])
-            .unwrap();
+        // The paper account's step, then the venue follows it.
+        let mut events = shadow.on_bars(&[(0, bar, Some(rates))], BAR_MS).unwrap();
+        events.extend(
+            shadow
+                .on_close(0, &bar, x.preds[i].as_ref(), x.atr[i])
+                .unwrap(),
+        );
+        let cmds = acct.on_step(&shadow, &events, close).unwrap();
         live::execute(&mut acct, client, close, cmds).await.unwrap();
         live::catch_up(&mut acct, client, close).await.unwrap();
     }

@@ -504,10 +504,17 @@ impl LiveAccount {
                 )?;
                 Ok(Vec::new())
             }
-            Err(e) if e.is_unknown_outcome() => Ok(vec![Command::Lookup {
-                symbol,
-                client_id: client_id.to_string(),
-            }]),
+            // No answer, or "this client id exists" (a step replayed after a
+            // crash sends the same ids): the venue may hold it, so look.
+            Err(e)
+                if e.is_unknown_outcome()
+                    || matches!(e, ExecError::Rejected { code: -4116, .. }) =>
+            {
+                Ok(vec![Command::Lookup {
+                    symbol,
+                    client_id: client_id.to_string(),
+                }])
+            }
             Err(e) => {
                 let why = e.to_string();
                 self.apply(

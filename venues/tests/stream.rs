@@ -163,13 +163,13 @@ async fn the_replay_clock_hides_bars_that_have_not_closed() {
         10,
         "bars 0..10 closed at the origin"
     );
-    let t: serde_json::Value = reqwest::get(format!("{base}/fapi/v1/time"))
+    let t: serde_json::Value = reqwest::get(format!("{base}/mock/clock"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert!((t["serverTime"].as_i64().unwrap() - m.clock().now_ms()).abs() < 5_000);
+    assert!((t["now_ms"].as_i64().unwrap() - m.clock().now_ms()).abs() < 5_000);
     m.halt("BTCUSDT");
     assert!(m.clock().now_ms() >= 1010 * M15);
 }

@@ -64,15 +64,8 @@ fn account(v: &Venue, secret: &str) -> UsdmAccount {
     UsdmAccount::new(c)
 }
 
-fn local_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Follows bars `from..to` at the mock: its clock moves to each close, and
-/// the client's offset with it (2 s behind, so a step has time to sign).
+/// Follows bars `from..to` at the mock, its replay clock moved to each
+/// close (signatures keep real time).
 async fn on_binance(
     v: &Venue,
     client: &UsdmAccount,
@@ -84,7 +77,6 @@ async fn on_binance(
     let rates = funding_rates(x);
     follow(x, &cfg(), &rates, from, to, client, |i, close| {
         v.clock.set(close);
-        client.set_offset_ms(close - local_ms() - 2000);
         at(i);
     })
     .await
@@ -255,7 +247,7 @@ async fn a_wrong_secret_stale_time_or_thin_margin_ends_in_a_refused_order() {
     let client = account(&v, "mock-api-secret");
     let now = x.candles[400].open_time;
     v.clock.set(now);
-    client.set_offset_ms(now - local_ms() - 60_000);
+    client.set_offset_ms(-60_000);
     let market = OrderRequest {
         client_id: "t-1".into(),
         symbol: "BTC/USD".into(),

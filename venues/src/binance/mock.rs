@@ -361,7 +361,8 @@ impl MockExchange {
             .get("recvWindow")
             .and_then(|w| w.parse().ok())
             .unwrap_or(5000);
-        let now = self.now();
+        // Checked against real time (see `server_time`).
+        let now = crate::now_ms();
         match ts {
             Some(t) if t <= now + 1000 && now - t <= window => Ok(params),
             _ => Err(Refusal(
@@ -787,8 +788,11 @@ struct StreamQuery {
     streams: Option<String>,
 }
 
-async fn server_time(State(m): State<MockExchange>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "serverTime": m.now() }))
+/// The venue's own clock: the machine's, as Binance's is real time. The
+/// replay clock decides only which bars have closed (`/mock/clock`), so
+/// signed requests keep their real-time `timestamp` at any replay speed.
+async fn server_time() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "serverTime": crate::now_ms() }))
 }
 
 /// Where one subscribed stream's bars come from.

@@ -16,6 +16,8 @@ export ADMIN_USER=admin ADMIN_PASS=e2e-admin-pass TRADERAI_BIN="$CARGO_TARGET_DI
 # Models trained by the suite, fresh each run: job ids restart with the
 # database, and a job resumes from its id's epoch checkpoints.
 export TRADERAI_MODEL_DIR="$ROOT/var/e2e-models"
+# Broker keys are sealed under it (a test key).
+export TRADERAI_SECRET_KEY=e2e0000000000000000000000000000000000000000000000000000000000000
 rm -rf "$TRADERAI_MODEL_DIR"
 addr=127.0.0.1:3000
 site="$ROOT/target/site"

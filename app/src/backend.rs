@@ -74,6 +74,25 @@ pub trait Backend: Send + Sync + 'static {
     /// The global kill switch; changing it is for admins.
     fn trading_halt(&self) -> Answer<'_, TradingHaltView>;
     fn set_trading_halt(&self, v: &Viewer, h: Option<HaltRequest>) -> Answer<'_, TradingHaltView>;
+
+    /// An account's broker connection (owner or admin), never its keys.
+    fn venue_connection(&self, v: &Viewer, account: i64) -> Answer<'_, VenueConnectionView>;
+    /// Connects an account to a broker, in dry-run (owner).
+    fn connect_venue(
+        &self,
+        v: &Viewer,
+        account: i64,
+        c: NewVenueConnection,
+    ) -> Answer<'_, VenueConnectionView>;
+    /// Removes it (owner or admin).
+    fn disconnect_venue(&self, v: &Viewer, account: i64) -> Answer<'_, ()>;
+    /// Admin only: live, or back to dry-run.
+    fn set_venue_mode(
+        &self,
+        v: &Viewer,
+        account: i64,
+        m: VenueModeRequest,
+    ) -> Answer<'_, VenueConnectionView>;
 }
 
 /// The handle server functions find in Leptos context.

@@ -39,6 +39,24 @@ test("a paper account opens on the followed replay, steps live, halts and resume
   await page.click("#pa-resume");
   await expect(page.locator("#pa-state")).toHaveText("active");
 
+  // A broker: the mock venue refuses a wrong secret, takes the right one in
+  // dry-run, shows only the key's first characters; an admin switches it live.
+  await page.fill("#pa-broker-url", "http://127.0.0.1:3101");
+  await page.fill("#pa-broker-key", "mock-api-key");
+  await page.fill("#pa-broker-secret", "not-the-secret");
+  await page.click("#pa-broker-connect");
+  await expect(page.locator("#pa-broker-error")).toContainText("-1022");
+  await page.fill("#pa-broker-secret", "mock-api-secret");
+  await page.click("#pa-broker-connect");
+  await expect(page.locator("#pa-broker-state")).toHaveAttribute("data-mode", "dry_run", { timeout: 15_000 });
+  await expect(page.locator("#pa-broker-state")).toContainText("mock…");
+  await expect(page.locator("#pa-broker")).not.toContainText("mock-api-secret");
+  await page.click("#pa-broker-switch");
+  await expect(page.locator("#pa-broker-state")).toHaveAttribute("data-mode", "live");
+  await expect(page.locator("#pa-broker-state")).toContainText(`by ${ADMIN.user}`);
+  await page.click("#pa-broker-switch");
+  await expect(page.locator("#pa-broker-state")).toHaveAttribute("data-mode", "dry_run");
+
   // The global kill switch from Admin → System halts the account too.
   await page.goto("/admin/system");
   await hydrated(page);

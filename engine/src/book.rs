@@ -206,6 +206,11 @@ impl Book {
     }
 
     /// Cash: capital plus everything realised (P&L, fees, funding).
+    /// The length of its bars.
+    pub fn bar_ms(&self) -> TimeMs {
+        self.bar_ms
+    }
+
     pub fn cash(&self) -> f64 {
         self.cash
     }

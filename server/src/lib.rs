@@ -28,10 +28,12 @@ pub mod live;
 pub mod paper;
 pub mod registry;
 pub mod research;
+pub mod secrets;
 pub mod seed;
 pub mod signals;
 pub mod simulate;
 pub mod training;
+pub mod venue;
 
 // Storage, settings and small shared pieces.
 pub mod config;

@@ -183,7 +183,7 @@ pub async fn open(
     let mut tx = pool.begin().await?;
     if let Some((row, mut acct)) = db::lock(&mut tx, row.id, true).await? {
         acct.set_prefix(&format!("p{}", row.id));
-        save(&mut tx, &row, &acct, &[]).await?;
+        save(&mut tx, &row, &acct, &[], row.applied_until).await?;
     }
     tx.commit().await?;
     db::get(pool, row.id).await?.context("account vanished")
@@ -215,13 +215,14 @@ pub async fn advance(pool: &PgPool, gates: &SignalGates, id: i64) -> anyhow::Res
         let mut events = obey_kill_switch(&mut acct, halt.as_ref(), at, false)?;
         let Some(t) = ready(pool, &row, tf_ms).await? else {
             if !events.is_empty() {
-                save(&mut tx, &row, &acct, &events).await?;
+                save(&mut tx, &row, &acct, &events, at).await?;
                 tx.commit().await?;
                 steps += 1;
             }
             return Ok(steps);
         };
         let sources = step(pool, gates, &row, &mut acct, t, tf_ms, &mut events).await?;
+        crate::venue::follow(&mut tx, id, &acct, &events, t + tf_ms).await?;
         db::write_step(&mut tx, id, &acct, &events, t, &sources).await?;
         tx.commit().await?;
         steps += 1;
@@ -385,7 +386,7 @@ async fn apply_now(pool: &PgPool, id: i64) -> anyhow::Result<()> {
     let halt = db::active_halt(pool).await?;
     let events = obey_kill_switch(&mut acct, halt.as_ref(), at, true)?;
     if !events.is_empty() {
-        save(&mut tx, &row, &acct, &events).await?;
+        save(&mut tx, &row, &acct, &events, at).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -429,13 +430,18 @@ fn obey_kill_switch(
     })
 }
 
-/// Writes a step that applied no bar (opening, a halt, a resume).
+/// Writes a step that applied no bar (opening, a halt, a resume) at `at`;
+/// a venue connection follows it.
 async fn save(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     row: &AccountRow,
     acct: &PaperAccount,
     events: &[AccountEvent],
+    at: TimeMs,
 ) -> anyhow::Result<()> {
+    if !events.is_empty() {
+        crate::venue::follow(tx, row.id, acct, events, at).await?;
+    }
     db::write_step(tx, row.id, acct, events, row.applied_until, &HashMap::new()).await?;
     Ok(())
 }
@@ -471,7 +477,7 @@ pub async fn halt_account(
             acct.resume(at)
         }
     };
-    save(&mut tx, &row, &acct, &events).await?;
+    save(&mut tx, &row, &acct, &events, at).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -592,6 +598,8 @@ pub async fn take(pool: &PgPool, user_id: i64, candidate_id: i64) -> anyhow::Res
                 });
                 let sources =
                     HashMap::from([(c.symbol.clone(), format!("taken: {}", c.new.model_label))]);
+                let at = acct.marked().map_or(row.applied_until, |m| m.0);
+                crate::venue::follow(&mut tx, row.id, &acct, &events, at).await?;
                 db::write_step(&mut tx, row.id, &acct, &events, row.applied_until, &sources)
                     .await?;
                 tx.commit().await?;

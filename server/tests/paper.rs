@@ -450,39 +450,6 @@ async fn kill_9_mid_run_then_restart_reconciles_to_the_uninterrupted_state() {
     assert_eq!(ba, bb, "the same money, exactly");
 }
 
-/// A stored, followed futures series with `bars` of real BTC 15m bars.
-async fn followed_series(pool: &PgPool, candles: &[engine::Candle], tf: Timeframe) -> i32 {
-    let key = SeriesKey {
-        exchange: "binance".into(),
-        market: Market::Futures,
-        symbol: common::sym("BTC/USDT"),
-        timeframe: tf,
-    };
-    let mut tx = pool.begin().await.unwrap();
-    let id = db::candles::ensure_series(&mut tx, &key).await.unwrap();
-    db::candles::insert_candles(&mut tx, id, candles)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    db::follow::upsert_state(
-        pool,
-        &db::follow::StateUpdate {
-            series_id: id,
-            universe: "default",
-            role: "base",
-            state: "live",
-            stale: None,
-            clock_now: candles.last().unwrap().open_time + tf.duration_ms(),
-            clock_speed: 1.0,
-            demo: false,
-            wall: chrono::Utc::now(),
-        },
-    )
-    .await
-    .unwrap();
-    id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch() {
     use common::api::{Api, spawn_app};
@@ -493,7 +460,7 @@ async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch(
     let all = common::btc_1d();
     let candles = &all[..];
     let start = 200;
-    let series = followed_series(&pool, &candles[..=start], Timeframe::D1).await;
+    let series = common::followed_series(&pool, &candles[..=start], Timeframe::D1).await;
     server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
         .await
         .unwrap();

@@ -52,6 +52,15 @@ pub struct VenueTrade {
     pub time: TimeMs,
 }
 
+/// A funding settlement the venue booked on a position (Binance income
+/// `FUNDING_FEE`): `amount` added to the wallet (a payment is negative).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FundingPayment {
+    pub symbol: String,
+    pub time: TimeMs,
+    pub amount: Decimal,
+}
+
 /// An open position: `qty` signed (short < 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VenuePosition {
@@ -186,6 +195,12 @@ pub trait ExecutionClient: Send + Sync {
         symbol: &str,
         since: TimeMs,
     ) -> impl Future<Output = Result<Vec<VenueTrade>, ExecError>> + Send;
+
+    /// Funding settled on the account's positions at or after `since`, oldest first.
+    fn funding_since(
+        &self,
+        since: TimeMs,
+    ) -> impl Future<Output = Result<Vec<FundingPayment>, ExecError>> + Send;
 
     /// Balance, positions and open orders now.
     fn snapshot(&self) -> impl Future<Output = Result<AccountSnapshot, ExecError>> + Send;

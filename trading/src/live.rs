@@ -21,10 +21,10 @@
 //! `trades_since` may both deliver a fill.
 
 use crate::execution::{
-    self, AccountSnapshot, Ack, ExecError, ExecutionClient, Reconciliation, VenueEvent, VenueOrder,
-    VenueTrade,
+    self, AccountSnapshot, Ack, ExecError, ExecutionClient, FundingPayment, Reconciliation,
+    VenueEvent, VenueOrder, VenueTrade,
 };
-use crate::ledger::{Entry, EntryKind, Totals};
+use crate::ledger::{Entry, EntryKind, Totals, to_f64};
 use crate::matcher::{AccountEvent, PaperAccount, PaperError, price, side_of, tp_parts};
 use crate::order::{Order, OrderError, OrderEvent, OrderFilled, OrderKind, OrderRequest, Purpose};
 use engine::TimeMs;
@@ -138,6 +138,7 @@ struct Legs {
 pub struct LiveAccount {
     symbols: Vec<String>,
     tp_split: [f64; 3],
+    bar_ms: TimeMs,
     capital: Decimal,
     legs: Vec<Legs>,
     orders: BTreeMap<String, Order>,
@@ -150,6 +151,11 @@ pub struct LiveAccount {
     notes: Vec<Note>,
     /// Latest fill time seen per symbol (`trades_since` starts there).
     seen: Vec<TimeMs>,
+    /// Funding settlements applied, by (symbol, time): the stream and
+    /// `funding_since` may both deliver one.
+    funded: std::collections::BTreeSet<(String, TimeMs)>,
+    /// The first step it followed: what the venue booked before is not its.
+    since: Option<TimeMs>,
 }
 
 impl LiveAccount {
@@ -160,6 +166,7 @@ impl LiveAccount {
         LiveAccount {
             symbols: shadow.symbols().to_vec(),
             tp_split: shadow.cfg.plan.tp_split,
+            bar_ms: shadow.book().bar_ms(),
             capital: price(shadow.cfg.initial_capital).unwrap_or_default(),
             legs: vec![Legs::default(); n],
             orders: BTreeMap::new(),
@@ -170,6 +177,8 @@ impl LiveAccount {
             ledger: Vec::new(),
             notes: Vec::new(),
             seen: vec![0; n],
+            funded: Default::default(),
+            since: None,
         }
     }
 
@@ -274,6 +283,7 @@ impl LiveAccount {
         events: &[AccountEvent],
         time: TimeMs,
     ) -> Result<Vec<Command>, PaperError> {
+        self.since.get_or_insert(time);
         let mut out = Vec::new();
         let mut entries = Vec::new();
         for e in events {
@@ -282,6 +292,10 @@ impl LiveAccount {
                     if let Some(sym) = self.sym(&t.symbol) {
                         self.legs[sym].exit_reason = Some(t.exit_reason);
                         self.predicted.push((**t).clone());
+                        let venue = self.trades.iter().find(|l| l.entry_time == t.entry_time);
+                        if let Some(l) = venue.cloned() {
+                            self.journal_parting(&l, t);
+                        }
                     }
                 }
                 AccountEvent::Decision {
@@ -627,6 +641,33 @@ impl LiveAccount {
         }
     }
 
+    /// Funding the venue settled (applied once per symbol and time).
+    pub fn on_funding(&mut self, payments: &[FundingPayment]) {
+        for f in payments {
+            let before = self.since.is_none_or(|s| f.time < s);
+            if f.amount.is_zero() || before || self.sym(&f.symbol).is_none() {
+                continue;
+            }
+            if !self.funded.insert((f.symbol.clone(), f.time)) {
+                continue;
+            }
+            self.ledger.push(Entry {
+                time: f.time,
+                kind: EntryKind::Funding,
+                symbol: f.symbol.clone(),
+                amount: f.amount,
+                order_id: None,
+                trade_id: None,
+            });
+        }
+    }
+
+    /// Where `funding_since` should start.
+    pub fn funded_until(&self) -> TimeMs {
+        let last = self.funded.iter().map(|f| f.1).max().unwrap_or(0);
+        last.max(self.since.unwrap_or(TimeMs::MAX))
+    }
+
     /// Fills looked up with `trades_since` (those already applied are skipped).
     pub fn on_trades(&mut self, trades: &[VenueTrade]) -> Result<Vec<Command>, PaperError> {
         let mut out = Vec::new();
@@ -684,16 +725,12 @@ impl LiveAccount {
                 ..
             } = event
                 && reason == "FUNDING_FEE"
-                && !change.is_zero()
             {
-                self.ledger.push(Entry {
-                    time: *time,
-                    kind: EntryKind::Funding,
+                self.on_funding(&[FundingPayment {
                     symbol: symbol.clone(),
+                    time: *time,
                     amount: *change,
-                    order_id: None,
-                    trade_id: None,
-                });
+                }]);
             }
             return Ok(Vec::new());
         };
@@ -784,12 +821,27 @@ impl LiveAccount {
         let mut out = self.cancel_legs(sym);
         let legs = std::mem::take(&mut self.legs[sym]);
         if let Some(t) = legs.trade {
+            let predicted = self.predicted.iter().find(|p| p.entry_time == t.entry_time);
+            if let Some(p) = predicted.cloned() {
+                self.journal_parting(&t, &p);
+            }
             self.trades.push(t);
         }
         if let Some((plan, req)) = legs.next {
             out.push(self.enter(sym, *time, plan, req)?);
         }
         Ok(out)
+    }
+
+    /// Notes where a venue trade parts from the predicted one (at its last exit).
+    fn journal_parting(&mut self, l: &LiveTrade, p: &Trade) {
+        if let Some(what) = parted(l, p, self.bar_ms) {
+            self.notes.push(Note::Divergence {
+                time: l.exits.last().map_or(l.entry_time, |e| e.time),
+                symbol: l.symbol.clone(),
+                what: format!("the venue's trade parts from the prediction: {what}"),
+            });
+        }
     }
 
     /// The entry filled: TP1–TP3 and the stop go to the venue.
@@ -927,6 +979,17 @@ pub async fn catch_up<C: ExecutionClient>(
     client: &C,
     time: TimeMs,
 ) -> Result<(), PaperError> {
+    if account.since.is_some() {
+        match client.funding_since(account.funded_until()).await {
+            Ok(f) => account.on_funding(&f),
+            Err(e) => {
+                return Err(PaperError::Refused(format!(
+                    "{}: funding: {e}",
+                    client.venue()
+                )));
+            }
+        }
+    }
     loop {
         let mut cmds = Vec::new();
         for symbol in account.active_symbols() {
@@ -946,4 +1009,59 @@ pub async fn catch_up<C: ExecutionClient>(
         }
         execute(account, client, time, cmds).await?;
     }
+}
+
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-8 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// How a venue trade differs from the predicted one, or `None` when it is
+/// the same: entry time and price, and each exit's bar, price, quantity and
+/// reason (venue fills carry their time within the bar, the backtest's the
+/// bar's).
+pub fn parted(l: &LiveTrade, p: &Trade, bar_ms: TimeMs) -> Option<String> {
+    let bar = |t: TimeMs| t.div_euclid(bar_ms.max(1));
+    if l.symbol != p.symbol || l.side != p.side {
+        return Some(format!(
+            "{} {:?} vs {} {:?}",
+            l.symbol, l.side, p.symbol, p.side
+        ));
+    }
+    if l.entry_time != p.entry_time || !near(to_f64(l.entry_price), p.entry_price) {
+        return Some(format!(
+            "entry {} at {} vs {} at {}",
+            l.entry_time, l.entry_price, p.entry_time, p.entry_price
+        ));
+    }
+    if l.exits.len() != p.exits.len() {
+        let reasons =
+            |r: Vec<ExitReason>| r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+        return Some(format!(
+            "{} exits ({}) vs {} ({})",
+            l.exits.len(),
+            reasons(l.exits.iter().map(|e| e.reason).collect()),
+            p.exits.len(),
+            reasons(p.exits.iter().map(|e| e.reason).collect())
+        ));
+    }
+    for (a, b) in l.exits.iter().zip(&p.exits) {
+        if bar(a.time) != bar(b.time)
+            || !near(to_f64(a.price), b.price)
+            || !near(to_f64(a.qty), b.qty)
+            || a.reason != b.reason
+        {
+            return Some(format!(
+                "{} at {} x{} ({}) vs {} at {} x{} ({})",
+                a.reason.as_str(),
+                a.price,
+                a.qty,
+                a.time,
+                b.reason.as_str(),
+                b.price,
+                b.qty,
+                b.time
+            ));
+        }
+    }
+    None
 }

@@ -5,8 +5,8 @@
 
 use crate::clock::Clock;
 use crate::execution::{
-    AccountSnapshot, Ack, EventStream, ExecError, ExecutionClient, VenueEvent, VenueOrder,
-    VenueTrade,
+    AccountSnapshot, Ack, EventStream, ExecError, ExecutionClient, FundingPayment, VenueEvent,
+    VenueOrder, VenueTrade,
 };
 use crate::order::OrderRequest;
 use crate::sim::SimVenue;
@@ -155,6 +155,10 @@ impl ExecutionClient for PaperVenue {
         since: TimeMs,
     ) -> Result<Vec<VenueTrade>, ExecError> {
         Ok(self.with(|v| v.trades_since(symbol, since)))
+    }
+
+    async fn funding_since(&self, since: TimeMs) -> Result<Vec<FundingPayment>, ExecError> {
+        Ok(self.with(|v| v.funding_since(since)))
     }
 
     async fn snapshot(&self) -> Result<AccountSnapshot, ExecError> {

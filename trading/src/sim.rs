@@ -9,8 +9,10 @@
 //! - a closed bar is traded as the worst-case path for the position held:
 //!   open → adverse extreme → favourable extreme → close; a stop fires at
 //!   the first point past its trigger (at the open when it gapped), with
-//!   slippage and taker fee; a resting limit fills at its own price when
-//!   a point reaches it (touch fills, maker fee, no slippage);
+//!   slippage and taker fee; a resting limit fills at its own price at the
+//!   favourable extreme when that reaches it — even when the bar opened
+//!   beyond it, the adverse extreme comes first (touch fills, maker fee,
+//!   no slippage);
 //! - reduce-only orders never grow or flip a position, are cut to what is
 //!   left, and expire when the position closes; a reduce-only limit is
 //!   post-only (Binance `GTX`): one that would take at once expires;
@@ -21,7 +23,8 @@
 //! Funding settles on the open position at the rate given (`FUNDING_FEE`).
 
 use crate::execution::{
-    AccountSnapshot, Ack, ExecError, VenueEvent, VenueOrder, VenuePosition, VenueTrade, order_event,
+    AccountSnapshot, Ack, ExecError, FundingPayment, VenueEvent, VenueOrder, VenuePosition,
+    VenueTrade, order_event,
 };
 use crate::ledger::{money, to_f64};
 use crate::order::{OrderEvent, OrderFilled, OrderKind, OrderRequest, OrderSide, OrderStatus};
@@ -60,6 +63,7 @@ pub struct SimVenue {
     /// Placement order of the open ones (they meet a bar first come, first served).
     queue: Vec<String>,
     trades: Vec<VenueTrade>,
+    funding: Vec<FundingPayment>,
     events: Vec<VenueEvent>,
     next_id: u64,
     next_trade: u64,
@@ -79,6 +83,7 @@ impl SimVenue {
             orders: BTreeMap::new(),
             queue: Vec::new(),
             trades: Vec::new(),
+            funding: Vec::new(),
             events: Vec::new(),
             next_id: 1,
             next_trade: 1,
@@ -281,6 +286,14 @@ impl SimVenue {
             .collect()
     }
 
+    pub fn funding_since(&self, since: TimeMs) -> Vec<FundingPayment> {
+        self.funding
+            .iter()
+            .filter(|f| f.time >= since)
+            .cloned()
+            .collect()
+    }
+
     pub fn snapshot(&self, time: TimeMs) -> AccountSnapshot {
         AccountSnapshot {
             time,
@@ -311,6 +324,11 @@ impl SimVenue {
         }
         let paid = (m.position * px(rate) * px(mark)).round_dp(8);
         self.balance -= paid;
+        self.funding.push(FundingPayment {
+            symbol: symbol.to_string(),
+            time,
+            amount: -paid,
+        });
         self.events.push(VenueEvent::Balance {
             time,
             symbol: Some(symbol.to_string()),
@@ -355,9 +373,11 @@ impl SimVenue {
                     OrderKind::Limit { price: limit } => {
                         let l = to_f64(limit);
                         let reached = if buy { price <= l } else { price >= l };
-                        // A resting limit is taken at its own price, even
-                        // when the bar opens beyond it.
-                        reached.then_some((l, Liquidity::Maker))
+                        // A resting limit is taken at its own price, and
+                        // only at the favourable extreme: on the worst-case
+                        // path the adverse one comes first, even when the
+                        // bar opens beyond the limit.
+                        (reached && i != 0).then_some((l, Liquidity::Maker))
                     }
                     OrderKind::StopMarket { trigger } | OrderKind::TakeProfitMarket { trigger } => {
                         let tr = to_f64(trigger);
@@ -365,7 +385,7 @@ impl SimVenue {
                         let reached = match (stop, buy) {
                             (true, true) | (false, false) => price >= tr,
                             (true, false) | (false, true) => price <= tr,
-                        };
+                        } && (stop || i != 0);
                         reached.then(|| {
                             let level = if i == 0 { price } else { tr };
                             (

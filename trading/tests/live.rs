@@ -48,6 +48,7 @@ fn a_live_account_on_the_paper_venue_makes_the_predicted_trades() {
         "{explained} of {} parted",
         acct.trades().len()
     );
+    assert!(seen.errors.is_empty(), "{:?}", seen.errors);
     assert_eq!(seen.reconnects.len(), 1);
     assert!(seen.reconnects[0].unknown_orders.is_empty());
     assert!(seen.reconnects[0].unknown_positions.is_empty());

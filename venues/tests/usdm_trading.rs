@@ -116,6 +116,8 @@ async fn a_signal_followed_on_binance_makes_the_paper_venues_trades() {
     let rates = funding_rates(&x);
     let (paper, _, paper_venue) = on_paper(&x, &c, &rates, from, to, None).await;
 
+    // Two lost answers: each a catch-up that waited, none failed for good.
+    assert!(seen.errors.is_empty(), "{:?}", seen.errors);
     // The same trades as the paper venue, to the last digit.
     assert!(acct.trades().len() >= 50, "{} trades", acct.trades().len());
     assert_eq!(acct.trades(), paper.trades());
@@ -191,9 +193,8 @@ async fn a_signal_followed_on_binance_makes_the_paper_venues_trades() {
 }
 
 /// The first entry the account sends, and what became of it.
-async fn first_entry(v: &Venue, client: &UsdmAccount, x: &Inputs) -> LiveAccount {
-    let (acct, _) = on_binance(v, client, x, 300, 420, |_| {}).await;
-    acct
+async fn first_entry(v: &Venue, client: &UsdmAccount, x: &Inputs) -> (LiveAccount, Seen) {
+    on_binance(v, client, x, 300, 420, |_| {}).await
 }
 
 #[tokio::test]
@@ -202,7 +203,13 @@ async fn a_wrong_secret_stale_time_or_thin_margin_ends_in_a_refused_order() {
     // A wrong secret: every entry refused for its signature; nothing at the venue.
     let v = venue(&x, cfg().initial_capital).await;
     let bad = account(&v, "not-the-secret");
-    let acct = first_entry(&v, &bad, &x).await;
+    let (acct, seen) = first_entry(&v, &bad, &x).await;
+    // Looking up fills fails the same way, and says so.
+    assert!(
+        !seen.errors.is_empty() && seen.errors.iter().all(|e| e.contains("-1022")),
+        "{:?}",
+        seen.errors
+    );
     let refused: Vec<&Note> = acct
         .notes()
         .iter()
@@ -226,7 +233,8 @@ async fn a_wrong_secret_stale_time_or_thin_margin_ends_in_a_refused_order() {
     // Too little margin: $1 behind a plan sized for $100.
     let v = venue(&x, 1.0).await;
     let client = account(&v, "mock-api-secret");
-    let acct = first_entry(&v, &client, &x).await;
+    let (acct, seen) = first_entry(&v, &client, &x).await;
+    assert!(seen.errors.is_empty(), "{:?}", seen.errors);
     let why: Vec<String> = acct
         .notes()
         .iter()

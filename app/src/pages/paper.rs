@@ -84,6 +84,75 @@ pub async fn halt_paper_account(
     )
 }
 
+/// The account's broker connection, if it has one.
+#[server]
+pub async fn load_venue(id: i64) -> Result<Option<crate::types::VenueConnectionView>, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(None)?;
+            match b.venue_connection(&v, id).await {
+                Ok(c) => Ok(Some(c)),
+                Err(e) if matches!(e.code, crate::types::ErrorCode::NotFound) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn connect_venue(
+    csrf: String,
+    id: i64,
+    base_url: String,
+    api_key: String,
+    api_secret: String,
+) -> Result<crate::types::VenueConnectionView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            let c = crate::types::NewVenueConnection {
+                venue: "binance-usdm".into(),
+                base_url: (!base_url.trim().is_empty()).then_some(base_url),
+                api_key,
+                api_secret,
+            };
+            b.connect_venue(&v, id, c).await
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn disconnect_venue(csrf: String, id: i64) -> Result<(), AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            b.disconnect_venue(&v, id).await
+        }
+        .await,
+    )
+}
+
+/// Admin: `live` "true" switches the connection live, anything else back to dry-run.
+#[server]
+pub async fn set_venue_mode(
+    csrf: String,
+    id: i64,
+    live: String,
+) -> Result<crate::types::VenueConnectionView, AppError> {
+    crate::backend::answer(
+        async move {
+            let (b, v) = crate::backend::caller(Some(&csrf))?;
+            let m = crate::types::VenueModeRequest {
+                live: live == "true",
+            };
+            b.set_venue_mode(&v, id, m).await
+        }
+        .await,
+    )
+}
+
 fn rate(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{:.1} %", v * 100.0))
 }
@@ -192,6 +261,105 @@ fn AccountDetail(id: i64) -> impl IntoView {
             </Transition>
             {move || halt.value().get().and_then(|r| r.err()).map(|e| view! {
                 <p class="error" id="pa-halt-error">{e.message}</p>
+            })}
+        </section>
+        <Broker id />
+    }
+}
+
+/// A broker connection: in dry-run every order the account places is
+/// validated by the venue and none placed; an admin switches it live.
+#[component]
+fn Broker(id: i64) -> impl IntoView {
+    let live = use_live();
+    let viewer = use_viewer();
+    let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
+    let admin = move || {
+        viewer
+            .get()
+            .and_then(|v| v.ok().flatten())
+            .is_some_and(|v| v.is_admin())
+    };
+    let connect = ServerAction::<ConnectVenue>::new();
+    let remove = ServerAction::<DisconnectVenue>::new();
+    let mode = ServerAction::<SetVenueMode>::new();
+    let changed = Memo::new(move |_| live.paper.get().filter(|(a, _)| *a == id));
+    let conn = Resource::new(
+        move || {
+            (
+                id,
+                changed.get(),
+                connect.version().get(),
+                remove.version().get(),
+                mode.version().get(),
+            )
+        },
+        |(id, ..)| load_venue(id),
+    );
+    view! {
+        <section class="panel" id="pa-broker">
+            <h2>"Broker"</h2>
+            <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
+                {move || conn.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
+                    Ok(None) => view! {
+                        <p class="summary">"Follow this account's orders at Binance USDⓈ-M. The keys are checked with the venue, stored encrypted and never shown again; the connection starts in dry-run (orders validated, none placed) until an admin switches it live."</p>
+                        <ActionForm action=connect attr:class="inline-form" attr:id="pa-broker-form">
+                            <input type="hidden" name="csrf" value=csrf() />
+                            <input type="hidden" name="id" value=id />
+                            <input name="base_url" id="pa-broker-url" placeholder="https://fapi.binance.com" />
+                            <input name="api_key" id="pa-broker-key" placeholder="API key" required autocomplete="off" />
+                            <input name="api_secret" id="pa-broker-secret" type="password" placeholder="API secret" required autocomplete="off" />
+                            <button type="submit" id="pa-broker-connect">"Connect"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    Ok(Some(c)) => {
+                        let is_live = c.mode == "live";
+                        view! {
+                            <p class="summary" id="pa-broker-state" data-mode=c.mode.clone()>
+                                {format!("{} at {} with key {} · {}", c.venue, c.base_url, c.key_hint,
+                                    if is_live { format!("LIVE since {} (by {})", c.live_at.clone().unwrap_or_default(), c.live_by.clone().unwrap_or_default()) } else { "dry-run: orders validated, none placed".into() })}
+                            </p>
+                            <div class="cards">
+                                <div class="card"><div class="card-label">"Validated"</div><div class="card-value" id="pa-broker-validated">{c.validated}</div></div>
+                                <div class="card"><div class="card-label">"Refused"</div><div class="card-value" id="pa-broker-refused">{c.refused}</div></div>
+                                <div class="card"><div class="card-label">"Venue trades"</div><div class="card-value">{c.trades}</div></div>
+                            </div>
+                            <Show when=admin>
+                                <ActionForm action=mode attr:class="inline-form" attr:id="pa-broker-mode">
+                                    <input type="hidden" name="csrf" value=csrf() />
+                                    <input type="hidden" name="id" value=id />
+                                    <input type="hidden" name="live" value=if is_live { "false" } else { "true" } />
+                                    <button type="submit" class=if is_live { "" } else { "danger" } id="pa-broker-switch">
+                                        {if is_live { "Back to dry-run" } else { "Switch live (real orders)" }}
+                                    </button>
+                                </ActionForm>
+                            </Show>
+                            <ActionForm action=remove attr:class="inline-form">
+                                <input type="hidden" name="csrf" value=csrf() />
+                                <input type="hidden" name="id" value=id />
+                                <button type="submit" id="pa-broker-remove">"Remove the connection"</button>
+                            </ActionForm>
+                            <table class="grid" id="pa-broker-journal">
+                                <thead><tr><th>"Time"</th><th>"What"</th><th>"Detail"</th></tr></thead>
+                                <tbody>
+                                    {c.journal.into_iter().rev().take(30).map(|j| {
+                                        let kind = j.kind.clone();
+                                        view! {
+                                            <tr data-kind=kind><td>{format_utc(j.time)}</td><td>{j.kind}</td><td class="small">{j.detail}</td></tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+            {move || connect.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p class="error" id="pa-broker-error">{e.message}</p>
+            })}
+            {move || mode.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p class="error">{e.message}</p>
             })}
         </section>
     }

@@ -214,3 +214,71 @@ pub struct TakeView {
     pub accepted: bool,
     pub reason: Option<String>,
 }
+
+/// Connect a paper account to a broker (Binance USDⓈ-M). The keys are
+/// checked with the venue, stored encrypted, and never shown again.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewVenueConnection {
+    /// binance-usdm
+    #[cfg_attr(feature = "ssr", schema(example = "binance-usdm"))]
+    pub venue: String,
+    /// The venue's REST base; default https://fapi.binance.com.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    pub api_key: String,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, write_only))]
+    pub api_secret: String,
+}
+
+impl std::fmt::Debug for NewVenueConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewVenueConnection")
+            .field("venue", &self.venue)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of a connection's journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VenueJournalLine {
+    /// ms since the epoch (the account's clock).
+    pub time: i64,
+    /// validated, refused, trade, divergence, reconciled, answer_lost, mode, error
+    pub kind: String,
+    /// What happened, as JSON text.
+    pub detail: String,
+}
+
+/// A paper account's broker connection: never its keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VenueConnectionView {
+    pub account: i64,
+    pub venue: String,
+    pub base_url: String,
+    /// The API key's first characters.
+    pub key_hint: String,
+    /// dry_run (orders validated, none placed) or live.
+    pub mode: String,
+    /// The admin who switched it live, and when.
+    pub live_by: Option<String>,
+    pub live_at: Option<String>,
+    pub created_at: String,
+    pub validated: i64,
+    pub refused: i64,
+    pub trades: i64,
+    /// The newest 100 lines, oldest first.
+    pub journal: Vec<VenueJournalLine>,
+}
+
+/// An admin's switch of a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VenueModeRequest {
+    /// true: place real orders; false: back to dry-run.
+    pub live: bool,
+}

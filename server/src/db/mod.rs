@@ -8,6 +8,7 @@ pub mod models;
 pub mod paper;
 pub mod signals;
 pub mod users;
+pub mod venue;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};

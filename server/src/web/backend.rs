@@ -1109,6 +1109,36 @@ impl Pages for PgBackend {
         let v = v.clone();
         Box::pin(async move { self.set_kill(&v, h).await })
     }
+
+    fn venue_connection(&self, v: &Viewer, account: i64) -> Answer<'_, VenueConnectionView> {
+        let v = v.clone();
+        Box::pin(async move { self.venue_view(&v, account).await })
+    }
+
+    fn connect_venue(
+        &self,
+        v: &Viewer,
+        account: i64,
+        c: NewVenueConnection,
+    ) -> Answer<'_, VenueConnectionView> {
+        let v = v.clone();
+        Box::pin(async move { self.connect(&v, account, c).await })
+    }
+
+    fn disconnect_venue(&self, v: &Viewer, account: i64) -> Answer<'_, ()> {
+        let v = v.clone();
+        Box::pin(async move { self.disconnect(&v, account).await })
+    }
+
+    fn set_venue_mode(
+        &self,
+        v: &Viewer,
+        account: i64,
+        m: VenueModeRequest,
+    ) -> Answer<'_, VenueConnectionView> {
+        let v = v.clone();
+        Box::pin(async move { self.venue_mode(&v, account, m).await })
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod api;
 pub mod backend;
 pub mod paper;
 pub mod session;
+pub mod venue;
 pub mod ws;
 
 use crate::config::Settings;

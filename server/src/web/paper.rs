@@ -124,7 +124,7 @@ pub fn ledger_view(l: db::LedgerRow) -> LedgerEntryView {
 
 impl PgBackend {
     /// The account if the viewer may see it.
-    async fn paper_row(&self, v: &Viewer, id: i64) -> Result<AccountRow, AppError> {
+    pub(super) async fn paper_row(&self, v: &Viewer, id: i64) -> Result<AccountRow, AppError> {
         let row = db::get(self.pool(), id)
             .await
             .map_err(db_err)?

@@ -111,3 +111,42 @@ pub fn import_btc(url: &str, name: &str, tf: &str) {
         ],
     ));
 }
+
+/// A stored, followed futures series with `bars` of real BTC 15m bars.
+pub async fn followed_series(
+    pool: &sqlx::PgPool,
+    candles: &[engine::Candle],
+    tf: engine::Timeframe,
+) -> i32 {
+    let key = engine::SeriesKey {
+        exchange: "binance".into(),
+        market: engine::Market::Futures,
+        symbol: sym("BTC/USDT"),
+        timeframe: tf,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let id = server::db::candles::ensure_series(&mut tx, &key)
+        .await
+        .unwrap();
+    server::db::candles::insert_candles(&mut tx, id, candles)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    server::db::follow::upsert_state(
+        pool,
+        &server::db::follow::StateUpdate {
+            series_id: id,
+            universe: "default",
+            role: "base",
+            state: "live",
+            stale: None,
+            clock_now: candles.last().unwrap().open_time + tf.duration_ms(),
+            clock_speed: 1.0,
+            demo: false,
+            wall: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    id
+}

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use trading::clock::ManualClock;
 use trading::execution::{EventStream, ExecutionClient, Reconciliation, VenueEvent};
 use trading::ledger::money;
-use trading::ledger::to_f64;
 use trading::live::{self, LiveAccount, LiveTrade, Note};
 use trading::matcher::PaperAccount;
 use trading::paper_venue::PaperVenue;
@@ -40,6 +39,8 @@ pub struct Seen {
     pub streamed: Vec<VenueEvent>,
     /// Reconnects after the stream ended, and what each reconciliation found.
     pub reconnects: Vec<Reconciliation>,
+    /// Catch-ups the venue did not answer (a runner journals them and goes on).
+    pub errors: Vec<String>,
 }
 
 /// Runs bars `from..to`. `at_close(i, close)` moves the venue to bar `i`'s
@@ -71,7 +72,9 @@ pub async fn follow<C: ExecutionClient>(
                 // A new stream, the fills missed, then the snapshot: what
                 // still differs is reported.
                 stream = client.events().await.unwrap();
-                live::catch_up(&mut acct, client, close).await.unwrap();
+                if let Err(e) = live::catch_up(&mut acct, client, close).await {
+                    seen.errors.push(e.to_string());
+                }
                 let snap = client.snapshot().await.unwrap();
                 let (r, cmds) = acct.reconcile(&snap);
                 seen.reconnects.push(r);
@@ -81,7 +84,9 @@ pub async fn follow<C: ExecutionClient>(
             let cmds = acct.on_event(&e).unwrap();
             live::execute(&mut acct, client, close, cmds).await.unwrap();
         }
-        live::catch_up(&mut acct, client, close).await.unwrap();
+        if let Err(e) = live::catch_up(&mut acct, client, close).await {
+            seen.errors.push(e.to_string());
+        }
         // The paper account's step, then the venue follows it.
         let mut events = shadow.on_bars(&[(0, bar, Some(rates))], BAR_MS).unwrap();
         events.extend(
@@ -91,7 +96,9 @@ pub async fn follow<C: ExecutionClient>(
         );
         let cmds = acct.on_step(&shadow, &events, close).unwrap();
         live::execute(&mut acct, client, close, cmds).await.unwrap();
-        live::catch_up(&mut acct, client, close).await.unwrap();
+        if let Err(e) = live::catch_up(&mut acct, client, close).await {
+            seen.errors.push(e.to_string());
+        }
     }
     (acct, seen)
 }
@@ -182,44 +189,7 @@ pub async fn on_paper(
     (acct, seen, venue)
 }
 
-fn near(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-8 * a.abs().max(b.abs()).max(1.0)
-}
-
-/// Why a venue trade is not the predicted one, or `None` when it is:
-/// entry time and price, quantity, and each exit's bar, price, quantity
-/// and reason.
+/// Why a venue trade is not the predicted one (`trading::live::parted`).
 pub fn differs(l: &LiveTrade, p: &Trade) -> Option<String> {
-    let bar = |t: TimeMs| t.div_euclid(BAR_MS);
-    if l.symbol != p.symbol || l.side != p.side {
-        return Some("symbol or side".into());
-    }
-    if l.entry_time != p.entry_time || !near(to_f64(l.entry_price), p.entry_price) {
-        return Some(format!(
-            "entry {} at {} vs {} at {}",
-            l.entry_time, l.entry_price, p.entry_time, p.entry_price
-        ));
-    }
-    if l.exits.len() != p.exits.len() {
-        return Some(format!(
-            "{} exits vs {} ({:?} vs {:?})",
-            l.exits.len(),
-            p.exits.len(),
-            l.exits.iter().map(|e| e.reason).collect::<Vec<_>>(),
-            p.exits.iter().map(|e| e.reason).collect::<Vec<_>>()
-        ));
-    }
-    for (a, b) in l.exits.iter().zip(&p.exits) {
-        if bar(a.time) != bar(b.time)
-            || !near(to_f64(a.price), b.price)
-            || !near(to_f64(a.qty), b.qty)
-            || a.reason != b.reason
-        {
-            return Some(format!(
-                "exit {:?} {} at {} x{} vs {:?} {} at {} x{}",
-                a.reason, a.time, a.price, a.qty, b.reason, b.time, b.price, b.qty
-            ));
-        }
-    }
-    None
+    live::parted(l, p, BAR_MS)
 }

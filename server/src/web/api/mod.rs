@@ -170,6 +170,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(paper::halt))
         .routes(routes!(paper::resume))
         .routes(routes!(paper::take))
+        .routes(routes!(
+            paper::venue,
+            paper::connect_venue,
+            paper::disconnect_venue
+        ))
+        .routes(routes!(paper::venue_mode))
         .routes(routes!(paper::halt_state, paper::halt_all))
         .routes(routes!(paper::resume_all))
         .split_for_parts()

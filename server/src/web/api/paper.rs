@@ -5,8 +5,9 @@ use super::{ApiError, ApiJson};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
-    AppError, ErrorCode, HaltRequest, LedgerEntryView, NewPaperAccount, PaperAccountDetail,
-    PaperAccountView, PaperTradeView, TakeRequest, TakeView, TradingHaltView, Viewer,
+    AppError, ErrorCode, HaltRequest, LedgerEntryView, NewPaperAccount, NewVenueConnection,
+    PaperAccountDetail, PaperAccountView, PaperTradeView, TakeRequest, TakeView, TradingHaltView,
+    VenueConnectionView, VenueModeRequest, Viewer,
 };
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -193,4 +194,59 @@ pub async fn take(
     ApiJson(r): ApiJson<TakeRequest>,
 ) -> Result<Json<Vec<TakeView>>, ApiError> {
     Ok(Json(st.backend.take_signal(&v, r).await?))
+}
+
+/// The account's broker connection: venue, key hint, mode, journal (never the keys).
+#[utoipa::path(get, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper",
+    params(("id" = i64, Path, description = "account id")),
+    responses((status = 200, body = VenueConnectionView), (status = 404, body = AppError), (status = 401, body = AppError)))]
+pub async fn venue(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<VenueConnectionView>, ApiError> {
+    Ok(Json(st.backend.venue_connection(&v, id).await?))
+}
+
+/// Connects the account to Binance USDⓈ-M (owner). The keys are checked with
+/// the venue, stored encrypted, and never returned; it starts in dry-run:
+/// every order is validated by the venue and none is placed.
+#[utoipa::path(post, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper", request_body = NewVenueConnection,
+    params(("id" = i64, Path, description = "account id")),
+    responses((status = 200, body = VenueConnectionView), (status = 404, body = AppError),
+        (status = 409, body = AppError, description = "already connected, or the venue refused the keys"),
+        (status = 422, body = AppError), (status = 503, body = AppError, description = "no TRADERAI_SECRET_KEY to store keys under")))]
+pub async fn connect_venue(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    Path(id): Path<i64>,
+    ApiJson(c): ApiJson<NewVenueConnection>,
+) -> Result<Json<VenueConnectionView>, ApiError> {
+    Ok(Json(st.backend.connect_venue(&v, id, c).await?))
+}
+
+/// Removes the connection and its stored keys.
+#[utoipa::path(delete, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper",
+    params(("id" = i64, Path, description = "account id")),
+    responses((status = 204), (status = 404, body = AppError)))]
+pub async fn disconnect_venue(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    st.backend.disconnect_venue(&v, id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Admin: the live switch. Live places real orders from the next step on; off returns to dry-run.
+#[utoipa::path(post, path = "/api/v1/paper/accounts/{id}/venue/mode", tag = "paper", request_body = VenueModeRequest,
+    params(("id" = i64, Path, description = "account id")),
+    responses((status = 200, body = VenueConnectionView), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn venue_mode(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    Path(id): Path<i64>,
+    ApiJson(m): ApiJson<VenueModeRequest>,
+) -> Result<Json<VenueConnectionView>, ApiError> {
+    Ok(Json(st.backend.set_venue_mode(&v, id, m).await?))
 }

@@ -447,6 +447,36 @@ impl MockExchange {
                 }),
             )
             .route(
+                "/fapi/v1/income",
+                get(|State(m): State<MockExchange>, h: HeaderMap, RawQuery(q): Q| async move {
+                    m.desk(&h, q, |_, d, p, _| {
+                        if p.get("incomeType").is_some_and(|t| t != "FUNDING_FEE") {
+                            return Json(Vec::<wire::Income>::new()).into_response();
+                        }
+                        let start: TimeMs = p.get("startTime").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let limit = p.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).min(1000);
+                        let list: Vec<wire::Income> = d
+                            .sim
+                            .funding_since(start)
+                            .iter()
+                            .take(limit)
+                            .enumerate()
+                            .map(|(k, f)| wire::Income {
+                                symbol: f.symbol.clone(),
+                                income_type: "FUNDING_FEE".into(),
+                                income: f.amount.to_string(),
+                                asset: "USDT".into(),
+                                info: "FUNDING_FEE".into(),
+                                time: f.time,
+                                tran_id: f.time * 1000 + k as i64,
+                                trade_id: String::new(),
+                            })
+                            .collect();
+                        Json(list).into_response()
+                    })
+                }),
+            )
+            .route(
                 "/fapi/v2/positionRisk",
                 get(|State(m): State<MockExchange>, h: HeaderMap, RawQuery(q): Q| async move {
                     m.desk(&h, q, |m, d, _, now| {

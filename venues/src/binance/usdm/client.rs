@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use trading::execution::{
-    AccountSnapshot, Ack, ExecError, ExecutionClient, VenueOrder, VenueTrade,
+    AccountSnapshot, Ack, ExecError, ExecutionClient, FundingPayment, VenueOrder, VenueTrade,
 };
 use trading::order::OrderRequest;
 
@@ -372,6 +372,30 @@ impl UsdmClient {
         }
     }
 
+    /// `GET /fapi/v1/income?incomeType=FUNDING_FEE` from `since` (pages of
+    /// 1000 on by time).
+    pub async fn funding_income(&self, since: i64) -> Result<Vec<wire::Income>, UsdmError> {
+        let mut out: Vec<wire::Income> = Vec::new();
+        let mut from = since;
+        loop {
+            let p = [
+                ("incomeType", "FUNDING_FEE".to_string()),
+                ("startTime", from.to_string()),
+                ("limit", "1000".to_string()),
+            ];
+            let page: Vec<wire::Income> = self.signed(Method::GET, "/fapi/v1/income", &p).await?;
+            let full = page.len() == 1000;
+            let last = page.last().map(|i| i.time);
+            // Pages overlap at their boundary time: keep each transfer once.
+            let seen: std::collections::HashSet<i64> = out.iter().map(|i| i.tran_id).collect();
+            out.extend(page.into_iter().filter(|i| !seen.contains(&i.tran_id)));
+            match (full, last) {
+                (true, Some(t)) => from = t,
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// `GET /fapi/v2/positionRisk`: every symbol's position (one-way mode).
     pub async fn position_risk(&self) -> Result<Vec<wire::PositionRisk>, UsdmError> {
         self.signed(Method::GET, "/fapi/v2/positionRisk", &[]).await
@@ -510,6 +534,14 @@ impl ExecutionClient for UsdmAccount {
             out.push(t.to_venue(symbol, &client));
         }
         Ok(out)
+    }
+
+    async fn funding_since(&self, since: i64) -> Result<Vec<FundingPayment>, ExecError> {
+        let raw = self.funding_income(since).await.map_err(|e| e.exec(""))?;
+        Ok(raw
+            .iter()
+            .map(|i| i.to_venue(&self.our_symbol(&i.symbol)))
+            .collect())
     }
 
     async fn snapshot(&self) -> Result<AccountSnapshot, ExecError> {

@@ -216,6 +216,30 @@ impl UserTrade {
     }
 }
 
+/// `GET /fapi/v1/income` (here: `incomeType=FUNDING_FEE`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Income {
+    pub symbol: String,
+    pub income_type: String,
+    pub income: String,
+    pub asset: String,
+    pub info: String,
+    pub time: i64,
+    pub tran_id: i64,
+    pub trade_id: String,
+}
+
+impl Income {
+    pub fn to_venue(&self, symbol: &str) -> trading::execution::FundingPayment {
+        trading::execution::FundingPayment {
+            symbol: symbol.to_string(),
+            time: self.time,
+            amount: dec(&self.income),
+        }
+    }
+}
+
 /// `GET /fapi/v2/positionRisk` (one-way mode: `positionSide` BOTH).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -206,9 +206,11 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
             assert_eq!(n, 1, "bar {i}: one step");
         }
     };
+    let t0 = std::time::Instant::now();
     for i in start + 1..switch {
         step(i).await;
     }
+    let dry = t0.elapsed().as_secs_f64() * 1000.0 / (switch - start - 1) as f64;
     let submitted: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM paper_order_events WHERE account_id = $1 AND name = 'OrderSubmitted'",
     )
@@ -232,6 +234,7 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
 
     // Live: run until a position is open near the end, then the kill switch flattens it.
     let mut i = switch;
+    let t1 = std::time::Instant::now();
     while i < candles.len() - 1 {
         step(i).await;
         i += 1;
@@ -245,6 +248,11 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
             break;
         }
     }
+    let live_ms = t1.elapsed().as_secs_f64() * 1000.0 / (i - switch) as f64;
+    eprintln!(
+        "a close (bar stored, candidate, step with its venue side) takes {dry:.1} ms in dry-run, {live_ms:.1} ms live ({} live closes)",
+        i - switch
+    );
     assert!(
         !mock.account().positions.is_empty(),
         "a venue position to flatten"

@@ -100,6 +100,7 @@ async fn a_signal_followed_on_binance_makes_the_paper_venues_trades() {
         reduce_only: false,
         purpose: Purpose::Entry,
     };
+    let started = std::time::Instant::now();
     let (acct, seen) = on_binance(&v, &client, &x, from, to, |i| {
         match i {
             // The next order's answer is lost: the venue placed it, the
@@ -113,6 +114,15 @@ async fn a_signal_followed_on_binance_makes_the_paper_venues_trades() {
         }
     })
     .await;
+    let took = started.elapsed();
+    let requests = v.mock.stats().requests;
+    eprintln!(
+        "{} closes through the client and the mock in {:.2} s ({:.2} ms a close, {:.1} signed requests a close)",
+        to - from,
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1000.0 / (to - from) as f64,
+        requests as f64 / (to - from) as f64
+    );
     let rates = funding_rates(&x);
     let (paper, _, paper_venue) = on_paper(&x, &c, &rates, from, to, None).await;
 

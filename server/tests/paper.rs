@@ -20,7 +20,6 @@ use engine::signals::TechnicalRule;
 use engine::{Market, SeriesKey, Timeframe};
 use server::config::HtfGate;
 use server::db;
-use server::db::signals::{NewCandidate, Source};
 use server::paper::{FollowMode, OpenRequest};
 use sqlx::PgPool;
 use std::process::{Command, Stdio};
@@ -247,28 +246,7 @@ async fn candidates(
     let preds = strategy::technical(&set, &TechnicalRule::default());
     for i in from..candles.len() {
         let atr = set.bars[i].technicals.map(|t| t.atr);
-        db::signals::insert(
-            pool,
-            &NewCandidate {
-                series_id: series,
-                bar_time: candles[i].open_time,
-                price: candles[i].close,
-                atr: atr.filter(|a| a.is_finite() && *a > 0.0),
-                source: Source::Technical,
-                model_id: None,
-                model_label: "technical rule".into(),
-                prediction: preds[i],
-                move_interval: None,
-                coverage_level: None,
-                prediction_set: None,
-                drivers: Vec::new(),
-                blocked: None,
-                regime: None,
-                htf: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
+        common::technical_candidate(pool, series, &candles[i], preds[i], atr).await;
     }
 }
 

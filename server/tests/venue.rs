@@ -26,47 +26,13 @@ use engine::signals::TechnicalRule;
 use reqwest::Method as M;
 use serde_json::json;
 use server::db;
-use server::db::signals::{NewCandidate, Source};
 use server::paper::{FollowMode, OpenRequest};
-use sqlx::PgPool;
 use std::sync::Arc;
 use trading::clock::ManualClock;
 use trading::live::{LiveAccount, Note};
 use venues::binance::mock::{MockConfig, MockExchange};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-/// Bar `i`'s candidate (the technical rule), as the scanner stores it.
-async fn candidate(
-    pool: &PgPool,
-    series: i32,
-    c: &engine::Candle,
-    p: Option<engine::signals::Prediction>,
-    atr: Option<f64>,
-) {
-    db::signals::insert(
-        pool,
-        &NewCandidate {
-            series_id: series,
-            bar_time: c.open_time,
-            price: c.close,
-            atr: atr.filter(|a| a.is_finite() && *a > 0.0),
-            source: Source::Technical,
-            model_id: None,
-            model_label: "technical rule".into(),
-            prediction: p,
-            move_interval: None,
-            coverage_level: None,
-            prediction_set: None,
-            drivers: Vec::new(),
-            blocked: None,
-            regime: None,
-            htf: Vec::new(),
-        },
-    )
-    .await
-    .unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admin_switch() {
@@ -194,7 +160,7 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            candidate(&pool, series, &c, p, atr).await;
+            common::technical_candidate(&pool, series, &c, p, atr).await;
             clock.set(c.open_time + M15);
             let gates = server::config::SignalGates {
                 htf: server::config::HtfGate::Off,
@@ -325,4 +291,17 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
     let (_, body) = ann.get(&path).await;
     assert_eq!(body["trades"], la.trades().len() as i64);
     assert!(!body.to_string().contains("mock-api-secret"));
+
+    // A live connection is not removed from under its positions.
+    let (s, body) = ann.call(M::DELETE, &path, None).await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(
+        admin
+            .call(M::POST, &mode, Some(json!({"live": false})))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(ann.call(M::DELETE, &path, None).await.0, 204);
+    assert_eq!(ann.get(&path).await.0, 404);
 }

@@ -335,11 +335,13 @@ fn Broker(id: i64) -> impl IntoView {
                                     </button>
                                 </ActionForm>
                             </Show>
-                            <ActionForm action=remove attr:class="inline-form">
-                                <input type="hidden" name="csrf" value=csrf() />
-                                <input type="hidden" name="id" value=id />
-                                <button type="submit" id="pa-broker-remove">"Remove the connection"</button>
-                            </ActionForm>
+                            {(!is_live).then(|| view! {
+                                <ActionForm action=remove attr:class="inline-form">
+                                    <input type="hidden" name="csrf" value=csrf() />
+                                    <input type="hidden" name="id" value=id />
+                                    <button type="submit" id="pa-broker-remove">"Remove the connection"</button>
+                                </ActionForm>
+                            })}
                             <table class="grid" id="pa-broker-journal">
                                 <thead><tr><th>"Time"</th><th>"What"</th><th>"Detail"</th></tr></thead>
                                 <tbody>
@@ -359,6 +361,9 @@ fn Broker(id: i64) -> impl IntoView {
                 <p class="error" id="pa-broker-error">{e.message}</p>
             })}
             {move || mode.value().get().and_then(|r| r.err()).map(|e| view! {
+                <p class="error">{e.message}</p>
+            })}
+            {move || remove.value().get().and_then(|r| r.err()).map(|e| view! {
                 <p class="error">{e.message}</p>
             })}
         </section>

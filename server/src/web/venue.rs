@@ -103,7 +103,14 @@ impl PgBackend {
     }
 
     pub(super) async fn disconnect(&self, v: &Viewer, account: i64) -> Result<(), AppError> {
-        self.row(v, account).await?;
+        let r = self.row(v, account).await?;
+        if r.mode == "live" {
+            // Its positions and orders at the venue would go unwatched.
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "the connection is live: an admin switches it back to dry-run first",
+            ));
+        }
         db::delete(self.pool(), account).await.map_err(db_err)?;
         tracing::warn!(account, by = %v.username, "venue connection removed");
         Ok(())

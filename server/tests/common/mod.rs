@@ -150,3 +150,35 @@ pub async fn followed_series(
     .unwrap();
     id
 }
+
+/// The technical rule's candidate for bar `c`, stored as the scanner stores it.
+pub async fn technical_candidate(
+    pool: &sqlx::PgPool,
+    series: i32,
+    c: &engine::Candle,
+    prediction: Option<engine::signals::Prediction>,
+    atr: Option<f64>,
+) {
+    server::db::signals::insert(
+        pool,
+        &server::db::signals::NewCandidate {
+            series_id: series,
+            bar_time: c.open_time,
+            price: c.close,
+            atr: atr.filter(|a| a.is_finite() && *a > 0.0),
+            source: server::db::signals::Source::Technical,
+            model_id: None,
+            model_label: "technical rule".into(),
+            prediction,
+            move_interval: None,
+            coverage_level: None,
+            prediction_set: None,
+            drivers: Vec::new(),
+            blocked: None,
+            regime: None,
+            htf: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+}

@@ -225,10 +225,10 @@ pub async fn connect_venue(
     Ok(Json(st.backend.connect_venue(&v, id, c).await?))
 }
 
-/// Removes the connection and its stored keys.
+/// Removes the connection and its stored keys (not while live).
 #[utoipa::path(delete, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 204), (status = 404, body = AppError)))]
+    responses((status = 204), (status = 404, body = AppError), (status = 409, body = AppError, description = "live: switch back to dry-run first")))]
 pub async fn disconnect_venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

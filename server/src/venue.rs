@@ -26,7 +26,7 @@ use engine::TimeMs;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use trading::live::{self, LiveAccount, Note};
 use trading::matcher::{AccountEvent, PaperAccount};
 use trading::order::OrderEvent;
@@ -123,11 +123,13 @@ fn client(row: &ConnectionRow) -> Result<UsdmClient, String> {
 }
 
 /// Connections reconciled by this process (each process reconnects once).
-static RECONCILED: Mutex<Option<HashSet<i64>>> = Mutex::new(None);
+static RECONCILED: LazyLock<Mutex<HashSet<i64>>> = LazyLock::new(Mutex::default);
 
 fn first_time(id: i64) -> bool {
-    let mut g = RECONCILED.lock().unwrap_or_else(|e| e.into_inner());
-    g.get_or_insert_with(HashSet::new).insert(id)
+    RECONCILED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id)
 }
 
 /// The venue side of one account step (`events` is what the step did, `acct`

@@ -430,7 +430,7 @@ async fn kill_9_mid_run_then_restart_reconciles_to_the_uninterrupted_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch() {
-    use common::api::{Api, spawn_app};
+    use common::api::Api;
     use reqwest::Method as M;
     use serde_json::{Value, json};
     let (pool, _) = fresh_db().await;
@@ -439,23 +439,8 @@ async fn paper_accounts_over_the_api_with_the_owners_and_the_global_kill_switch(
     let candles = &all[..];
     let start = 200;
     let series = common::followed_series(&pool, &candles[..=start], Timeframe::D1).await;
-    server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
-        .await
-        .unwrap();
-    let addr = spawn_app(pool.clone()).await;
-    let admin = Api::sign_in(addr, "root", "root-pass-1").await;
-    for name in ["ann", "bob"] {
-        let (s, _) = admin
-            .call(
-                M::POST,
-                "/api/v1/users",
-                Some(json!({"username": name, "password": "a-long-password", "role": "user"})),
-            )
-            .await;
-        assert_eq!(s, 200);
-    }
-    let ann = Api::sign_in(addr, "ann", "a-long-password").await;
-    let bob = Api::sign_in(addr, "bob", "a-long-password").await;
+    let (admin, users) = common::api::admin_and_users(&pool, &["ann", "bob"]).await;
+    let [ann, bob] = <[Api; 2]>::try_from(users).ok().unwrap();
 
     // Bad requests name their field and open nothing.
     for (body, field) in [

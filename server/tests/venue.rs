@@ -17,7 +17,7 @@ mod follow;
 #[allow(dead_code)]
 mod inputs;
 
-use common::api::{Api, spawn_app};
+use common::api::Api;
 use common::live::M15;
 use common::{btc_15m, fresh_db, sym};
 use engine::Timeframe;
@@ -64,20 +64,8 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
     let base = format!("http://{maddr}");
 
     let series = common::followed_series(&pool, &candles[..=start], Timeframe::M15).await;
-    server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
-        .await
-        .unwrap();
-    let addr = spawn_app(pool.clone()).await;
-    let admin = Api::sign_in(addr, "root", "root-pass-1").await;
-    for name in ["ann", "bob"] {
-        let body = json!({"username": name, "password": "a-long-password", "role": "user"});
-        assert_eq!(
-            admin.call(M::POST, "/api/v1/users", Some(body)).await.0,
-            200
-        );
-    }
-    let ann = Api::sign_in(addr, "ann", "a-long-password").await;
-    let bob = Api::sign_in(addr, "bob", "a-long-password").await;
+    let (admin, users) = common::api::admin_and_users(&pool, &["ann", "bob"]).await;
+    let [ann, bob] = <[Api; 2]>::try_from(users).ok().unwrap();
     let ann_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ann'")
         .fetch_one(&pool)
         .await

@@ -943,7 +943,7 @@ pub async fn execute<C: ExecutionClient>(
             }
             Command::Cancel { symbol, client_id } => match client.cancel(&symbol, &client_id).await
             {
-                Ok(o) => {
+                Ok(_) => {
                     account.apply(
                         &client_id,
                         time,
@@ -951,7 +951,6 @@ pub async fn execute<C: ExecutionClient>(
                             reason: "canceled by the account".into(),
                         },
                     )?;
-                    let _ = o;
                     Vec::new()
                 }
                 // Gone already (filled, expired with its position): its event says how.

@@ -81,3 +81,21 @@ impl Api {
         self.call(M::GET, path, None).await
     }
 }
+
+/// An app over `pool` with its first admin (`root`) and the users `names`
+/// (role user, one password), each signed in: (admin, users in order).
+pub async fn admin_and_users(pool: &sqlx::PgPool, names: &[&str]) -> (Api, Vec<Api>) {
+    server::auth::ensure_first_admin(pool, Some("root"), Some("root-pass-1"))
+        .await
+        .unwrap();
+    let addr = spawn_app(pool.clone()).await;
+    let admin = Api::sign_in(addr, "root", "root-pass-1").await;
+    let mut users = Vec::new();
+    for name in names {
+        let body = json!({"username": name, "password": "a-long-password", "role": "user"});
+        let (s, _) = admin.call(M::POST, "/api/v1/users", Some(body)).await;
+        assert_eq!(s, 200);
+        users.push(Api::sign_in(addr, name, "a-long-password").await);
+    }
+    (admin, users)
+}

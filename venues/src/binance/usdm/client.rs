@@ -293,8 +293,9 @@ impl UsdmClient {
     /// Signs `o` and has the venue validate it without placing it
     /// (`POST /fapi/v1/order/test`): a live account's dry run.
     pub async fn test_order(&self, o: &OrderRequest) -> Result<(), UsdmError> {
-        let mut p = order::params(o);
-        p[0].1 = self.venue_symbol(&o.symbol);
+        // Remembered for the way back (trades and positions name the venue's symbol).
+        self.venue_symbol(&o.symbol);
+        let p = order::params(o);
         self.signed::<serde_json::Value>(Method::POST, "/fapi/v1/order/test", &p)
             .await
             .map(|_| ())
@@ -302,8 +303,9 @@ impl UsdmClient {
 
     /// `POST /fapi/v1/order`.
     pub async fn place(&self, o: &OrderRequest) -> Result<wire::Order, UsdmError> {
-        let mut p = order::params(o);
-        p[0].1 = self.venue_symbol(&o.symbol);
+        // Remembered for the way back (trades and positions name the venue's symbol).
+        self.venue_symbol(&o.symbol);
+        let p = order::params(o);
         let r: wire::Order = self.signed(Method::POST, "/fapi/v1/order", &p).await?;
         self.learn(&r);
         Ok(r)

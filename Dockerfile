@@ -28,7 +28,7 @@ WORKDIR /app
 COPY --from=build /traderai /usr/local/bin/traderai
 COPY --from=build /src/target/site /app/site
 COPY data /app/data
-RUN mkdir -p /app/var/models && chown -R traderai /app/var
+RUN mkdir -p /app/var/models /app/var/logs /app/var/backups && chown -R traderai /app/var
 USER traderai
 ENV LEPTOS_SITE_ROOT=/app/site LEPTOS_SITE_ADDR=0.0.0.0:3000 TRADERAI_SEED_DIR=/app/data RUST_LOG=info \
     TRADERAI_MODEL_DIR=/app/var/models
@@ -38,6 +38,7 @@ VOLUME /app/var
 # password is generated and printed once); behind HTTPS mount a config with
 # [web] secure_cookies = true.
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=3s CMD ["sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/3000"]
+# The binary asks its own /health/ready (no shell, no curl in the image).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["traderai", "health", "--url", "http://127.0.0.1:3000/health/ready"]
 ENTRYPOINT ["traderai"]
 CMD ["serve"]

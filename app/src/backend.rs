@@ -93,6 +93,18 @@ pub trait Backend: Send + Sync + 'static {
         account: i64,
         m: VenueModeRequest,
     ) -> Answer<'_, VenueConnectionView>;
+
+    /// The viewer's notification channels and preferences.
+    fn notify_settings(&self, v: &Viewer) -> Answer<'_, NotifySettingsView>;
+    fn save_notify_prefs(&self, v: &Viewer, p: NotifyPrefsView) -> Answer<'_, NotifySettingsView>;
+    fn add_channel(&self, v: &Viewer, c: NewChannel) -> Answer<'_, ChannelView>;
+    fn remove_channel(&self, v: &Viewer, id: i64) -> Answer<'_, ()>;
+    /// Queues a test message to one of the viewer's channels.
+    fn test_channel(&self, v: &Viewer, id: i64) -> Answer<'_, TestQueued>;
+    /// A one-time code to link a Telegram chat.
+    fn telegram_code(&self, v: &Viewer) -> Answer<'_, TelegramCode>;
+    /// Admin only: failed and retrying deliveries, newest first.
+    fn delivery_troubles(&self, v: &Viewer) -> Answer<'_, Vec<DeliveryView>>;
 }
 
 /// The handle server functions find in Leptos context.

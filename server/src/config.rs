@@ -40,6 +40,8 @@ pub struct Settings {
     pub follow: crate::follow::FollowSettings,
     /// Gates every signal passes besides profit and confidence.
     pub signals: SignalGates,
+    /// Notification channels the installation offers, and delivery retries.
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// Higher-timeframe confirmation: how many of the confirmation timeframes'
@@ -84,6 +86,9 @@ pub struct WebSettings {
     pub session_idle_days: i64,
     /// Sign-in attempts allowed per minute for one client address and user name.
     pub login_attempts_per_minute: u32,
+    /// `GET /metrics` requires `Authorization: Bearer <token>` when set
+    /// (TRADERAI_METRICS_TOKEN overrides it); empty: open, for a private network.
+    pub metrics_token: String,
 }
 
 impl Default for WebSettings {
@@ -92,6 +97,7 @@ impl Default for WebSettings {
             secure_cookies: false,
             session_idle_days: 7,
             login_attempts_per_minute: 10,
+            metrics_token: String::new(),
         }
     }
 }
@@ -133,6 +139,7 @@ impl Default for Settings {
             web: WebSettings::default(),
             follow: crate::follow::FollowSettings::default(),
             signals: SignalGates::default(),
+            notify: crate::notify::NotifySettings::default(),
         }
     }
 }

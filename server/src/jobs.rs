@@ -91,6 +91,7 @@ pub async fn run_claimed(
     owner: &str,
     on_progress: &(dyn Fn(u64, i64) + Send + Sync),
 ) -> anyhow::Result<JobStatus> {
+    let started = std::time::Instant::now();
     let outcome = match job.kind.as_str() {
         backfill::KIND => run_backfill(pool, settings, job, owner, on_progress).await,
         training::KIND => training::run_job(pool, job, owner).await,
@@ -113,6 +114,8 @@ pub async fn run_claimed(
         error.as_deref(),
     )
     .await?;
+    metrics::histogram!("traderai_job_duration_seconds", "kind" => job.kind.clone(), "status" => status.as_str())
+        .record(started.elapsed().as_secs_f64());
     if let Some(e) = &error {
         tracing::error!(job = job.id, error = %e, "job failed");
     } else {

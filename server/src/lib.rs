@@ -25,6 +25,8 @@ pub mod follow;
 pub mod import;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
+pub mod notify;
 pub mod paper;
 pub mod registry;
 pub mod research;

@@ -45,6 +45,8 @@ pub async fn start(
             stop.clone(),
         )),
     ];
+    // The notifier: fans out and delivers what the tasks above record.
+    tasks.extend(crate::notify::start(pool, settings, stop));
     let (follow, source) = match choose(pool, settings, demo_data).await {
         Ok(v) => v,
         Err(e) => {

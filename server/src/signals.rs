@@ -386,7 +386,31 @@ impl Scanner {
                     });
                 }
             }
-            if db::insert(&self.pool, &candidate).await? {
+            // The signal's notification is written with it (fanned out to
+            // readers whose gates it passes; a blocked close tells no one).
+            let mut tx = self.pool.begin().await?;
+            let id = db::insert(&mut tx, &candidate).await?;
+            if let Some(id) = id
+                && candidate.blocked.is_none()
+                && candidate.prediction.is_some()
+            {
+                crate::notify::emit(&mut tx, &crate::notify::compose::signal_event(id)).await?;
+            }
+            tx.commit().await?;
+            let outcome = match (&candidate.blocked, &candidate.prediction) {
+                (Some((kind, _)), _) => kind.clone(),
+                (None, None) => "no_setup".into(),
+                (None, Some(_)) => "candidate".into(),
+            };
+            metrics::counter!("traderai_candidates_total", "source" => candidate.source.as_str(), "outcome" => outcome)
+                .increment(u64::from(id.is_some()));
+            if id.is_some() {
+                // Bar close → candidate stored, on the series' own clock.
+                let late_ms = now - (candidate.bar_time + tf_ms);
+                if (0..86_400_000).contains(&late_ms) {
+                    metrics::histogram!("traderai_scan_latency_seconds")
+                        .record(late_ms as f64 / 1000.0);
+                }
                 sum.new += 1;
                 sum.newest_bar = sum.newest_bar.max(Some(candidate.bar_time));
             } else {
@@ -502,6 +526,37 @@ pub async fn scan_on_closes(
                 _ = stop.changed() => return,
             }
         }
+    }
+}
+
+/// `c` judged now for one reader, as the board shows it: the exchange's
+/// costs, a perpetual's funding for the holding time estimated from the
+/// current predicted rate (either sign costs: a plan must not count on
+/// being paid), and no plan from a series that went stale after it.
+pub fn judge_for(
+    settings: &crate::config::Settings,
+    c: &Candidate,
+    profile: RiskProfile,
+    capital: f64,
+    predicted: &HashMap<(String, String), crate::db::funding::Predicted>,
+    follow: Option<&crate::db::follow::FollowRow>,
+) -> Outcome {
+    let mut costs = settings.costs_for(&c.exchange);
+    if let Some(p) = predicted.get(&(c.exchange.clone(), c.symbol.clone()))
+        && p.interval_hours > 0.0
+    {
+        costs.funding_bps_per_hour = p.rate.abs() * 1e4 / p.interval_hours;
+    }
+    let outcome = judge(c, profile, capital, &costs, &settings.signals);
+    match (follow, outcome) {
+        (Some(f), Outcome::Plan(_)) if f.state == "stale" => Outcome::Rejected {
+            kind: "stale".into(),
+            message: format!(
+                "The series is stale ({}); no signal until it is live again",
+                f.detail.clone().unwrap_or_default()
+            ),
+        },
+        (_, o) => o,
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod data;
 pub mod login;
+pub mod notify;
 pub mod paper;
 pub mod settings;
 pub mod signals;

@@ -94,6 +94,7 @@ pub fn SettingsPage() -> impl IntoView {
                 Err(e) => view! { <p class="error" id="settings-error">{e.message}{e.field.map(|f| format!(" ({f})"))}</p> }.into_any(),
             })}
         </section>
+        <crate::pages::notify::Notifications />
         <Tokens />
     }
 }

@@ -48,6 +48,18 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Create the database if needed and apply migrations.
     Migrate,
+    /// Ask a running server whether it is ready (the container HEALTHCHECK):
+    /// exit 0 when `/health/ready` answers 200, 1 otherwise, saying why.
+    Health {
+        #[arg(
+            long,
+            env = "TRADERAI_HEALTH_URL",
+            default_value = "http://127.0.0.1:3000/health/ready"
+        )]
+        url: String,
+        #[arg(long, default_value_t = 3.0)]
+        timeout_s: f64,
+    },
     /// Import the bundled demo data set (data/manifest.toml). Idempotent.
     Seed {
         #[arg(long, env = "TRADERAI_DATA_DIR", default_value = "data")]
@@ -120,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         None => serve::serve(&cli, &settings, &serve::ServeArgs::parse_default()).await,
         Some(Command::Serve(a)) => serve::serve(&cli, &settings, a).await,
+        Some(Command::Health { url, timeout_s }) => health(url, *timeout_s).await,
         Some(Command::Migrate) => {
             connect(&cli).await?;
             if cli.json {
@@ -188,4 +201,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Kill(a)) => paper::kill_cmd(&cli, a).await,
         Some(Command::Resume) => paper::resume_cmd(&cli).await,
     }
+}
+
+/// `traderai health`: no database connection of its own, only the server's answer.
+async fn health(url: &str, timeout_s: f64) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs_f64(timeout_s.max(0.1)))
+        .build()?;
+    let r = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("{url}: HTTP {status}: {body}");
+    }
+    println!(
+        "{}",
+        body.get("status").and_then(|s| s.as_str()).unwrap_or("ok")
+    );
+    Ok(())
 }

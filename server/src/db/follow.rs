@@ -48,6 +48,7 @@ pub struct StateUpdate<'a> {
 }
 
 pub async fn upsert_state(pool: &PgPool, u: &StateUpdate<'_>) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO follow_state (series_id, universe, role, state, reason, detail, since, clock_now, clock_speed, demo, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -67,8 +68,34 @@ pub async fn upsert_state(pool: &PgPool, u: &StateUpdate<'_>) -> Result<(), DbEr
     .bind(u.clock_speed)
     .bind(u.demo)
     .bind(u.wall)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    // Admins hear of each stale spell of a base series once (its start is the key).
+    if let (Some((reason, detail, since)), "base") = (&u.stale, u.role) {
+        let label: Option<String> = sqlx::query_scalar(
+            "SELECT exchange || ' ' || market || ' ' || symbol || ' ' || timeframe FROM series WHERE id = $1",
+        )
+        .bind(u.series_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let d = crate::notify::compose::Draft::new(format!(
+            "Stale data: {}",
+            label.unwrap_or_else(|| format!("series {}", u.series_id))
+        ))
+        .field("Reason", reason)
+        .field("Since", crate::time::iso(*since))
+        .line(detail.clone())
+        .line("No signals or paper steps on it until it is live again.");
+        crate::notify::emit(
+            &mut tx,
+            &d.event(
+                crate::notify::EventKind::Stale,
+                format!("stale:{}:{since}", u.series_id),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

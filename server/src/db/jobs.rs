@@ -329,18 +329,34 @@ pub async fn finish(
     error: Option<&str>,
 ) -> Result<(), DbError> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    let finished: Option<(String, i32)> = sqlx::query_as(
         "UPDATE jobs SET status = $3, detail = COALESCE($4, detail), error = $5, finished_at = now(), updated_at = now(),
                 progress = CASE WHEN $3 = 'succeeded' THEN 1 ELSE progress END
-         WHERE id = $1 AND owner = $2",
+         WHERE id = $1 AND owner = $2 RETURNING kind, attempts",
     )
     .bind(id)
     .bind(owner)
     .bind(status.as_str())
     .bind(detail)
     .bind(error)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let (Some((kind, attempt)), JobStatus::Failed) = (&finished, status) {
+        let d = crate::notify::compose::Draft::new(format!("Job {id} ({kind}) failed"))
+            .field("Attempt", attempt)
+            .line(crate::notify::message::truncate(
+                error.unwrap_or("no error recorded"),
+                1500,
+            ));
+        crate::notify::emit(
+            &mut tx,
+            &d.event(
+                crate::notify::EventKind::JobFailed,
+                format!("job_failed:{id}:{attempt}"),
+            ),
+        )
+        .await?;
+    }
     notify(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())

@@ -402,5 +402,60 @@ async fn event(
     .execute(&mut *conn)
     .await?;
     tracing::info!(scope, timeframe, model = ?model_id, action, %detail, "model registry");
+    if let Some(e) = notification(scope, timeframe, model_id, action, detail) {
+        crate::notify::emit(conn, &e).await?;
+    }
     Ok(())
+}
+
+/// The admins' notification of a registry decision or a drift found
+/// (a clean drift check, a registration or a pruning tells no one).
+fn notification(
+    scope: &str,
+    timeframe: &str,
+    model_id: Option<i64>,
+    action: &str,
+    detail: &serde_json::Value,
+) -> Option<crate::notify::Event> {
+    use crate::notify::{EventKind, compose::Draft};
+    let model = model_id.map_or("-".to_owned(), |id| format!("#{id}"));
+    let key = format!(
+        "model:{scope}:{timeframe}:{model}:{action}:{}",
+        chrono::Utc::now().timestamp_micros()
+    );
+    match action {
+        "drift_check" if detail.get("drifted").and_then(|v| v.as_bool()) == Some(true) => {
+            let cols: Vec<String> = detail
+                .get("columns")
+                .and_then(|c| c.as_array())
+                .map(|a| {
+                    a.iter()
+                        .take(6)
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut d = Draft::new(format!("Drift: model {model} ({scope} {timeframe})"))
+                .field("Drifted columns", cols.join(", "));
+            d = match detail.get("retrain_job").and_then(|v| v.as_i64()) {
+                Some(j) => d.field("Retraining", format!("job {j} queued")),
+                None => d.line("No retraining queued ([drift] retrain = false)."),
+            };
+            Some(d.event(EventKind::Drift, key))
+        }
+        "promoted" | "kept_aside" | "rolled_back" => {
+            let reason = detail
+                .get("reason")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| action.replace('_', " "));
+            let d = Draft::new(format!(
+                "Registry: model {model} {} ({scope} {timeframe})",
+                action.replace('_', " ")
+            ))
+            .line(reason);
+            Some(d.event(EventKind::Registry, key))
+        }
+        _ => None,
+    }
 }

@@ -326,6 +326,27 @@ pub async fn write_step(
     .bind(halt_json(acct))
     .execute(&mut **tx)
     .await?;
+    let notable = events.iter().any(|e| {
+        matches!(
+            e,
+            AccountEvent::Closed(_)
+                | AccountEvent::State { .. }
+                | AccountEvent::Order {
+                    event: trading::order::OrderEvent::Filled(_),
+                    ..
+                }
+        )
+    });
+    if notable {
+        let (user, name): (i64, String) =
+            sqlx::query_as("SELECT user_id, name FROM paper_accounts WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+        for e in crate::notify::compose::paper_events(id, &name, user, events) {
+            crate::notify::emit(tx, &e).await?;
+        }
+    }
     sqlx::query(
         "SELECT pg_notify($1, json_build_object('account', id, 'user', user_id)::text)
          FROM paper_accounts WHERE id = $2",
@@ -588,6 +609,26 @@ pub async fn insert_halt(
         .bind(HALT_CHANNEL)
         .execute(&mut *tx)
         .await?;
+    let d =
+        crate::notify::compose::Draft::new("KILL SWITCH ENGAGED: every paper account is halted")
+            .field("Reason", &row.reason)
+            .field(
+                "Flatten",
+                if row.flatten {
+                    "yes, positions closed"
+                } else {
+                    "no, positions keep their exits"
+                },
+            )
+            .field("By", row.by_user.as_deref().unwrap_or("the command line"));
+    crate::notify::emit(
+        &mut tx,
+        &d.event(
+            crate::notify::EventKind::KillSwitch,
+            format!("kill:{}", row.id),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -595,10 +636,22 @@ pub async fn insert_halt(
 /// Lifts the kill switch; true when one was in force.
 pub async fn clear_halt(pool: &PgPool) -> Result<bool, DbError> {
     let mut tx = pool.begin().await?;
-    let n = sqlx::query("UPDATE trading_halts SET cleared_at = now() WHERE cleared_at IS NULL")
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let lifted: Vec<i64> = sqlx::query_scalar(
+        "UPDATE trading_halts SET cleared_at = now() WHERE cleared_at IS NULL RETURNING id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let n = lifted.len();
+    for id in lifted {
+        let d = crate::notify::compose::Draft::new("Kill switch lifted").line(
+            "Accounts it halted trade again from their next step; an owner's own halt stays.",
+        );
+        crate::notify::emit(
+            &mut tx,
+            &d.event(crate::notify::EventKind::KillSwitch, format!("resume:{id}")),
+        )
+        .await?;
+    }
     sqlx::query("SELECT pg_notify($1, 'resume')")
         .bind(HALT_CHANNEL)
         .execute(&mut *tx)

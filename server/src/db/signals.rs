@@ -75,16 +75,19 @@ pub struct Candidate {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Stores `c` unless the same series, bar and source is stored; true if new.
-pub async fn insert(pool: &PgPool, c: &NewCandidate) -> Result<bool, DbError> {
+/// Stores `c` unless the same series, bar and source is stored; its id if new.
+pub async fn insert(
+    conn: &mut sqlx::PgConnection,
+    c: &NewCandidate,
+) -> Result<Option<i64>, DbError> {
     let p = c.prediction.as_ref();
     let drivers = serde_json::to_value(&c.drivers).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let done = sqlx::query(
+    let done: Option<i64> = sqlx::query_scalar(
         "INSERT INTO signal_candidates (series_id, bar_time, price, atr, source, model_id, model_label,
              p_up, p_neutral, p_down, expected_move_pct, confidence, move_low, move_high,
              coverage_level, prediction_set, drivers, blocked, blocked_reason, regime, htf)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-         ON CONFLICT (series_id, bar_time, source) DO NOTHING",
+         ON CONFLICT (series_id, bar_time, source) DO NOTHING RETURNING id",
     )
     .bind(c.series_id)
     .bind(c.bar_time)
@@ -107,9 +110,9 @@ pub async fn insert(pool: &PgPool, c: &NewCandidate) -> Result<bool, DbError> {
     .bind(c.blocked.as_ref().map(|b| b.1.as_str()))
     .bind(&c.regime)
     .bind(serde_json::to_value(&c.htf).map_err(|e| DbError::Corrupt(e.to_string()))?)
-    .execute(pool)
+    .fetch_optional(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done)
 }
 
 /// The newest bar each series was scanned at by `source` (an index probe

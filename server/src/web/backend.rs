@@ -41,6 +41,10 @@ impl PgBackend {
         }
     }
 
+    pub(super) fn config(&self) -> &Settings {
+        &self.settings
+    }
+
     pub(super) fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -807,30 +811,15 @@ impl Pages for PgBackend {
             let wall = chrono::Utc::now();
             let (mut signals, mut rejected) = (Vec::new(), Vec::new());
             for c in &candidates {
-                let mut costs = self.costs_for(&c.exchange);
-                // A perpetual's plan estimates funding for its holding time
-                // from the current predicted rate (either sign costs: a plan
-                // must not count on being paid).
-                if let Some(p) = predicted.get(&(c.exchange.clone(), c.symbol.clone()))
-                    && p.interval_hours > 0.0
-                {
-                    costs.funding_bps_per_hour = p.rate.abs() * 1e4 / p.interval_hours;
-                }
-                let mut outcome =
-                    judge(c, s.risk_profile, s.capital, &costs, &self.settings.signals);
                 let f = follow.get(&c.new.series_id);
-                // A series that went stale after its last decision makes no signal now.
-                if let (Some(f), Outcome::Plan(_)) = (f, &outcome)
-                    && f.state == "stale"
-                {
-                    outcome = Outcome::Rejected {
-                        kind: "stale".into(),
-                        message: format!(
-                            "The series is stale ({}); no signal until it is live again",
-                            f.detail.clone().unwrap_or_default()
-                        ),
-                    };
-                }
+                let outcome = crate::signals::judge_for(
+                    &self.settings,
+                    c,
+                    s.risk_profile,
+                    s.capital,
+                    &predicted,
+                    f,
+                );
                 let view = signal_view(c, &outcome, f, wall);
                 match outcome {
                     Outcome::Plan(_) => signals.push(view),
@@ -1138,6 +1127,40 @@ impl Pages for PgBackend {
     ) -> Answer<'_, VenueConnectionView> {
         let v = v.clone();
         Box::pin(async move { self.venue_mode(&v, account, m).await })
+    }
+    fn notify_settings(&self, v: &Viewer) -> Answer<'_, NotifySettingsView> {
+        let v = v.clone();
+        Box::pin(async move { self.notify_view(&v).await })
+    }
+
+    fn save_notify_prefs(&self, v: &Viewer, p: NotifyPrefsView) -> Answer<'_, NotifySettingsView> {
+        let v = v.clone();
+        Box::pin(async move { self.save_prefs(&v, p).await })
+    }
+
+    fn add_channel(&self, v: &Viewer, c: NewChannel) -> Answer<'_, ChannelView> {
+        let v = v.clone();
+        Box::pin(async move { self.new_channel(&v, c).await })
+    }
+
+    fn remove_channel(&self, v: &Viewer, id: i64) -> Answer<'_, ()> {
+        let v = v.clone();
+        Box::pin(async move { self.drop_channel(&v, id).await })
+    }
+
+    fn test_channel(&self, v: &Viewer, id: i64) -> Answer<'_, TestQueued> {
+        let v = v.clone();
+        Box::pin(async move { self.queue_test(&v, id).await })
+    }
+
+    fn telegram_code(&self, v: &Viewer) -> Answer<'_, TelegramCode> {
+        let v = v.clone();
+        Box::pin(async move { self.link_code(&v).await })
+    }
+
+    fn delivery_troubles(&self, v: &Viewer) -> Answer<'_, Vec<DeliveryView>> {
+        let v = v.clone();
+        Box::pin(async move { self.troubles(&v).await })
     }
 }
 

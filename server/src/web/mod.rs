@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod notify;
 pub mod paper;
 pub mod session;
 pub mod venue;
@@ -33,6 +34,89 @@ pub struct AppState {
     backend: Arc<PgBackend>,
     limiter: Arc<session::LoginLimiter>,
     hub: ws::Hub,
+    /// `/metrics` wants `Authorization: Bearer <this>` when set.
+    metrics_token: Option<Arc<str>>,
+}
+
+/// The request id header: taken from the caller (a proxy's) or made here,
+/// echoed on the answer, and on every log line of the request.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Request ids, the request's log span, and HTTP metrics by route and status.
+async fn observe(
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID, v);
+    }
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let status = res.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    crate::metrics::http_request(&method, &path, status, seconds);
+    if status >= 500 {
+        span.in_scope(|| tracing::warn!(status, ms = seconds * 1e3, "request failed"));
+    }
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    res
+}
+
+/// Prometheus text format; a configured token is required as a bearer token.
+async fn metrics(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if let Some(token) = &s.metrics_token {
+        let sent = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let same = sent.len() == token.len()
+            && sent
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0;
+        if !same {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"metrics\"",
+                )],
+                "metrics need Authorization: Bearer <TRADERAI_METRICS_TOKEN>\n",
+            )
+                .into_response();
+        }
+    }
+    let clients = s
+        .backend
+        .ws_clients
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let body = crate::metrics::render(&s.pool, clients).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -65,7 +149,13 @@ pub async fn router(
     let backend = Arc::new(PgBackend::new(pool.clone(), settings));
     let hub = ws::Hub::start(pool.clone(), backend.ws_clients.clone());
     let shared: SharedBackend = backend.clone();
+    crate::metrics::handle();
     let state = AppState {
+        metrics_token: std::env::var("TRADERAI_METRICS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| (!cfg.metrics_token.is_empty()).then(|| cfg.metrics_token.clone()))
+            .map(Arc::from),
         leptos: leptos.clone(),
         pool,
         backend,
@@ -78,6 +168,7 @@ pub async fn router(
     let app = Router::new()
         .route("/health", get(health))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/auth/login", post(session::login_form))
         .route("/auth/logout", post(session::logout_form))
         .route("/ws", get(ws::handler))
@@ -105,6 +196,7 @@ pub async fn router(
         ))
         .layer(session::layer(store, cfg))
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(middleware::from_fn(observe))
         .with_state(state);
     Ok(app)
 }
@@ -153,9 +245,44 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
         }
         Err(e) => serde_json::json!({ "error": e.to_string() }),
     };
+    // The job runner: what waits and what runs, and running jobs whose
+    // heartbeat went silent (their worker died; another takes them over).
+    let jobs = sqlx::query_as::<_, (i64, i64, i64)>(
+        "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running'),
+                count(*) FILTER (WHERE status = 'running' AND heartbeat_at < now() - interval '60 seconds')
+         FROM jobs",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .map_or_else(
+        |e| serde_json::json!({ "state": "unknown", "error": e.to_string() }),
+        |(queued, running, silent)| serde_json::json!({
+            "state": if silent > 0 { "degraded" } else { "ok" },
+            "queued": queued, "running": running, "silent": silent,
+        }),
+    );
+    // The notifier: deliveries due and not sent for over a minute mean no
+    // notifier runs, or a channel is down.
+    let notifier = sqlx::query_as::<_, (i64, Option<f64>, i64)>(
+        "SELECT count(*) FILTER (WHERE status = 'pending' AND next_at <= now()),
+                extract(epoch FROM now() - min(next_at) FILTER (WHERE status = 'pending' AND next_at <= now()))::float8,
+                count(*) FILTER (WHERE status = 'failed' AND created_at > now() - interval '1 day')
+         FROM notify_deliveries",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .map_or_else(
+        |e| serde_json::json!({ "state": "unknown", "error": e.to_string() }),
+        |(due, oldest, failed)| serde_json::json!({
+            "state": if oldest.is_some_and(|a| a > 60.0) { "behind" } else { "ok" },
+            "due": due, "oldest_due_s": oldest, "failed_24h": failed,
+        }),
+    );
     (
         StatusCode::OK,
-        Json(serde_json::json!({ "status": "ready", "database": "ok", "follow": follow })),
+        Json(serde_json::json!({
+            "status": "ready", "database": "ok", "follow": follow, "jobs": jobs, "notifier": notifier,
+        })),
     )
 }
 

@@ -113,6 +113,7 @@ pub fn is_public(path: &str) -> bool {
             | "/api/v1/auth/login"
             | "/health"
             | "/health/ready"
+            | "/metrics"
             | "/favicon.svg"
             | "/robots.txt"
     ) || path.starts_with("/pkg/")

@@ -159,8 +159,9 @@ pub async fn technical_candidate(
     prediction: Option<engine::signals::Prediction>,
     atr: Option<f64>,
 ) {
+    let mut conn = pool.acquire().await.unwrap();
     server::db::signals::insert(
-        pool,
+        &mut conn,
         &server::db::signals::NewCandidate {
             series_id: series,
             bar_time: c.open_time,

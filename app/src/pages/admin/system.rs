@@ -240,6 +240,7 @@ pub fn SystemPage() -> impl IntoView {
             </Transition>
         </section>
         <KillSwitch />
+        <crate::pages::notify::DeliveryTroubles />
         <FollowForm />
     }
 }

@@ -8,6 +8,7 @@ mod backtests;
 mod jobs;
 mod market;
 mod models;
+mod notify;
 mod paper;
 mod signals;
 
@@ -126,6 +127,7 @@ where
         (name = "admin", description = "Users and the system (admin role)"),
         (name = "paper", description = "Paper accounts: orders, fills, ledger, journal, the owner's halt"),
         (name = "trading", description = "The global kill switch"),
+        (name = "notify", description = "Notification channels, events, quiet hours, Telegram link"),
     )
 )]
 struct ApiDoc;
@@ -178,6 +180,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(paper::venue_mode))
         .routes(routes!(paper::halt_state, paper::halt_all))
         .routes(routes!(paper::resume_all))
+        .routes(routes!(notify::get_settings, notify::put_settings))
+        .routes(routes!(notify::add_channel))
+        .routes(routes!(notify::remove_channel))
+        .routes(routes!(notify::test_channel))
+        .routes(routes!(notify::telegram_code))
+        .routes(routes!(notify::troubles))
         .split_for_parts()
 }
 

@@ -56,4 +56,9 @@ if ! "$TRADERAI_VENV/bin/cmake" --version 2>/dev/null | grep -qE 'version 3\.(2[
   log "installing CMake 3.x into $TRADERAI_VENV (LightGBM needs >= 3.28)"
   "$TRADERAI_VENV/bin/python" -m pip install -q "cmake>=3.28,<4"
 fi
+# The test command's Python tools: the Compose schema check and the API fuzzer.
+if ! "$TRADERAI_VENV/bin/python" -c "import jsonschema, yaml" 2>/dev/null || ! "$TRADERAI_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
+  log "installing schemathesis 4.32.5 and jsonschema into $TRADERAI_VENV"
+  "$TRADERAI_VENV/bin/python" -m pip install -q "schemathesis==4.32.5" "jsonschema>=4.20" pyyaml
+fi
 log "setup complete"

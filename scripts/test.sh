@@ -22,6 +22,9 @@ trap 'kill $site_pid 2>/dev/null || true' EXIT
 log "format check"
 cargo fmt --all --check
 
+log "deployment files (Compose Specification schema; no Docker engine here)"
+"$TRADERAI_VENV/bin/python" "$ROOT/scripts/check-deploy.py"
+
 log "clippy, server and browser targets (-D warnings)"
 cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

@@ -289,7 +289,11 @@ pub async fn run<E: Exchange>(
         let (pool, shared) = (pool.clone(), shared.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                // A shutdown stops the job at its next page, as a cancel does
+                // (the worker then releases it to the queue).
+                if crate::jobs::sleep_unless_releasing(std::time::Duration::from_secs(5)).await {
+                    shared.cancel.store(true, Ordering::Relaxed);
+                }
                 match db::jobs::heartbeat(&pool, shared.job_id, &shared.owner).await {
                     Ok(true) => shared.cancel.store(true, Ordering::Relaxed),
                     Ok(false) => {}

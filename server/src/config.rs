@@ -42,6 +42,8 @@ pub struct Settings {
     pub signals: SignalGates,
     /// Notification channels the installation offers, and delivery retries.
     pub notify: crate::notify::NotifySettings,
+    /// `traderai backup` and the workers' scheduled backups.
+    pub backup: crate::backup::BackupSettings,
 }
 
 /// Higher-timeframe confirmation: how many of the confirmation timeframes'
@@ -140,6 +142,7 @@ impl Default for Settings {
             follow: crate::follow::FollowSettings::default(),
             signals: SignalGates::default(),
             notify: crate::notify::NotifySettings::default(),
+            backup: crate::backup::BackupSettings::default(),
         }
     }
 }

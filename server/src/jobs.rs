@@ -8,6 +8,32 @@ use anyhow::Context;
 use sqlx::PgPool;
 use std::time::Duration;
 
+/// Set when this process is shutting down: running jobs stop at their next
+/// checkpoint (as for a cancel) and go back to the queue instead of ending.
+static RELEASING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks this process's running jobs to stop at their next checkpoint and be
+/// released to the queue (SIGTERM).
+pub fn release_running() {
+    RELEASING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub fn releasing() -> bool {
+    RELEASING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Sleeps `d`, waking early when the process starts shutting down; true if it did.
+pub async fn sleep_unless_releasing(d: Duration) -> bool {
+    let end = tokio::time::Instant::now() + d;
+    while tokio::time::Instant::now() < end {
+        if releasing() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100).min(end - tokio::time::Instant::now())).await;
+    }
+    releasing()
+}
+
 /// Kinds of job this build can run.
 pub const KINDS: &[&str] = &[
     backfill::KIND,
@@ -101,6 +127,17 @@ pub async fn run_claimed(
             "this build cannot run jobs of kind {other:?}"
         )),
     };
+    // Stopped for the shutdown, not by a person: back to the queue.
+    if releasing()
+        && matches!(outcome, Ok((JobStatus::Cancelled, _)))
+        && !db::jobs::get(pool, job.id)
+            .await?
+            .is_some_and(|j| j.cancel_requested)
+    {
+        let released = db::jobs::release(pool, job.id, owner).await?;
+        tracing::info!(job = job.id, kind = %job.kind, released, "job released to the queue at its checkpoint (shutting down)");
+        return Ok(JobStatus::Queued);
+    }
     let (status, detail, error) = match outcome {
         Ok((status, detail)) => (status, Some(detail), None),
         Err(e) => (JobStatus::Failed, None, Some(format!("{e:#}"))),
@@ -191,18 +228,34 @@ pub async fn worker(
                 None => Ok(false),
             }
         };
-        let pause = tokio::select! {
-            r = step => match r {
-                Ok(true) => { done += 1; Duration::ZERO }
-                Ok(false) if once => return Ok(done),
-                Ok(false) => Duration::from_secs(1),
-                Err(e) if once => return Err(e),
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "worker step failed; retrying in 5 s");
-                    Duration::from_secs(5)
+        tokio::pin!(step);
+        // A stop while a job runs: the job is asked to stop at its next
+        // checkpoint and is released to the queue; the step is awaited, not
+        // dropped (a dropped job would leave its row "running").
+        let r = tokio::select! {
+            r = &mut step => r,
+            _ = &mut stop => {
+                release_running();
+                tracing::info!(owner = %owner, "worker stopping: no new jobs; the running one is released at its checkpoint");
+                let r = step.await;
+                if let Err(e) = &r {
+                    tracing::error!(error = %format!("{e:#}"), "worker step failed while stopping");
                 }
-            },
-            _ = &mut stop => return Ok(done),
+                return Ok(done + u64::from(matches!(r, Ok(true))));
+            }
+        };
+        let pause = match r {
+            Ok(true) => {
+                done += 1;
+                Duration::ZERO
+            }
+            Ok(false) if once => return Ok(done),
+            Ok(false) => Duration::from_secs(1),
+            Err(e) if once => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "worker step failed; retrying in 5 s");
+                Duration::from_secs(5)
+            }
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}

@@ -19,6 +19,7 @@ pub mod web;
 // Services.
 pub mod auth;
 pub mod backfill;
+pub mod backup;
 pub mod drift;
 pub mod export;
 pub mod follow;

@@ -18,16 +18,19 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// Logs. `serve` and `worker` write to stdout, as JSON unless stdout is a
-/// terminal; other commands write text to stderr (their output is stdout).
+/// terminal; other commands (and any with --json) write text to stderr
+/// (their output is stdout).
 /// TRADERAI_LOG_FORMAT=json|text overrides the format; TRADERAI_LOG_DIR adds
 /// daily-rotated JSON files there, the newest TRADERAI_LOG_RETENTION_DAYS
 /// (default 14) kept. The guard flushes the file writer at exit.
 fn init_logs(cli: &server::cli::Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use server::cli::Command;
-    let daemon = matches!(
-        cli.command,
-        None | Some(Command::Serve(_)) | Some(Command::Worker(_))
-    );
+    // With --json a command's stdout is its JSON answer: logs go to stderr.
+    let daemon = !cli.json
+        && matches!(
+            cli.command,
+            None | Some(Command::Serve(_)) | Some(Command::Worker(_))
+        );
     let filter = || {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new(if cli.json { "warn" } else { "info,sqlx=warn" }))

@@ -306,7 +306,11 @@ pub async fn run_job(
         let (pool, owner, cancel, id) = (pool.clone(), owner.to_string(), cancel.clone(), job.id);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                // A shutdown stops training after the epoch in hand (its
+                // checkpoint is written), as a cancel does.
+                if crate::jobs::sleep_unless_releasing(std::time::Duration::from_secs(5)).await {
+                    cancel.store(true, Ordering::Relaxed);
+                }
                 if let Ok(true) = jobs_db::heartbeat(&pool, id, &owner).await {
                     cancel.store(true, Ordering::Relaxed);
                 }

@@ -128,3 +128,114 @@ async fn sigkill_then_resume_gives_the_source_exactly() {
         source.len()
     );
 }
+
+/// SIGTERM to a worker mid-backfill: it stops at the next page, gives the
+/// job back to the queue (not left "running" for the stale-claim timeout)
+/// and exits; another worker resumes from the checkpoint to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_a_running_job_to_another_worker() {
+    let (pool, url) = fresh_db().await;
+    let source = btc_15m();
+    let mock = MockExchange::new(MockConfig {
+        latency: Duration::from_millis(150),
+        ..Default::default()
+    })
+    .with_series(&sym("BTC/USDT"), Timeframe::M15, source.clone());
+    let (addr, _) = mock.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let params = server::backfill::BackfillParams {
+        exchange: "binance".into(),
+        market: Market::Futures,
+        symbols: vec![sym("BTC/USDT")],
+        timeframe: Timeframe::M15,
+        from: source[0].open_time,
+        to: Some(source.last().unwrap().open_time + 900_000),
+        base_url: Some(format!("http://{addr}")),
+        weight_limit: Some(0),
+    };
+    let job = db::jobs::enqueue(
+        &pool,
+        server::backfill::KIND,
+        &serde_json::to_value(&params).unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("traderai.toml");
+    std::fs::write(&config, "[follow]\nenabled = false\n").unwrap();
+    let worker = || {
+        let mut c = traderai(&url);
+        c.args(["--config", config.to_str().unwrap(), "worker"]);
+        c.spawn().unwrap()
+    };
+    let mut a = worker();
+    wait_for_pages(&pool, 4).await;
+    let asked = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &a.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = a.wait().unwrap();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
+    let released = db::jobs::get(&pool, job.id).await.unwrap().unwrap();
+    assert_eq!(
+        released.status,
+        db::jobs::JobStatus::Queued,
+        "back in the queue, not left running"
+    );
+    assert_eq!(released.owner, None);
+    let pages = released.checkpoint.as_ref().unwrap()["symbols"]["BTC/USDT"]["pages"]
+        .as_u64()
+        .unwrap();
+    assert!(pages >= 4, "its checkpoint stays: {pages} pages");
+
+    let mut b = worker();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let done = loop {
+        let j = db::jobs::get(&pool, job.id).await.unwrap().unwrap();
+        if j.status == db::jobs::JobStatus::Succeeded {
+            break j;
+        }
+        assert!(
+            !matches!(
+                j.status,
+                db::jobs::JobStatus::Failed | db::jobs::JobStatus::Cancelled
+            ),
+            "{:?}: {:?}",
+            j.status,
+            j.error
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the second worker did not finish it"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status();
+    let _ = b.wait();
+    assert_eq!(done.attempts, 2);
+    let key = SeriesKey::new("binance", Market::Futures, sym("BTC/USDT"), Timeframe::M15).unwrap();
+    let series = db::candles::find_series(&pool, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = db::candles::read_range(&pool, series.id, i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stored, source, "nothing lost, nothing twice");
+    let served = mock.stats().candles_served as usize;
+    assert!(
+        served <= source.len() + 499,
+        "served {served} for {} bars",
+        source.len()
+    );
+}

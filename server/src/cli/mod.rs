@@ -48,6 +48,23 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Create the database if needed and apply migrations.
     Migrate,
+    /// Back up the database (pg_dump) and the model directory, with a manifest.
+    Backup {
+        /// Where (default [backup] dir or TRADERAI_BACKUP_DIR).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Backups to keep (default [backup] keep).
+        #[arg(long)]
+        keep: Option<usize>,
+    },
+    /// Restore a backup folder into DATABASE_URL (replacing its contents) and
+    /// its models into the model directory; hashes are checked first.
+    Restore {
+        backup: PathBuf,
+        /// Where the models go (default: where they were backed up from).
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+    },
     /// Ask a running server whether it is ready (the container HEALTHCHECK):
     /// exit 0 when `/health/ready` answers 200, 1 otherwise, saying why.
     Health {
@@ -133,6 +150,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve::serve(&cli, &settings, &serve::ServeArgs::parse_default()).await,
         Some(Command::Serve(a)) => serve::serve(&cli, &settings, a).await,
         Some(Command::Health { url, timeout_s }) => health(url, *timeout_s).await,
+        Some(Command::Backup { dir, keep }) => {
+            let pool = connect(&cli).await?;
+            let dir = dir.clone().unwrap_or_else(|| settings.backup.dir());
+            let (path, m) = crate::backup::backup(
+                &pool,
+                &cli.database_url,
+                &dir,
+                &crate::training::default_model_dir(),
+                keep.unwrap_or(settings.backup.keep),
+            )
+            .await?;
+            if cli.json {
+                print_json(&serde_json::json!({ "backup": path, "manifest": m }))
+            } else {
+                println!(
+                    "backup {}: database {} bytes, models {} bytes, {} tables ({} rows)",
+                    path.display(),
+                    m.database.bytes,
+                    m.models.bytes,
+                    m.tables.len(),
+                    m.tables.values().sum::<i64>()
+                );
+                Ok(())
+            }
+        }
+        Some(Command::Restore { backup, model_dir }) => {
+            // The target database is created (and migrated) if it is missing.
+            connect(&cli).await?;
+            let r = crate::backup::restore(&cli.database_url, backup, model_dir.as_deref()).await?;
+            if cli.json {
+                print_json(&r)
+            } else {
+                println!(
+                    "restored {} into {}: {} tables, {} rows; models in {}",
+                    r.backup,
+                    db::redact(&cli.database_url),
+                    r.tables,
+                    r.rows,
+                    r.model_dir
+                );
+                Ok(())
+            }
+        }
         Some(Command::Migrate) => {
             connect(&cli).await?;
             if cli.json {
@@ -175,11 +235,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = connect(&cli).await?;
             // A long-running worker also follows (when no other process does) and scans.
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let background = if a.once {
+            let mut background = if a.once {
                 Vec::new()
             } else {
                 crate::live::start(&pool, &settings, None, &stop_rx).await
             };
+            if !a.once && settings.backup.every_hours > 0.0 {
+                let (pool, url, b, mut stop) = (
+                    pool.clone(),
+                    cli.database_url.clone(),
+                    settings.backup.clone(),
+                    stop_rx.clone(),
+                );
+                background.push(tokio::spawn(async move {
+                    loop {
+                        match crate::backup::scheduled(&pool, &url, &b).await {
+                            Ok(Some(p)) => tracing::info!(backup = %p.display(), "scheduled backup taken"),
+                            Ok(None) => {}
+                            Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduled backup failed"),
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+                            _ = stop.changed() => return,
+                        }
+                    }
+                }));
+            }
             let n = crate::jobs::worker(pool, settings, a.once, shutdown_signal()).await;
             let _ = stop_tx.send(true);
             for t in background {
@@ -189,7 +270,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if cli.json {
                 print_json(&serde_json::json!({ "jobs_run": n }))
             } else {
-                println!("worker ran {n} job(s)");
+                // A daemon's stdout is its log.
+                tracing::info!(jobs = n, "worker stopped");
                 Ok(())
             }
         }

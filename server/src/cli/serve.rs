@@ -75,7 +75,13 @@ pub(super) async fn serve(cli: &Cli, settings: &Settings, a: &ServeArgs) -> anyh
     let background = crate::live::start(&pool, settings, Some(&demo_data), &stop_rx).await;
     announce_first_admin(&pool).await?;
     let opts = crate::web::leptos_options(a.addr, &a.site_root)?;
-    let result = crate::web::serve(pool, opts, settings, shutdown_signal()).await;
+    let result = crate::web::serve(pool, opts, settings, async {
+        shutdown_signal().await;
+        // Running jobs stop at their next checkpoint and go back to the queue.
+        jobs::release_running();
+    })
+    .await;
+    // Background tasks stop (the notifier finishes the send in hand).
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.await;

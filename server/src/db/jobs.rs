@@ -362,6 +362,25 @@ pub async fn finish(
     Ok(())
 }
 
+/// Gives a running job back to the queue (this worker is shutting down): its
+/// checkpoint stays, so whoever claims it next resumes where it stopped.
+/// False when this worker no longer owns it.
+pub async fn release(pool: &PgPool, id: i64, owner: &str) -> Result<bool, DbError> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
+        "UPDATE jobs SET status = 'queued', owner = NULL, heartbeat_at = NULL, updated_at = now()
+         WHERE id = $1 AND owner = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    notify(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
 /// Asks a job to stop. A queued job is cancelled at once; a running one stops
 /// at its next checkpoint. Returns the job as it is now.
 pub async fn request_cancel(pool: &PgPool, id: i64) -> Result<Option<Job>, DbError> {

@@ -298,7 +298,12 @@ pub async fn serve_on(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(stop)
+    // In-flight requests finish; WebSockets are told why they close.
+    .with_graceful_shutdown(async move {
+        stop.await;
+        tracing::info!("shutting down: finishing requests, closing WebSockets");
+        ws::close_all();
+    })
     .await?;
     Ok(())
 }

@@ -146,7 +146,8 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if is_static(req.uri().path()) {
+    // /metrics checks its own scrape token, which is no user's API token.
+    if is_static(req.uri().path()) || req.uri().path() == "/metrics" {
         return next.run(req).await;
     }
     let viewer = match bearer(req.headers()) {
@@ -363,12 +364,12 @@ pub struct LoginRequest {
 /// Signs in with a user name and password; the answer sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Viewer, description = "signed in; `csrf` goes in X-CSRF-Token on writes"),
-              (status = 401, body = AppError), (status = 429, body = AppError)))]
+              (status = 401, body = crate::web::api::ErrorBody), (status = 429, body = crate::web::api::ErrorBody)))]
 pub async fn login_api(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     session: Session,
-    Json(f): Json<LoginRequest>,
+    super::api::ApiJson(f): super::api::ApiJson<LoginRequest>,
 ) -> Result<Json<Viewer>, ApiError> {
     Ok(Json(
         sign_in(&st, &session, ip, f.username.trim(), &f.password).await?,
@@ -398,7 +399,7 @@ pub async fn logout_form(
 
 /// Ends the session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204, description = "signed out"), (status = 401, body = AppError)))]
+    responses((status = 204, description = "signed out"), (status = 401, body = crate::web::api::ErrorBody)))]
 pub async fn logout_api(session: Session) -> Result<StatusCode, ApiError> {
     session.flush().await.map_err(unavailable)?;
     Ok(StatusCode::NO_CONTENT)

@@ -178,7 +178,18 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
     }
 }
 
+/// Shutdown of this process: every socket is closed with a reason.
+static CLOSING: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(false));
+
+/// Closes every WebSocket with 1001 "going away" (the server is stopping;
+/// browsers reconnect to another replica or after the restart).
+pub fn close_all() {
+    CLOSING.send_replace(true);
+}
+
 async fn client(mut socket: WebSocket, hub: Hub, viewer: Viewer) {
+    let mut closing = CLOSING.subscribe();
     hub.clients.fetch_add(1, Ordering::Relaxed);
     let _count = Counted(hub.clients.clone());
     let mut events = hub.subscribe();
@@ -225,6 +236,14 @@ async fn client(mut socket: WebSocket, hub: Hub, viewer: Viewer) {
             }
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() { break; }
+            }
+            _ = closing.changed() => {
+                let frame = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::AWAY,
+                    reason: "server shutting down".into(),
+                };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                break;
             }
         }
     }

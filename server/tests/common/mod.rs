@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod channels;
 pub mod live;
 
 use engine::{Candle, Symbol, Timeframe};

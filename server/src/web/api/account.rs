@@ -3,21 +3,21 @@
 use super::{ApiError, ApiJson};
 use crate::web::AppState;
 use app::backend::Backend;
-use app::types::{AppError, NewToken, TokenView, UserSettings, Viewer};
+use app::types::{NewToken, TokenView, UserSettings, Viewer};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
 /// Who is signed in (and the session's CSRF token).
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
-    responses((status = 200, body = Viewer), (status = 401, body = AppError)))]
+    responses((status = 200, body = Viewer), (status = 401, body = super::ErrorBody)))]
 pub async fn me(Extension(v): Extension<Viewer>) -> Json<Viewer> {
     Json(v)
 }
 
 /// The risk profile and capital signals are sized for.
 #[utoipa::path(get, path = "/api/v1/settings", tag = "account",
-    responses((status = 200, body = UserSettings), (status = 401, body = AppError)))]
+    responses((status = 200, body = UserSettings), (status = 401, body = super::ErrorBody)))]
 pub async fn get_settings(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -26,7 +26,7 @@ pub async fn get_settings(
 }
 
 #[utoipa::path(put, path = "/api/v1/settings", tag = "account", request_body = UserSettings,
-    responses((status = 200, body = UserSettings), (status = 422, body = AppError)))]
+    responses((status = 200, body = UserSettings), (status = 422, body = super::ErrorBody)))]
 pub async fn put_settings(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -52,7 +52,7 @@ pub struct TokenRequest {
 
 /// Creates an API token; its secret is in this answer only.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "account", request_body = TokenRequest,
-    responses((status = 200, body = NewToken), (status = 422, body = AppError)))]
+    responses((status = 200, body = NewToken), (status = 422, body = super::ErrorBody)))]
 pub async fn create_token(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -63,7 +63,7 @@ pub async fn create_token(
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "account",
     params(("id" = i64, Path, description = "token id")),
-    responses((status = 200, body = TokenView), (status = 404, body = AppError)))]
+    responses((status = 200, body = TokenView), (status = 404, body = super::ErrorBody)))]
 pub async fn revoke_token(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

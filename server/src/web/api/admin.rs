@@ -4,13 +4,13 @@ use super::{ApiError, ApiJson};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
-    AppError, FollowConfigView, FollowEdit, NewUser, SystemStatus, UserPatch, UserView, Viewer,
+    FollowConfigView, FollowEdit, NewUser, SystemStatus, UserPatch, UserView, Viewer,
 };
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "admin",
-    responses((status = 200, body = Vec<UserView>), (status = 403, body = AppError)))]
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = super::ErrorBody)))]
 pub async fn list_users(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -19,7 +19,7 @@ pub async fn list_users(
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = NewUser,
-    responses((status = 200, body = UserView), (status = 409, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = UserView), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn create_user(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -31,7 +31,7 @@ pub async fn create_user(
 /// Changes a user's role, disables or enables them, or sets a new password.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "admin", request_body = UserPatch,
     params(("id" = i64, Path, description = "user id")),
-    responses((status = 200, body = UserView), (status = 409, body = AppError, description = "would leave no enabled admin")))]
+    responses((status = 200, body = UserView), (status = 409, body = super::ErrorBody, description = "would leave no enabled admin")))]
 pub async fn update_user(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -43,7 +43,7 @@ pub async fn update_user(
 
 /// CPU, memory, database size, queue depth, uptime, version.
 #[utoipa::path(get, path = "/api/v1/system", tag = "admin",
-    responses((status = 200, body = SystemStatus), (status = 403, body = AppError)))]
+    responses((status = 200, body = SystemStatus), (status = 403, body = super::ErrorBody)))]
 pub async fn system(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -53,7 +53,7 @@ pub async fn system(
 
 /// The followed universe in force: the config file's `[follow]`, or an admin's edit of it.
 #[utoipa::path(get, path = "/api/v1/follow", tag = "admin",
-    responses((status = 200, body = FollowConfigView), (status = 403, body = AppError)))]
+    responses((status = 200, body = FollowConfigView), (status = 403, body = super::ErrorBody)))]
 pub async fn get_follow(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -64,7 +64,7 @@ pub async fn get_follow(
 /// Replaces the followed universe (venue market, symbols, timeframes); every
 /// bad entry is named (422) and nothing changes; followers restart within seconds.
 #[utoipa::path(put, path = "/api/v1/follow", tag = "admin", request_body = FollowEdit,
-    responses((status = 200, body = FollowConfigView), (status = 422, body = AppError), (status = 403, body = AppError)))]
+    responses((status = 200, body = FollowConfigView), (status = 422, body = super::ErrorBody), (status = 403, body = super::ErrorBody)))]
 pub async fn put_follow(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 /// profile and capital; follow it at /api/v1/jobs/{id} or on /ws. The
 /// finished job's detail holds the report, equity curve and trades.
 #[utoipa::path(post, path = "/api/v1/backtests", tag = "jobs", request_body = BacktestRequest,
-    responses((status = 200, body = JobView), (status = 422, body = AppError)))]
+    responses((status = 200, body = JobView), (status = 422, body = super::ErrorBody)))]
 pub async fn start_backtest(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -25,7 +25,7 @@ pub async fn start_backtest(
 /// Every trade of a finished backtest as CSV.
 #[utoipa::path(get, path = "/api/v1/backtests/{id}/trades.csv", tag = "jobs",
     params(("id" = i64, Path, description = "backtest job id")),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = AppError), (status = 409, body = AppError)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn trades_csv(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

@@ -3,7 +3,7 @@
 use super::{ApiError, ApiJson};
 use crate::web::AppState;
 use app::backend::Backend;
-use app::types::{AppError, BackfillRequest, JobView, Viewer};
+use app::types::{BackfillRequest, JobView, Viewer};
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -17,7 +17,7 @@ pub struct ListQuery {
 /// Jobs, newest first: a user's own, or all for an admin. A backtest's
 /// detail is its metrics here; GET /api/v1/jobs/{id} has its curve and trades.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
-    responses((status = 200, body = Vec<JobView>), (status = 401, body = AppError)))]
+    responses((status = 200, body = Vec<JobView>), (status = 401, body = super::ErrorBody)))]
 pub async fn list_jobs(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -28,7 +28,7 @@ pub async fn list_jobs(
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
     params(("id" = i64, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = AppError)))]
+    responses((status = 200, body = JobView), (status = 404, body = super::ErrorBody)))]
 pub async fn get_job(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -40,7 +40,7 @@ pub async fn get_job(
 /// Asks a job to stop: a queued one at once, a running one at its next checkpoint.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs",
     params(("id" = i64, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = AppError)))]
+    responses((status = 200, body = JobView), (status = 404, body = super::ErrorBody)))]
 pub async fn cancel_job(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -52,7 +52,7 @@ pub async fn cancel_job(
 /// Queues a failed or cancelled job again; it continues from its checkpoint.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/resume", tag = "jobs",
     params(("id" = i64, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 409, body = AppError)))]
+    responses((status = 200, body = JobView), (status = 409, body = super::ErrorBody)))]
 pub async fn resume_job(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -63,7 +63,7 @@ pub async fn resume_job(
 
 /// Queues a resumable backfill from an exchange (admin).
 #[utoipa::path(post, path = "/api/v1/backfills", tag = "jobs", request_body = BackfillRequest,
-    responses((status = 200, body = JobView), (status = 403, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = JobView), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn start_backfill(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

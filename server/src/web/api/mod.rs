@@ -21,6 +21,88 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// Every error answer's body: `{"error": {code, message, field}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: AppError,
+}
+
+/// Adds to every operation the error answers the layers in front of the
+/// handlers can give, so the document lists every status the server sends:
+/// 401 (no session or token), 403 (role, CSRF or cross-site write), 415 and
+/// 422 (a body or query that cannot be read), 429 (sign-in throttle), 500
+/// and 503 (the database is down).
+struct ErrorAnswers;
+
+impl utoipa::Modify for ErrorAnswers {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            RefOr, Response, ResponseBuilder, content::ContentBuilder, path::HttpMethod,
+        };
+        let answer = |why: &str| -> RefOr<Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(why)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let public = path == "/api/v1/auth/login";
+            for (method, op) in [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+            ] {
+                let Some(op) = op else { continue };
+                let r = &mut op.responses.responses;
+                let mut add = |code: &str, why: &str| {
+                    r.entry(code.to_owned()).or_insert_with(|| answer(why));
+                };
+                if !public {
+                    add(
+                        "401",
+                        "not signed in: no session cookie or API token, or an unknown one",
+                    );
+                }
+                let writes = method != HttpMethod::Get;
+                if writes || path.starts_with("/api/v1/admin") || path.starts_with("/api/v1/models")
+                {
+                    add(
+                        "403",
+                        "the role does not allow it, or a browser write without its CSRF token or from another site",
+                    );
+                }
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if op.request_body.is_some() {
+                    add("415", "the body is not application/json");
+                }
+                if op.request_body.is_some() || has_params {
+                    add(
+                        "422",
+                        "a field, parameter or value is missing or out of range (`field` names it)",
+                    );
+                }
+                if has_params && path.contains('{') {
+                    add("404", "no such thing, or not the caller's");
+                }
+                if public {
+                    add("429", "too many sign-in attempts; retry in a minute");
+                }
+                add("500", "an internal error");
+                add("503", "the database is unreachable");
+            }
+        }
+    }
+}
+
 /// An `AppError` as an HTTP answer.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
@@ -116,7 +198,8 @@ where
         title = "TraderAI API",
         description = "Signals, market data, jobs, models and settings. Authenticate with the session cookie from POST /api/v1/auth/login (then send X-CSRF-Token on writes) or with `Authorization: Bearer <API token>` (create one at POST /api/v1/tokens)."
     ),
-    components(schemas(AppError, ErrorCode)),
+    components(schemas(AppError, ErrorCode, ErrorBody)),
+    modifiers(&ErrorAnswers),
     tags(
         (name = "auth", description = "Sign in and out"),
         (name = "account", description = "The signed-in user: settings and API tokens"),

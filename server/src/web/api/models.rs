@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 /// Every registered model, newest version first.
 #[utoipa::path(get, path = "/api/v1/models", tag = "models",
-    responses((status = 200, body = Vec<ModelView>), (status = 403, body = AppError)))]
+    responses((status = 200, body = Vec<ModelView>), (status = 403, body = super::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -33,7 +33,7 @@ pub struct EventsQuery {
 
 /// Registry decisions and drift checks with their numbers, newest first.
 #[utoipa::path(get, path = "/api/v1/models/events", tag = "models", params(EventsQuery),
-    responses((status = 200, body = Vec<ModelEventView>), (status = 403, body = AppError)))]
+    responses((status = 200, body = Vec<ModelEventView>), (status = 403, body = super::ErrorBody)))]
 pub async fn events(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -47,7 +47,7 @@ pub async fn events(
 /// Makes the model the one serving its scope and timeframe.
 #[utoipa::path(post, path = "/api/v1/models/{id}/promote", tag = "models",
     params(("id" = i64, Path, description = "model id")),
-    responses((status = 200, body = RegistryDecision), (status = 404, body = AppError), (status = 409, body = AppError)))]
+    responses((status = 200, body = RegistryDecision), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn promote(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -58,7 +58,7 @@ pub async fn promote(
 
 /// Restores the most recently served backup of a scope and timeframe.
 #[utoipa::path(post, path = "/api/v1/models/rollback", tag = "models", request_body = RollbackRequest,
-    responses((status = 200, body = RegistryDecision), (status = 409, body = AppError)))]
+    responses((status = 200, body = RegistryDecision), (status = 409, body = super::ErrorBody)))]
 pub async fn rollback(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -71,7 +71,7 @@ pub async fn rollback(
 /// the hash the registry published, checked before sending.
 #[utoipa::path(get, path = "/api/v1/models/{id}/download", tag = "models",
     params(("id" = i64, Path, description = "model id")),
-    responses((status = 200, content_type = "application/zip", body = Vec<u8>), (status = 404, body = AppError), (status = 409, body = AppError)))]
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn download(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -113,7 +113,7 @@ pub async fn download(
 /// Queues a training run (walk-forward evaluation, final model, registry
 /// decision); epochs stream on /ws and on the job row.
 #[utoipa::path(post, path = "/api/v1/trainings", tag = "models", request_body = TrainRequest,
-    responses((status = 200, body = JobView), (status = 403, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = JobView), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn start_training(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

@@ -16,7 +16,7 @@ use axum::{Extension, Json};
 
 /// The caller's paper accounts (an admin sees everyone's).
 #[utoipa::path(get, path = "/api/v1/paper/accounts", tag = "paper",
-    responses((status = 200, body = Vec<PaperAccountView>), (status = 401, body = AppError)))]
+    responses((status = 200, body = Vec<PaperAccountView>), (status = 401, body = super::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -26,8 +26,8 @@ pub async fn list(
 
 /// Opens a paper account on the followed series; it takes signals from the next close on.
 #[utoipa::path(post, path = "/api/v1/paper/accounts", tag = "paper", request_body = NewPaperAccount,
-    responses((status = 200, body = PaperAccountView), (status = 409, body = AppError, description = "nothing is followed"),
-        (status = 422, body = AppError), (status = 401, body = AppError)))]
+    responses((status = 200, body = PaperAccountView), (status = 409, body = super::ErrorBody, description = "nothing is followed"),
+        (status = 422, body = super::ErrorBody), (status = 401, body = super::ErrorBody)))]
 pub async fn open(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -39,7 +39,7 @@ pub async fn open(
 /// One account: positions, orders with their status history, equity curve, journal.
 #[utoipa::path(get, path = "/api/v1/paper/accounts/{id}", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = PaperAccountDetail), (status = 404, body = AppError)))]
+    responses((status = 200, body = PaperAccountDetail), (status = 404, body = super::ErrorBody)))]
 pub async fn detail(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -51,7 +51,7 @@ pub async fn detail(
 /// Closed trades, oldest first.
 #[utoipa::path(get, path = "/api/v1/paper/accounts/{id}/trades", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = Vec<PaperTradeView>), (status = 404, body = AppError)))]
+    responses((status = 200, body = Vec<PaperTradeView>), (status = 404, body = super::ErrorBody)))]
 pub async fn trades(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -66,7 +66,7 @@ pub async fn trades(
 /// Every ledger entry (fees, realised P&L, funding), oldest first.
 #[utoipa::path(get, path = "/api/v1/paper/accounts/{id}/ledger", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = Vec<LedgerEntryView>), (status = 404, body = AppError)))]
+    responses((status = 200, body = Vec<LedgerEntryView>), (status = 404, body = super::ErrorBody)))]
 pub async fn ledger(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -98,7 +98,7 @@ fn csv_err(e: impl std::fmt::Display) -> ApiError {
 /// Closed trades as CSV.
 #[utoipa::path(get, path = "/api/v1/paper/accounts/{id}/trades.csv", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = AppError)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = super::ErrorBody)))]
 pub async fn trades_csv(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -116,7 +116,7 @@ pub async fn trades_csv(
 /// The ledger as CSV: its amounts sum to balance − capital exactly.
 #[utoipa::path(get, path = "/api/v1/paper/accounts/{id}/ledger.csv", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = AppError)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = super::ErrorBody)))]
 pub async fn ledger_csv(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -134,7 +134,7 @@ pub async fn ledger_csv(
 /// The owner's kill switch for one account (optionally closing its positions).
 #[utoipa::path(post, path = "/api/v1/paper/accounts/{id}/halt", tag = "paper", request_body = HaltRequest,
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = PaperAccountView), (status = 404, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = PaperAccountView), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn halt(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -147,7 +147,7 @@ pub async fn halt(
 /// Lifts the owner's halt (refused while the global kill switch is engaged).
 #[utoipa::path(post, path = "/api/v1/paper/accounts/{id}/resume", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = PaperAccountView), (status = 404, body = AppError), (status = 409, body = AppError)))]
+    responses((status = 200, body = PaperAccountView), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn resume(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -158,14 +158,14 @@ pub async fn resume(
 
 /// Whether the global kill switch is engaged, why, since when.
 #[utoipa::path(get, path = "/api/v1/trading/halt", tag = "trading",
-    responses((status = 200, body = TradingHaltView), (status = 401, body = AppError)))]
+    responses((status = 200, body = TradingHaltView), (status = 401, body = super::ErrorBody)))]
 pub async fn halt_state(State(st): State<AppState>) -> Result<Json<TradingHaltView>, ApiError> {
     Ok(Json(st.backend.trading_halt().await?))
 }
 
 /// Admin: the global kill switch — every account halts now; `flatten` closes their positions.
 #[utoipa::path(post, path = "/api/v1/trading/halt", tag = "trading", request_body = HaltRequest,
-    responses((status = 200, body = TradingHaltView), (status = 403, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = TradingHaltView), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn halt_all(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -176,7 +176,7 @@ pub async fn halt_all(
 
 /// Admin: lifts the global kill switch.
 #[utoipa::path(post, path = "/api/v1/trading/resume", tag = "trading",
-    responses((status = 200, body = TradingHaltView), (status = 403, body = AppError)))]
+    responses((status = 200, body = TradingHaltView), (status = 403, body = super::ErrorBody)))]
 pub async fn resume_all(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -187,7 +187,7 @@ pub async fn resume_all(
 /// "Take" a board signal on the caller's accounts that do not follow it by
 /// themselves; only at the close it was made at (409 once a later bar applied).
 #[utoipa::path(post, path = "/api/v1/paper/take", tag = "paper", request_body = TakeRequest,
-    responses((status = 200, body = Vec<TakeView>), (status = 404, body = AppError), (status = 409, body = AppError)))]
+    responses((status = 200, body = Vec<TakeView>), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn take(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -199,7 +199,7 @@ pub async fn take(
 /// The account's broker connection: venue, key hint, mode, journal (never the keys).
 #[utoipa::path(get, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = VenueConnectionView), (status = 404, body = AppError), (status = 401, body = AppError)))]
+    responses((status = 200, body = VenueConnectionView), (status = 404, body = super::ErrorBody), (status = 401, body = super::ErrorBody)))]
 pub async fn venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -213,9 +213,9 @@ pub async fn venue(
 /// every order is validated by the venue and none is placed.
 #[utoipa::path(post, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper", request_body = NewVenueConnection,
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = VenueConnectionView), (status = 404, body = AppError),
-        (status = 409, body = AppError, description = "already connected, or the venue refused the keys"),
-        (status = 422, body = AppError), (status = 503, body = AppError, description = "no TRADERAI_SECRET_KEY to store keys under")))]
+    responses((status = 200, body = VenueConnectionView), (status = 404, body = super::ErrorBody),
+        (status = 409, body = super::ErrorBody, description = "already connected, or the venue refused the keys"),
+        (status = 422, body = super::ErrorBody), (status = 503, body = super::ErrorBody, description = "no TRADERAI_SECRET_KEY to store keys under")))]
 pub async fn connect_venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -228,7 +228,7 @@ pub async fn connect_venue(
 /// Removes the connection and its stored keys (not while live).
 #[utoipa::path(delete, path = "/api/v1/paper/accounts/{id}/venue", tag = "paper",
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 204), (status = 404, body = AppError), (status = 409, body = AppError, description = "live: switch back to dry-run first")))]
+    responses((status = 204), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody, description = "live: switch back to dry-run first")))]
 pub async fn disconnect_venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -241,7 +241,7 @@ pub async fn disconnect_venue(
 /// Admin: the live switch. Live places real orders from the next step on; off returns to dry-run.
 #[utoipa::path(post, path = "/api/v1/paper/accounts/{id}/venue/mode", tag = "paper", request_body = VenueModeRequest,
     params(("id" = i64, Path, description = "account id")),
-    responses((status = 200, body = VenueConnectionView), (status = 403, body = AppError), (status = 404, body = AppError)))]
+    responses((status = 200, body = VenueConnectionView), (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn venue_mode(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

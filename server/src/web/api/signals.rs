@@ -24,7 +24,7 @@ pub struct SignalsQuery {
 /// levels, leverage and size for their risk profile and capital (saved
 /// settings unless given), and the rejected candidates with their reasons.
 #[utoipa::path(get, path = "/api/v1/signals", tag = "signals", params(SignalsQuery),
-    responses((status = 200, body = SignalBoard), (status = 401, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = SignalBoard), (status = 401, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn board(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -51,7 +51,7 @@ pub async fn board(
 
 /// Candles of one stored series (newest `bars`) with the caller's signals on them.
 #[utoipa::path(get, path = "/api/v1/candles", tag = "market", params(ChartQuery),
-    responses((status = 200, body = ChartData), (status = 404, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = ChartData), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn candles(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -63,7 +63,7 @@ pub async fn candles(
 /// Gaps (weekends are not gaps for weekday series), zero-volume bars and
 /// OHLC contradictions of one stored series (`bars` is ignored).
 #[utoipa::path(get, path = "/api/v1/quality", tag = "market", params(ChartQuery),
-    responses((status = 200, body = QualityView), (status = 404, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = QualityView), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn quality(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
@@ -75,7 +75,7 @@ pub async fn quality(
 /// Admin: scan every series at its newest closed bar now (workers do it
 /// after each bar close anyway).
 #[utoipa::path(post, path = "/api/v1/signals/scan", tag = "signals",
-    responses((status = 200, body = ScanView), (status = 403, body = AppError)))]
+    responses((status = 200, body = ScanView), (status = 403, body = super::ErrorBody)))]
 pub async fn scan(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,

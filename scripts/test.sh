@@ -32,6 +32,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 log "unit and integration tests"
 cargo test --workspace --exclude frontend
 
+log "API contract: schemathesis against /api-docs/openapi.json (all checks, seed 1, 120 s)"
+TRADERAI_BIN="$CARGO_TARGET_DIR/debug/traderai" "$ROOT/scripts/fuzz-api.sh"
+
 log "end-to-end tests (Chromium)"
 wait $site_pid || { cat "$ROOT/target/site-build.log" >&2; die "the browser bundle did not build"; }
 grep '^xtask:' "$ROOT/target/site-build.log" >&2 || true

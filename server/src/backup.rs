@@ -195,7 +195,7 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Manifest)>> {
             out.push((p, m));
         }
     }
-    out.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+    out.sort_by_key(|(_, m)| std::cmp::Reverse(m.created_at));
     Ok(out)
 }
 

@@ -224,10 +224,12 @@ pub fn default_capital() -> f64 {
 
 /// Capital must be a positive, finite amount (CLI flags and job parameters).
 pub fn check_capital(v: f64) -> Result<f64, String> {
-    if v > 0.0 && v.is_finite() {
+    if v > 0.0 && v.is_finite() && v <= 1e12 {
         Ok(v)
     } else {
-        Err(format!("capital must be a positive amount, got {v}"))
+        Err(format!(
+            "capital must be a positive amount up to 1e12, got {v}"
+        ))
     }
 }
 

@@ -93,9 +93,9 @@ pub fn validate(p: &BacktestJobParams) -> Result<(), (&'static str, String)> {
         return Err(("to", "the end must come after the start".into()));
     }
     if let Some(m) = p.min_net_profit
-        && !(m.is_finite() && m >= 0.0)
+        && !(m.is_finite() && (0.0..=100.0).contains(&m))
     {
-        return Err(("min_net_profit", "a percentage ≥ 0".into()));
+        return Err(("min_net_profit", "a percentage from 0 to 100".into()));
     }
     Ok(())
 }

@@ -50,13 +50,25 @@ impl Viewer {
     }
 }
 
+/// A risk profile's name, as the schema lists it (engine::risk::RiskProfile).
+#[cfg(feature = "ssr")]
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RiskProfileName {
+    Low,
+    Medium,
+    High,
+}
+
 /// What a user trades with: signals are sized for these.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSettings {
-    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "medium"))]
+    #[cfg_attr(feature = "ssr", schema(value_type = RiskProfileName, example = "medium"))]
     pub risk_profile: RiskProfile,
     /// Account size in quote currency (USD/USDT).
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0.0, maximum = 1e12))]
     pub capital: f64,
 }
 
@@ -98,7 +110,9 @@ pub struct UserView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[A-Za-z0-9_.@-]{3,64}$"))]
     pub username: String,
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, write_only))]
     pub password: String,
     pub role: Role,
 }
@@ -112,6 +126,7 @@ pub struct UserPatch {
     #[serde(default)]
     pub disabled: Option<bool>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, write_only))]
     pub password: Option<String>,
 }
 

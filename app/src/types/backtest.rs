@@ -15,8 +15,9 @@ pub struct BacktestRequest {
     pub from: Option<String>,
     #[serde(default)]
     pub to: Option<String>,
-    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "medium"))]
+    #[cfg_attr(feature = "ssr", schema(value_type = super::RiskProfileName, example = "medium"))]
     pub risk_profile: engine::risk::RiskProfile,
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0.0, maximum = 1e12))]
     pub capital: f64,
     /// technical (the plain rule) or model (the serving model's predictions).
     #[serde(default = "technical")]

@@ -23,19 +23,29 @@ pub struct ChannelView {
 pub enum NewChannel {
     /// A Discord webhook URL (…/api/webhooks/<id>/<token>).
     Discord {
+        #[cfg_attr(
+            feature = "ssr",
+            schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?/([^ ]*/)?webhooks/[^ ]+$")
+        )]
         webhook_url: String,
     },
     /// A JSON POST signed `X-TraderAI-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
     Webhook {
+        #[cfg_attr(
+            feature = "ssr",
+            schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[^ ]*)?$")
+        )]
         url: String,
         #[cfg_attr(feature = "ssr", schema(min_length = 16, write_only))]
         secret: String,
     },
     /// A phone number in E.164 form.
     Sms {
+        #[cfg_attr(feature = "ssr", schema(pattern = "^\\+[0-9]{8,15}$"))]
         to: String,
     },
     Email {
+        #[cfg_attr(feature = "ssr", schema(format = Email))]
         to: String,
     },
 }
@@ -52,22 +62,55 @@ impl std::fmt::Debug for NewChannel {
     }
 }
 
+/// The event kinds a user can choose (admins: all of them).
+#[cfg(feature = "ssr")]
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EventName {
+    Signal,
+    PaperFill,
+    TakeProfit,
+    StopLoss,
+    PaperClose,
+    Halt,
+    KillSwitch,
+    JobFailed,
+    Drift,
+    Registry,
+    Stale,
+}
+
 /// What a user hears about and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NotifyPrefsView {
     /// Event kinds: signal, paper_fill, take_profit, stop_loss, paper_close,
     /// halt, kill_switch, and for admins job_failed, drift, registry, stale.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<EventName>))]
     pub events: Vec<String>,
     /// "HH:MM" local; both or neither. Held messages go out when they end
     /// (halts and the kill switch are never held).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")
+    )]
     pub quiet_from: Option<String>,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")
+    )]
     pub quiet_to: Option<String>,
     /// An IANA zone, e.g. Europe/Berlin.
     pub timezone: String,
     /// "HH:MM" local for the daily summary; none: no summary.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9])?$")
+    )]
     pub daily_at: Option<String>,
     /// Messages per channel per hour (1–1000).
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 1000))]
     pub rate_per_hour: i32,
 }
 

@@ -13,7 +13,7 @@ pub struct NewPaperAccount {
     /// Starting capital in quote currency, a decimal string ("100", "2500.50").
     #[cfg_attr(feature = "ssr", schema(example = "100"))]
     pub capital: String,
-    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "medium"))]
+    #[cfg_attr(feature = "ssr", schema(value_type = super::RiskProfileName, example = "medium"))]
     pub risk_profile: engine::risk::RiskProfile,
     /// all (every signal the profile accepts), symbols (only `symbols`), manual.
     #[serde(default = "all")]

@@ -185,18 +185,75 @@ pub struct ChartData {
     pub markers: Vec<Marker>,
 }
 
+/// The timeframes the schema lists (the server parses any `<n>m|h|d` that
+/// tiles a UTC day; these are the ones the product uses).
+#[cfg(feature = "ssr")]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum TimeframeName {
+    #[serde(rename = "1m")]
+    M1,
+    #[serde(rename = "3m")]
+    M3,
+    #[serde(rename = "5m")]
+    M5,
+    #[serde(rename = "15m")]
+    M15,
+    #[serde(rename = "30m")]
+    M30,
+    #[serde(rename = "1h")]
+    H1,
+    #[serde(rename = "2h")]
+    H2,
+    #[serde(rename = "4h")]
+    H4,
+    #[serde(rename = "6h")]
+    H6,
+    #[serde(rename = "8h")]
+    H8,
+    #[serde(rename = "12h")]
+    H12,
+    #[serde(rename = "1d")]
+    D1,
+}
+
 /// Which series, and how many bars back from its newest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
 #[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct ChartQuery {
+    #[cfg_attr(
+        feature = "ssr",
+        param(pattern = "^[A-Za-z0-9_-]{1,32}$"),
+        schema(pattern = "^[A-Za-z0-9_-]{1,32}$")
+    )]
     pub exchange: String,
     #[serde(default = "spot")]
+    #[cfg_attr(
+        feature = "ssr",
+        param(pattern = "^(spot|futures)$"),
+        schema(pattern = "^(spot|futures)$")
+    )]
     pub market: String,
+    #[cfg_attr(
+        feature = "ssr",
+        param(pattern = "^[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}$"),
+        schema(pattern = "^[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}$")
+    )]
     pub symbol: String,
+    #[cfg_attr(
+        feature = "ssr",
+        param(value_type = TimeframeName),
+        schema(value_type = TimeframeName)
+    )]
     pub timeframe: String,
     /// At most 2000 (default 150).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        param(minimum = 1, maximum = 2000),
+        schema(minimum = 1, maximum = 2000)
+    )]
     pub bars: Option<i64>,
 }
 

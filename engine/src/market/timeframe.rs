@@ -40,10 +40,11 @@ impl Timeframe {
     pub fn parse(s: &str) -> Result<Self, MarketError> {
         let t = s.trim();
         let bad = || MarketError::Timeframe(s.to_owned());
-        if t.len() < 2 {
+        // The unit is the last character, which need not be one byte.
+        let Some((at, _)) = t.char_indices().last().filter(|(at, _)| *at > 0) else {
             return Err(bad());
-        }
-        let (num, unit) = t.split_at(t.len() - 1);
+        };
+        let (num, unit) = t.split_at(at);
         let n: u32 = num.parse().map_err(|_| bad())?;
         let minutes = match unit {
             "m" => Some(n),
@@ -120,6 +121,13 @@ impl std::str::FromStr for Timeframe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_unit_is_refused_not_a_panic() {
+        assert!(Timeframe::parse("5²").is_err());
+        assert!(Timeframe::parse("²").is_err());
+        assert!(Timeframe::parse("1hé").is_err());
+    }
 
     #[test]
     fn parses_and_prints_canonically() {

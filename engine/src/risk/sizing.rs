@@ -56,6 +56,9 @@ pub enum SizingError {
     NoEdge { kelly: f64 },
     #[error("no free margin")]
     NoMargin,
+    /// So little capital that the position rounds to nothing.
+    #[error("the capital is too small for any position")]
+    TooSmall,
 }
 
 /// Sizes a long when `stop < entry`, a short when `stop > entry`.
@@ -96,6 +99,9 @@ pub fn size(mode: SizingMode, limits: &RiskLimits, s: &SizingInput) -> Result<Si
         notional = slot * max_lev;
         qty = notional / s.entry;
     }
+    if !(qty > 0.0 && qty.is_finite() && slot > 0.0 && notional > 0.0) {
+        return Err(SizingError::TooSmall);
+    }
     let leverage = (notional / slot).ceil().clamp(1.0, max_lev);
     let long = s.stop < s.entry;
     let liquidation = if long {
@@ -117,6 +123,17 @@ pub fn size(mode: SizingMode, limits: &RiskLimits, s: &SizingInput) -> Result<Si
 mod tests {
     use super::*;
     use crate::risk::RiskProfile;
+
+    #[test]
+    fn capital_too_small_for_a_position_is_refused() {
+        let mut s = input();
+        s.equity = 5e-324;
+        s.free_margin = 5e-324;
+        assert_eq!(
+            size(SizingMode::FixedRisk, &RiskProfile::Medium.limits(), &s),
+            Err(SizingError::TooSmall)
+        );
+    }
 
     fn input() -> SizingInput {
         SizingInput {

@@ -252,9 +252,8 @@ async fn render(
                 });
             }
             let ctx = ctx.as_mut().expect("set above");
-            if !ctx.candidates.contains_key(&id) {
-                ctx.candidates
-                    .insert(id, crate::db::signals::by_id(pool, id).await?);
+            if let std::collections::hash_map::Entry::Vacant(v) = ctx.candidates.entry(id) {
+                v.insert(crate::db::signals::by_id(pool, id).await?);
             }
             let Some(c) = ctx.candidates.get(&id).and_then(Option::as_ref) else {
                 return Ok(None);

@@ -131,11 +131,12 @@ pub async fn new_code(pool: &PgPool, user_id: i64) -> Result<(String, DateTime<U
 }
 
 /// Whether `user_id` has a linked chat, and an unexpired code if one is out.
-pub async fn link_state(
-    pool: &PgPool,
-    user_id: i64,
-) -> Result<(bool, Option<(String, DateTime<Utc>)>), DbError> {
-    let row: Option<(Option<i64>, Option<String>, Option<DateTime<Utc>>)> =
+/// A code handed out and when it expires.
+pub type LinkCode = (String, DateTime<Utc>);
+
+pub async fn link_state(pool: &PgPool, user_id: i64) -> Result<(bool, Option<LinkCode>), DbError> {
+    type Row = (Option<i64>, Option<String>, Option<DateTime<Utc>>);
+    let row: Option<Row> =
         sqlx::query_as("SELECT chat_id, code, code_expires FROM telegram_links WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(pool)

@@ -640,6 +640,16 @@ impl Pages for PgBackend {
         let v = v.clone();
         Box::pin(async move {
             admin(&v)?;
+            // An admin cannot lock themselves out; another admin can.
+            if id == v.id
+                && (p.disabled == Some(true)
+                    || p.role.is_some_and(|r| r != app::types::Role::Admin))
+            {
+                return Err(AppError::new(
+                    ErrorCode::Conflict,
+                    "you cannot disable or demote your own account; another admin can",
+                ));
+            }
             let hash = match &p.password {
                 Some(pw) => {
                     validate_password(pw)?;

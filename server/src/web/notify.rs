@@ -174,8 +174,9 @@ impl PgBackend {
         t.validate()
             .map_err(|e| AppError::invalid(e.field, e.message))?;
         if !self.notify().available().contains(&t.kind()) {
-            return Err(AppError::invalid(
-                "kind",
+            // A valid request this installation cannot serve: a conflict with its setup.
+            return Err(AppError::new(
+                ErrorCode::Conflict,
                 match t.kind() {
                     ChannelKind::Sms => "this installation has no Twilio account ([notify.twilio])",
                     ChannelKind::Email => "this installation has no SMTP relay ([notify.smtp])",

@@ -1,10 +1,10 @@
 //! The signed-in user: who, their trading settings, their API tokens.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, ApiPath};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{NewToken, TokenView, UserSettings, Viewer};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 
@@ -44,9 +44,10 @@ pub async fn list_tokens(
     Ok(Json(st.backend.tokens(&v).await?))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     /// What the token is for, e.g. "nightly export".
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -67,7 +68,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<TokenView>, ApiError> {
     Ok(Json(st.backend.revoke_token(&v, id).await?))
 }

@@ -1,12 +1,12 @@
 //! Users and the system, for admins.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, ApiPath};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
     FollowConfigView, FollowEdit, NewUser, SystemStatus, UserPatch, UserView, Viewer,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "admin",
@@ -35,7 +35,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
     Ok(Json(st.backend.update_user(&v, id, p).await?))

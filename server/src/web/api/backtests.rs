@@ -1,10 +1,10 @@
 //! The simulator over the API: start a backtest job, export its trades.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, ApiPath};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{AppError, BacktestOutcome, BacktestRequest, ErrorCode, JobView, Viewer};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -29,7 +29,7 @@ pub async fn start_backtest(
 pub async fn trades_csv(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = st.backend.job(&v, id).await?;
     if job.kind != crate::simulate::KIND {

@@ -1,16 +1,18 @@
 //! Jobs: list, inspect, cancel, resume; start a backfill.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, ApiPath};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{BackfillRequest, JobView, Viewer};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Newest first; at most 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -21,9 +23,9 @@ pub struct ListQuery {
 pub async fn list_jobs(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Query(q): Query<ListQuery>,
+    super::ApiQuery(q): super::ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
-    Ok(Json(st.backend.jobs(&v, q.limit.unwrap_or(100)).await?))
+    Ok(Json(st.backend.jobs(&v, super::limit(q.limit)?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
@@ -32,7 +34,7 @@ pub async fn list_jobs(
 pub async fn get_job(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(st.backend.job(&v, id).await?))
 }
@@ -44,7 +46,7 @@ pub async fn get_job(
 pub async fn cancel_job(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(st.backend.cancel_job(&v, id).await?))
 }
@@ -56,7 +58,7 @@ pub async fn cancel_job(
 pub async fn resume_job(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(st.backend.resume_job(&v, id).await?))
 }

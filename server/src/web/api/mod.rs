@@ -52,6 +52,21 @@ impl utoipa::Modify for ErrorAnswers {
                     .build(),
             )
         };
+        constrain(doc);
+        // A time zone is one of the IANA names the server knows.
+        if let Some(components) = doc.components.as_mut()
+            && let Some(RefOr::T(utoipa::openapi::Schema::Object(prefs))) =
+                components.schemas.get_mut("NotifyPrefsView")
+            && let Some(RefOr::T(utoipa::openapi::Schema::Object(tz))) =
+                prefs.properties.get_mut("timezone")
+        {
+            tz.enum_values = Some(
+                chrono_tz::TZ_VARIANTS
+                    .iter()
+                    .map(|z| serde_json::Value::from(z.name()))
+                    .collect(),
+            );
+        }
         for (path, item) in doc.paths.paths.iter_mut() {
             let public = path == "/api/v1/auth/login";
             for (method, op) in [
@@ -73,6 +88,12 @@ impl utoipa::Modify for ErrorAnswers {
                     );
                 }
                 let writes = method != HttpMethod::Get;
+                if writes {
+                    add(
+                        "409",
+                        "it clashes with what is stored, or with how this installation is set up",
+                    );
+                }
                 if writes || path.starts_with("/api/v1/admin") || path.starts_with("/api/v1/models")
                 {
                     add(
@@ -100,6 +121,202 @@ impl utoipa::Modify for ErrorAnswers {
                 add("503", "the database is unreachable");
             }
         }
+    }
+}
+
+/// Timeframes the schema lists (the server parses any `<n>m|h|d` that
+/// tiles a UTC day; these are the ones the product uses).
+const TIMEFRAMES: &[&str] = &[
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d",
+];
+const SYMBOL: &str = "^[A-Za-z0-9]{1,20}/[A-Za-z0-9]{1,20}$";
+/// What `parse_instant` reads: `now`, epoch ms, a date, a date and time (UTC
+/// unless an offset is given); days up to 29 so every month has them.
+const INSTANT: &str = "^(now|-?[0-9]{1,18}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]((\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?)?)$";
+
+/// The same, or empty (an optional bound left out).
+const INSTANT_OR_EMPTY: &str = concat!(
+    "^$|",
+    "^(now|-?[0-9]{1,18}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]((\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?)?)$"
+);
+
+/// What the request types' fields accept, where the Rust type (a String, a
+/// Vec<String>) cannot say it: enums, patterns, sizes.
+fn constrain(doc: &mut utoipa::openapi::OpenApi) {
+    use serde_json::json;
+    use utoipa::openapi::{RefOr, Schema};
+    let rules: &[(&str, &str, serde_json::Value)] = &[
+        ("BackfillRequest", "exchange", json!({"enum": ["binance"]})),
+        (
+            "BackfillRequest",
+            "market",
+            json!({"enum": ["spot", "futures"]}),
+        ),
+        (
+            "BackfillRequest",
+            "symbols",
+            json!({"items": SYMBOL, "minItems": 1}),
+        ),
+        ("BackfillRequest", "timeframe", json!({"enum": TIMEFRAMES})),
+        ("BackfillRequest", "from", json!({"pattern": INSTANT})),
+        (
+            "BackfillRequest",
+            "to",
+            json!({"pattern": INSTANT_OR_EMPTY}),
+        ),
+        (
+            "BacktestRequest",
+            "symbols",
+            json!({"items": SYMBOL, "minItems": 1}),
+        ),
+        ("BacktestRequest", "timeframe", json!({"enum": TIMEFRAMES})),
+        (
+            "BacktestRequest",
+            "from",
+            json!({"pattern": INSTANT_OR_EMPTY}),
+        ),
+        (
+            "BacktestRequest",
+            "to",
+            json!({"pattern": INSTANT_OR_EMPTY}),
+        ),
+        (
+            "BacktestRequest",
+            "strategy",
+            json!({"enum": ["technical", "model", ""]}),
+        ),
+        (
+            "BacktestRequest",
+            "min_net_profit",
+            json!({"minimum": 0.0, "maximum": 100.0}),
+        ),
+        (
+            "TrainRequest",
+            "symbols",
+            json!({"items": SYMBOL, "minItems": 1}),
+        ),
+        ("TrainRequest", "timeframe", json!({"enum": TIMEFRAMES})),
+        (
+            "TrainRequest",
+            "max_epochs",
+            json!({"minimum": 1, "maximum": 500}),
+        ),
+        (
+            "TrainRequest",
+            "folds",
+            json!({"minimum": 0, "maximum": 10}),
+        ),
+        (
+            "TrainRequest",
+            "backend",
+            json!({"enum": ["libtorch", "tch", "torch", "flex", ""]}),
+        ),
+        (
+            "TrainRequest",
+            "promote",
+            json!({"enum": ["if_better", "if-better", "always", "never", ""]}),
+        ),
+        (
+            "NewPaperAccount",
+            "follow",
+            json!({"enum": ["all", "symbols", "manual"]}),
+        ),
+        (
+            "NewPaperAccount",
+            "capital",
+            json!({"pattern": "^[1-9][0-9]{0,11}(\\.[0-9]{1,8})?$"}),
+        ),
+        ("NewPaperAccount", "symbols", json!({"items": SYMBOL})),
+        ("FollowEdit", "market", json!({"enum": ["spot", "futures"]})),
+        (
+            "FollowEdit",
+            "symbols",
+            json!({"items": SYMBOL, "minItems": 1}),
+        ),
+        (
+            "RollbackRequest",
+            "scope",
+            json!({"pattern": "^[A-Za-z0-9/_-]{1,64}$"}),
+        ),
+        ("RollbackRequest", "timeframe", json!({"enum": TIMEFRAMES})),
+    ];
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    // PostgreSQL text cannot hold NUL: no free-text field accepts it.
+    for (name, s) in components.schemas.iter_mut() {
+        // An error's message may quote what was sent.
+        if name == "AppError" || name == "ErrorBody" {
+            continue;
+        }
+        if let Ok(mut v) = serde_json::to_value(&*s) {
+            no_nul(&mut v);
+            if let Ok(n) = serde_json::from_value(v) {
+                *s = n;
+            }
+        }
+    }
+    for (schema, field, rule) in rules {
+        let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(*schema) else {
+            tracing::warn!(schema, "OpenAPI: no such schema to constrain");
+            continue;
+        };
+        let Some(prop) = obj.properties.get_mut(*field) else {
+            tracing::warn!(schema, field, "OpenAPI: no such field to constrain");
+            continue;
+        };
+        // Through JSON: the same edit for plain and nullable (oneOf) fields.
+        let Ok(mut v) = serde_json::to_value(&*prop) else {
+            continue;
+        };
+        let target = match v.get_mut("oneOf").and_then(|o| o.as_array_mut()) {
+            Some(alts) => alts
+                .iter_mut()
+                .find(|a| a.get("type") != Some(&json!("null"))),
+            None => Some(&mut v),
+        };
+        let Some(t) = target.and_then(|t| t.as_object_mut()) else {
+            continue;
+        };
+        for (k, r) in rule.as_object().into_iter().flatten() {
+            match k.as_str() {
+                "items" => {
+                    t.insert("items".into(), json!({"type": "string", "pattern": r}));
+                }
+                "itemsEnum" => {
+                    t.insert("items".into(), json!({"type": "string", "enum": r}));
+                }
+                _ => {
+                    t.insert(k.clone(), r.clone());
+                }
+            }
+        }
+        if let Ok(p) = serde_json::from_value(v) {
+            *prop = p;
+        }
+    }
+}
+
+/// Adds a no-NUL pattern to every string schema that has no pattern, enum or format.
+fn no_nul(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            let is_string = match o.get("type") {
+                Some(serde_json::Value::String(t)) => t == "string",
+                Some(serde_json::Value::Array(a)) => a.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string
+                && !["pattern", "enum", "format", "const"]
+                    .iter()
+                    .any(|k| o.contains_key(*k))
+            {
+                o.insert("pattern".into(), "^[^\\u0000]*$".into());
+            }
+            o.values_mut().for_each(no_nul);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(no_nul),
+        _ => {}
     }
 }
 
@@ -134,13 +351,42 @@ pub struct ApiJson<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
 where
-    T: serde::de::DeserializeOwned,
+    T: serde::de::DeserializeOwned + serde::Serialize,
     S: Send + Sync,
 {
     type Rejection = ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
+        match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(mut v)) => {
+                if !v.is_object() {
+                    return Err(ApiError(AppError::invalid(
+                        "body",
+                        "the body must be a JSON object",
+                    )));
+                }
+                integral_floats(&mut v);
+                let t = serde_json::from_value::<T>(v).map_err(|e| {
+                    let text = e.to_string();
+                    let field = text
+                        .split('`')
+                        .nth(1)
+                        .filter(|_| text.contains("field"))
+                        .map(str::to_owned);
+                    ApiError(AppError {
+                        code: ErrorCode::Invalid,
+                        message: format!("body: {text}"),
+                        field,
+                    })
+                })?;
+                // Only what the server reads is checked (extra keys are ignored).
+                if let Some(at) = serde_json::to_value(&t).ok().and_then(|v| nul_at(&v, "")) {
+                    return Err(ApiError(AppError::invalid(
+                        at.trim_start_matches('.'),
+                        "text may not contain NUL characters",
+                    )));
+                }
+                Ok(ApiJson(t))
+            }
             Err(rej) => {
                 let text = rej.body_text();
                 // serde names the field in its message: "missing field `capital`".
@@ -155,6 +401,68 @@ where
                     field,
                 }))
             }
+        }
+    }
+}
+
+/// Where the first string holding a NUL character is (PostgreSQL text cannot).
+fn nul_at(v: &serde_json::Value, at: &str) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at.to_owned()),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_at(x, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(o) => o.iter().find_map(|(k, x)| {
+            if k.contains('\0') {
+                Some(format!("{at}.{k}"))
+            } else {
+                nul_at(x, &format!("{at}.{k}"))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// JSON has one number type: 3.0 is the integer 3 (as JSON Schema says),
+/// which serde would refuse for an integer field.
+fn integral_floats(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(integral_floats),
+        serde_json::Value::Object(o) => o.values_mut().for_each(integral_floats),
+        _ => {}
+    }
+}
+
+/// A path parameter axum could not read (`/jobs/abc`), as our error shape.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rej) => Err(ApiError(AppError {
+                code: ErrorCode::Invalid,
+                message: format!("path: {}", rej.body_text()),
+                field: Some("id".into()),
+            })),
         }
     }
 }
@@ -174,6 +482,16 @@ where
         _: &S,
     ) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or_default();
+        if let Some((k, _)) = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError(AppError::invalid(
+                &k.replace('\0', ""),
+                "text may not contain NUL characters",
+            )));
+        }
         serde_urlencoded::from_str(q).map(ApiQuery).map_err(|e| {
             let text = e.to_string();
             // serde names the field: "missing field `symbol`", or the value's
@@ -198,8 +516,7 @@ where
         title = "TraderAI API",
         description = "Signals, market data, jobs, models and settings. Authenticate with the session cookie from POST /api/v1/auth/login (then send X-CSRF-Token on writes) or with `Authorization: Bearer <API token>` (create one at POST /api/v1/tokens)."
     ),
-    components(schemas(AppError, ErrorCode, ErrorBody)),
-    modifiers(&ErrorAnswers),
+    components(schemas(AppError, ErrorCode, ErrorBody, app::types::TimeframeName, app::types::RiskProfileName, app::types::EventName)),
     tags(
         (name = "auth", description = "Sign in and out"),
         (name = "account", description = "The signed-in user: settings and API tokens"),
@@ -217,7 +534,7 @@ struct ApiDoc;
 
 /// The API routes and the OpenAPI document describing them.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(super::session::login_api))
         .routes(routes!(super::session::logout_api))
         .routes(routes!(account::me))
@@ -269,7 +586,22 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notify::test_channel))
         .routes(routes!(notify::telegram_code))
         .routes(routes!(notify::troubles))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes: the modifier needs their operations.
+    utoipa::Modify::modify(&ErrorAnswers, &mut doc);
+    (router, doc)
+}
+
+/// A list's `limit`: 1 to 500, 100 when absent.
+pub fn limit(l: Option<i64>) -> Result<i64, ApiError> {
+    match l {
+        None => Ok(100),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError(AppError::invalid(
+            "limit",
+            format!("{n}: from 1 to 500"),
+        ))),
+    }
 }
 
 /// Any other path under /api/v1.

@@ -1,14 +1,14 @@
 //! The model registry and training for admins: list, decisions, promote,
 //! roll back, download, start a training run.
 
-use super::{ApiError, ApiJson, ApiQuery};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
     AppError, ErrorCode, JobView, ModelEventView, ModelView, RegistryDecision, RollbackRequest,
     TrainRequest, Viewer,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -28,6 +28,7 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Newest first; at most 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -40,7 +41,7 @@ pub async fn events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<ModelEventView>>, ApiError> {
     Ok(Json(
-        st.backend.model_events(&v, q.limit.unwrap_or(100)).await?,
+        st.backend.model_events(&v, super::limit(q.limit)?).await?,
     ))
 }
 
@@ -51,7 +52,7 @@ pub async fn events(
 pub async fn promote(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RegistryDecision>, ApiError> {
     Ok(Json(st.backend.promote_model(&v, id).await?))
 }
@@ -75,7 +76,7 @@ pub async fn rollback(
 pub async fn download(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     if !v.is_admin() {
         return Err(AppError::forbidden().into());

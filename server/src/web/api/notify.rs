@@ -1,10 +1,10 @@
 //! Notification channels and preferences of the caller; delivery troubles for admins.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, ApiPath};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::*;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 
 /// The caller's channels (kind and hint, never the address), events, quiet
@@ -49,7 +49,7 @@ pub async fn add_channel(
 pub async fn remove_channel(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     st.backend.remove_channel(&v, id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -62,7 +62,7 @@ pub async fn remove_channel(
 pub async fn test_channel(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<TestQueued>, ApiError> {
     Ok(Json(st.backend.test_channel(&v, id).await?))
 }

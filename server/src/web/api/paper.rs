@@ -1,7 +1,7 @@
 //! Paper accounts (`/api/v1/paper/…`) and the global kill switch
 //! (`/api/v1/trading/halt`).
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, ApiPath};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
@@ -9,7 +9,7 @@ use app::types::{
     PaperAccountDetail, PaperAccountView, PaperTradeView, TakeRequest, TakeView, TradingHaltView,
     VenueConnectionView, VenueModeRequest, Viewer,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -43,7 +43,7 @@ pub async fn open(
 pub async fn detail(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<PaperAccountDetail>, ApiError> {
     Ok(Json(st.backend.paper_account(&v, id).await?))
 }
@@ -55,7 +55,7 @@ pub async fn detail(
 pub async fn trades(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<PaperTradeView>>, ApiError> {
     let rows = st.backend.paper_trades(&v, id).await?;
     Ok(Json(
@@ -70,7 +70,7 @@ pub async fn trades(
 pub async fn ledger(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LedgerEntryView>>, ApiError> {
     Ok(Json(st.backend.paper_ledger(&v, id).await?))
 }
@@ -102,7 +102,7 @@ fn csv_err(e: impl std::fmt::Display) -> ApiError {
 pub async fn trades_csv(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let rows = st.backend.paper_trades(&v, id).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -120,7 +120,7 @@ pub async fn trades_csv(
 pub async fn ledger_csv(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let rows = st.backend.paper_ledger(&v, id).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -138,7 +138,7 @@ pub async fn ledger_csv(
 pub async fn halt(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(h): ApiJson<HaltRequest>,
 ) -> Result<Json<PaperAccountView>, ApiError> {
     Ok(Json(st.backend.halt_paper_account(&v, id, Some(h)).await?))
@@ -151,7 +151,7 @@ pub async fn halt(
 pub async fn resume(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<PaperAccountView>, ApiError> {
     Ok(Json(st.backend.halt_paper_account(&v, id, None).await?))
 }
@@ -203,7 +203,7 @@ pub async fn take(
 pub async fn venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<VenueConnectionView>, ApiError> {
     Ok(Json(st.backend.venue_connection(&v, id).await?))
 }
@@ -219,7 +219,7 @@ pub async fn venue(
 pub async fn connect_venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<NewVenueConnection>,
 ) -> Result<Json<VenueConnectionView>, ApiError> {
     Ok(Json(st.backend.connect_venue(&v, id, c).await?))
@@ -232,7 +232,7 @@ pub async fn connect_venue(
 pub async fn disconnect_venue(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     st.backend.disconnect_venue(&v, id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -245,7 +245,7 @@ pub async fn disconnect_venue(
 pub async fn venue_mode(
     State(st): State<AppState>,
     Extension(v): Extension<Viewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(m): ApiJson<VenueModeRequest>,
 ) -> Result<Json<VenueConnectionView>, ApiError> {
     Ok(Json(st.backend.set_venue_mode(&v, id, m).await?))

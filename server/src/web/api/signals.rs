@@ -15,8 +15,10 @@ use serde::Deserialize;
 #[into_params(parameter_in = Query)]
 pub struct SignalsQuery {
     /// low, medium or high
+    #[param(pattern = "^(low|medium|high)$")]
     pub risk_profile: Option<String>,
     /// Account size in quote currency.
+    #[param(exclusive_minimum = 0.0, maximum = 1e12)]
     pub capital: Option<f64>,
 }
 

@@ -91,6 +91,8 @@ pub struct WebSettings {
     /// `GET /metrics` requires `Authorization: Bearer <token>` when set
     /// (TRADERAI_METRICS_TOKEN overrides it); empty: open, for a private network.
     pub metrics_token: String,
+    /// Record HTTP metrics and serve `GET /metrics`.
+    pub metrics: bool,
 }
 
 impl Default for WebSettings {
@@ -100,6 +102,7 @@ impl Default for WebSettings {
             session_idle_days: 7,
             login_attempts_per_minute: 10,
             metrics_token: String::new(),
+            metrics: true,
         }
     }
 }

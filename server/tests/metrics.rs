@@ -8,9 +8,10 @@ mod common;
 use reqwest::StatusCode;
 use std::collections::BTreeSet;
 
-async fn spawn(pool: sqlx::PgPool, token: &str) -> std::net::SocketAddr {
+async fn spawn(pool: sqlx::PgPool, token: &str, metrics: bool) -> std::net::SocketAddr {
     let mut s = server::config::Settings::default();
     s.web.metrics_token = token.into();
+    s.web.metrics = metrics;
     let opts = server::web::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site").unwrap();
     let app = server::web::router(pool, opts, &s).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -25,7 +26,7 @@ async fn metrics_count_requests_by_route_and_need_the_token() {
     server::db::jobs::enqueue(&pool, "backfill", &serde_json::json!({}))
         .await
         .unwrap();
-    let addr = spawn(pool.clone(), "scrape-token-0123").await;
+    let addr = spawn(pool.clone(), "scrape-token-0123", true).await;
     let http = reqwest::Client::new();
     let base = format!("http://{addr}");
     for _ in 0..3 {
@@ -121,6 +122,16 @@ async fn metrics_count_requests_by_route_and_need_the_token() {
     assert!(value(line("traderai_db_pool_connections")) >= 1.0);
     assert!(value(line("process_resident_memory_bytes")) > 1e6);
     assert_eq!(value(line("traderai_metrics_database_up")), 1.0);
+
+    // `[web] metrics = false`: nothing served (and nothing recorded).
+    let off = spawn(pool.clone(), "", false).await;
+    let r = http
+        .get(format!("http://{off}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().contains_key("x-request-id"), "request ids stay");
 }
 
 /// Every metric name a dashboard query uses is recorded somewhere in the

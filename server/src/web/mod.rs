@@ -44,6 +44,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// Request ids, the request's log span, and HTTP metrics by route and status.
 async fn observe(
+    State(record): State<bool>,
     mut req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
@@ -65,7 +66,9 @@ async fn observe(
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    crate::metrics::http_request(&method, &path, status, seconds);
+    if record {
+        crate::metrics::http_request(&method, &path, status, seconds);
+    }
     if status >= 500 {
         span.in_scope(|| tracing::warn!(status, ms = seconds * 1e3, "request failed"));
     }
@@ -73,6 +76,14 @@ async fn observe(
         res.headers_mut().insert(REQUEST_ID, v);
     }
     res
+}
+
+/// `[web] metrics = false`: nothing is recorded, so nothing is served.
+async fn metrics_off() -> (StatusCode, &'static str) {
+    (
+        StatusCode::NOT_FOUND,
+        "metrics are off ([web] metrics = false)\n",
+    )
 }
 
 /// Prometheus text format; a configured token is required as a bearer token.
@@ -149,7 +160,9 @@ pub async fn router(
     let backend = Arc::new(PgBackend::new(pool.clone(), settings));
     let hub = ws::Hub::start(pool.clone(), backend.ws_clients.clone());
     let shared: SharedBackend = backend.clone();
-    crate::metrics::handle();
+    if cfg.metrics {
+        crate::metrics::handle();
+    }
     let state = AppState {
         metrics_token: std::env::var("TRADERAI_METRICS_TOKEN")
             .ok()
@@ -168,7 +181,14 @@ pub async fn router(
     let app = Router::new()
         .route("/health", get(health))
         .route("/health/ready", get(ready))
-        .route("/metrics", get(metrics))
+        .route(
+            "/metrics",
+            if cfg.metrics {
+                get(metrics)
+            } else {
+                get(metrics_off)
+            },
+        )
         .route("/auth/login", post(session::login_form))
         .route("/auth/logout", post(session::logout_form))
         .route("/ws", get(ws::handler))
@@ -196,7 +216,7 @@ pub async fn router(
         ))
         .layer(session::layer(store, cfg))
         .layer(tower_http::compression::CompressionLayer::new())
-        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn_with_state(cfg.metrics, observe))
         .with_state(state);
     Ok(app)
 }

@@ -9,7 +9,7 @@ server=$("$ROOT/scripts/db.sh")
 export DATABASE_URL="$server/traderai_bench"
 bin="$CARGO_TARGET_DIR/release/traderai"
 out="$ROOT/target/bench"; mkdir -p "$out"
-what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web live paper)
+what=("$@"); [ ${#what[@]} -eq 0 ] && what=(indicators backtest ingest backfill limits read web live paper notify)
 # `web` builds the binary and the release site (xtask) itself.
 if [ "${what[*]}" != "web" ]; then
   cargo build --release -p server --bin traderai --example range_read --example live_latency --example paper_latency >&2
@@ -179,6 +179,12 @@ live)
   for db in $(psql "$server/postgres" -Atc "select datname from pg_database where datname like 'traderai_bench_live_%'"); do
     psql "$server/postgres" -qc "drop database $db with (force)" >/dev/null
   done
+  ;;
+notify)
+  # Event committed → channel received, the outbox under a burst, /metrics
+  # scrape cost, the signals endpoint with metrics on and off (dev build).
+  log "notify: latency, 2000-event burst, scrape, signals p99 with metrics on/off"
+  cargo run -q -p server --example notify_bench -- "$server/postgres" 2000 | tee "$out/notify.json"
   ;;
 paper)
   # A closed bar published → the paper account's step committed (follower →

@@ -667,3 +667,183 @@ async fn an_event_whose_process_died_before_sending_is_delivered_once() {
         assert!(!text.contains(secret), "{secret} leaked into the logs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn halts_stale_data_drift_registry_and_the_daily_summary_arrive_with_their_content() {
+    server::secrets::install(KEY).unwrap();
+    let (pool, _) = common::fresh_db().await;
+    let (mock, base, smtp) = channels::start().await;
+    let s = channels::settings(&base, smtp);
+    let ann = user(&pool, "ann", "user", "medium", 1000.0).await;
+    let root = user(&pool, "root", "admin", "low", 100.0).await;
+    for u in [ann, root] {
+        outbox::add_channel(
+            &pool,
+            u,
+            &Target::Webhook {
+                url: format!("{base}/hook"),
+                secret: HOOK_SECRET.into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mut p = server::notify::prefs::Prefs::default_for(false);
+    p.daily_at = Some(0);
+    server::notify::prefs::save(&pool, ann, &p).await.unwrap();
+
+    let candles = common::btc_15m();
+    let series = common::followed_series(&pool, &candles[..400], engine::Timeframe::M15).await;
+    let acct = server::paper::open(
+        &pool,
+        &s,
+        &server::paper::OpenRequest {
+            user_id: ann,
+            name: "main".into(),
+            capital: rust_decimal::Decimal::from(1000),
+            profile: engine::risk::RiskProfile::Medium,
+            follow: server::paper::FollowMode::All,
+            series: Vec::new(),
+            min_net_profit: None,
+        },
+    )
+    .await
+    .unwrap();
+    server::paper::halt_account(&pool, acct.id, Some("lunch break"), false)
+        .await
+        .unwrap();
+    let since = candles[399].open_time + 900_000;
+    let stale = |at: i64| server::db::follow::StateUpdate {
+        series_id: series,
+        universe: "default",
+        role: "base",
+        state: "stale",
+        stale: Some(("no_bars", "no bar for 3 closes".into(), since)),
+        clock_now: at,
+        clock_speed: 1.0,
+        demo: false,
+        wall: chrono::Utc::now(),
+    };
+    // The follower rewrites a stale row now and then: one spell, one event.
+    server::db::follow::upsert_state(&pool, &stale(since + 2_700_000))
+        .await
+        .unwrap();
+    server::db::follow::upsert_state(&pool, &stale(since + 3_600_000))
+        .await
+        .unwrap();
+    use server::db::models::log;
+    log(
+        &pool,
+        "universal",
+        "15m",
+        None,
+        "drift_check",
+        &serde_json::json!({"drifted": true, "columns": ["rsi_14", "atr_pct"], "retrain_job": 7}),
+    )
+    .await
+    .unwrap();
+    log(
+        &pool,
+        "universal",
+        "15m",
+        None,
+        "drift_check",
+        &serde_json::json!({"drifted": false, "columns": []}),
+    )
+    .await
+    .unwrap();
+    log(&pool, "universal", "15m", None, "kept_aside", &serde_json::json!({"reason": "walk-forward log loss 0.9100 > active v2's 0.8800: kept aside"})).await.unwrap();
+    assert_eq!(
+        server::notify::daily::emit_due(&pool, chrono::Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        server::notify::daily::emit_due(&pool, chrono::Utc::now())
+            .await
+            .unwrap(),
+        0,
+        "once a day"
+    );
+    drain(&pool, &s).await;
+
+    let got = mock.received("webhook");
+    let of = |kind: &str| -> Vec<serde_json::Value> {
+        got.iter().filter(|h| h["kind"] == kind).cloned().collect()
+    };
+    let (halt, daily, stale, drift, registry) = (
+        of("halt"),
+        of("daily"),
+        of("stale"),
+        of("drift"),
+        of("registry"),
+    );
+    assert_eq!(
+        (
+            halt.len(),
+            daily.len(),
+            stale.len(),
+            drift.len(),
+            registry.len()
+        ),
+        (1, 1, 1, 1, 1),
+        "{got:#?}"
+    );
+    assert_eq!(got.len(), 5, "a clean drift check tells no one: {got:#?}");
+    assert_eq!(halt[0]["title"], "main: trading halted");
+    assert_eq!(halt[0]["lines"][0], "lunch break");
+    assert!(
+        daily[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Daily summary ")
+            && daily[0]["title"].as_str().unwrap().ends_with("— ann")
+    );
+    assert!(
+        field(&daily[0], "main")
+            .starts_with("today +0.00, week +0.00, total +0.00; 0 open; halted"),
+        "{}",
+        daily[0]
+    );
+    assert!(
+        field(&daily[0], "System").contains("0 series live, 0 catching up, 1 stale"),
+        "{}",
+        daily[0]
+    );
+    assert_eq!(
+        stale[0]["title"],
+        "Stale data: binance futures BTC/USDT 15m"
+    );
+    assert_eq!(field(&stale[0], "Reason"), "no_bars");
+    assert_eq!(field(&drift[0], "Drifted columns"), "rsi_14, atr_pct");
+    assert_eq!(field(&drift[0], "Retraining"), "job 7 queued");
+    assert!(
+        registry[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("kept aside")
+    );
+    assert!(
+        registry[0]["lines"][0]
+            .as_str()
+            .unwrap()
+            .contains("0.9100 > active v2")
+    );
+    // Who got what: the admin's kinds went to the admin only, the account's to its owner.
+    let by_user: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT e.kind, c.user_id FROM notify_deliveries d JOIN notify_events e ON e.id = d.event_id
+         JOIN notify_channels c ON c.id = d.channel_id ORDER BY e.kind",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (kind, u) in by_user {
+        let want = if ["halt", "daily"].contains(&kind.as_str()) {
+            ann
+        } else {
+            root
+        };
+        assert_eq!(u, want, "{kind}");
+    }
+}

@@ -205,6 +205,52 @@ async fn the_live_path_makes_the_backtests_trades_to_the_cent() {
         close(p.pnl, &col(b, "pnl"));
         assert_eq!(trade.exits.len(), col(b, "fills").split(' ').count());
     }
+    // Every fill and close was written as its notification in the same
+    // step: one event per entry fill, TP fill, stop fill and closed trade.
+    let fills_of = |purpose: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM paper_fills f JOIN paper_orders o
+                 ON o.account_id = f.account_id AND o.client_id = f.client_id
+                 WHERE f.account_id = $1 AND o.purpose LIKE $2",
+            )
+            .bind(acct.id)
+            .bind(purpose)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let events = |kind: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM notify_events WHERE kind = $1 AND dedupe LIKE 'paper:' || $2 || ':%'",
+            )
+            .bind(kind)
+            .bind(acct.id.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(events("paper_close").await as usize, paper.len());
+    assert_eq!(events("paper_fill").await, fills_of("entry").await);
+    assert_eq!(events("take_profit").await, fills_of("tp%").await);
+    assert_eq!(events("stop_loss").await, fills_of("stop").await);
+    assert!(events("take_profit").await + events("stop_loss").await > 0);
+    let sample: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM notify_events WHERE kind = 'paper_close' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        sample["title"].as_str().unwrap().contains("closed ("),
+        "{sample}"
+    );
+    assert!(sample["fields"].to_string().contains("P&L"), "{sample}");
     // Final equity to the cent: the ledger's balance plus what is still open,
     // against the backtest's equity before its end-of-data closes.
     let balance =

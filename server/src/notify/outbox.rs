@@ -61,6 +61,14 @@ pub async fn channel(pool: &PgPool, id: i64) -> Result<Option<ChannelRow>, DbErr
 /// Removes one of the user's channels; false when they have no such channel.
 pub async fn remove_channel(pool: &PgPool, user_id: i64, id: i64) -> Result<bool, DbError> {
     let mut tx = pool.begin().await?;
+    // Lock order as the fan-out's: its events first, then the channel. The
+    // fan-out holds event rows and then touches the channel (the new
+    // deliveries' foreign key); deleting the channel first and cascading to
+    // those events deadlocked (found by the schemathesis run).
+    sqlx::query("SELECT 1 FROM notify_events WHERE channel_id = $1 ORDER BY id FOR UPDATE")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let kind: Option<String> = sqlx::query_scalar(
         "DELETE FROM notify_channels WHERE id = $1 AND user_id = $2 RETURNING kind",
     )
@@ -122,6 +130,19 @@ pub struct Recipient {
 impl Recipient {
     pub fn admin(&self) -> bool {
         self.role == "admin"
+    }
+
+    /// The profile and capital their signals are sized for.
+    pub fn sizing(&self) -> (engine::risk::RiskProfile, f64) {
+        let profile = self
+            .risk_profile
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(crate::config::default_profile);
+        (
+            profile,
+            self.capital.unwrap_or_else(crate::config::default_capital),
+        )
     }
 }
 
@@ -258,12 +279,7 @@ async fn render(
             let Some(c) = ctx.candidates.get(&id).and_then(Option::as_ref) else {
                 return Ok(None);
             };
-            let profile = u
-                .risk_profile
-                .as_deref()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(crate::config::default_profile);
-            let capital = u.capital.unwrap_or_else(crate::config::default_capital);
+            let (profile, capital) = u.sizing();
             let outcome = crate::signals::judge_for(
                 settings,
                 c,

@@ -298,12 +298,7 @@ async fn signals(
     settings: &crate::config::Settings,
     u: &super::outbox::Recipient,
 ) -> anyhow::Result<String> {
-    let profile = u
-        .risk_profile
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(crate::config::default_profile);
-    let capital = u.capital.unwrap_or_else(crate::config::default_capital);
+    let (profile, capital) = u.sizing();
     let predicted = crate::db::funding::predicted(pool).await?;
     let follow = crate::db::follow::states(pool).await?;
     let mut lines = Vec::new();

@@ -358,3 +358,111 @@ async fn a_killed_training_job_resumes_from_its_last_epoch() {
     assert_eq!(d["model"]["status"], "active");
     assert_eq!(d["model"]["sha256"], s["sha256"]);
 }
+
+/// SIGTERM to a worker mid-training: it stops after the epoch in hand, gives
+/// the job back to the queue, exits cleanly; another worker resumes it from
+/// the epoch checkpoint to a registered model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_a_training_job_and_another_worker_resumes_it() {
+    let (pool, url) = common::fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    common::import_btc_1d(&url);
+    let cfg = tiny_config(dir.path());
+    let out = dir.path().join("models");
+    let job = ok(&traderai(
+        Some(&url),
+        &[
+            "--json",
+            "train",
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "yahoo",
+            "--backend",
+            "flex",
+            "--pipeline",
+            &cfg,
+            "--folds",
+            "0",
+            "--epochs",
+            "40",
+            "--enqueue",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    let id = job["id"].as_i64().unwrap();
+    let config = dir.path().join("traderai.toml");
+    std::fs::write(&config, "[follow]\nenabled = false\n").unwrap();
+    let worker = || {
+        Command::new(env!("CARGO_BIN_EXE_traderai"))
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .args(["--config", config.to_str().unwrap(), "worker"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = worker();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while epochs_done(&pool, id).await < 3 {
+        assert!(Instant::now() < deadline, "no epochs published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &a.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = a.wait().unwrap();
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    let stopped_at = epochs_done(&pool, id).await;
+    let row = db::jobs::get(&pool, id).await.unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        db::jobs::JobStatus::Queued,
+        "released, not left running"
+    );
+    assert_eq!(row.owner, None);
+    assert!(row.progress > 0.0 && row.progress < 1.0, "{}", row.progress);
+
+    let mut b = worker();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let row = loop {
+        let row = db::jobs::get(&pool, id).await.unwrap().unwrap();
+        if row.status == db::jobs::JobStatus::Succeeded {
+            break row;
+        }
+        assert!(
+            !matches!(
+                row.status,
+                db::jobs::JobStatus::Failed | db::jobs::JobStatus::Cancelled
+            ),
+            "{:?}: {:?}",
+            row.status,
+            row.error
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the second worker did not finish it"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status();
+    let _ = b.wait();
+    assert_eq!(row.attempts, 2);
+    let s = &row.detail["models"][0];
+    assert!(
+        s["resumed_from"].as_u64().unwrap() >= stopped_at,
+        "resumed from {} after stopping at epoch {stopped_at}: nothing trained twice",
+        s["resumed_from"]
+    );
+    assert_eq!(row.detail["registry"][0]["promoted"], true);
+}

@@ -159,9 +159,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = notifier.await;
 
     // The web side over the bundled data with its candidates.
-    for r in server::seed::run(&pool, std::path::Path::new("data"), true).await? {
-        let _ = r;
-    }
+    server::seed::run(&pool, std::path::Path::new("data"), true).await?;
     let mut scanner = server::signals::Scanner::new(pool.clone(), models::backend::Backend::Flex);
     scanner.scan().await?;
     let secret = "bench-token-secret-0123456789";

@@ -160,24 +160,11 @@ async fn sigterm_releases_a_running_job_to_another_worker() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("traderai.toml");
-    std::fs::write(&config, "[follow]\nenabled = false\n").unwrap();
-    let worker = || {
-        let mut c = traderai(&url);
-        c.args(["--config", config.to_str().unwrap(), "worker"]);
-        c.spawn().unwrap()
-    };
+    let worker = || common::worker(&url, dir.path());
     let mut a = worker();
     wait_for_pages(&pool, 4).await;
     let asked = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &a.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = a.wait().unwrap();
+    let status = common::sigterm(&mut a);
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
     assert!(
         asked.elapsed() < Duration::from_secs(15),
@@ -197,31 +184,8 @@ async fn sigterm_releases_a_running_job_to_another_worker() {
     assert!(pages >= 4, "its checkpoint stays: {pages} pages");
 
     let mut b = worker();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let done = loop {
-        let j = db::jobs::get(&pool, job.id).await.unwrap().unwrap();
-        if j.status == db::jobs::JobStatus::Succeeded {
-            break j;
-        }
-        assert!(
-            !matches!(
-                j.status,
-                db::jobs::JobStatus::Failed | db::jobs::JobStatus::Cancelled
-            ),
-            "{:?}: {:?}",
-            j.status,
-            j.error
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the second worker did not finish it"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let _ = Command::new("kill")
-        .args(["-TERM", &b.id().to_string()])
-        .status();
-    let _ = b.wait();
+    let done = common::job_succeeded(&pool, job.id, Duration::from_secs(90)).await;
+    common::sigterm(&mut b);
     assert_eq!(done.attempts, 2);
     let key = SeriesKey::new("binance", Market::Futures, sym("BTC/USDT"), Timeframe::M15).unwrap();
     let series = db::candles::find_series(&pool, &key)

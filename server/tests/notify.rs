@@ -27,6 +27,29 @@ async fn user(pool: &PgPool, name: &str, role: &str, profile: &str, capital: f64
     .unwrap()
 }
 
+/// A $1000 medium-risk paper account "main" of `user` on every followed series.
+async fn open_main(
+    pool: &PgPool,
+    s: &server::config::Settings,
+    user: i64,
+) -> server::db::paper::AccountRow {
+    server::paper::open(
+        pool,
+        s,
+        &server::paper::OpenRequest {
+            user_id: user,
+            name: "main".into(),
+            capital: rust_decimal::Decimal::from(1000),
+            profile: engine::risk::RiskProfile::Medium,
+            follow: server::paper::FollowMode::All,
+            series: Vec::new(),
+            min_net_profit: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// Fans out and delivers until nothing is pending (retries included).
 async fn drain(pool: &PgPool, s: &server::config::Settings) {
     let sender = server::notify::channels::Sender::new(&s.notify).unwrap();
@@ -458,21 +481,7 @@ async fn telegram_commands_answer_linked_chats_and_refuse_others() {
     let root = user(&pool, "root", "admin", "low", 100.0).await;
     let candles = common::btc_15m();
     common::followed_series(&pool, &candles[..400], engine::Timeframe::M15).await;
-    let acct = server::paper::open(
-        &pool,
-        &s,
-        &server::paper::OpenRequest {
-            user_id: ann,
-            name: "main".into(),
-            capital: rust_decimal::Decimal::from(1000),
-            profile: engine::risk::RiskProfile::Medium,
-            follow: server::paper::FollowMode::All,
-            series: Vec::new(),
-            min_net_profit: None,
-        },
-    )
-    .await
-    .unwrap();
+    let acct = open_main(&pool, &s, ann).await;
     let (code, _) = server::notify::telegram::new_code(&pool, ann)
         .await
         .unwrap();
@@ -694,21 +703,7 @@ async fn halts_stale_data_drift_registry_and_the_daily_summary_arrive_with_their
 
     let candles = common::btc_15m();
     let series = common::followed_series(&pool, &candles[..400], engine::Timeframe::M15).await;
-    let acct = server::paper::open(
-        &pool,
-        &s,
-        &server::paper::OpenRequest {
-            user_id: ann,
-            name: "main".into(),
-            capital: rust_decimal::Decimal::from(1000),
-            profile: engine::risk::RiskProfile::Medium,
-            follow: server::paper::FollowMode::All,
-            series: Vec::new(),
-            min_net_profit: None,
-        },
-    )
-    .await
-    .unwrap();
+    let acct = open_main(&pool, &s, ann).await;
     server::paper::halt_account(&pool, acct.id, Some("lunch break"), false)
         .await
         .unwrap();

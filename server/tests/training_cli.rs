@@ -257,20 +257,13 @@ fn train_evaluates_out_of_sample_writes_a_verified_model_and_predicts() {
     );
 }
 
-async fn epochs_done(pool: &sqlx::PgPool, id: i64) -> u64 {
-    let job = db::jobs::get(pool, id).await.unwrap().unwrap();
-    job.detail["epoch"]["epoch"].as_u64().unwrap_or(0)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_training_job_resumes_from_its_last_epoch() {
-    let (pool, url) = common::fresh_db().await;
-    let dir = tempfile::tempdir().unwrap();
-    common::import_btc_1d(&url);
-    let cfg = tiny_config(dir.path());
-    let out = dir.path().join("models");
-    let job = ok(&traderai(
-        Some(&url),
+/// Queues a 40-epoch flex training job on the stored BTC/USD daily bars
+/// (no folds), models under `dir/models`; the job's JSON.
+fn enqueue_long_training(url: &str, dir: &Path) -> serde_json::Value {
+    let cfg = tiny_config(dir);
+    let out = dir.join("models");
+    ok(&traderai(
+        Some(url),
         &[
             "--json",
             "train",
@@ -292,7 +285,20 @@ async fn a_killed_training_job_resumes_from_its_last_epoch() {
             "-o",
             out.to_str().unwrap(),
         ],
-    ));
+    ))
+}
+
+async fn epochs_done(pool: &sqlx::PgPool, id: i64) -> u64 {
+    let job = db::jobs::get(pool, id).await.unwrap().unwrap();
+    job.detail["epoch"]["epoch"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_training_job_resumes_from_its_last_epoch() {
+    let (pool, url) = common::fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    common::import_btc_1d(&url);
+    let job = enqueue_long_training(&url, dir.path());
     let id = job["id"].as_i64().unwrap();
     assert_eq!(job["kind"], "train");
 
@@ -367,59 +373,16 @@ async fn sigterm_releases_a_training_job_and_another_worker_resumes_it() {
     let (pool, url) = common::fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     common::import_btc_1d(&url);
-    let cfg = tiny_config(dir.path());
-    let out = dir.path().join("models");
-    let job = ok(&traderai(
-        Some(&url),
-        &[
-            "--json",
-            "train",
-            "--symbol",
-            "BTC/USD",
-            "--timeframe",
-            "1d",
-            "--exchange",
-            "yahoo",
-            "--backend",
-            "flex",
-            "--pipeline",
-            &cfg,
-            "--folds",
-            "0",
-            "--epochs",
-            "40",
-            "--enqueue",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    ));
+    let job = enqueue_long_training(&url, dir.path());
     let id = job["id"].as_i64().unwrap();
-    let config = dir.path().join("traderai.toml");
-    std::fs::write(&config, "[follow]\nenabled = false\n").unwrap();
-    let worker = || {
-        Command::new(env!("CARGO_BIN_EXE_traderai"))
-            .env("DATABASE_URL", &url)
-            .env("RUST_LOG", "warn")
-            .args(["--config", config.to_str().unwrap(), "worker"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let worker = || common::worker(&url, dir.path());
     let mut a = worker();
     let deadline = Instant::now() + Duration::from_secs(120);
     while epochs_done(&pool, id).await < 3 {
         assert!(Instant::now() < deadline, "no epochs published");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &a.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = a.wait().unwrap();
+    let status = common::sigterm(&mut a);
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
     let stopped_at = epochs_done(&pool, id).await;
     let row = db::jobs::get(&pool, id).await.unwrap().unwrap();
@@ -432,31 +395,8 @@ async fn sigterm_releases_a_training_job_and_another_worker_resumes_it() {
     assert!(row.progress > 0.0 && row.progress < 1.0, "{}", row.progress);
 
     let mut b = worker();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let row = loop {
-        let row = db::jobs::get(&pool, id).await.unwrap().unwrap();
-        if row.status == db::jobs::JobStatus::Succeeded {
-            break row;
-        }
-        assert!(
-            !matches!(
-                row.status,
-                db::jobs::JobStatus::Failed | db::jobs::JobStatus::Cancelled
-            ),
-            "{:?}: {:?}",
-            row.status,
-            row.error
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the second worker did not finish it"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let _ = Command::new("kill")
-        .args(["-TERM", &b.id().to_string()])
-        .status();
-    let _ = b.wait();
+    let row = common::job_succeeded(&pool, id, Duration::from_secs(300)).await;
+    common::sigterm(&mut b);
     assert_eq!(row.attempts, 2);
     let s = &row.detail["models"][0];
     assert!(

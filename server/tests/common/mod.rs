@@ -184,3 +184,55 @@ pub async fn technical_candidate(
     .await
     .unwrap();
 }
+
+/// A `traderai worker` process on `url` following nothing (`[follow]` off
+/// via the config file written into `dir`), its output discarded.
+pub fn worker(url: &str, dir: &std::path::Path) -> std::process::Child {
+    let config = dir.join("worker.toml");
+    std::fs::write(&config, "[follow]\nenabled = false\n").unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_traderai"))
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .args(["--config", config.to_str().unwrap(), "worker"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGTERM and waits for the process; its exit status.
+pub fn sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -TERM {}", child.id());
+    child.wait().unwrap()
+}
+
+/// Waits until job `id` succeeds (failing fast when it fails or is cancelled).
+pub async fn job_succeeded(
+    pool: &PgPool,
+    id: i64,
+    within: std::time::Duration,
+) -> server::db::jobs::Job {
+    use server::db::jobs::JobStatus;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let j = server::db::jobs::get(pool, id).await.unwrap().unwrap();
+        if j.status == JobStatus::Succeeded {
+            return j;
+        }
+        assert!(
+            !matches!(j.status, JobStatus::Failed | JobStatus::Cancelled),
+            "job {id} {:?}: {:?}",
+            j.status,
+            j.error
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} did not finish in {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

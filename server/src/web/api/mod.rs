@@ -367,11 +367,7 @@ where
                 integral_floats(&mut v);
                 let t = serde_json::from_value::<T>(v).map_err(|e| {
                     let text = e.to_string();
-                    let field = text
-                        .split('`')
-                        .nth(1)
-                        .filter(|_| text.contains("field"))
-                        .map(str::to_owned);
+                    let field = serde_field(&text);
                     ApiError(AppError {
                         code: ErrorCode::Invalid,
                         message: format!("body: {text}"),
@@ -390,11 +386,7 @@ where
             Err(rej) => {
                 let text = rej.body_text();
                 // serde names the field in its message: "missing field `capital`".
-                let field = text
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| text.contains("field"))
-                    .map(str::to_owned);
+                let field = serde_field(&text);
                 Err(ApiError(AppError {
                     code: ErrorCode::Invalid,
                     message: text,
@@ -440,6 +432,14 @@ fn integral_floats(v: &mut serde_json::Value) {
         serde_json::Value::Object(o) => o.values_mut().for_each(integral_floats),
         _ => {}
     }
+}
+
+/// The field serde names in its message ("missing field `capital`"), if any.
+fn serde_field(text: &str) -> Option<String> {
+    text.split('`')
+        .nth(1)
+        .filter(|_| text.contains("field"))
+        .map(str::to_owned)
 }
 
 /// A path parameter axum could not read (`/jobs/abc`), as our error shape.
@@ -496,11 +496,7 @@ where
             let text = e.to_string();
             // serde names the field: "missing field `symbol`", or the value's
             // type error without one.
-            let field = text
-                .split('`')
-                .nth(1)
-                .filter(|_| text.contains("field"))
-                .map(str::to_owned);
+            let field = serde_field(&text);
             ApiError(AppError {
                 code: ErrorCode::Invalid,
                 message: format!("query: {text}"),

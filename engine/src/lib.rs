@@ -5,6 +5,7 @@
 
 pub mod backtest;
 pub mod book;
+pub mod calendar;
 pub mod costs;
 pub mod drift;
 pub mod features;

@@ -2,32 +2,75 @@
 //! inconsistencies. Used by import, backfill and the coverage view, so every
 //! path reports the same numbers.
 
+use crate::calendar::{Calendar, Day};
 use crate::market::{Candle, OhlcError, TimeMs, Timeframe};
 use serde::{Deserialize, Serialize};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// When bars are expected. Crypto trades around the clock; a stock's daily
-/// series has no weekend bars, and counting weekends as gaps would bury the
-/// real holes under a thousand false ones.
+/// When bars are expected. Crypto trades around the clock; a US stock
+/// trades in the exchange's sessions, and counting weekends and holidays as
+/// gaps would bury the real holes under a thousand false ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Session {
     /// Every slot of the grid is expected.
     Continuous,
-    /// Slots on Saturday and Sunday (UTC) are not expected.
+    /// Slots on Saturday and Sunday (UTC) are not expected; holidays are
+    /// (a weekday market whose calendar we do not know).
     Weekdays,
+    /// US equities: the NYSE/Nasdaq sessions (holidays, early closes and
+    /// special closures left out; intraday bars only inside 09:30–16:00 ET).
+    Xnys,
 }
 
 impl Session {
-    /// `Weekdays` when a series of some length never opens a bar on a
-    /// weekend, else `Continuous`.
+    /// For a series of some length: `Continuous` when it has weekend bars;
+    /// `Xnys` when it has none on NYSE holidays either (one stray bar is
+    /// tolerated: vendors sometimes print a holiday row); else `Weekdays`.
     pub fn detect(candles: &[Candle]) -> Session {
-        let weekend = candles.iter().any(|c| is_weekend(c.open_time));
-        if candles.len() >= 10 && !weekend {
-            Session::Weekdays
+        if candles.len() < 10 || candles.iter().any(|c| is_weekend(c.open_time)) {
+            return Session::Continuous;
+        }
+        let cal = Calendar::Xnys;
+        // Daily bars are keyed by their UTC date, intraday ones by New York's.
+        let daily = candles
+            .windows(2)
+            .all(|w| (w[1].open_time - w[0].open_time) >= DAY_MS);
+        let on_holidays = candles
+            .iter()
+            .filter(|c| {
+                let date = if daily {
+                    chrono::DateTime::from_timestamp_millis(c.open_time)
+                        .unwrap_or_default()
+                        .date_naive()
+                } else {
+                    cal.local_date(c.open_time)
+                };
+                matches!(cal.day(date), Day::Closed { .. })
+            })
+            .count();
+        if on_holidays <= 1 {
+            Session::Xnys
         } else {
-            Session::Continuous
+            Session::Weekdays
+        }
+    }
+
+    /// The exchange calendar behind the session, when there is one.
+    pub fn calendar(self) -> Option<Calendar> {
+        match self {
+            Session::Continuous => Some(Calendar::AlwaysOpen),
+            Session::Weekdays => None,
+            Session::Xnys => Some(Calendar::Xnys),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Session::Continuous => "continuous",
+            Session::Weekdays => "weekdays",
+            Session::Xnys => "xnys",
         }
     }
 
@@ -39,6 +82,7 @@ impl Session {
         let dur = tf.duration_ms();
         match self {
             Session::Continuous => (to - from) / dur,
+            Session::Xnys => Calendar::Xnys.expected_slots(tf, from, to),
             // Whole-day-or-longer bars in a weekday session: count weekdays.
             Session::Weekdays if dur >= DAY_MS => {
                 let mut n = 0;
@@ -74,6 +118,32 @@ impl Session {
                 };
                 head + weekdays_between(first_day + 1, last_day) * per_day + tail
             }
+        }
+    }
+
+    /// Bars of `tf` in one regular trading day of this session.
+    pub fn bars_per_day(self, tf: Timeframe) -> f64 {
+        let per_day = 1440.0 / tf.minutes() as f64;
+        match self {
+            Session::Continuous => per_day,
+            Session::Weekdays => per_day.max(1.0),
+            // A regular session (a Wednesday in January: no DST change, no holiday).
+            Session::Xnys => {
+                let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 15)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map_or(0, |t| t.and_utc().timestamp_millis());
+                Calendar::Xnys
+                    .expected_slots(tf, from, from + DAY_MS)
+                    .max(1) as f64
+            }
+        }
+    }
+
+    /// Trading days per year: 365.25 around the clock, 252 on an exchange.
+    pub fn days_per_year(self) -> f64 {
+        match self {
+            Session::Continuous => 365.25,
+            Session::Weekdays | Session::Xnys => 252.0,
         }
     }
 }
@@ -246,9 +316,59 @@ mod tests {
             .filter(|d| !is_weekend(d * DAY_MS))
             .map(|d| bar(d * DAY_MS))
             .collect();
-        assert_eq!(Session::detect(&weekdays), Session::Weekdays);
+        // January 1970 holds one NYSE holiday (New Year's Day): one stray bar is tolerated.
+        assert_eq!(Session::detect(&weekdays), Session::Xnys);
         let all: Vec<_> = (0..30).map(|d| bar(d * DAY_MS)).collect();
         assert_eq!(Session::detect(&all), Session::Continuous);
+        // Every weekday of 2024 (its ten holidays included): a weekday market, not the NYSE.
+        let y2024 = 19_723; // 2024-01-01 as a day number
+        let weekdays_2024: Vec<_> = (y2024..y2024 + 366)
+            .filter(|d| !is_weekend(d * DAY_MS))
+            .map(|d| bar(d * DAY_MS))
+            .collect();
+        assert_eq!(Session::detect(&weekdays_2024), Session::Weekdays);
+        let sessions_2024: Vec<_> = weekdays_2024
+            .iter()
+            .filter(|c| {
+                let date = chrono::DateTime::from_timestamp_millis(c.open_time)
+                    .unwrap()
+                    .date_naive();
+                Calendar::Xnys.session(date).is_some()
+            })
+            .copied()
+            .collect();
+        assert_eq!(sessions_2024.len(), 252, "NYSE held 252 sessions in 2024");
+        assert_eq!(Session::detect(&sessions_2024), Session::Xnys);
+        let r = analyze(&sessions_2024, Timeframe::D1, Session::Xnys);
+        assert_eq!((r.gaps.len(), r.missing_bars), (0, 0));
+        // Drop one session: exactly one gap of one bar; as weekdays it would be ten more.
+        let mut holed = sessions_2024.clone();
+        holed.remove(100);
+        assert_eq!(
+            analyze(&holed, Timeframe::D1, Session::Xnys).missing_bars,
+            1
+        );
+        assert_eq!(
+            analyze(&holed, Timeframe::D1, Session::Weekdays).missing_bars,
+            1 + 9,
+            "the holidays inside the span (all but New Year's Day) count as gaps on a weekday calendar"
+        );
+        assert_eq!(periods_per_year_check(Timeframe::D1), 252.0);
+    }
+
+    fn periods_per_year_check(tf: Timeframe) -> f64 {
+        Session::Xnys.days_per_year() * Session::Xnys.bars_per_day(tf)
+    }
+
+    #[test]
+    fn bars_per_exchange_day() {
+        assert_eq!(Session::Xnys.bars_per_day(Timeframe::D1), 1.0);
+        assert_eq!(
+            Session::Xnys.bars_per_day(Timeframe::parse("15m").unwrap()),
+            26.0
+        );
+        assert_eq!(Session::Xnys.bars_per_day(Timeframe::H1), 7.0);
+        assert_eq!(Session::Continuous.bars_per_day(Timeframe::H1), 24.0);
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub struct BackfillParams {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
-    #[error("unknown exchange {0:?}: supported is binance")]
+    #[error(
+        "unknown exchange {0:?}: supported are binance and stocks (the US stock provider chain)"
+    )]
     UnknownExchange(String),
     #[error("backfill range is empty: from {from} is not before to {to}")]
     EmptyRange { from: String, to: String },
@@ -65,9 +67,17 @@ impl From<sqlx::Error> for BackfillError {
 }
 
 impl BackfillParams {
+    /// Whether this job reads the US stock provider chain.
+    pub fn is_stocks(&self) -> bool {
+        self.exchange == venues::stocks::EXCHANGE
+    }
+
     pub fn validate(&self) -> Result<(), BackfillError> {
-        if self.exchange != VENUE {
+        if self.exchange != VENUE && !self.is_stocks() {
             return Err(BackfillError::UnknownExchange(self.exchange.clone()));
+        }
+        if self.is_stocks() && self.market != Market::Spot {
+            return Err(BackfillError::BadJob("stocks have one market: spot".into()));
         }
         if self.symbols.is_empty() {
             return Err(BackfillError::NoSymbols);
@@ -80,7 +90,12 @@ impl BackfillParams {
                 to: crate::time::iso(to),
             });
         }
-        if venues::binance::interval(self.timeframe).is_none() {
+        let supported = if self.is_stocks() {
+            venues::stocks::supports(self.timeframe)
+        } else {
+            venues::binance::interval(self.timeframe).is_some()
+        };
+        if !supported {
             return Err(ExchangeError::UnsupportedTimeframe {
                 venue: self.exchange.clone(),
                 timeframe: self.timeframe,
@@ -183,6 +198,23 @@ pub fn client_for(
     BinanceClient::new(params.market, cfg, budget).map_err(|e| BackfillError::Http(e.to_string()))
 }
 
+/// The stock provider chain of a job (its base URL override points every
+/// provider at one host: the mock). Providers without keys are left out.
+pub fn stock_chain(
+    params: &BackfillParams,
+    settings: &Settings,
+) -> Result<venues::stocks::Chain, BackfillError> {
+    let mut cfg = settings.stocks.clone().with_env();
+    if let Some(url) = &params.base_url {
+        cfg = venues::stocks::with_base(cfg, url);
+    }
+    let (chain, notes) = cfg.build().map_err(BackfillError::Http)?;
+    for n in notes {
+        tracing::info!(note = %n, "stock provider chain");
+    }
+    Ok(chain)
+}
+
 /// The weight budget a job uses: its override, else the venue's configured
 /// limit. Jobs of one process talking to the same venue market share one
 /// budget, since the venue counts weight per IP.
@@ -247,8 +279,14 @@ pub async fn run<E: Exchange>(
             let key = SeriesKey::new(&params.exchange, params.market, sym.clone(), tf)
                 .map_err(|e| BackfillError::BadJob(e.to_string()))?;
             let series_id = db::candles::ensure_series(&mut conn, &key).await?;
-            let ranges =
+            let mut ranges =
                 db::candles::missing_ranges(pool, series_id, tf, params.from, cp.to).await?;
+            // A stock series' weekends and holidays are not holes to fetch.
+            if params.is_stocks() {
+                ranges.retain(|(a, b)| {
+                    engine::calendar::Calendar::Xnys.expected_slots(tf, *a, *b) > 0
+                });
+            }
             let planned = ranges.iter().map(|(a, b)| tf.bars_between(*a, *b)).sum();
             let cursor = ranges.first().map_or(cp.to, |r| r.0);
             cp.symbols.insert(
@@ -400,7 +438,6 @@ async fn run_symbol<E: Exchange>(
     on_progress: &(dyn Fn(u64, i64) + Send + Sync),
 ) -> Result<(), BackfillError> {
     let tf = params.timeframe;
-    let dur = tf.duration_ms();
     let key = SeriesKey::new(&params.exchange, params.market, sym.clone(), tf)
         .map_err(|e| BackfillError::BadJob(e.to_string()))?;
     let series_id = {
@@ -408,7 +445,6 @@ async fn run_symbol<E: Exchange>(
         db::candles::ensure_series(&mut conn, &key).await?
     };
     let path = vec!["symbols".to_owned(), sym.to_string()];
-    let limit = exchange.page_limit() as usize;
     let ranges = st.ranges.clone();
     for (a, b) in ranges {
         let mut start = a.max(st.cursor);
@@ -417,16 +453,30 @@ async fn run_symbol<E: Exchange>(
                 return Ok(());
             }
             let page = exchange.fetch_klines(sym, tf, start, b).await?;
-            let range_done = page.len() < limit;
-            let next = if range_done {
-                b
-            } else {
-                page.last().map_or(b, |c| c.open_time + dur)
-            };
+            // A page that claims progress but makes none would loop forever.
+            let next = page.next.filter(|n| *n > start).unwrap_or(b).min(b);
             let before = done_bars(&st, tf);
 
             let mut tx = pool.begin().await?;
-            let stored = db::candles::insert_candles(&mut tx, series_id, &page).await?;
+            let stored = db::candles::insert_candles(&mut tx, series_id, &page.candles).await?;
+            db::candles::record_source(
+                &mut tx,
+                series_id,
+                &page.provider,
+                page.adjustment.as_str(),
+                (start, next),
+            )
+            .await?;
+            if !page.raw_close.is_empty() {
+                let raw: Vec<(TimeMs, f64)> = page
+                    .candles
+                    .iter()
+                    .zip(&page.raw_close)
+                    .map(|(c, r)| (c.open_time, *r))
+                    .collect();
+                db::candles::insert_raw_closes(&mut tx, series_id, &raw).await?;
+            }
+            let page = page.candles;
             st.cursor = next;
             st.fetched += page.len() as u64;
             st.stored += stored;

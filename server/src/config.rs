@@ -44,6 +44,8 @@ pub struct Settings {
     pub notify: crate::notify::NotifySettings,
     /// `traderai backup` and the workers' scheduled backups.
     pub backup: crate::backup::BackupSettings,
+    /// US stock data providers and the order they are asked in.
+    pub stocks: venues::stocks::StocksConfig,
 }
 
 /// Higher-timeframe confirmation: how many of the confirmation timeframes'
@@ -146,6 +148,7 @@ impl Default for Settings {
             signals: SignalGates::default(),
             notify: crate::notify::NotifySettings::default(),
             backup: crate::backup::BackupSettings::default(),
+            stocks: venues::stocks::StocksConfig::default(),
         }
     }
 }

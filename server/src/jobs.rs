@@ -170,16 +170,30 @@ async fn run_backfill(
 ) -> anyhow::Result<(JobStatus, serde_json::Value)> {
     let params: BackfillParams =
         serde_json::from_value(job.params.clone()).context("reading backfill parameters")?;
-    let client = backfill::client_for(&params, settings, backfill::budget_for(&params, settings))?;
-    let summary = backfill::run(
-        pool,
-        job,
-        owner,
-        &client,
-        settings.backfill_concurrency,
-        on_progress,
-    )
-    .await?;
+    let summary = if params.is_stocks() {
+        let chain = backfill::stock_chain(&params, settings)?;
+        backfill::run(
+            pool,
+            job,
+            owner,
+            &chain,
+            settings.backfill_concurrency,
+            on_progress,
+        )
+        .await?
+    } else {
+        let client =
+            backfill::client_for(&params, settings, backfill::budget_for(&params, settings))?;
+        backfill::run(
+            pool,
+            job,
+            owner,
+            &client,
+            settings.backfill_concurrency,
+            on_progress,
+        )
+        .await?
+    };
     let status = if summary.cancelled {
         JobStatus::Cancelled
     } else if summary.failed.is_empty() {

@@ -36,6 +36,7 @@ pub mod seed;
 pub mod signals;
 pub mod simulate;
 pub mod training;
+pub mod universes;
 pub mod venue;
 
 // Storage, settings and small shared pieces.

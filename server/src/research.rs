@@ -23,6 +23,10 @@ pub struct Source {
     /// stored series at the timeframe (bundled data mixes yahoo and kaggle).
     pub exchange: Option<String>,
     pub market: Option<Market>,
+    /// The files' layout when not detected (`--format`).
+    pub format: Option<import::SourceFormat>,
+    /// The files' column map (`--columns`).
+    pub columns: ColumnOverrides,
 }
 
 impl Source {
@@ -54,7 +58,7 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
             );
         }
         for (k, file) in src.input.iter().enumerate() {
-            out.push(load_file(file, src.timeframe, src.symbols.get(k), quiet)?);
+            out.push(load_file(file, src, src.symbols.get(k), quiet)?);
         }
         return Ok(out);
     }
@@ -87,11 +91,11 @@ pub fn only_one(mut all: Vec<Loaded>) -> anyhow::Result<Loaded> {
 
 fn load_file(
     file: &Path,
-    tf: Timeframe,
+    src: &Source,
     symbol: Option<&Symbol>,
     quiet: bool,
 ) -> anyhow::Result<Loaded> {
-    let (parsed, _) = import::parse_file(file, tf, None, &ColumnOverrides::default(), quiet)?;
+    let (parsed, _) = import::parse_file(file, src.timeframe, src.format, &src.columns, quiet)?;
     let skipped = parsed.rejected_count + parsed.off_grid_count + parsed.duplicate_count;
     if skipped > 0 && !quiet {
         eprintln!(

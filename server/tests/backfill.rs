@@ -246,3 +246,169 @@ async fn venue_weight_limit_gives_429s_that_are_honoured() {
         "two pages, plus one retry per 429: {stats:?}"
     );
 }
+
+/// The real NVDA daily bars through the stock provider chain: Alpaca down,
+/// Finnhub rate-limiting, Yahoo answering; the stored series records who
+/// supplied which range and keeps the raw closes; weekends and holidays are
+/// not refetched; a ticker nobody has fails alone, by name.
+#[tokio::test]
+async fn stock_backfill_through_the_provider_chain_records_who_supplied_what() {
+    use venues::stocks::mock::{MockStocks, ProviderFaults};
+    let (pool, _) = fresh_db().await;
+    let (parsed, _) = server::import::parse_file(
+        &common::data("nvda-1d-yahoo.csv"),
+        Timeframe::D1,
+        None,
+        &Default::default(),
+        true,
+    )
+    .unwrap();
+    let year: Vec<Candle> = parsed
+        .candles
+        .into_iter()
+        .filter(|c| (1_704_067_200_000..1_735_689_600_000).contains(&c.open_time))
+        .collect();
+    assert_eq!(year.len(), 252);
+    let mock = MockStocks::new("AKTEST", "alpaca-secret", "fh-token");
+    mock.list("NVDA", year.clone(), 1.0 / 0.98);
+    mock.set_faults(
+        "alpaca",
+        ProviderFaults {
+            outage: Some(503),
+            ..Default::default()
+        },
+    );
+    mock.set_faults(
+        "finnhub",
+        ProviderFaults {
+            rate_limited_s: Some(60),
+            ..Default::default()
+        },
+    );
+    let (addr, _) = mock.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut settings = Settings::default();
+    for p in [
+        &mut settings.stocks.alpaca,
+        &mut settings.stocks.finnhub,
+        &mut settings.stocks.yahoo,
+    ] {
+        p.backoff_base_ms = 5;
+        p.backoff_max_ms = 10;
+        p.max_retries = 1;
+        p.requests_per_min = 0;
+    }
+    settings.stocks.alpaca.key = Some("AKTEST".into());
+    settings.stocks.alpaca.secret = Some("alpaca-secret".into());
+    settings.stocks.finnhub.key = Some("fh-token".into());
+    let params = BackfillParams {
+        exchange: "stocks".into(),
+        market: Market::Spot,
+        symbols: vec![sym("NVDA/USD"), sym("ZZZQ/USD")],
+        timeframe: Timeframe::D1,
+        from: 1_704_067_200_000,
+        to: Some(1_735_689_600_000),
+        base_url: Some(format!("http://{addr}")),
+        weight_limit: None,
+    };
+    let run = |params: BackfillParams| {
+        let (pool, settings) = (pool.clone(), settings.clone());
+        async move {
+            let job = db::jobs::enqueue(
+                &pool,
+                backfill::KIND,
+                &serde_json::to_value(&params).unwrap(),
+            )
+            .await
+            .unwrap();
+            let owner = jobs::owner_id();
+            let job = jobs::take_over(&pool, job.id, &owner, 30.0).await.unwrap();
+            jobs::run_claimed(&pool, &settings, &job, &owner, &|_, _| {})
+                .await
+                .unwrap();
+            db::jobs::get(&pool, job.id).await.unwrap().unwrap()
+        }
+    };
+    let job = run(params.clone()).await;
+    // ZZZQ fails alone, named with every provider's answer; NVDA is whole.
+    assert_eq!(job.status, db::jobs::JobStatus::Failed, "{}", job.detail);
+    let d = &job.detail;
+    assert_eq!(d["failed"], serde_json::json!(["ZZZQ/USD"]), "{d}");
+    let err = d["symbols"]["ZZZQ/USD"]["error"].as_str().unwrap();
+    assert!(
+        err.contains("ZZZQ/USD") && err.contains("may be delisted"),
+        "{err}"
+    );
+    let key = SeriesKey::new("stocks", Market::Spot, sym("NVDA/USD"), Timeframe::D1).unwrap();
+    let s = db::candles::find_series(&pool, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = db::candles::read_range(&pool, s.id, i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 252);
+    for (a, b) in stored.iter().zip(&year) {
+        assert_eq!(a.open_time, b.open_time);
+        assert!((a.close - b.close).abs() < 1e-9 * b.close, "{a:?} {b:?}");
+    }
+    let sources = db::candles::sources(&pool, s.id).await.unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(
+        (sources[0].provider.as_str(), sources[0].adjustment.as_str()),
+        ("yahoo", "all")
+    );
+    assert_eq!(
+        (sources[0].from_ms, sources[0].to_ms),
+        (params.from, params.to.unwrap())
+    );
+    let raw = db::candles::raw_closes(&pool, s.id, i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(raw.len(), 252);
+    assert!((raw[0].1 - year[0].close / 0.98).abs() < 1e-9);
+
+    // A year on, with Alpaca back: only the new range is fetched, from Alpaca,
+    // and the store says so beside Yahoo's range. Weekends and holidays of
+    // the stored year are no holes to refetch.
+    let more: Vec<Candle> = {
+        let (p, _) = server::import::parse_file(
+            &common::data("nvda-1d-yahoo.csv"),
+            Timeframe::D1,
+            None,
+            &Default::default(),
+            true,
+        )
+        .unwrap();
+        p.candles
+            .into_iter()
+            .filter(|c| c.open_time >= 1_704_067_200_000)
+            .collect()
+    };
+    mock.list("NVDA", more.clone(), 1.0 / 0.98);
+    mock.set_faults("alpaca", ProviderFaults::default());
+    let before = mock.requests("alpaca") + mock.requests("yahoo");
+    let job = run(BackfillParams {
+        symbols: vec![sym("NVDA/USD")],
+        to: Some(more.last().unwrap().open_time + 86_400_000),
+        ..params.clone()
+    })
+    .await;
+    assert_eq!(job.status, db::jobs::JobStatus::Succeeded, "{}", job.detail);
+    assert_eq!(
+        mock.requests("alpaca") + mock.requests("yahoo") - before,
+        2,
+        "one range, one adjusted and one raw request to Alpaca"
+    );
+    let sources = db::candles::sources(&pool, s.id).await.unwrap();
+    assert_eq!(
+        sources
+            .iter()
+            .map(|r| r.provider.as_str())
+            .collect::<Vec<_>>(),
+        vec!["yahoo", "alpaca"]
+    );
+    let stored = db::candles::read_range(&pool, s.id, i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), more.len());
+}

@@ -184,8 +184,8 @@ async fn every_shipped_file_imports_with_its_own_layout() {
         if c.symbol != "BTC/USD" {
             assert_eq!(
                 r.session,
-                engine::quality::Session::Weekdays,
-                "{}: stocks do not trade at weekends",
+                engine::quality::Session::Xnys,
+                "{}: stocks trade in NYSE sessions (no weekends, no holidays)",
                 c.file
             );
         }

@@ -383,3 +383,127 @@ fn model_predictions_drive_a_backtest_and_bad_rows_are_named() {
         "{err}"
     );
 }
+
+/// Files as pandas writes them (`df.to_csv()` / `df.to_parquet()` of the
+/// real NVDA bars with an unnamed date index, written by pandas 3.1.1) read
+/// without flags; every research command takes `--columns`/`--format` as
+/// `import` does.
+#[test]
+fn pandas_files_and_column_maps_on_research_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let tests_data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let csv_file = tests_data.join("nvda-pandas.csv");
+    let pq_file = tests_data.join("nvda-pandas.parquet");
+    let mut closes = Vec::new();
+    for file in [&csv_file, &pq_file] {
+        let out = dir.path().join("i.csv");
+        let s = ok(&traderai(
+            None,
+            &[
+                "--json",
+                "indicators",
+                "--input",
+                file.to_str().unwrap(),
+                "--symbol",
+                "NVDA/USD",
+                "--timeframe",
+                "1d",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(s["rows"], 60, "{}: {s}", file.display());
+        assert_eq!(s["skipped"], 0, "{s}");
+        let (_, r) = rows(&out);
+        closes.push(r);
+        let imp = ok(&traderai(
+            None,
+            &[
+                "--json",
+                "import",
+                "--dry-run",
+                file.to_str().unwrap(),
+                "--symbol",
+                "NVDA/USD",
+                "--timeframe",
+                "1d",
+                "--exchange",
+                "yahoo",
+            ],
+        ));
+        let r = &imp["reports"][0];
+        assert_eq!(
+            (r["rows_read"].as_u64(), r["rejected"].as_u64()),
+            (Some(60), Some(0)),
+            "{imp}"
+        );
+        assert_eq!(r["session"], "xnys", "{imp}");
+        assert_eq!(r["gaps"], 0, "{imp}");
+    }
+    assert_eq!(
+        closes[0], closes[1],
+        "CSV and Parquet give the same indicators"
+    );
+
+    // A header no alias matches: refused with the headers named, read with --columns.
+    let odd = dir.path().join("odd.csv");
+    let text = std::fs::read_to_string(&csv_file).unwrap();
+    let mut lines = text.lines();
+    lines.next();
+    let body: Vec<&str> = lines.collect();
+    std::fs::write(
+        &odd,
+        format!("When,AdjC,Last,Hi,Lo,First,Qty\n{}\n", body.join("\n")),
+    )
+    .unwrap();
+    let base = [
+        "--json",
+        "labels",
+        "--input",
+        odd.to_str().unwrap(),
+        "--timeframe",
+        "1d",
+    ];
+    let out = dir.path().join("l.csv");
+    let refused = traderai(None, &[&base[..], &["-o", out.to_str().unwrap()]].concat());
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("cannot find column(s) time, open, high, low, close, volume")
+            && err.contains("When"),
+        "{err}"
+    );
+    let s = ok(&traderai(
+        None,
+        &[
+            &base[..],
+            &[
+                "--columns",
+                "time=When,open=First,high=Hi,low=Lo,close=Last,volume=Qty",
+                "--format",
+                "csv",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    ));
+    assert_eq!(s["rows"], 60, "{s}");
+    // --columns without --input is refused by the parser (it maps files' columns).
+    let refused = traderai(
+        None,
+        &[
+            "features",
+            "--symbol",
+            "NVDA/USD",
+            "--timeframe",
+            "1d",
+            "--columns",
+            "time=0",
+            "-o",
+            "x.csv",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--input"));
+}

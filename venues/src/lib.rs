@@ -7,6 +7,7 @@
 pub mod binance;
 pub mod config;
 pub mod rate;
+pub mod stocks;
 
 pub use config::VenueConfig;
 
@@ -32,6 +33,20 @@ pub enum ExchangeError {
     },
     #[error("{venue} does not offer {timeframe} klines")]
     UnsupportedTimeframe { venue: String, timeframe: Timeframe },
+    /// The provider has no bars for the symbol (unknown or delisted ticker).
+    #[error("{venue} has no data for {symbol}: {message}")]
+    NoData {
+        venue: String,
+        symbol: String,
+        message: String,
+    },
+    /// The provider asked us to wait longer than a provider chain waits for one member.
+    #[error("{venue} is rate-limiting requests for {symbol} (retry after {retry_after_ms} ms)")]
+    RateLimited {
+        venue: String,
+        symbol: String,
+        retry_after_ms: u64,
+    },
     /// Transient failures (5xx, timeouts, malformed bodies, 429s) exhausted the retries.
     #[error("{venue}: gave up on {symbol} after {attempts} attempts; last error: {last}")]
     Exhausted {
@@ -49,6 +64,59 @@ impl ExchangeError {
     }
 }
 
+/// How a provider adjusted the prices of the bars it returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adjustment {
+    /// Prices as traded (crypto; nothing to adjust).
+    Raw,
+    /// Split-adjusted, dividends not.
+    Split,
+    /// Split- and dividend-adjusted: total-return prices for research.
+    All,
+}
+
+impl Adjustment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Adjustment::Raw => "raw",
+            Adjustment::Split => "split",
+            Adjustment::All => "all",
+        }
+    }
+}
+
+/// One answer to [`Exchange::fetch_klines`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Closed bars, oldest first, on the timeframe's grid.
+    pub candles: Vec<Candle>,
+    /// Where the next request starts; `None` when the asked range is done.
+    pub next: Option<TimeMs>,
+    /// Who supplied the bars (a provider chain names the member that answered).
+    pub provider: String,
+    pub adjustment: Adjustment,
+    /// The unadjusted closes of `candles` (same order) where the provider
+    /// adjusts prices and also gave them; empty otherwise.
+    pub raw_close: Vec<f64>,
+}
+
+impl Page {
+    /// A page of unadjusted bars; the range is done when fewer than `limit` came.
+    pub fn raw(provider: &str, candles: Vec<Candle>, limit: usize, tf: Timeframe) -> Page {
+        let next = (candles.len() >= limit)
+            .then(|| candles.last().map(|c| c.open_time + tf.duration_ms()))
+            .flatten();
+        Page {
+            candles,
+            next,
+            provider: provider.to_owned(),
+            adjustment: Adjustment::Raw,
+            raw_close: Vec::new(),
+        }
+    }
+}
+
 /// A source of historical klines.
 pub trait Exchange: Send + Sync {
     /// Venue name as stored (`binance`).
@@ -57,14 +125,15 @@ pub trait Exchange: Send + Sync {
     /// Most candles one request returns.
     fn page_limit(&self) -> u32;
     /// Closed candles with `start <= open_time < end`, oldest first, at most
-    /// `page_limit()` of them. Retries transient failures internally.
+    /// `page_limit()` of them, and where to go on from. Retries transient
+    /// failures internally.
     fn fetch_klines(
         &self,
         symbol: &Symbol,
         tf: Timeframe,
         start: TimeMs,
         end: TimeMs,
-    ) -> impl Future<Output = Result<Vec<Candle>, ExchangeError>> + Send;
+    ) -> impl Future<Output = Result<Page, ExchangeError>> + Send;
 }
 
 /// Now, in UTC milliseconds (the venues' clock for "is this bar closed").

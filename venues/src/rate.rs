@@ -102,6 +102,11 @@ impl RateBudget {
         s.paused_until_ms = s.paused_until_ms.max(until);
     }
 
+    /// How long requests are paused for (after a 429), in milliseconds.
+    pub fn paused_ms(&self) -> u64 {
+        (self.lock().paused_until_ms - now_ms()).max(0) as u64
+    }
+
     /// Weight used in the current window, as far as we know.
     pub fn used(&self) -> u32 {
         let s = self.lock();

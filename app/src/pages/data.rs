@@ -144,9 +144,26 @@ fn Quality(q: ChartQuery) -> impl IntoView {
                         <p class="summary" id="quality-summary">
                             {format!(
                                 "{} bars ({} session): {} gaps with {} missing bars, {} zero-volume bars, {} bars with contradictory OHLC.",
-                                q.bars, q.session, q.gap_count, q.missing_bars, q.zero_volume, q.inconsistencies
+                                q.bars, session_label(&q.session), q.gap_count, q.missing_bars, q.zero_volume, q.inconsistencies
                             )}
                         </p>
+                        {(!q.sources.is_empty()).then(|| view! {
+                            <table class="grid" id="sources-table">
+                                <thead><tr><th>"Supplied by"</th><th>"From (UTC)"</th><th>"To (UTC)"</th><th>"Prices"</th></tr></thead>
+                                <tbody>
+                                    {q.sources.iter().map(|r| view! {
+                                        <tr class="source-row"><td>{r.provider.clone()}</td><td>{format_utc(r.from)}</td><td>{format_utc(r.to)}</td><td>{adjustment_label(&r.adjustment)}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <p class="muted small" id="raw-close-note">{
+                                if q.raw_closes > 0 {
+                                    format!("Research uses the adjusted bars; {} raw closes (as traded) are kept for display.", q.raw_closes)
+                                } else {
+                                    "Research uses these bars as supplied; no raw closes are kept.".to_string()
+                                }
+                            }</p>
+                        })}
                         {(!q.gaps.is_empty()).then(|| view! {
                             <table class="grid" id="gaps-table">
                                 <thead><tr><th>"From (UTC)"</th><th>"To (UTC)"</th><th class="num">"Missing bars"</th></tr></thead>
@@ -162,5 +179,24 @@ fn Quality(q: ChartQuery) -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// What a provider's adjustment means to a reader.
+fn adjustment_label(a: &str) -> &'static str {
+    match a {
+        "all" => "adjusted for splits and dividends",
+        "split" => "adjusted for splits",
+        _ => "as traded",
+    }
+}
+
+/// The session a quality report counted gaps against.
+fn session_label(s: &str) -> &str {
+    match s {
+        "xnys" => "NYSE/Nasdaq: weekends, holidays and closed hours are not gaps",
+        "weekdays" => "weekdays",
+        "continuous" => "around the clock",
+        other => other,
     }
 }

@@ -286,7 +286,8 @@ pub struct GapView {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QualityView {
     pub bars: usize,
-    /// continuous, or weekdays (weekends are not gaps)
+    /// continuous; weekdays (weekends are not gaps); or xnys (US equity
+    /// sessions: weekends, NYSE holidays and hours outside 09:30–16:00 ET are not gaps)
     pub session: String,
     pub gap_count: usize,
     pub missing_bars: i64,
@@ -295,4 +296,20 @@ pub struct QualityView {
     pub zero_volume: usize,
     /// Bars whose OHLC contradict each other, as published.
     pub inconsistencies: usize,
+    /// Who supplied which range and how its prices are adjusted (stock
+    /// series from the provider chain; empty for imported files).
+    pub sources: Vec<SourceView>,
+    /// Unadjusted closes kept beside adjusted bars, for display.
+    pub raw_closes: i64,
+}
+
+/// One provider's stretch of a series: `[from, to)` as asked of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SourceView {
+    pub from: i64,
+    pub to: i64,
+    pub provider: String,
+    /// raw (as traded), split (split-adjusted) or all (splits and dividends).
+    pub adjustment: String,
 }

@@ -71,13 +71,10 @@ pub struct ReportSpec {
     pub random_seed: u64,
 }
 
-/// Bars per year: continuous markets trade 365.25 days, weekday sessions 252.
+/// Bars per year: continuous markets trade 365.25 days of 24 hours,
+/// exchanges 252 sessions (US equities' 6.5 hours each, so 26 quarter hours).
 pub fn periods_per_year(timeframe: Timeframe, session: Session) -> f64 {
-    let per_day = 1440.0 / timeframe.minutes() as f64;
-    match session {
-        Session::Continuous => 365.25 * per_day,
-        Session::Weekdays => 252.0 * per_day.max(1.0),
-    }
+    session.days_per_year() * session.bars_per_day(timeframe)
 }
 
 /// Runs the strategy and its baselines; also returns the strategy's full result.

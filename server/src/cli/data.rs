@@ -111,8 +111,12 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// Comma-separated pairs: BTC/USDT,ETH/USDT
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required_unless_present = "universe")]
     pub symbols: Vec<Symbol>,
+    /// A shipped universe instead of --symbols (us-stocks: the 62 stocks,
+    /// through the stock provider chain).
+    #[arg(long, conflicts_with = "symbols")]
+    pub universe: Option<String>,
     #[arg(long)]
     pub timeframe: Timeframe,
     /// Start (2021-01-01, RFC 3339, or epoch ms).
@@ -243,10 +247,20 @@ pub(super) async fn backfill_cmd(
     settings: &Settings,
     a: &BackfillArgs,
 ) -> anyhow::Result<()> {
+    let (exchange, symbols) = match &a.universe {
+        Some(name) => {
+            let u = crate::universes::get(name).map_err(anyhow::Error::msg)?;
+            (u.exchange.clone(), u.symbols())
+        }
+        None => (
+            engine::market::parse_exchange(&a.exchange)?,
+            a.symbols.clone(),
+        ),
+    };
     let params = backfill::BackfillParams {
-        exchange: engine::market::parse_exchange(&a.exchange)?,
+        exchange,
         market: a.market,
-        symbols: a.symbols.clone(),
+        symbols,
         timeframe: a.timeframe,
         from: a.from,
         to: a.to,

@@ -1,10 +1,11 @@
 //! Research commands: indicators, features, labels, walk-forward folds and
 //! backtests over stored series or files.
 
-use super::data::ExportFormatArg;
+use super::data::{ExportFormatArg, FormatArg};
 use super::{Cli, connect, print_json};
 use crate::config::{Trader, check_capital};
 use crate::export::{self, ExportFormat};
+use crate::import::{SourceFormat, layout::ColumnOverrides};
 use crate::research::{self, Loaded, Source};
 use crate::time;
 use anyhow::{Context, bail};
@@ -28,8 +29,11 @@ pub struct SourceArgs {
     #[arg(long, num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// Symbols of stored series (BASE/QUOTE); with --input, the names of the files' symbols.
-    #[arg(long, num_args = 1.., required_unless_present = "input")]
+    #[arg(long, num_args = 1.., required_unless_present_any = ["input", "universe"])]
     pub symbol: Vec<Symbol>,
+    /// Every series of a shipped universe (us-stocks) instead of --symbol.
+    #[arg(long, conflicts_with_all = ["symbol", "input"])]
+    pub universe: Option<String>,
     #[arg(long)]
     pub timeframe: Timeframe,
     /// Where the stored series came from; when omitted, each symbol's one
@@ -38,24 +42,42 @@ pub struct SourceArgs {
     pub exchange: Option<String>,
     #[arg(long)]
     pub market: Option<Market>,
+    /// How the --input files are laid out, as for `import` (detected when omitted).
+    #[arg(long, value_enum, requires = "input")]
+    pub format: Option<FormatArg>,
+    /// Map fields to the --input files' columns by header name or 0-based index, as for `import`: time=Date,volume=Vol
+    #[arg(long, value_parser = ColumnOverrides::parse, requires = "input")]
+    pub columns: Option<ColumnOverrides>,
 }
 
 impl SourceArgs {
     /// The service's view of these flags.
-    pub(super) fn source(&self) -> Source {
-        Source {
+    pub(super) fn source(&self) -> anyhow::Result<Source> {
+        let (symbols, exchange) = match &self.universe {
+            Some(name) => {
+                let u = crate::universes::get(name).map_err(anyhow::Error::msg)?;
+                (
+                    u.symbols(),
+                    Some(self.exchange.clone().unwrap_or(u.exchange)),
+                )
+            }
+            None => (self.symbol.clone(), self.exchange.clone()),
+        };
+        Ok(Source {
             input: self.input.clone(),
-            symbols: self.symbol.clone(),
+            symbols,
             timeframe: self.timeframe,
-            exchange: self.exchange.clone(),
+            exchange,
             market: self.market,
-        }
+            format: self.format.map(SourceFormat::from),
+            columns: self.columns.clone().unwrap_or_default(),
+        })
     }
 }
 
 /// Loads every series the flags name; connects only for stored series.
 pub(super) async fn load(cli: &Cli, src: &SourceArgs) -> anyhow::Result<Vec<Loaded>> {
-    let source = src.source();
+    let source = src.source()?;
     let pool = if source.needs_store() {
         Some(connect(cli).await?)
     } else {
@@ -77,8 +99,9 @@ pub struct TableArgs {
     /// Output file; .parquet writes Parquet, anything else CSV.
     #[arg(long, short)]
     pub output: PathBuf,
+    /// Output format when the extension does not say.
     #[arg(long, value_enum)]
-    pub format: Option<ExportFormatArg>,
+    pub output_format: Option<ExportFormatArg>,
 }
 
 impl TableArgs {
@@ -92,7 +115,7 @@ impl TableArgs {
         let borrowed: Vec<(&str, Vec<Option<f64>>)> =
             cols.iter().map(|(n, v)| (n.as_ref(), v.clone())).collect();
         let format = self
-            .format
+            .output_format
             .map(ExportFormat::from)
             .unwrap_or_else(|| ExportFormat::from_path(&self.output));
         export::write_columns(&self.output, format, &times, &borrowed)?;
@@ -494,14 +517,15 @@ pub struct BacktestArgs {
     /// Directory for equity.csv (or .parquet), trades.csv and report.json.
     #[arg(long, short, default_value = "backtest-out")]
     pub out: PathBuf,
+    /// The equity curve's format (CSV by default).
     #[arg(long, value_enum)]
-    pub format: Option<ExportFormatArg>,
+    pub output_format: Option<ExportFormatArg>,
 }
 
 pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
     let series = load(cli, &a.source).await?;
     // Stored funding settlements of stored perpetuals (files carry none).
-    let source = a.source.source();
+    let source = a.source.source()?;
     let store = if source.needs_store() && source.market != Some(engine::Market::Spot) {
         Some(connect(cli).await?)
     } else {
@@ -610,7 +634,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
     let (rep, result) = report::run_report(&data, &spec);
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let ext = match a.format {
+    let ext = match a.output_format {
         Some(ExportFormatArg::Parquet) => "parquet",
         _ => "csv",
     };
@@ -622,7 +646,8 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
     };
     export::write_columns(
         &equity_path,
-        a.format.map_or(ExportFormat::Csv, ExportFormat::from),
+        a.output_format
+            .map_or(ExportFormat::Csv, ExportFormat::from),
         &times,
         &[
             ("equity", col(|p| p.equity)),

@@ -435,3 +435,117 @@ mod tests {
         assert_eq!(&buf[21..29], &[0, 0, 0, 4, 0, 0, 0, 7]);
     }
 }
+
+/// Records that `provider` answered `[from, to)` of a series; a range that
+/// continues the same provider's previous one (same adjustment) extends it.
+pub async fn record_source(
+    conn: &mut PgConnection,
+    series_id: i32,
+    provider: &str,
+    adjustment: &str,
+    (from, to): (TimeMs, TimeMs),
+) -> Result<(), DbError> {
+    if to <= from {
+        return Ok(());
+    }
+    let extended = sqlx::query(
+        "UPDATE series_sources SET to_ms = $4
+         WHERE series_id = $1 AND provider = $2 AND adjustment = $3 AND to_ms = $5",
+    )
+    .bind(series_id)
+    .bind(provider)
+    .bind(adjustment)
+    .bind(to)
+    .bind(from)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if extended == 0 {
+        // A re-fetch of a range already recorded: the newest answer wins.
+        sqlx::query(
+            "INSERT INTO series_sources (series_id, from_ms, to_ms, provider, adjustment)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (series_id, from_ms) DO UPDATE
+               SET to_ms = EXCLUDED.to_ms, provider = EXCLUDED.provider, adjustment = EXCLUDED.adjustment",
+        )
+        .bind(series_id)
+        .bind(from)
+        .bind(to)
+        .bind(provider)
+        .bind(adjustment)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One provider's stretch of a series.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct SourceRange {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub provider: String,
+    pub adjustment: String,
+}
+
+/// Which provider supplied which range of a series, oldest first.
+pub async fn sources(pool: &PgPool, series_id: i32) -> Result<Vec<SourceRange>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT from_ms, to_ms, provider, adjustment FROM series_sources
+         WHERE series_id = $1 ORDER BY from_ms",
+    )
+    .bind(series_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Stores unadjusted closes beside adjusted bars (the newest answer wins).
+pub async fn insert_raw_closes(
+    conn: &mut PgConnection,
+    series_id: i32,
+    rows: &[(TimeMs, f64)],
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (times, closes): (Vec<i64>, Vec<f64>) = rows.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO candle_raw_close (series_id, open_time, close)
+         SELECT $1, t, c FROM unnest($2::bigint[], $3::float8[]) AS u(t, c)
+         ON CONFLICT (series_id, open_time) DO UPDATE SET close = EXCLUDED.close",
+    )
+    .bind(series_id)
+    .bind(&times)
+    .bind(&closes)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Unadjusted closes of a series in `[from, to)`.
+pub async fn raw_closes(
+    pool: &PgPool,
+    series_id: i32,
+    from: TimeMs,
+    to: TimeMs,
+) -> Result<Vec<(TimeMs, f64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT open_time, close FROM candle_raw_close
+         WHERE series_id = $1 AND open_time >= $2 AND open_time < $3 ORDER BY open_time",
+    )
+    .bind(series_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// How many unadjusted closes a series keeps.
+pub async fn raw_close_count(pool: &PgPool, series_id: i32) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM candle_raw_close WHERE series_id = $1")
+            .bind(series_id)
+            .fetch_one(pool)
+            .await?,
+    )
+}

@@ -440,22 +440,25 @@ impl Follower {
         let mut from = self.tracked[i].newest.map_or(to - warmup, |n| n + dur);
         let was_down = matches!(self.tracked[i].link, Link::Down { .. });
         self.tracked[i].link = Link::Repairing;
-        let limit = self.client.page_limit() as usize;
         while from < to {
             match self.client.fetch_klines(&symbol, tf, from, to).await {
-                Ok(page) => {
-                    let Some(last) = page.last().map(|c| c.open_time) else {
+                Ok(venues::Page {
+                    candles: page,
+                    next,
+                    ..
+                }) => {
+                    if page.is_empty() {
                         break;
-                    };
+                    }
                     if let Err(e) = self.store(&[(i, &page)]).await {
                         tracing::error!(error = %format!("{e:#}"), %symbol, timeframe = %tf, "storing repaired bars failed");
                         self.fail(i, StaleReason::VenueError(format!("store: {e:#}")));
                         return;
                     }
-                    if page.len() < limit {
-                        break;
+                    match next {
+                        Some(n) if n > from => from = n,
+                        _ => break,
                     }
-                    from = last + dur;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, %symbol, timeframe = %tf, "gap repair failed");

@@ -1,7 +1,7 @@
 //! CSV files: vendor files with a header (Yahoo, Kaggle, our exports) and
 //! Binance kline dumps (no header, 12 columns, ms or µs open times).
 
-use super::layout::{ColumnOverrides, Columns, Field};
+use super::layout::{ColumnOverrides, ColumnRef, Columns, Field};
 use super::rows::{Parsed, RejectReason, RowSink, parse_number};
 use super::timestamp::TextStampParser;
 use super::{ImportError, Layout, SourceFormat};
@@ -15,6 +15,29 @@ fn sniff_delimiter(first_line: &[u8]) -> u8 {
         .into_iter()
         .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
         .unwrap_or(b',')
+}
+
+/// Whether the first header cell is empty (a BOM and blanks count as empty).
+fn unnamed_first(headers: &[String]) -> bool {
+    headers
+        .first()
+        .is_some_and(|h| h.trim().trim_start_matches('\u{feff}').trim().is_empty())
+}
+
+/// Whether the header or the overrides already say where the time is.
+fn names_time(headers: &[String], overrides: &ColumnOverrides) -> bool {
+    overrides.0.iter().any(|(f, _)| *f == Field::Time)
+        || headers.iter().any(|h| Field::is_time_alias(h))
+}
+
+/// A cell that reads as a time. Short integers are a row number (pandas'
+/// default index), not epoch seconds.
+fn looks_like_time(cell: &str) -> bool {
+    let t = cell.trim();
+    if t.bytes().all(|b| b.is_ascii_digit()) && t.len() < 9 {
+        return false;
+    }
+    TextStampParser::default().parse(t).is_some()
 }
 
 pub fn read(
@@ -75,10 +98,24 @@ pub fn read(
         )
     } else {
         let headers: Vec<String> = record.iter().map(str::to_owned).collect();
+        let mut overrides = overrides.clone();
+        let mut pending = None;
+        // pandas' `to_csv()` writes a date index as a first column with no
+        // name: take it for the time when no other column is one and the
+        // first row's cell reads as a time.
+        if unnamed_first(&headers) && !names_time(&headers, &overrides) {
+            let mut peek = csv::StringRecord::new();
+            if rdr.read_record(&mut peek).map_err(csv_err)? {
+                if peek.get(0).is_some_and(looks_like_time) {
+                    overrides.0.push((Field::Time, ColumnRef::Index(0)));
+                }
+                pending = Some(peek);
+            }
+        }
         (
-            Columns::from_header(&headers, overrides).map_err(layout_err)?,
+            Columns::from_header(&headers, &overrides).map_err(layout_err)?,
             Some(headers),
-            None,
+            pending,
         )
     };
 
@@ -124,7 +161,8 @@ pub fn read(
         sink.push(line, stamp, v);
     };
     if let Some(first) = pending_first {
-        handle(&first, 1, &mut sink);
+        let line = first.position().map_or(1, |p| p.line());
+        handle(&first, line, &mut sink);
     }
     loop {
         match rdr.read_record(&mut record) {
@@ -223,6 +261,76 @@ mod tests {
         assert!(lines[1].1.contains("not-a-date") && lines[1].0 == 4);
         assert!(lines[2].1.contains("fields") && lines[2].0 == 5);
         assert!(lines[3].1.contains("volume") && lines[3].0 == 6);
+    }
+
+    /// What `df.to_csv()` writes for a frame indexed by date: the first header cell is empty.
+    #[test]
+    fn takes_an_unnamed_date_index_for_the_time() {
+        let f = tmp(
+            ",Open,High,Low,Close,Adj Close,Volume\n2021-01-04,1,2,0.5,1.5,1.4,10\n2021-01-05,1.5,2.5,1,2,1.9,11\n",
+        );
+        let (p, layout) = read(
+            f.path(),
+            Timeframe::D1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(p.candles.len(), 2, "{:?}", p.rejected);
+        assert_eq!(p.candles[0].open_time, 1_609_718_400_000);
+        assert_eq!(p.candles[1].close, 2.0);
+        assert_eq!(p.lines, vec![2, 3]);
+        assert!(
+            layout.columns.starts_with("time=#0, open=Open"),
+            "{}",
+            layout.columns
+        );
+        // Intraday with an offset, as pandas writes a tz-aware index.
+        let f = tmp(",open,high,low,close,volume\n2021-01-04 10:00:00+01:00,1,2,0.5,1.5,10\n");
+        let (p, _) = read(
+            f.path(),
+            Timeframe::H1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(p.candles[0].open_time, 1_609_750_800_000);
+    }
+
+    /// pandas' default index (row numbers) is not a time: the named Date column is.
+    #[test]
+    fn a_row_number_index_is_not_a_time() {
+        let f = tmp(
+            ",Date,Open,High,Low,Close,Volume\n0,2021-01-04,1,2,0.5,1.5,10\n1,2021-01-05,1,2,0.5,1.5,10\n",
+        );
+        let (p, layout) = read(
+            f.path(),
+            Timeframe::D1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(p.candles.len(), 2);
+        assert!(
+            layout.columns.starts_with("time=Date"),
+            "{}",
+            layout.columns
+        );
+        // Row numbers and no time column anywhere: the error says what is missing.
+        let f = tmp(",Open,High,Low,Close,Volume\n0,1,2,0.5,1.5,10\n");
+        let err = read(
+            f.path(),
+            Timeframe::D1,
+            None,
+            &ColumnOverrides::default(),
+            |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot find column(s) time"), "{err}");
     }
 
     #[test]

@@ -42,6 +42,12 @@ impl Field {
             .find(|f| f.name() == s.trim().to_ascii_lowercase())
     }
 
+    /// Whether a header names the time (any spelling).
+    pub fn is_time_alias(header: &str) -> bool {
+        let n = normalise(header);
+        Field::Time.aliases().iter().any(|a| *a == n)
+    }
+
     /// Header spellings seen in the wild, after [`normalise`].
     fn aliases(self) -> &'static [&'static str] {
         match self {
@@ -207,7 +213,10 @@ impl Columns {
             .iter()
             .map(|f| {
                 let i = self.get(*f);
-                match headers.and_then(|h| h.get(i)) {
+                match headers
+                    .and_then(|h| h.get(i))
+                    .filter(|n| !normalise(n).is_empty())
+                {
                     Some(name) => format!("{f}={name}"),
                     None => format!("{f}=#{i}"),
                 }

@@ -1,7 +1,7 @@
 //! Parquet files as pandas and polars write them: a time column (timestamp,
 //! date, epoch integer or text) and numeric OHLCV columns.
 
-use super::layout::{ColumnOverrides, Columns, Field};
+use super::layout::{ColumnOverrides, ColumnRef, Columns, Field};
 use super::rows::{Parsed, RejectReason, RowSink, parse_number};
 use super::timestamp::{Stamp, TextStampParser, from_epoch};
 use super::{ImportError, Layout, SourceFormat};
@@ -162,7 +162,21 @@ pub fn read(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let columns = Columns::from_header(&headers, overrides).map_err(layout_err)?;
+    // pandas' `to_parquet()` keeps an unnamed date index as `__index_level_0__`.
+    let mut overrides = overrides.clone();
+    if !overrides.0.iter().any(|(f, _)| *f == Field::Time)
+        && !headers.iter().any(|h| Field::is_time_alias(h))
+        && let Some(i) = builder.schema().fields().iter().position(|f| {
+            f.name() == "__index_level_0__"
+                && matches!(
+                    f.data_type(),
+                    DataType::Timestamp(..) | DataType::Date32 | DataType::Date64
+                )
+        })
+    {
+        overrides.0.push((Field::Time, ColumnRef::Index(i)));
+    }
+    let columns = Columns::from_header(&headers, &overrides).map_err(layout_err)?;
     let reader = builder.with_batch_size(65_536).build().map_err(perr)?;
 
     let mut sink = RowSink::new(tf);

@@ -890,16 +890,26 @@ impl Pages for PgBackend {
             gaps.truncate(50);
             Ok(QualityView {
                 bars: r.bars,
-                session: match r.session {
-                    engine::quality::Session::Continuous => "continuous",
-                    engine::quality::Session::Weekdays => "weekdays",
-                }
-                .to_owned(),
+                session: r.session.as_str().to_owned(),
                 gap_count: r.gaps.len(),
                 missing_bars: r.missing_bars,
                 gaps,
                 zero_volume: r.zero_volume,
                 inconsistencies: r.inconsistencies.len(),
+                sources: db::candles::sources(&self.pool, series.id)
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(|r| app::types::SourceView {
+                        from: r.from_ms,
+                        to: r.to_ms,
+                        provider: r.provider,
+                        adjustment: r.adjustment,
+                    })
+                    .collect(),
+                raw_closes: db::candles::raw_close_count(&self.pool, series.id)
+                    .await
+                    .map_err(db_err)?,
             })
         })
     }

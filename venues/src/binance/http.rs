@@ -4,7 +4,7 @@
 use super::{interval, klines_path, parse};
 use crate::config::VenueConfig;
 use crate::rate::RateBudget;
-use crate::{Exchange, ExchangeError};
+use crate::{Exchange, ExchangeError, Page};
 use engine::{Candle, Market, Symbol, TimeMs, Timeframe};
 use rand::Rng;
 use reqwest::StatusCode;
@@ -278,7 +278,7 @@ impl Exchange for BinanceClient {
         tf: Timeframe,
         start: TimeMs,
         end: TimeMs,
-    ) -> Result<Vec<Candle>, ExchangeError> {
+    ) -> Result<Page, ExchangeError> {
         let interval = interval(tf).ok_or_else(|| ExchangeError::UnsupportedTimeframe {
             venue: VENUE.into(),
             timeframe: tf,
@@ -290,13 +290,21 @@ impl Exchange for BinanceClient {
                 Attempt::Done(mut candles) => {
                     // Only closed bars inside the asked range, on the grid.
                     let now = crate::now_ms();
+                    let full = candles.len() >= self.limit as usize;
                     candles.retain(|c| {
                         c.open_time >= start
                             && c.open_time < end
                             && c.open_time + tf.duration_ms() <= now
                             && tf.is_aligned(c.open_time)
                     });
-                    return Ok(candles);
+                    let next = candles
+                        .last()
+                        .map(|c| c.open_time + tf.duration_ms())
+                        .filter(|n| full && *n < end);
+                    return Ok(Page {
+                        next,
+                        ..Page::raw(VENUE, candles, usize::MAX, tf)
+                    });
                 }
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Throttled(wait) => {

@@ -364,6 +364,28 @@ impl Calendar {
         n
     }
 
+    /// The open time of the first bar of `tf` after the one opening at
+    /// `open` that the calendar expects (two weeks ahead at most).
+    pub fn next_bar_after(self, tf: Timeframe, open: TimeMs) -> TimeMs {
+        let dur = tf.duration_ms();
+        let mut t = open + dur;
+        if self.is_always_open() {
+            return t;
+        }
+        let limit = open + 15 * DAY_MS;
+        while t < limit && !self.expects_bar(tf, t) {
+            t = if dur < DAY_MS {
+                match self.current_or_next(t) {
+                    Some(s) if s.open > t => t + ((s.open - t) / dur).max(1) * dur,
+                    _ => t + dur,
+                }
+            } else {
+                t + dur
+            };
+        }
+        t
+    }
+
     /// Time the market is open in `[from, to)`, in milliseconds.
     pub fn open_ms_between(self, from: TimeMs, to: TimeMs) -> i64 {
         if to <= from {
@@ -469,5 +491,20 @@ mod tests {
             .count() as i64;
         assert_eq!(c.expected_slots(m15, from, to), brute);
         assert_eq!(c.open_ms_between(eve, eve + DAY_MS), (3 * 60 + 30) * 60_000);
+        // After Wednesday 2024-07-03's last bar comes Friday's first (the 4th is a holiday).
+        let last = ms("2024-07-03T16:45:00Z");
+        assert_eq!(c.next_bar_after(m15, last), ms("2024-07-05T13:30:00Z"));
+        assert_eq!(
+            c.next_bar_after(Timeframe::D1, ms("2024-07-03T00:00:00Z")),
+            ms("2024-07-05T00:00:00Z")
+        );
+        assert_eq!(
+            c.next_bar_after(m15, ms("2024-07-05T14:00:00Z")),
+            ms("2024-07-05T14:15:00Z")
+        );
+        assert_eq!(
+            Calendar::AlwaysOpen.next_bar_after(m15, 0),
+            m15.duration_ms()
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! counts as live, catching up or stale ([`Freshness`]), and when a
 //! published bar looks wrong enough to block signals ([`BarGate`]).
 
+use engine::calendar::Calendar;
 use engine::{Candle, Symbol, TimeMs, Timeframe};
 use std::future::Future;
 
@@ -115,6 +116,20 @@ impl Freshness {
         now: TimeMs,
         grace_ms: i64,
     ) -> Freshness {
+        Self::of_in(Calendar::AlwaysOpen, newest_open, tf, link, now, grace_ms)
+    }
+
+    /// [`Freshness::of`] for a market with sessions: the next bar is the
+    /// next one the calendar expects, so a stock series stays live over a
+    /// weekend or a holiday and is stale only when a session's bar is late.
+    pub fn of_in(
+        cal: Calendar,
+        newest_open: Option<TimeMs>,
+        tf: Timeframe,
+        link: &Link,
+        now: TimeMs,
+        grace_ms: i64,
+    ) -> Freshness {
         let dur = tf.duration_ms();
         let Some(open) = newest_open else {
             return match link {
@@ -129,8 +144,9 @@ impl Freshness {
                 },
             };
         };
-        // The next bar closes at open + 2·dur; until then (plus grace) the newest is current.
-        let live_until = open + 2 * dur + grace_ms;
+        // The next expected bar closes a bar after it opens; until then (plus
+        // grace) the newest is current.
+        let live_until = cal.next_bar_after(tf, open) + dur + grace_ms;
         if now < live_until {
             return Freshness::Live;
         }
@@ -363,6 +379,57 @@ mod tests {
             Freshness::of(None, tf, &Link::Streaming, 7, grace).as_str(),
             "stale"
         );
+    }
+
+    #[test]
+    fn a_stock_series_is_live_over_the_weekend_and_stale_when_a_session_bar_is_late() {
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let grace = 30_000;
+        let cal = Calendar::Xnys;
+        // Friday 2024-07-05's last quarter hour (15:45 EDT).
+        let last = ms("2024-07-05T19:45:00Z");
+        let at = |now| {
+            Freshness::of_in(
+                cal,
+                Some(last),
+                Timeframe::M15,
+                &Link::Streaming,
+                now,
+                grace,
+            )
+        };
+        assert_eq!(at(ms("2024-07-06T12:00:00Z")), Freshness::Live, "Saturday");
+        assert_eq!(
+            at(ms("2024-07-08T13:45:29Z")),
+            Freshness::Live,
+            "Monday's first bar not yet late"
+        );
+        assert_eq!(
+            at(ms("2024-07-08T13:45:30Z")).as_str(),
+            "stale",
+            "Monday 09:30 bar closed 09:45 plus grace"
+        );
+        // Around the clock, the same bar would be stale by Friday evening.
+        assert_eq!(
+            Freshness::of(
+                Some(last),
+                Timeframe::M15,
+                &Link::Streaming,
+                ms("2024-07-05T20:30:31Z"),
+                grace
+            )
+            .as_str(),
+            "stale"
+        );
+        // Daily: Wednesday before Independence Day → live until Friday's bar closes.
+        let wed = ms("2024-07-03T00:00:00Z");
+        let d = |now| Freshness::of_in(cal, Some(wed), Timeframe::D1, &Link::Streaming, now, grace);
+        assert_eq!(d(ms("2024-07-05T23:59:00Z")), Freshness::Live);
+        assert_eq!(d(ms("2024-07-06T00:00:31Z")).as_str(), "stale");
     }
 
     #[test]

@@ -75,13 +75,43 @@ struct Tracked {
     premium_at: Option<TimeMs>,
 }
 
+/// Where REST bars come from: the crypto venue, or the stock provider chain.
+#[derive(Debug)]
+enum Rest {
+    Binance(BinanceClient),
+    Stocks(venues::stocks::Chain),
+}
+
+impl Rest {
+    async fn fetch_klines(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        from: TimeMs,
+        to: TimeMs,
+    ) -> Result<venues::Page, venues::ExchangeError> {
+        match self {
+            Rest::Binance(c) => c.fetch_klines(symbol, tf, from, to).await,
+            Rest::Stocks(c) => c.fetch_klines(symbol, tf, from, to).await,
+        }
+    }
+
+    /// The venue's client for what only Binance has (funding, streams).
+    fn binance(&self) -> Option<&BinanceClient> {
+        match self {
+            Rest::Binance(c) => Some(c),
+            Rest::Stocks(_) => None,
+        }
+    }
+}
+
 /// Keeps one universe current.
 #[derive(Debug)]
 pub struct Follower {
     pool: PgPool,
     settings: FollowSettings,
     universe: Universe,
-    client: BinanceClient,
+    client: Rest,
     ws_base: String,
     source: Source,
     tracked: Vec<Tracked>,
@@ -142,10 +172,21 @@ impl Follower {
             base_url: Some(venue.base_url.clone()),
             weight_limit: None,
         };
-        let budget = backfill::budget_for(&params, settings);
         let ws_base = venue.stream_base();
-        let client = BinanceClient::new(universe.market, venue, budget)
-            .context("building the venue's HTTP client")?;
+        let client = if universe.is_stocks() {
+            let params = BackfillParams {
+                exchange: universe.venue.clone(),
+                base_url: source.base_url.clone(),
+                ..params
+            };
+            Rest::Stocks(backfill::stock_chain(&params, settings)?)
+        } else {
+            let budget = backfill::budget_for(&params, settings);
+            Rest::Binance(
+                BinanceClient::new(universe.market, venue, budget)
+                    .context("building the venue's HTTP client")?,
+            )
+        };
 
         let mut tracked = Vec::with_capacity(universe.series.len());
         let mut index = HashMap::new();
@@ -242,7 +283,13 @@ impl Follower {
             if *stop.borrow() {
                 return Ok(());
             }
-            let streams = match self.settings.transport {
+            // The stock providers are read through REST only.
+            let transport = if self.universe.is_stocks() {
+                Transport::Poll
+            } else {
+                self.settings.transport
+            };
+            let streams = match transport {
                 Transport::Stream => match self.open_streams().await {
                     Ok(s) => Some(s),
                     Err(e) => {
@@ -270,7 +317,7 @@ impl Follower {
                 }
                 None => {
                     failures += 1;
-                    let until = match self.settings.transport {
+                    let until = match transport {
                         Transport::Poll => None,
                         Transport::Stream => Some(Instant::now() + self.backoff(failures)),
                     };
@@ -380,8 +427,11 @@ impl Follower {
             let mut next_due = None::<TimeMs>;
             for i in 0..self.tracked.len() {
                 let t = &self.tracked[i];
-                let dur = t.key.timeframe.duration_ms();
-                let due = t.newest.map_or(now, |n| n + 2 * dur + delay);
+                let tf = t.key.timeframe;
+                // The next bar the calendar expects, once it has closed.
+                let due = t.newest.map_or(now, |n| {
+                    self.universe.calendar.next_bar_after(tf, n) + tf.duration_ms() + delay
+                });
                 if due <= now && t.retry_at.is_none_or(|r| Instant::now() >= r) {
                     self.repair(i).await;
                 } else {
@@ -405,7 +455,14 @@ impl Follower {
         for i in 0..self.tracked.len() {
             let t = &self.tracked[i];
             let stale = matches!(
-                Freshness::of(t.newest, t.key.timeframe, &t.link, now, grace),
+                Freshness::of_in(
+                    self.universe.calendar,
+                    t.newest,
+                    t.key.timeframe,
+                    &t.link,
+                    now,
+                    grace
+                ),
                 Freshness::Stale { .. }
             );
             if stale && t.retry_at.is_none_or(|r| Instant::now() >= r) {
@@ -445,10 +502,26 @@ impl Follower {
                 Ok(venues::Page {
                     candles: page,
                     next,
-                    ..
+                    provider,
+                    adjustment,
+                    raw_close,
                 }) => {
                     if page.is_empty() {
                         break;
+                    }
+                    if self.universe.is_stocks()
+                        && let Err(e) = self
+                            .record_source(
+                                i,
+                                &provider,
+                                adjustment,
+                                (from, next.unwrap_or(to)),
+                                &page,
+                                &raw_close,
+                            )
+                            .await
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), %symbol, "recording the bars' provider failed");
                     }
                     if let Err(e) = self.store(&[(i, &page)]).await {
                         tracing::error!(error = %format!("{e:#}"), %symbol, timeframe = %tf, "storing repaired bars failed");
@@ -480,11 +553,39 @@ impl Follower {
         self.sync_funding(i).await;
     }
 
+    /// Which stock provider supplied a repaired range, and its raw closes.
+    async fn record_source(
+        &self,
+        i: usize,
+        provider: &str,
+        adjustment: venues::Adjustment,
+        range: (TimeMs, TimeMs),
+        page: &[Candle],
+        raw_close: &[f64],
+    ) -> anyhow::Result<()> {
+        let id = self.tracked[i].id;
+        let mut tx = self.pool.begin().await?;
+        db::candles::record_source(&mut tx, id, provider, adjustment.as_str(), range).await?;
+        if raw_close.len() == page.len() && !raw_close.is_empty() {
+            let rows: Vec<(TimeMs, f64)> = page
+                .iter()
+                .zip(raw_close)
+                .map(|(c, r)| (c.open_time, *r))
+                .collect();
+            db::candles::insert_raw_closes(&mut tx, id, &rows).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A perpetual's funding: the settled history since the newest stored
     /// settlement (once one is due) and the current predicted rate. Failures
     /// are logged; bars go on regardless.
     async fn sync_funding(&mut self, i: usize) {
         let t = &self.tracked[i];
+        let Some(client) = self.client.binance().cloned() else {
+            return;
+        };
         if t.role != Role::Base || self.universe.market != engine::Market::Futures {
             return;
         }
@@ -498,7 +599,7 @@ impl Follower {
                         None => now - i64::from(self.settings.history_days) * 86_400_000,
                     };
                 loop {
-                    let page = self.client.funding_rates(&symbol, from, now + 1).await?;
+                    let page = client.funding_rates(&symbol, from, now + 1).await?;
                     let rows: Vec<(TimeMs, f64, Option<f64>)> = page
                         .iter()
                         .map(|r| (r.time, r.rate, r.mark_price))
@@ -525,7 +626,7 @@ impl Follower {
             return;
         }
         self.tracked[i].premium_at = Some(now);
-        match self.client.premium_index(&symbol).await {
+        match client.premium_index(&symbol).await {
             Ok(p) => {
                 let interval_hours =
                     db::funding::interval_hours(&self.pool, &exchange, symbol.as_str())
@@ -693,7 +794,14 @@ impl Follower {
         let (now, wall) = (self.source.clock.now_ms(), chrono::Utc::now());
         let grace = (self.settings.grace_s * 1000.0) as i64;
         for t in &mut self.tracked {
-            let f = Freshness::of(t.newest, t.key.timeframe, &t.link, now, grace);
+            let f = Freshness::of_in(
+                self.universe.calendar,
+                t.newest,
+                t.key.timeframe,
+                &t.link,
+                now,
+                grace,
+            );
             let changed = t
                 .written
                 .as_ref()

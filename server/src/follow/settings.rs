@@ -114,7 +114,7 @@ impl Default for FollowSettings {
 /// A bad entry of `[follow]`, named.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FollowError {
-    #[error("[follow] venue {0:?}: supported is binance")]
+    #[error("[follow] venue {0:?}: supported are binance and stocks (the US stock provider chain)")]
     Venue(String),
     #[error("[follow] symbols[{index}] = {entry:?}: {why}")]
     Symbol {
@@ -157,24 +157,47 @@ pub struct Universe {
     pub market: Market,
     pub base: Timeframe,
     pub series: Vec<(SeriesKey, Role)>,
+    /// When bars are expected: around the clock, or the exchange's sessions.
+    pub calendar: engine::calendar::Calendar,
+}
+
+impl Universe {
+    /// Whether this universe is read through the stock provider chain.
+    pub fn is_stocks(&self) -> bool {
+        self.venue == venues::stocks::EXCHANGE
+    }
 }
 
 impl FollowSettings {
     /// The universe, or every bad entry's error (all of them, not the first).
     pub fn universe(&self) -> Result<Universe, Vec<FollowError>> {
         let mut errors = Vec::new();
-        if self.venue != venues::binance::http::VENUE {
+        let stocks = self.venue == venues::stocks::EXCHANGE;
+        if self.venue != venues::binance::http::VENUE && !stocks {
             errors.push(FollowError::Venue(self.venue.clone()));
         }
+        if stocks && self.market != Market::Spot {
+            errors.push(FollowError::Invalid(format!(
+                "market = {}: stocks have one market, spot",
+                self.market
+            )));
+        }
+        let offered = |t: Timeframe| {
+            if stocks {
+                venues::stocks::supports(t)
+            } else {
+                venues::binance::interval(t).is_some()
+            }
+        };
         let tf = |field: String, entry: &str, errors: &mut Vec<FollowError>| match Timeframe::parse(
             entry,
         ) {
-            Ok(t) if venues::binance::interval(t).is_some() => Some(t),
+            Ok(t) if offered(t) => Some(t),
             Ok(_) => {
                 errors.push(FollowError::Timeframe {
                     field,
                     entry: entry.into(),
-                    why: "binance does not offer this interval".into(),
+                    why: format!("{} does not offer this interval", self.venue),
                 });
                 None
             }
@@ -215,6 +238,11 @@ impl FollowSettings {
                     index,
                     entry: entry.clone(),
                     why: "listed twice".into(),
+                }),
+                Ok(s) if stocks && s.quote() != "USD" => errors.push(FollowError::Symbol {
+                    index,
+                    entry: entry.clone(),
+                    why: "a US stock is TICKER/USD".into(),
                 }),
                 Ok(s) => symbols.push(s),
                 Err(e) => errors.push(FollowError::Symbol {
@@ -269,6 +297,11 @@ impl FollowSettings {
             market: self.market,
             base,
             series,
+            calendar: if stocks {
+                engine::calendar::Calendar::Xnys
+            } else {
+                engine::calendar::Calendar::AlwaysOpen
+            },
         })
     }
 

@@ -20,6 +20,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use trading::clock::Clock;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -45,6 +46,8 @@ pub struct Listing {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// What "now" is (which sessions have closed); the system clock when unset.
+    clock: Option<Arc<dyn Clock>>,
     listings: HashMap<String, Listing>,
     faults: HashMap<&'static str, ProviderFaults>,
     requests: HashMap<&'static str, u64>,
@@ -87,6 +90,11 @@ impl MockStocks {
 
     pub fn set_faults(&self, provider: &'static str, f: ProviderFaults) {
         lock(&self.inner).faults.insert(provider, f);
+    }
+
+    /// Serves only the bars whose session has closed on `clock` (a replay).
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        lock(&self.inner).clock = Some(clock);
     }
 
     pub fn set_alpaca_page(&self, n: usize) {
@@ -154,7 +162,21 @@ impl MockStocks {
         if f.missing.contains(ticker) {
             return Ok(None);
         }
-        Ok(s.listings.get(ticker).cloned())
+        let now = s.clock.as_ref().map_or_else(crate::now_ms, |c| c.now_ms());
+        Ok(s.listings.get(ticker).map(|l| Listing {
+            bars: l
+                .bars
+                .iter()
+                .filter(|c| {
+                    let date = chrono::DateTime::from_timestamp_millis(c.open_time)
+                        .unwrap_or_default()
+                        .date_naive();
+                    Calendar::Xnys.session(date).is_some_and(|s| s.close <= now)
+                })
+                .copied()
+                .collect(),
+            raw_factor: l.raw_factor,
+        }))
     }
 }
 

@@ -455,7 +455,7 @@ impl Book {
         p.funding += f;
         self.cash -= f;
         journal.funding(p, close_time, f);
-        let held = close_time - p.entry_time;
+        let held = cfg.calendar.open_ms_between(p.entry_time, close_time);
         if held as f64 >= cfg.time_stop_hours * 3_600_000.0 {
             let long = p.is_long();
             let qty = p.qty_open;

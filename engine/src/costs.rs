@@ -14,6 +14,21 @@ pub struct CostModel {
     pub funding_bps_per_hour: f64,
 }
 
+impl CostModel {
+    /// US stocks through a commission-free broker (Alpaca): no commission,
+    /// the SEC and FINRA fees on sells (about 0.3 bp of notional) spread
+    /// over both sides, 2 bp of slippage on liquid names, and no funding (a
+    /// cash position; there is no perpetual to fund).
+    pub fn us_stocks() -> Self {
+        CostModel {
+            maker_bps: 0.15,
+            taker_bps: 0.15,
+            slippage_bps: 2.0,
+            funding_bps_per_hour: 0.0,
+        }
+    }
+}
+
 impl Default for CostModel {
     fn default() -> Self {
         CostModel {

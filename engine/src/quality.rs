@@ -57,6 +57,15 @@ impl Session {
         }
     }
 
+    /// The calendar a series' own bars show it trades on (around the clock
+    /// unless it is detected as a US equity; a weekday market of unknown
+    /// calendar counts as around the clock).
+    pub fn calendar_of(candles: &[Candle]) -> Calendar {
+        Session::detect(candles)
+            .calendar()
+            .unwrap_or(Calendar::AlwaysOpen)
+    }
+
     /// The exchange calendar behind the session, when there is one.
     pub fn calendar(self) -> Option<Calendar> {
         match self {

@@ -170,11 +170,15 @@ pub enum ConfigError {
 impl Settings {
     /// The cost model of `exchange`, else the `default` entry, else the built-in one.
     pub fn costs_for(&self, exchange: &str) -> engine::costs::CostModel {
-        self.costs
-            .get(exchange)
-            .or_else(|| self.costs.get("default"))
-            .copied()
-            .unwrap_or_default()
+        if let Some(c) = self.costs.get(exchange) {
+            return *c;
+        }
+        // Stocks have costs of their own unless a [costs.stocks] says otherwise:
+        // the crypto default would charge them perpetual funding.
+        if exchange == venues::stocks::EXCHANGE {
+            return engine::costs::CostModel::us_stocks();
+        }
+        self.costs.get("default").copied().unwrap_or_default()
     }
 
     /// Defaults, then the TOML file if given. Missing keys keep their defaults.
@@ -256,6 +260,11 @@ mod tests {
         assert_eq!(s.backfill_concurrency, 2);
         assert_eq!(s.binance.spot.weight_limit_per_min, 1200);
         assert_eq!(s.binance.futures, VenueConfig::binance_futures());
+        assert_eq!(
+            Settings::default().costs_for("stocks").funding_bps_per_hour,
+            0.0,
+            "stocks pay no funding"
+        );
         let c: Settings = toml::from_str("[costs.binance]\ntaker_bps = 4.0\n").unwrap();
         assert_eq!(c.costs_for("binance").taker_bps, 4.0);
         assert_eq!(

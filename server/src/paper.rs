@@ -77,6 +77,10 @@ pub fn config_for(
     }
     .backtest_config();
     cfg.costs = settings.costs_for(exchange);
+    // Stock accounts' time stops count the hours the market is open.
+    if exchange == venues::stocks::EXCHANGE {
+        cfg.calendar = engine::calendar::Calendar::Xnys;
+    }
     cfg
 }
 

@@ -378,7 +378,15 @@ impl Scanner {
             };
             if let Some(f) = follow {
                 candidate.blocked =
-                    blocked(f, &candidate, tf_ms, now, flags.get(&candidate.bar_time));
+                    blocked(f, &candidate, tf_ms, now, flags.get(&candidate.bar_time)).or_else(
+                        || {
+                            market_closed(
+                                crate::universes::calendar_of(&s.key),
+                                candidate.bar_time,
+                                tf_ms,
+                            )
+                        },
+                    );
                 if let Some((kind, why)) = &candidate.blocked {
                     sum.skipped.push(Skipped {
                         series: s.label(),
@@ -465,6 +473,36 @@ fn blocked(
             format!("the bar closed {} ago", app::types::human_span(age)),
         )
     })
+}
+
+/// An intraday bar of a market with sessions makes no signal when the market
+/// is not open at its close (the session's last bar, or an extended-hours
+/// bar): nobody can enter at that price until the next open, after an
+/// overnight gap. Daily bars close with the session by nature and plan for
+/// the next open.
+fn market_closed(
+    cal: engine::calendar::Calendar,
+    bar_time: TimeMs,
+    tf_ms: TimeMs,
+) -> Option<(String, String)> {
+    let close = bar_time + tf_ms;
+    if cal.is_always_open() || tf_ms >= 86_400_000 || cal.is_open(close) {
+        return None;
+    }
+    let opens = cal
+        .next_open(close)
+        .map(|t| {
+            format!(
+                "; it opens {} (in {})",
+                crate::time::iso(t),
+                app::types::human_span(t - close)
+            )
+        })
+        .unwrap_or_default();
+    Some((
+        "market_closed".into(),
+        format!("{} is closed at the bar's close{opens}", cal.as_str()),
+    ))
 }
 
 /// Scans at every bar close, in a task of its own so no job (backfill,
@@ -580,6 +618,7 @@ pub fn judge(
         let what = match kind.as_str() {
             "flagged_bar" => "The bar looks wrong",
             "catching_up" => "The series is catching up",
+            "market_closed" => "The market is closed",
             _ => "The series is stale",
         };
         return Outcome::Rejected {
@@ -697,6 +736,41 @@ fn rejection_text(r: &Rejection) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn intraday_stock_bars_make_no_signal_when_the_market_is_shut_at_their_close() {
+        use engine::calendar::Calendar;
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let m15 = 900_000;
+        // 15:30 EDT bar closes 15:45: open.
+        assert_eq!(
+            market_closed(Calendar::Xnys, ms("2024-07-10T19:30:00Z"), m15),
+            None
+        );
+        // 15:45 EDT bar closes at 16:00: shut until Thursday 09:30.
+        let (kind, why) = market_closed(Calendar::Xnys, ms("2024-07-10T19:45:00Z"), m15).unwrap();
+        assert_eq!(kind, "market_closed");
+        assert!(
+            why.contains("2024-07-11T13:30:00") && why.contains("XNYS"),
+            "{why}"
+        );
+        // The early close of 3 July: the 12:45 bar is the last one.
+        assert!(market_closed(Calendar::Xnys, ms("2024-07-03T16:45:00Z"), m15).is_some());
+        // Daily bars and crypto are never blocked by a calendar.
+        assert_eq!(
+            market_closed(Calendar::Xnys, ms("2024-07-10T00:00:00Z"), 86_400_000),
+            None
+        );
+        assert_eq!(
+            market_closed(Calendar::AlwaysOpen, ms("2024-07-13T19:45:00Z"), m15),
+            None
+        );
+    }
+
     use super::*;
     use engine::signals::Prediction;
 

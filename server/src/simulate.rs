@@ -179,6 +179,11 @@ pub async fn run_job(
     if let Some(v) = p.min_net_profit {
         config.plan.min_net_profit_pct = v;
     }
+    config.calendar = data
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |d| {
+            engine::quality::Session::calendar_of(&d.candles)
+        });
     let spec = ReportSpec {
         timeframe: p.timeframe,
         config,

@@ -297,6 +297,12 @@ pub async fn run_job(
         checkpoints: out.join("checkpoints").join(format!("job-{}", job.id)),
         out,
     };
+    let mut opts = opts;
+    opts.backtest.calendar = series
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
+            engine::quality::Session::calendar_of(&s.candles)
+        });
     let groups = scopes(series, p.per_symbol);
 
     // The heartbeat keeps the claim alive through long epochs and carries

@@ -49,6 +49,29 @@ impl Universe {
     }
 }
 
+/// The calendar a stored series trades on: the stock chain's series and
+/// any `TICKER/USD` of a shipped stock universe (bundled Yahoo files) keep
+/// NYSE sessions; everything else trades around the clock.
+pub fn calendar_of(key: &engine::SeriesKey) -> engine::calendar::Calendar {
+    use engine::calendar::Calendar;
+    if key.exchange == venues::stocks::EXCHANGE {
+        return Calendar::Xnys;
+    }
+    if key.symbol.quote() != "USD" {
+        return Calendar::AlwaysOpen;
+    }
+    static STOCKS: std::sync::LazyLock<Vec<Universe>> =
+        std::sync::LazyLock::new(|| SHIPPED.iter().filter_map(|(n, _)| get(n).ok()).collect());
+    STOCKS
+        .iter()
+        .find(|u| {
+            u.sectors
+                .iter()
+                .any(|s| s.tickers.iter().any(|t| t == key.symbol.base()))
+        })
+        .map_or(Calendar::AlwaysOpen, |u| u.calendar)
+}
+
 /// Names of the shipped universes.
 pub fn names() -> Vec<&'static str> {
     SHIPPED.iter().map(|(n, _)| *n).collect()
@@ -81,5 +104,22 @@ mod tests {
         assert_eq!(u.calendar, engine::calendar::Calendar::Xnys);
         assert_eq!(u.exchange, venues::stocks::EXCHANGE);
         assert!(get("nasdaq-9000").unwrap_err().contains("us-stocks"));
+        let key = |ex: &str, s: &str| {
+            engine::SeriesKey::new(
+                ex,
+                engine::Market::Spot,
+                Symbol::parse(s).unwrap(),
+                engine::Timeframe::D1,
+            )
+            .unwrap()
+        };
+        use engine::calendar::Calendar;
+        assert_eq!(calendar_of(&key("stocks", "ZZZQ/USD")), Calendar::Xnys);
+        assert_eq!(calendar_of(&key("yahoo", "NVDA/USD")), Calendar::Xnys);
+        assert_eq!(calendar_of(&key("yahoo", "BTC/USD")), Calendar::AlwaysOpen);
+        assert_eq!(
+            calendar_of(&key("binance", "ETH/USDT")),
+            Calendar::AlwaysOpen
+        );
     }
 }

@@ -313,6 +313,21 @@ async fn scans_store_candidates_once_and_plans_are_sized_per_reader() {
     assert_eq!(bars[49]["t"], sig["bar_time"]);
     assert_eq!(bars[49]["c"], sig["price"]);
     assert_eq!(chart["markers"][0]["t"], sig["bar_time"], "{chart}");
+    // A stock keeps NYSE hours (open or closed, and when that changes); crypto has none.
+    let (_, nvda) = admin
+        .get("/api/v1/candles?exchange=yahoo&symbol=NVDA%2FUSD&timeframe=1d&bars=5")
+        .await;
+    let h = &nvda["hours"];
+    assert_eq!(h["calendar"], "XNYS", "{nvda}");
+    let now = h["now"].as_i64().unwrap();
+    match h["open"].as_bool().unwrap() {
+        true => assert!(h["closes_at"].as_i64().unwrap() > now && h["opens_at"].is_null()),
+        false => assert!(h["opens_at"].as_i64().unwrap() > now && h["closes_at"].is_null()),
+    }
+    let (_, btc) = admin
+        .get("/api/v1/candles?exchange=yahoo&symbol=BTC%2FUSD&timeframe=1d&bars=5")
+        .await;
+    assert!(btc["hours"].is_null(), "{btc}");
     let (s, e) = admin
         .get("/api/v1/candles?exchange=yahoo&symbol=BTC%2FUSD&timeframe=7m")
         .await;

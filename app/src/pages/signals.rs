@@ -404,10 +404,16 @@ fn SignalChart(signal: SignalView) -> impl IntoView {
                     let plan = plan.clone();
                     chart.get().map(|r| match r {
                         Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
-                        Ok(d) => match plan {
-                            Some(p) => view! { <CandleChart data=d plan=p /> }.into_any(),
-                            None => view! { <CandleChart data=d /> }.into_any(),
-                        },
+                        Ok(d) => {
+                            let hours = d.hours.as_ref().map(|h| view! {
+                                <p class="muted" id="market-hours">{h.describe()}</p>
+                            });
+                            let chart = match plan {
+                                Some(p) => view! { <CandleChart data=d plan=p /> }.into_any(),
+                                None => view! { <CandleChart data=d /> }.into_any(),
+                            };
+                            view! { {hours} {chart} }.into_any()
+                        }
                     })
                 }}
             </Transition>

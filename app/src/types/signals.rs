@@ -183,6 +183,41 @@ pub struct ChartData {
     pub timeframe: String,
     pub bars: Vec<Bar>,
     pub markers: Vec<Marker>,
+    /// The exchange's sessions, for markets that have them (none for crypto).
+    pub hours: Option<MarketHours>,
+}
+
+/// Whether a market with sessions is open now, and when that changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MarketHours {
+    /// `XNYS` …
+    pub calendar: String,
+    pub now: i64,
+    pub open: bool,
+    /// When the session in progress ends (open) …
+    pub closes_at: Option<i64>,
+    /// … or the next one starts (closed).
+    pub opens_at: Option<i64>,
+}
+
+impl MarketHours {
+    /// "Market closed, opens in 2 d 17 h (XNYS)".
+    pub fn describe(&self) -> String {
+        match (self.open, self.opens_at, self.closes_at) {
+            (true, _, Some(c)) => format!(
+                "Market open, closes in {} ({})",
+                super::human_span(c - self.now),
+                self.calendar
+            ),
+            (false, Some(o), _) => format!(
+                "Market closed, opens in {} ({})",
+                super::human_span(o - self.now),
+                self.calendar
+            ),
+            _ => format!("Market closed ({})", self.calendar),
+        }
+    }
 }
 
 /// The timeframes the schema lists (the server parses any `<n>m|h|d` that

@@ -34,7 +34,12 @@ pub struct BacktestConfig {
     pub guards: GuardConfig,
     pub intrabar: IntrabarPolicy,
     pub trail_atr: f64,
+    /// Hours a position may be held. On a market with sessions only the
+    /// hours it is open count (a US stock: 6.5 per regular session; nights,
+    /// weekends and holidays do not), so 48 h is about a week and a half.
     pub time_stop_hours: f64,
+    /// The market's calendar (what the time stop counts).
+    pub calendar: crate::calendar::Calendar,
     /// Record every accept/reject decision (the look-ahead test reads them).
     pub record_decisions: bool,
     /// Decide only at closes from this time on (earlier bars still warm up
@@ -53,6 +58,7 @@ impl Default for BacktestConfig {
             intrabar: IntrabarPolicy::WorstCase,
             trail_atr: 1.0,
             time_stop_hours: 48.0,
+            calendar: crate::calendar::Calendar::AlwaysOpen,
             record_decisions: false,
             trade_from: None,
         }

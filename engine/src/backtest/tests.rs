@@ -190,6 +190,31 @@ fn time_stop_after_48_hours_and_trailing_after_tp1() {
     );
 }
 
+/// On a market with sessions the time stop counts open hours only:
+/// 48 h from Monday 2024-07-01 is eight sessions (the 3rd closes at 13:00,
+/// the 4th is a holiday), five and a half hours into Thursday the 11th.
+#[test]
+fn a_stock_time_stop_counts_only_hours_the_market_is_open() {
+    let t0 = 1_719_792_000_000; // 2024-07-01T00:00:00Z
+    let c: Vec<Candle> = flat(20 * 24)
+        .into_iter()
+        .map(|b| Candle {
+            open_time: t0 + b.open_time,
+            ..b
+        })
+        .collect();
+    let mut preds = vec![None; c.len()];
+    preds[0] = long(2.0);
+    let mut k = cfg();
+    k.calendar = crate::calendar::Calendar::Xnys;
+    let t = &go(&c, &preds, &k, None).trades[0];
+    assert_eq!(t.exit_reason, ExitReason::TimeStop);
+    assert_eq!(t.exit_time, 1_720_724_400_000, "2024-07-11T19:00:00Z");
+    // Around the clock the same stop comes 48 wall-clock hours after the entry.
+    let t = &go(&c, &preds, &cfg(), None).trades[0];
+    assert_eq!(t.exit_time, t.entry_time + 48 * H);
+}
+
 #[test]
 fn a_gap_beyond_liquidation_liquidates() {
     let mut c = flat(5);

@@ -128,8 +128,13 @@ pub(super) async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
         return enqueue(cli, a, cfg).await;
     }
     let loaded = load(cli, &a.source).await?;
+    let mut opts = a.options();
+    opts.backtest.calendar = loaded
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
+            engine::quality::Session::calendar_of(&s.candles)
+        });
     let groups = training::scopes(loaded, a.per_symbol);
-    let opts = a.options();
     let mut summaries = Vec::new();
     for (scope, series) in groups {
         let summary = tokio::task::block_in_place(|| {

@@ -596,6 +596,12 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
         trade_from: a.trade_from,
         ..a.risk.trader().backtest_config()
     };
+    // The time stop counts the hours the market is open.
+    config.calendar = data
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |d| {
+            engine::quality::Session::calendar_of(&d.candles)
+        });
     if let Some(v) = a.min_confidence {
         config.plan.min_confidence = v;
     }

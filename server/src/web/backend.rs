@@ -960,6 +960,7 @@ impl Pages for PgBackend {
                     })
                     .collect(),
                 markers,
+                hours: market_hours(crate::universes::calendar_of(&key), crate::time::now_ms()),
             })
         })
     }
@@ -1182,6 +1183,22 @@ impl Pages for PgBackend {
         let v = v.clone();
         Box::pin(async move { self.troubles(&v).await })
     }
+}
+
+/// The market's hours at `now`, for calendars with sessions.
+fn market_hours(cal: engine::calendar::Calendar, now: i64) -> Option<app::types::MarketHours> {
+    if cal.is_always_open() {
+        return None;
+    }
+    let session = cal.current_or_next(now);
+    let open = cal.is_open(now);
+    Some(app::types::MarketHours {
+        calendar: cal.as_str().to_owned(),
+        now,
+        open,
+        closes_at: session.filter(|_| open).map(|s| s.close),
+        opens_at: session.filter(|_| !open).map(|s| s.open),
+    })
 }
 
 #[cfg(test)]

@@ -351,3 +351,92 @@ async fn a_ticker_nobody_has_is_named_with_every_answer() {
     assert_eq!(p.provider, "alpaca");
     assert_eq!(chain.handovers().len(), 3, "no new handover");
 }
+
+/// Latest prices along the chain, from the cache within the TTL, a universe
+/// collected with at most `concurrency` requests in flight, and a ticker
+/// nobody has named in its own row while the rest are priced.
+#[tokio::test]
+async fn prices_are_cached_and_a_universe_is_collected_in_parallel() {
+    use std::time::Duration;
+    use venues::stocks::quote::QuoteCache;
+    let s = setup().await;
+    // Forty made-up tickers (letters only, as Alpaca wants), each with NVDA's bars.
+    let tickers: Vec<String> = (0..40u8)
+        .map(|i| format!("T{}{}", (b'A' + i / 26) as char, (b'A' + i % 26) as char))
+        .collect();
+    for t in &tickers {
+        s.mock.list(t, s.bars.clone(), 1.0);
+    }
+    s.mock.set_latency(Duration::from_millis(30));
+    let chain = Chain::new(
+        "stocks",
+        vec![
+            Provider::Alpaca(s.alpaca.clone()),
+            Provider::Finnhub(s.finnhub.clone()),
+            Provider::Yahoo(s.yahoo.clone()),
+        ],
+    );
+    let cache = QuoteCache::new(chain, Duration::from_millis(400), 8);
+    let mut symbols: Vec<Symbol> = tickers
+        .iter()
+        .map(|t| Symbol::parse(&format!("{t}/USD")).unwrap())
+        .collect();
+    symbols.push(Symbol::parse("ZZZQ/USD").unwrap());
+    let (first, _) = cache.prices(&symbols).await;
+    assert_eq!(first.len(), 41);
+    let last_close = s.bars.last().unwrap().close;
+    for p in &first[..40] {
+        let q = p.quote.as_ref().unwrap_or_else(|| panic!("{p:?}"));
+        assert_eq!(
+            (q.price, q.provider.as_str(), p.cached),
+            (last_close, "alpaca", false)
+        );
+    }
+    let gone = &first[40];
+    assert!(gone.quote.is_none());
+    let why = gone.error.as_deref().unwrap();
+    assert!(
+        why.contains("ZZZQ/USD") && why.contains("alpaca") && why.contains("yahoo"),
+        "{why}"
+    );
+    let peak = s.mock.peak_in_flight();
+    assert!(
+        (2..=8).contains(&peak),
+        "bounded parallel collection: {peak} at once"
+    );
+
+    // Within the TTL: no request at all for the priced ones.
+    let before = s.mock.requests("alpaca");
+    let (again, _) = cache.prices(&symbols[..40]).await;
+    assert!(again.iter().all(|p| p.cached));
+    assert_eq!(s.mock.requests("alpaca"), before);
+    // After it: asked again.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (fresh, _) = cache.prices(&symbols[..1]).await;
+    assert!(!fresh[0].cached);
+    assert_eq!(s.mock.requests("alpaca"), before + 1);
+
+    // Alpaca down: Finnhub prices it; Finnhub's zeros for an unknown symbol hand over to Yahoo.
+    s.mock.set_faults(
+        "alpaca",
+        ProviderFaults {
+            outage: Some(502),
+            ..Default::default()
+        },
+    );
+    let q = Provider::Finnhub(s.finnhub.clone())
+        .latest(&nvda())
+        .await
+        .unwrap();
+    assert_eq!(q.price, last_close / 0.98);
+    let e = Provider::Finnhub(s.finnhub.clone())
+        .latest(&Symbol::parse("ZZZQ/USD").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::NoData { .. }), "{e}");
+    let y = Provider::Yahoo(s.yahoo.clone())
+        .latest(&nvda())
+        .await
+        .unwrap();
+    assert_eq!((y.price, y.provider.as_str()), (last_close / 0.98, "yahoo"));
+}

@@ -348,3 +348,27 @@ pub struct SourceView {
     /// raw (as traded), split (split-adjusted) or all (splits and dividends).
     pub adjustment: String,
 }
+
+/// Latest prices of stocks, as the provider chain gave them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PricesView {
+    /// In the order asked.
+    pub prices: Vec<PriceView>,
+    /// How long collecting them took (cached ones cost nothing).
+    pub elapsed_ms: u64,
+}
+
+/// One symbol's latest price, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PriceView {
+    pub symbol: String,
+    pub price: Option<f64>,
+    /// When the provider says the price was made (ms).
+    pub time: Option<i64>,
+    pub provider: Option<String>,
+    /// Served from the cache.
+    pub cached: bool,
+    pub error: Option<String>,
+}

@@ -27,9 +27,48 @@ pub struct PgBackend {
     settings: Settings,
     /// "Scan now" from the admin panel; one at a time, models kept loaded.
     scanner: tokio::sync::Mutex<Scanner>,
+    /// Latest stock prices through the provider chain, made at first use.
+    quotes: std::sync::OnceLock<Result<venues::stocks::quote::QuoteCache, String>>,
 }
 
 impl PgBackend {
+    /// Latest prices of `symbols` (TICKER/USD) through the stock provider
+    /// chain, from the cache within `[stocks] quote_ttl_s`.
+    pub async fn prices(
+        &self,
+        symbols: &[engine::Symbol],
+    ) -> Result<app::types::PricesView, AppError> {
+        let cache = self
+            .quotes
+            .get_or_init(|| {
+                let cfg = self.settings.stocks.clone().with_env();
+                cfg.build().map(|(chain, _)| {
+                    venues::stocks::quote::QuoteCache::new(
+                        chain,
+                        std::time::Duration::from_secs(cfg.quote_ttl_s),
+                        cfg.concurrency,
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(|e| AppError::new(ErrorCode::Unavailable, e.clone()))?;
+        let (rows, took) = cache.prices(symbols).await;
+        Ok(app::types::PricesView {
+            prices: rows
+                .into_iter()
+                .map(|p| app::types::PriceView {
+                    symbol: p.symbol,
+                    price: p.quote.as_ref().map(|q| q.price),
+                    time: p.quote.as_ref().map(|q| q.time),
+                    provider: p.quote.map(|q| q.provider),
+                    cached: p.cached,
+                    error: p.error,
+                })
+                .collect(),
+            elapsed_ms: took.as_millis() as u64,
+        })
+    }
+
     pub fn new(pool: PgPool, settings: &Settings) -> Self {
         PgBackend {
             scanner: tokio::sync::Mutex::new(Scanner::new(pool.clone(), Backend::preferred())),
@@ -37,6 +76,7 @@ impl PgBackend {
             started: Instant::now(),
             ws_clients: Arc::new(AtomicU64::new(0)),
             sys: Arc::new(std::sync::Mutex::new(None)),
+            quotes: std::sync::OnceLock::new(),
             settings: settings.clone(),
         }
     }

@@ -167,6 +167,24 @@ impl Alpaca {
         })
     }
 
+    /// `GET /v2/stocks/{symbol}/trades/latest`: the body on 200.
+    pub(super) async fn latest_trade(&self, symbol: &Symbol) -> Result<Vec<u8>, ExchangeError> {
+        let url = format!("{}/v2/stocks/{}/trades/latest", self.base, ticker(symbol));
+        let headers = [
+            ("APCA-API-KEY-ID", self.key.as_str()),
+            ("APCA-API-SECRET-KEY", self.secret.as_str()),
+        ];
+        self.http
+            .get(
+                &url,
+                &[("feed", self.feed.clone())],
+                &headers,
+                symbol.as_str(),
+            )
+            .await?
+            .map_err(|r| r.into_error(VENUE, symbol.as_str()))
+    }
+
     /// Up to [`TOKENS_PER_FETCH`] pages of `[start, end)`, and whether more remain.
     async fn bars(
         &self,

@@ -91,6 +91,22 @@ impl Finnhub {
     }
 }
 
+impl Finnhub {
+    /// `GET /quote?symbol=`: the body on 200.
+    pub(super) async fn quote(&self, symbol: &Symbol) -> Result<Vec<u8>, ExchangeError> {
+        let url = format!("{}/quote", self.base);
+        self.http
+            .get(
+                &url,
+                &[("symbol", ticker(symbol).to_owned())],
+                &[("X-Finnhub-Token", &self.token)],
+                symbol.as_str(),
+            )
+            .await?
+            .map_err(|r| r.into_error(VENUE, symbol.as_str()))
+    }
+}
+
 /// The bars of an `ok` answer; columns of unequal length are a bad body.
 pub fn candles(w: &WireCandles) -> Result<Vec<Candle>, String> {
     let n = w.t.len();

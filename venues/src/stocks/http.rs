@@ -148,3 +148,25 @@ fn retry_after_ms(h: &reqwest::header::HeaderMap) -> u64 {
     }
     1000
 }
+
+impl Refusal {
+    /// The refusal as the provider's error: a 404 or an "invalid symbol" is
+    /// the ticker missing there, anything else a rejected request.
+    pub(super) fn into_error(self, venue: &str, symbol: &str) -> ExchangeError {
+        let lower = self.body.to_ascii_lowercase();
+        if self.status == 404 || lower.contains("invalid symbol") || lower.contains("not found") {
+            return ExchangeError::NoData {
+                venue: venue.into(),
+                symbol: symbol.into(),
+                message: self.body,
+            };
+        }
+        ExchangeError::Rejected {
+            venue: venue.into(),
+            symbol: symbol.into(),
+            status: self.status,
+            code: 0,
+            message: self.body,
+        }
+    }
+}

@@ -53,6 +53,11 @@ struct Inner {
     requests: HashMap<&'static str, u64>,
     /// Alpaca pages at most this many bars (the real cap is 10,000).
     alpaca_page: usize,
+    /// Added to every answer (a provider's round trip).
+    latency: std::time::Duration,
+    /// Requests being answered now, and the most at once.
+    in_flight: usize,
+    peak: usize,
 }
 
 /// The mock; clones share state.
@@ -97,6 +102,28 @@ impl MockStocks {
         lock(&self.inner).clock = Some(clock);
     }
 
+    pub fn set_latency(&self, d: std::time::Duration) {
+        lock(&self.inner).latency = d;
+    }
+
+    /// The most requests it was answering at once.
+    pub fn peak_in_flight(&self) -> usize {
+        lock(&self.inner).peak
+    }
+
+    async fn delay(&self) {
+        let d = {
+            let mut s = lock(&self.inner);
+            s.in_flight += 1;
+            s.peak = s.peak.max(s.in_flight);
+            s.latency
+        };
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+        lock(&self.inner).in_flight -= 1;
+    }
+
     pub fn set_alpaca_page(&self, n: usize) {
         lock(&self.inner).alpaca_page = n.max(1);
     }
@@ -113,7 +140,9 @@ impl MockStocks {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v2/stocks/{symbol}/bars", get(alpaca_bars))
+            .route("/v2/stocks/{symbol}/trades/latest", get(alpaca_latest))
             .route("/stock/candle", get(finnhub_candle))
+            .route("/quote", get(finnhub_quote))
             .route("/v8/finance/chart/{ticker}", get(yahoo_chart))
             .with_state(self.clone())
     }
@@ -214,8 +243,8 @@ async fn alpaca_bars(
     headers: HeaderMap,
     Query(q): Query<AlpacaQuery>,
 ) -> Response {
-    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if h("apca-api-key-id") != m.alpaca_key || h("apca-api-secret-key") != m.alpaca_secret {
+    m.delay().await;
+    if !alpaca_auth(&m, &headers) {
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"message": "unauthorized."})),
@@ -302,6 +331,7 @@ async fn finnhub_candle(
     headers: HeaderMap,
     Query(q): Query<FinnhubQuery>,
 ) -> Response {
+    m.delay().await;
     let token = headers
         .get("x-finnhub-token")
         .and_then(|v| v.to_str().ok())
@@ -342,9 +372,78 @@ async fn finnhub_candle(
 
 #[derive(Debug, Deserialize)]
 struct YahooQuery {
-    period1: i64,
-    period2: i64,
+    period1: Option<i64>,
+    period2: Option<i64>,
+    /// `1d` instead of periods: the last session (what the price lookup asks).
+    range: Option<String>,
     interval: String,
+}
+
+/// The newest closed bar of a listing and when its session closed.
+fn last_trade(l: &Listing) -> Option<(TimeMs, f64)> {
+    let c = l.bars.last()?;
+    let date = chrono::DateTime::from_timestamp_millis(c.open_time)?.date_naive();
+    let close = Calendar::Xnys.session(date)?.close;
+    Some((close, c.close * l.raw_factor))
+}
+
+fn alpaca_auth(m: &MockStocks, headers: &HeaderMap) -> bool {
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+    h("apca-api-key-id") == m.alpaca_key && h("apca-api-secret-key") == m.alpaca_secret
+}
+
+async fn alpaca_latest(
+    State(m): State<MockStocks>,
+    Path(symbol): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    m.delay().await;
+    if !alpaca_auth(&m, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "unauthorized."})),
+        )
+            .into_response();
+    }
+    match m.gate("alpaca", &symbol) {
+        Err(r) => *r,
+        Ok(l) => match l.as_ref().and_then(last_trade) {
+            Some((t, p)) => Json(json!({"symbol": symbol, "trade": {"t": rfc3339(t), "x": "V", "p": p, "s": 100, "c": ["@"], "i": 52983525029461i64, "z": "C"}})).into_response(),
+            None => (StatusCode::NOT_FOUND, Json(json!({"code": 40410000, "message": format!("symbol not found: {symbol}")}))).into_response(),
+        },
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FinnhubQuoteQuery {
+    symbol: String,
+}
+
+async fn finnhub_quote(
+    State(m): State<MockStocks>,
+    headers: HeaderMap,
+    Query(q): Query<FinnhubQuoteQuery>,
+) -> Response {
+    m.delay().await;
+    let token = headers
+        .get("x-finnhub-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if token != m.finnhub_token {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "Invalid API key"})),
+        )
+            .into_response();
+    }
+    match m.gate("finnhub", &q.symbol) {
+        Err(r) => *r,
+        Ok(l) => match l.as_ref().and_then(last_trade) {
+            Some((t, p)) => Json(json!({"c": p, "d": 0.0, "dp": 0.0, "h": p, "l": p, "o": p, "pc": p, "t": t / 1000})).into_response(),
+            // What Finnhub answers for a symbol it does not know.
+            None => Json(json!({"c": 0, "d": null, "dp": null, "h": 0, "l": 0, "o": 0, "pc": 0, "t": 0})).into_response(),
+        },
+    }
 }
 
 async fn yahoo_chart(
@@ -352,6 +451,7 @@ async fn yahoo_chart(
     Path(ticker): Path<String>,
     Query(q): Query<YahooQuery>,
 ) -> Response {
+    m.delay().await;
     if q.interval != "1d" {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -370,16 +470,31 @@ async fn yahoo_chart(
         )
             .into_response();
     };
+    if q.range.is_some() {
+        let Some((t, p)) = last_trade(&listing) else {
+            return (StatusCode::NOT_FOUND, Json(json!({"chart": {"result": null, "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"}}}))).into_response();
+        };
+        return Json(json!({"chart": {"result": [{
+            "meta": {"currency": "USD", "symbol": ticker, "exchangeName": "NMS", "instrumentType": "EQUITY",
+                     "regularMarketPrice": p, "regularMarketTime": t / 1000, "exchangeTimezoneName": "America/New_York"},
+            "timestamp": [t / 1000],
+            "indicators": {"quote": [{"open": [p], "high": [p], "low": [p], "close": [p], "volume": [0]}], "adjclose": [{"adjclose": [p / listing.raw_factor]}]}
+        }], "error": null}})).into_response();
+    }
+    let (period1, period2) = (q.period1.unwrap_or(0), q.period2.unwrap_or(i64::MAX / 1000));
     // Yahoo stamps a daily bar with its session's open.
-    let bars: Vec<(TimeMs, Candle)> =
-        in_range(&listing.bars, q.period1 * 1000 - DAY_MS, q.period2 * 1000)
-            .into_iter()
-            .filter_map(|c| {
-                let date = chrono::DateTime::from_timestamp_millis(c.open_time)?.date_naive();
-                let open = Calendar::Xnys.session(date).map_or(c.open_time, |s| s.open);
-                (open >= q.period1 * 1000 && open < q.period2 * 1000).then_some((open, c))
-            })
-            .collect();
+    let bars: Vec<(TimeMs, Candle)> = in_range(
+        &listing.bars,
+        period1 * 1000 - DAY_MS,
+        period2.saturating_mul(1000),
+    )
+    .into_iter()
+    .filter_map(|c| {
+        let date = chrono::DateTime::from_timestamp_millis(c.open_time)?.date_naive();
+        let open = Calendar::Xnys.session(date).map_or(c.open_time, |s| s.open);
+        (open >= period1 * 1000 && open < period2.saturating_mul(1000)).then_some((open, c))
+    })
+    .collect();
     let k = listing.raw_factor;
     Json(json!({"chart": {"result": [{
         "meta": {"currency": "USD", "symbol": ticker, "exchangeName": "NMS", "instrumentType": "EQUITY",

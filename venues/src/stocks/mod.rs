@@ -14,6 +14,7 @@ pub mod alpaca;
 pub mod finnhub;
 mod http;
 pub mod mock;
+pub mod quote;
 pub mod yahoo;
 
 use crate::rate::RateBudget;
@@ -240,6 +241,9 @@ pub struct Handover {
 pub struct Chain {
     name: String,
     members: Vec<Provider>,
+    /// Answers kept for a while: a page asked again (a second backfill, a
+    /// research load) within the TTL costs no request.
+    pages: Option<moka::sync::Cache<(String, i64, TimeMs, TimeMs), Page>>,
     /// Handovers of the last requests (newest last), for reports and tests.
     log: Arc<std::sync::Mutex<Vec<Handover>>>,
 }
@@ -249,8 +253,25 @@ impl Chain {
         Chain {
             name: name.into(),
             members,
+            pages: None,
             log: Arc::default(),
         }
+    }
+
+    /// Keeps pages with bars for `ttl` (weighed by bars, a million at most).
+    pub fn with_page_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.pages = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .time_to_live(ttl)
+                .weigher(|_, p: &Page| u32::try_from(p.candles.len()).unwrap_or(u32::MAX).max(1))
+                .max_capacity(1_000_000)
+                .build()
+        });
+        self
+    }
+
+    pub fn providers(&self) -> &[Provider] {
+        &self.members
     }
 
     pub fn members(&self) -> Vec<&'static str> {
@@ -296,6 +317,10 @@ impl Exchange for Chain {
         start: TimeMs,
         end: TimeMs,
     ) -> Result<Page, ExchangeError> {
+        let key = (symbol.to_string(), tf.duration_ms(), start, end);
+        if let Some(p) = self.pages.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(p);
+        }
         let expects = Calendar::Xnys.expected_slots(tf, tf.floor(start), end) > 0;
         let mut empty: Option<Page> = None;
         let mut answers = Vec::new();
@@ -310,7 +335,14 @@ impl Exchange for Chain {
                     }
                     why
                 }
-                Ok(page) => return Ok(page),
+                Ok(page) => {
+                    if let Some(c) = &self.pages
+                        && !page.candles.is_empty()
+                    {
+                        c.insert(key, page.clone());
+                    }
+                    return Ok(page);
+                }
                 Err(e) => {
                     match &e {
                         ExchangeError::NoData { .. } => {}
@@ -368,6 +400,12 @@ pub struct StocksConfig {
     pub alpaca: ProviderConfig,
     pub finnhub: ProviderConfig,
     pub yahoo: ProviderConfig,
+    /// Latest prices are served from a cache this young.
+    pub quote_ttl_s: u64,
+    /// Provider pages of history are kept this long (0: not at all).
+    pub history_ttl_s: u64,
+    /// Requests in flight at most when collecting a universe's prices.
+    pub concurrency: usize,
 }
 
 impl Default for StocksConfig {
@@ -377,6 +415,9 @@ impl Default for StocksConfig {
             alpaca: ProviderConfig::alpaca(),
             finnhub: ProviderConfig::finnhub(),
             yahoo: ProviderConfig::yahoo(),
+            quote_ttl_s: 15,
+            history_ttl_s: 7200,
+            concurrency: 20,
         }
     }
 }
@@ -447,7 +488,11 @@ impl StocksConfig {
                 notes.join("; ")
             ));
         }
-        Ok((Chain::new(EXCHANGE, members), notes))
+        Ok((
+            Chain::new(EXCHANGE, members)
+                .with_page_cache(std::time::Duration::from_secs(self.history_ttl_s)),
+            notes,
+        ))
     }
 }
 

@@ -138,6 +138,22 @@ impl Yahoo {
     }
 }
 
+impl Yahoo {
+    /// The chart of the last day (its `meta` holds the market price).
+    pub(super) async fn meta(&self, symbol: &Symbol) -> Result<Vec<u8>, ExchangeError> {
+        let url = format!("{}/v8/finance/chart/{}", self.base, yahoo_ticker(symbol));
+        self.http
+            .get(
+                &url,
+                &[("range", "1d".to_owned()), ("interval", "1d".to_owned())],
+                &[],
+                symbol.as_str(),
+            )
+            .await?
+            .map_err(|r| r.into_error(VENUE, symbol.as_str()))
+    }
+}
+
 /// Yahoo spells class shares with a dash (BRK-B).
 fn yahoo_ticker(symbol: &Symbol) -> String {
     symbol.base().replace('.', "-")

@@ -538,6 +538,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::list_tokens, account::create_token))
         .routes(routes!(account::revoke_token))
         .routes(routes!(market::series))
+        .routes(routes!(market::prices))
         .routes(routes!(signals::board))
         .routes(routes!(signals::candles))
         .routes(routes!(signals::quality))

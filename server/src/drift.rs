@@ -163,6 +163,7 @@ pub async fn check(
             min_net_profit: None,
             out: Path::new(&active.dir).parent().map(Path::to_path_buf),
             promote: Promote::IfBetter,
+            universe: None,
         };
         let job =
             crate::db::jobs::enqueue(pool, training::KIND, &serde_json::to_value(&params)?).await?;

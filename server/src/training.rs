@@ -237,6 +237,10 @@ pub struct TrainJobParams {
     /// Each trained model is registered; this decides whether it serves.
     #[serde(default)]
     pub promote: Promote,
+    /// The shipped universe `symbols` came from: a member with nothing
+    /// stored is skipped and named instead of failing the job.
+    #[serde(default)]
+    pub universe: Option<String>,
 }
 
 /// Where training jobs write model directories unless told otherwise:
@@ -264,6 +268,7 @@ pub async fn run_job(
     let p: TrainJobParams =
         serde_json::from_value(job.params.clone()).context("reading training parameters")?;
     let mut series = Vec::new();
+    let mut missing = Vec::new();
     for symbol in &p.symbols {
         let candles = crate::db::candles::stored_candles_of(
             pool,
@@ -274,6 +279,11 @@ pub async fn run_job(
         )
         .await?;
         if candles.is_empty() {
+            if p.universe.is_some() {
+                tracing::warn!(job = job.id, %symbol, timeframe = %p.timeframe, "universe member has no stored candles; trained without it");
+                missing.push(symbol.to_string());
+                continue;
+            }
             bail!("no stored candles for {symbol} {}", p.timeframe);
         }
         series.push(Loaded {
@@ -281,6 +291,14 @@ pub async fn run_job(
             candles,
             skipped: 0,
         });
+    }
+    if series.is_empty() {
+        bail!(
+            "no stored candles at {} for any of {} ({}); backfill them first",
+            p.timeframe,
+            p.universe.as_deref().unwrap_or("the symbols"),
+            missing.join(", ")
+        );
     }
     check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
     let out = p.out.clone().unwrap_or_else(default_model_dir);

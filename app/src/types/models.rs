@@ -75,4 +75,8 @@ pub struct TrainRequest {
     /// if_better (default), always or never.
     #[serde(default)]
     pub promote: Option<String>,
+    /// A shipped universe (`us-stocks`) instead of, or besides, `symbols`:
+    /// its stored series; members with nothing stored are skipped and named.
+    #[serde(default)]
+    pub universe: Option<String>,
 }

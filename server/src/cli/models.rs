@@ -229,10 +229,11 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
     if !a.source.input.is_empty() {
         bail!("--enqueue trains stored series: use --symbol, not --input");
     }
+    let source = a.source.source()?;
     let params = TrainJobParams {
-        symbols: a.source.symbol.clone(),
+        symbols: source.symbols.clone(),
         timeframe: a.source.timeframe,
-        exchange: a.source.exchange.clone(),
+        exchange: source.exchange.clone(),
         market: a.source.market,
         pipeline: cfg,
         backend: Some(a.backend),
@@ -243,6 +244,7 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
         min_net_profit: a.risk.min_net_profit,
         out: Some(a.out.clone()),
         promote: a.promote.into(),
+        universe: a.source.universe.clone(),
     };
     let pool = connect(cli).await?;
     let job =

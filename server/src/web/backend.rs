@@ -355,7 +355,22 @@ fn registry_err(e: anyhow::Error) -> AppError {
 
 /// Parses a training request into job parameters, naming the field at fault.
 pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppError> {
-    let symbols = parse_symbols(&r.symbols)?;
+    let mut symbols = parse_symbols(&r.symbols)?;
+    let mut exchange = None;
+    if let Some(name) = r
+        .universe
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let u = crate::universes::get(name).map_err(|e| AppError::invalid("universe", e))?;
+        for s in u.symbols() {
+            if !symbols.contains(&s) {
+                symbols.push(s);
+            }
+        }
+        exchange = Some(u.exchange);
+    }
     if symbols.is_empty() {
         return Err(AppError::invalid(
             "symbols",
@@ -402,7 +417,7 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
     Ok(training::TrainJobParams {
         symbols,
         timeframe,
-        exchange: None,
+        exchange,
         market: None,
         pipeline,
         backend,
@@ -413,6 +428,7 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
         min_net_profit: None,
         out: None,
         promote,
+        universe: r.universe.clone().filter(|s| !s.trim().is_empty()),
     })
 }
 
@@ -1244,6 +1260,34 @@ fn market_hours(cal: engine::calendar::Calendar, now: i64) -> Option<app::types:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_training_request_can_name_a_universe() {
+        let r = |universe: Option<&str>, symbols: Vec<&str>| TrainRequest {
+            symbols: symbols.into_iter().map(str::to_owned).collect(),
+            timeframe: "1d".into(),
+            max_epochs: None,
+            folds: None,
+            backend: None,
+            promote: None,
+            universe: universe.map(str::to_owned),
+        };
+        let p = train_params(&r(Some("us-stocks"), vec![])).unwrap();
+        assert_eq!(p.symbols.len(), 62);
+        assert_eq!(
+            (p.exchange.as_deref(), p.universe.as_deref()),
+            (Some("stocks"), Some("us-stocks"))
+        );
+        // Symbols besides the universe are kept once.
+        let p = train_params(&r(Some("us-stocks"), vec!["AAPL/USD", "BTC/USD"])).unwrap();
+        assert_eq!(p.symbols.len(), 63);
+        let e = train_params(&r(Some("dow-30"), vec![])).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("universe"), "{e:?}");
+        assert!(
+            train_params(&r(None, vec![])).is_err(),
+            "neither symbols nor a universe"
+        );
+    }
 
     fn req() -> BackfillRequest {
         BackfillRequest {

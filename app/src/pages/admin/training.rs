@@ -33,6 +33,7 @@ pub async fn start_training(
                 folds,
                 backend: Some(backend),
                 promote: Some(promote),
+                universe: None,
             };
             b.start_training(&v, r).await
         }

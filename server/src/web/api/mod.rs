@@ -217,6 +217,11 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
             json!({"enum": ["if_better", "if-better", "always", "never", ""]}),
         ),
         (
+            "TrainRequest",
+            "universe",
+            json!({"enum": ["us-stocks", ""]}),
+        ),
+        (
             "NewPaperAccount",
             "follow",
             json!({"enum": ["all", "symbols", "manual"]}),

@@ -3,6 +3,7 @@
 //! No I/O, no async, no SQL: the server and the models crate call in here,
 //! so backtests, paper trading and live signals share one code path.
 
+pub mod altdata;
 pub mod backtest;
 pub mod book;
 pub mod calendar;

@@ -27,6 +27,9 @@ pub struct Source {
     pub format: Option<import::SourceFormat>,
     /// The files' column map (`--columns`).
     pub columns: ColumnOverrides,
+    /// The symbols are a universe's: a member with nothing stored is
+    /// skipped and named instead of loaded empty.
+    pub skip_missing: bool,
 }
 
 impl Source {
@@ -63,6 +66,7 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
         return Ok(out);
     }
     let pool = pool.context("stored series need the database")?;
+    let mut missing = Vec::new();
     for symbol in &src.symbols {
         let candles = crate::db::candles::stored_candles_of(
             pool,
@@ -71,12 +75,38 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
             src.exchange.as_deref(),
             src.market,
         )
-        .await?;
+        .await;
+        let candles = match candles {
+            Ok(c) if c.is_empty() && src.skip_missing => {
+                missing.push(symbol.to_string());
+                continue;
+            }
+            Err(crate::db::DbError::NoSeries(_)) if src.skip_missing => {
+                missing.push(symbol.to_string());
+                continue;
+            }
+            r => r?,
+        };
         out.push(Loaded {
             symbol: symbol.to_string(),
             candles,
             skipped: 0,
         });
+    }
+    if !missing.is_empty() && !quiet {
+        eprintln!(
+            "skipped {} universe member(s) with nothing stored at {}: {}",
+            missing.len(),
+            src.timeframe,
+            missing.join(", ")
+        );
+    }
+    if out.is_empty() && !missing.is_empty() {
+        bail!(
+            "nothing stored at {} for {}",
+            src.timeframe,
+            missing.join(", ")
+        );
     }
     Ok(out)
 }

@@ -507,3 +507,63 @@ fn pandas_files_and_column_maps_on_research_commands() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--input"));
 }
+
+/// `--universe us-stocks` on a research command reads the universe's stored
+/// series and names the members with nothing stored instead of failing.
+#[tokio::test]
+async fn a_universe_loads_what_is_stored_and_names_the_rest() {
+    let (_pool, url) = common::fresh_db().await;
+    let nvda = common::data("nvda-1d-yahoo.csv");
+    ok(&traderai(
+        Some(&url),
+        &[
+            "--json",
+            "import",
+            nvda.to_str().unwrap(),
+            "--symbol",
+            "NVDA/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "stocks",
+        ],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("i.csv");
+    let r = traderai(
+        Some(&url),
+        &[
+            "indicators",
+            "--universe",
+            "us-stocks",
+            "--timeframe",
+            "1d",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("skipped 61 universe member(s)")
+            && err.contains("AAPL/USD")
+            && !err.contains("NVDA/USD"),
+        "{err}"
+    );
+    assert_eq!(rows(&out).1.len(), 6558, "NVDA's bars");
+    // Nothing stored at all: one error naming them.
+    let r = traderai(
+        Some(&url),
+        &[
+            "indicators",
+            "--universe",
+            "us-stocks",
+            "--timeframe",
+            "1h",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("nothing stored at 1h"));
+}

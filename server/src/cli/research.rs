@@ -71,6 +71,7 @@ impl SourceArgs {
             market: self.market,
             format: self.format.map(SourceFormat::from),
             columns: self.columns.clone().unwrap_or_default(),
+            skip_missing: self.universe.is_some(),
         })
     }
 }

@@ -193,7 +193,8 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "TrainRequest",
             "symbols",
-            json!({"items": SYMBOL, "minItems": 1}),
+            // Empty with a universe; symbols or a universe is checked in the handler.
+            json!({"items": SYMBOL}),
         ),
         ("TrainRequest", "timeframe", json!({"enum": TIMEFRAMES})),
         (

@@ -355,6 +355,9 @@ fn registry_err(e: anyhow::Error) -> AppError {
 
 /// Parses a training request into job parameters, naming the field at fault.
 pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppError> {
+    if let Some(i) = r.symbols.iter().position(|s| s.trim().is_empty()) {
+        return Err(AppError::invalid("symbols", format!("entry {i} is empty")));
+    }
     let mut symbols = parse_symbols(&r.symbols)?;
     let mut exchange = None;
     if let Some(name) = r
@@ -1286,6 +1289,12 @@ mod tests {
         assert!(
             train_params(&r(None, vec![])).is_err(),
             "neither symbols nor a universe"
+        );
+        let e = train_params(&r(Some("us-stocks"), vec![""])).unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("symbols"),
+            "a blank entry is not a symbol"
         );
     }
 

@@ -27,7 +27,11 @@ pub async fn start_training(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
             let r = crate::types::TrainRequest {
-                symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
+                symbols: symbols
+                    .split([',', ' '])
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 timeframe,
                 max_epochs,
                 folds,

@@ -31,7 +31,11 @@ pub async fn start_backtest(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
             let r = crate::types::BacktestRequest {
-                symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
+                symbols: symbols
+                    .split([',', ' '])
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 timeframe,
                 from: Some(from),
                 to: Some(to),

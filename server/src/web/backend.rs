@@ -258,11 +258,15 @@ fn list_entry(mut j: JobView) -> JobView {
 }
 
 /// Pairs from a form or request ("BTC/USDT", " ETH/USDT "), blanks skipped.
+/// Every entry must be a symbol: a blank one is refused by its index, not
+/// skipped (the forms drop blanks themselves).
 fn parse_symbols(raw: &[String]) -> Result<Vec<Symbol>, AppError> {
     raw.iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(|s| Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())))
+        .enumerate()
+        .map(|(i, s)| match s.trim() {
+            "" => Err(AppError::invalid("symbols", format!("entry {i} is empty"))),
+            s => Symbol::parse(s).map_err(|e| AppError::invalid("symbols", e.to_string())),
+        })
         .collect()
 }
 
@@ -355,9 +359,6 @@ fn registry_err(e: anyhow::Error) -> AppError {
 
 /// Parses a training request into job parameters, naming the field at fault.
 pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppError> {
-    if let Some(i) = r.symbols.iter().position(|s| s.trim().is_empty()) {
-        return Err(AppError::invalid("symbols", format!("entry {i} is empty")));
-    }
     let mut symbols = parse_symbols(&r.symbols)?;
     let mut exchange = None;
     if let Some(name) = r
@@ -1289,6 +1290,14 @@ mod tests {
         assert!(
             train_params(&r(None, vec![])).is_err(),
             "neither symbols nor a universe"
+        );
+        let mut b = req();
+        b.symbols = vec!["BTC/USDT".into(), " ".into()];
+        let e = backfill_params(&b).unwrap_err();
+        assert_eq!(
+            (e.field.as_deref(), e.message.contains("entry 1")),
+            (Some("symbols"), true),
+            "{e:?}"
         );
         let e = train_params(&r(Some("us-stocks"), vec![""])).unwrap_err();
         assert_eq!(

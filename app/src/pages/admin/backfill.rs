@@ -23,7 +23,11 @@ pub async fn start_backfill(
             let req = crate::types::BackfillRequest {
                 exchange: "binance".into(),
                 market,
-                symbols: symbols.split([',', ' ']).map(str::to_owned).collect(),
+                symbols: symbols
+                    .split([',', ' '])
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 timeframe,
                 from,
                 to: Some(to),

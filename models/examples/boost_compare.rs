@@ -20,7 +20,7 @@ mod common;
 const SERIES: [&str; 5] = ["btc-usd-1d", "amzn-1d", "msft-1d", "nflx-1d", "nvda-1d"];
 
 fn write(path: &Path, ds: &Dataset, samples: &[Sample], cfg: &BoostConfig) {
-    let cols = cfg.columns();
+    let cols = cfg.columns(&ds.names);
     let x = rows(ds, samples, &cfg.lags);
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     writeln!(w, "{},class,move", cols.join(",")).expect("write");

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use engine::features::{self, Scaler};
+use engine::features::Scaler;
 use engine::signals::Prediction;
 use engine::{TimeMs, Timeframe};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::{Backend, BackendError};
 use crate::boost::{BoostError, Boosted, Trees};
 use crate::conformal::Calibrator;
-use crate::data::{Dataset, Series, TargetConfig};
+use crate::data::{AltInputs, Dataset, Series, TargetConfig, feature_names};
 use crate::ensemble::{Ensemble, EnsembleWeights};
 use crate::net::NetConfig;
 use crate::pipeline::{PipelineConfig, to_prediction};
@@ -288,13 +288,13 @@ impl LoadedModel {
     pub fn load(dir: &Path, backend: Backend) -> Result<LoadedModel, ArtifactError> {
         let manifest = verify(dir)?;
         let config: ModelConfig = read_json(&dir.join(CONFIG))?;
-        let names: Vec<&str> = config.features.iter().map(String::as_str).collect();
-        if names != features::NAMES {
+        let computed = feature_names(&config.pipeline.groups);
+        if config.features != computed {
             return Err(ArtifactError::Format {
                 path: dir.join(CONFIG),
                 message: format!(
-                    "trained on features {names:?}; this build computes {:?}",
-                    features::NAMES
+                    "trained on features {:?}; this build computes {computed:?}",
+                    config.features
                 ),
             });
         }
@@ -345,15 +345,29 @@ impl LoadedModel {
             })
     }
 
+    /// The series as this model reads it: its feature groups from `alt`.
+    fn series(&self, symbol: &str, candles: &[engine::Candle], alt: &AltInputs) -> Series {
+        Series::with_groups(
+            symbol,
+            self.config.timeframe,
+            candles,
+            self.config.target,
+            &self.config.pipeline.groups,
+            alt,
+        )
+    }
+
     /// The prediction at the last candle (the bar that just closed), with
     /// its conformal set and move interval and what drove it; `None` when
-    /// the series is too short for one full window of features.
+    /// the series is too short for one full window of features. `alt`: the
+    /// symbol's alternative data when the model reads feature groups.
     pub fn predict_last(
         &self,
         symbol: &str,
         candles: &[engine::Candle],
+        alt: &AltInputs,
     ) -> Result<Option<LatestPrediction>, ArtifactError> {
-        let series = Series::new(symbol, self.config.timeframe, candles, self.config.target);
+        let series = self.series(symbol, candles, alt);
         let mut ds =
             Dataset::for_inference(series, self.config.net.window, self.config.target.horizon);
         let Some(&last) = ds.samples.last() else {
@@ -377,10 +391,7 @@ impl LoadedModel {
                 })?
                 .into_iter()
                 .take(5)
-                .map(|(feature, value)| Driver {
-                    feature: feature.to_string(),
-                    value,
-                })
+                .map(|(feature, value)| Driver { feature, value })
                 .collect(),
             None => Vec::new(),
         };
@@ -399,8 +410,9 @@ impl LoadedModel {
         &self,
         symbol: &str,
         candles: &[engine::Candle],
+        alt: &AltInputs,
     ) -> Result<Vec<Option<Prediction>>, ArtifactError> {
-        let series = Series::new(symbol, self.config.timeframe, candles, self.config.target);
+        let series = self.series(symbol, candles, alt);
         let ds = Dataset::for_inference(series, self.config.net.window, self.config.target.horizon);
         let pred = self.score(&ds, &ds.samples)?.pooled;
         let mut out = vec![None; candles.len()];

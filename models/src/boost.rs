@@ -7,7 +7,6 @@
 //! LightGBM rather than a pure-Rust booster: see BENCHMARKS.md "Gradient
 //! boosting" for the comparison on our data that decided it.
 
-use engine::features::{COUNT, NAMES};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -67,12 +66,13 @@ pub enum BoostError {
 }
 
 impl BoostConfig {
-    /// Column names of the tabular rows, e.g. `RSI` and `RSI_lag5`.
-    pub fn columns(&self) -> Vec<String> {
+    /// Column names of the tabular rows over features `names`, e.g. `RSI`
+    /// and `RSI_lag5`.
+    pub fn columns(&self, names: &[String]) -> Vec<String> {
         self.lags
             .iter()
             .flat_map(|&lag| {
-                NAMES.iter().map(move |n| match lag {
+                names.iter().map(move |n| match lag {
                     0 => n.to_string(),
                     _ => format!("{n}_lag{lag}"),
                 })
@@ -114,14 +114,14 @@ impl BoostConfig {
 
 /// Raw (unscaled: trees don't care) feature rows of `samples`, row-major.
 pub fn rows(ds: &Dataset, samples: &[Sample], lags: &[usize]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(samples.len() * lags.len() * COUNT);
+    let mut out = Vec::with_capacity(samples.len() * lags.len() * ds.width());
     for s in samples {
         let series = &ds.series[s.series as usize];
         for &lag in lags {
             let row = series.rows[s.bar as usize - lag]
                 .as_ref()
                 .expect("samples end full windows and lags stay inside them");
-            out.extend_from_slice(row);
+            out.extend(ds.select(row));
         }
     }
     out
@@ -214,7 +214,7 @@ impl Boosted {
             return Err(BoostError::Empty("validation"));
         }
         let started = std::time::Instant::now();
-        let cols = cfg.lags.len() * COUNT;
+        let cols = cfg.lags.len() * ds.width();
         let x_fit = rows(ds, fit, &cfg.lags);
         let x_val = rows(ds, validation, &cfg.lags);
         let (c_fit, m_fit) = labels(ds, fit);
@@ -273,7 +273,7 @@ impl Boosted {
     }
 
     pub fn predict(&self, ds: &Dataset, samples: &[Sample]) -> Result<Predictions, BoostError> {
-        let cols = self.config.lags.len() * COUNT;
+        let cols = self.config.lags.len() * ds.width();
         let x = rows(ds, samples, &self.config.lags);
         let p = self.classifier.predict(&x, cols)?;
         let m = self.regressor.predict(&x, cols)?;
@@ -295,19 +295,20 @@ impl Boosted {
         &self,
         ds: &Dataset,
         sample: &Sample,
-    ) -> Result<Vec<(&'static str, f64)>, BoostError> {
-        let cols = self.config.lags.len() * COUNT;
+    ) -> Result<Vec<(String, f64)>, BoostError> {
+        let cols = self.config.lags.len() * ds.width();
         let x = rows(ds, std::slice::from_ref(sample), &self.config.lags);
         let c = self
             .regressor
             .booster
             .predict_contrib(&x, cols as i32, true)?;
-        let mut by_feature = [0.0f64; COUNT];
+        let width = ds.width();
+        let mut by_feature = vec![0.0f64; width];
         // cols contributions, then the bias (the expected value of the model).
         for (j, v) in c.iter().take(cols).enumerate() {
-            by_feature[j % COUNT] += v;
+            by_feature[j % width] += v;
         }
-        let mut out: Vec<(&'static str, f64)> = NAMES.iter().copied().zip(by_feature).collect();
+        let mut out: Vec<(String, f64)> = ds.names.iter().cloned().zip(by_feature).collect();
         out.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
         Ok(out)
     }

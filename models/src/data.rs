@@ -1,15 +1,19 @@
-//! Samples for the sequence model: 60-bar windows of the 18 features over
-//! several symbols, their targets, and time-aligned splits.
+//! Samples for the sequence model: 60-bar windows of the 18 features (and
+//! any optional feature groups) over several symbols, their targets, and
+//! time-aligned splits.
 //!
 //! Each series keeps its raw feature rows once; a batch copies and scales
 //! only the windows it holds, so memory is one copy of the features plus one
-//! batch, whatever the window length.
+//! batch, whatever the window length. A dataset reads a selection of the
+//! columns, so the same samples can be scored with and without a group.
 
-use engine::features::{self, COUNT, Scaler, ScalerError};
+use engine::altdata::{self, macro_series, sentiment};
+use engine::features::{self, Scaler, ScalerError};
 use engine::labels::{self, Direction};
 use engine::walkforward::{self, WalkForwardConfig, WalkForwardError};
 use engine::{Candle, TimeMs, Timeframe};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// How targets are made from future bars.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -32,13 +36,75 @@ impl TargetConfig {
     }
 }
 
+/// Inputs beside the technical features, chosen by name in
+/// [`crate::pipeline::PipelineConfig::groups`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureGroup {
+    /// News and social sentiment about the symbol (mean score, mention
+    /// count, abnormal mention volume), counted from publish time.
+    Sentiment,
+    /// CPI, fed funds, the 10-year yield, VIX and unemployment as released.
+    Macro,
+}
+
+impl FeatureGroup {
+    pub const ALL: [FeatureGroup; 2] = [FeatureGroup::Sentiment, FeatureGroup::Macro];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureGroup::Sentiment => "sentiment",
+            FeatureGroup::Macro => "macro",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<FeatureGroup, String> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.name() == s.trim())
+            .ok_or_else(|| format!("no feature group {s:?}; there are: sentiment, macro"))
+    }
+
+    /// The group's column names, in row order.
+    pub fn columns(self) -> Vec<String> {
+        match self {
+            FeatureGroup::Sentiment => altdata::SENTIMENT_COLUMNS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            FeatureGroup::Macro => altdata::macro_columns(),
+        }
+    }
+}
+
+/// Every column of rows made with `groups`: the 18 technical features, then
+/// each group's columns in the order given.
+pub fn feature_names(groups: &[FeatureGroup]) -> Vec<String> {
+    let mut names: Vec<String> = features::NAMES.iter().map(|s| s.to_string()).collect();
+    for g in groups {
+        names.extend(g.columns());
+    }
+    names
+}
+
+/// The alternative data of one series: its symbol's scored items and the
+/// macro series (by FRED id), as stored.
+#[derive(Debug, Clone, Default)]
+pub struct AltInputs {
+    pub sentiment: Vec<sentiment::Item>,
+    pub macro_series: Vec<(String, Vec<macro_series::Observation>)>,
+}
+
 /// One series as the model sees it.
 #[derive(Debug, Clone)]
 pub struct Series {
     pub symbol: String,
     pub times: Vec<TimeMs>,
-    /// Raw feature rows, `None` while warming up or when a value was bad.
-    pub rows: Vec<Option<[f64; COUNT]>>,
+    /// The groups whose columns follow the technical features in each row.
+    pub groups: Vec<FeatureGroup>,
+    /// Raw feature rows, `None` while warming up or when a technical value
+    /// was bad (group columns are always finite).
+    pub rows: Vec<Option<Box<[f64]>>>,
     /// (class index, forward return %) where the future is known.
     pub targets: Vec<Option<(u8, f32)>>,
     /// Bars dropped because a feature was not finite.
@@ -47,12 +113,52 @@ pub struct Series {
 
 impl Series {
     pub fn new(symbol: &str, tf: Timeframe, candles: &[Candle], target: TargetConfig) -> Series {
+        Self::with_groups(symbol, tf, candles, target, &[], &AltInputs::default())
+    }
+
+    /// With the columns of `groups` after the technical features, from `alt`
+    /// (each joined by when it became known: nothing after a bar's close).
+    pub fn with_groups(
+        symbol: &str,
+        tf: Timeframe,
+        candles: &[Candle],
+        target: TargetConfig,
+        groups: &[FeatureGroup],
+        alt: &AltInputs,
+    ) -> Series {
         let fs = features::compute(symbol, tf, candles);
         let fwd = labels::forward_return(candles, target.horizon);
+        let times: Vec<TimeMs> = candles.iter().map(|c| c.open_time).collect();
+        let dur = tf.duration_ms();
+        let extra: Vec<Vec<Vec<f64>>> = groups
+            .iter()
+            .map(|g| match g {
+                FeatureGroup::Sentiment => altdata::sentiment_at_bars(&times, dur, &alt.sentiment)
+                    .into_iter()
+                    .map(|r| r.to_vec())
+                    .collect(),
+                FeatureGroup::Macro => altdata::macro_at_bars(&times, dur, &alt.macro_series),
+            })
+            .collect();
+        let rows = fs
+            .bars
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                b.features.as_ref().ok().map(|f| {
+                    let mut row = f.to_vec();
+                    for cols in &extra {
+                        row.extend_from_slice(&cols[i]);
+                    }
+                    row.into_boxed_slice()
+                })
+            })
+            .collect();
         Series {
             symbol: symbol.to_string(),
-            times: candles.iter().map(|c| c.open_time).collect(),
-            rows: fs.bars.iter().map(|b| b.features.ok()).collect(),
+            times,
+            groups: groups.to_vec(),
+            rows,
             targets: fwd
                 .iter()
                 .map(|r| {
@@ -94,7 +200,11 @@ pub struct Sample {
 /// Every labelled window of several series on one merged timeline.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    pub series: Vec<Series>,
+    /// Shared, so a dataset reading fewer columns costs no copy.
+    pub series: Arc<Vec<Series>>,
+    /// The row columns this dataset reads, and their names.
+    pub cols: Vec<usize>,
+    pub names: Vec<String>,
     pub window: usize,
     pub horizon: usize,
     /// Labelled windows in time order (every window, for [`Dataset::for_inference`]).
@@ -119,10 +229,27 @@ pub enum DataError {
     Scaler(#[from] ScalerError),
     #[error("hold-out: {0}")]
     Holdout(String),
+    #[error("{symbol} was built with feature groups {got:?}, {first} with {want:?}")]
+    Groups {
+        symbol: String,
+        got: Vec<FeatureGroup>,
+        first: String,
+        want: Vec<FeatureGroup>,
+    },
 }
 
 impl Dataset {
     pub fn new(series: Vec<Series>, window: usize, horizon: usize) -> Result<Dataset, DataError> {
+        if let Some(first) = series.first()
+            && let Some(odd) = series.iter().find(|s| s.groups != first.groups)
+        {
+            return Err(DataError::Groups {
+                symbol: odd.symbol.clone(),
+                got: odd.groups.clone(),
+                first: first.symbol.clone(),
+                want: first.groups.clone(),
+            });
+        }
         let mut raw: Vec<(u32, u32, TimeMs, TimeMs)> = Vec::new();
         for (k, s) in series.iter().enumerate() {
             for end in s.window_ends(window) {
@@ -157,13 +284,48 @@ impl Dataset {
             })
             .collect();
         samples.sort_by_key(|s| (s.at, s.series));
+        let names = feature_names(&series[0].groups);
         Ok(Dataset {
-            series,
+            cols: (0..names.len()).collect(),
+            names,
+            series: Arc::new(series),
             window,
             horizon,
             samples,
             timeline,
         })
+    }
+
+    /// Columns read per bar.
+    pub fn width(&self) -> usize {
+        self.cols.len()
+    }
+
+    /// The groups this dataset's series were built with.
+    pub fn groups(&self) -> &[FeatureGroup] {
+        self.series.first().map_or(&[], |s| &s.groups)
+    }
+
+    /// The same samples reading every column but `group`'s.
+    pub fn without(&self, group: FeatureGroup) -> Dataset {
+        let drop = group.columns();
+        let (cols, names) = self
+            .cols
+            .iter()
+            .zip(&self.names)
+            .filter(|(_, n)| !drop.contains(n))
+            .map(|(&c, n)| (c, n.clone()))
+            .unzip();
+        Dataset {
+            cols,
+            names,
+            ..self.clone()
+        }
+    }
+
+    /// The selected columns of one raw row.
+    pub fn select<'a>(&'a self, row: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+        self.cols.iter().map(move |&c| row[c])
     }
 
     /// The widest label reach in timeline steps: the purge distance.
@@ -253,20 +415,31 @@ impl Dataset {
 
     /// Fits the feature scaler on the rows of `samples` (training rows only).
     pub fn fit_scaler(&self, samples: &[Sample]) -> Result<Scaler, DataError> {
-        let rows = samples.iter().filter_map(|s| {
-            self.series[s.series as usize].rows[s.bar as usize]
-                .as_ref()
-                .map(|r| r.as_slice())
-        });
-        Ok(Scaler::fit(&features::NAMES, rows)?)
+        let rows: Vec<Vec<f64>> = samples
+            .iter()
+            .filter_map(|s| {
+                self.series[s.series as usize].rows[s.bar as usize]
+                    .as_ref()
+                    .map(|r| self.select(r).collect())
+            })
+            .collect();
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        Ok(Scaler::fit(&names, rows.iter().map(Vec::as_slice))?)
     }
 
     /// Copies and scales the windows of `samples` into one batch.
     pub fn batch(&self, samples: &[Sample], scaler: &Scaler) -> Batch {
-        let mut b = Batch::with_capacity(samples.len(), self.window);
+        let mut b = Batch::with_capacity(samples.len(), self.window * self.width());
         for s in samples {
             let series = &self.series[s.series as usize];
-            push_window(&mut b.x, series, s.bar as usize, self.window, scaler);
+            push_window(
+                &mut b.x,
+                series,
+                &self.cols,
+                s.bar as usize,
+                self.window,
+                scaler,
+            );
             let (class, ret) = self.target(s);
             b.class.push(class);
             b.target_move.push(ret);
@@ -282,6 +455,7 @@ impl Dataset {
 
     /// Every full window of one series, labelled or not: for scoring.
     pub fn for_inference(series: Series, window: usize, horizon: usize) -> Dataset {
+        let names = feature_names(&series.groups);
         let samples = series
             .window_ends(window)
             .into_iter()
@@ -294,7 +468,9 @@ impl Dataset {
             })
             .collect();
         Dataset {
-            series: vec![series],
+            cols: (0..names.len()).collect(),
+            names,
+            series: Arc::new(vec![series]),
             window,
             horizon,
             samples,
@@ -303,10 +479,11 @@ impl Dataset {
     }
 }
 
-/// Copies the window ending at `end` into `out`, scaled: `window × COUNT` values.
+/// Copies the window ending at `end` into `out`, scaled: `window × cols` values.
 pub fn push_window(
     out: &mut Vec<f32>,
     series: &Series,
+    cols: &[usize],
     end: usize,
     window: usize,
     scaler: &Scaler,
@@ -315,7 +492,7 @@ pub fn push_window(
         let row = series.rows[i]
             .as_ref()
             .expect("window_ends only yields full windows");
-        for (j, &v) in row.iter().enumerate() {
+        for (j, v) in cols.iter().map(|&c| row[c]).enumerate() {
             let z =
                 ((v - scaler.mean[j]) / scaler.std[j]).clamp(-scaler.clip_sigma, scaler.clip_sigma);
             out.push(z as f32);
@@ -341,7 +518,7 @@ pub struct Holdout {
     pub purged: usize,
 }
 
-/// A batch on the host: `x` is `[len, window, COUNT]` row-major.
+/// A batch on the host: `x` is `[len, window, width]` row-major.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub x: Vec<f32>,
@@ -350,9 +527,9 @@ pub struct Batch {
 }
 
 impl Batch {
-    fn with_capacity(n: usize, window: usize) -> Batch {
+    fn with_capacity(n: usize, per_sample: usize) -> Batch {
         Batch {
-            x: Vec::with_capacity(n * window * COUNT),
+            x: Vec::with_capacity(n * per_sample),
             class: Vec::with_capacity(n),
             target_move: Vec::with_capacity(n),
         }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::boost::{BoostConfig, BoostError, BoostReport, Boosted};
 use crate::conformal::{CalibrationError, Calibrator, Coverage};
-use crate::data::{DataError, Dataset, Sample};
+use crate::data::{DataError, Dataset, FeatureGroup, Sample};
 use crate::ensemble::{Ensemble, EnsembleWeights};
 use crate::metrics::{self, ClassMetrics};
 use crate::train::{
@@ -38,6 +38,16 @@ pub struct PipelineConfig {
     pub calib_frac: f64,
     /// Coverage promised by prediction sets and move intervals.
     pub conformal_level: f64,
+    /// Optional feature groups after the technical features (`sentiment`,
+    /// `macro`); the walk-forward also runs without each, on the same folds.
+    pub groups: Vec<FeatureGroup>,
+}
+
+impl PipelineConfig {
+    /// Trainings in a run: each fold, each fold again without each group, the final model.
+    pub fn stages(&self) -> usize {
+        self.folds * (1 + self.groups.len()) + 1
+    }
 }
 
 impl Default for PipelineConfig {
@@ -51,6 +61,7 @@ impl Default for PipelineConfig {
             val_frac: 0.15,
             calib_frac: 0.15,
             conformal_level: 0.9,
+            groups: Vec::new(),
         }
     }
 }
@@ -67,6 +78,13 @@ pub enum PipelineError {
     Calibration(#[from] CalibrationError),
     #[error("cancelled")]
     Cancelled,
+    #[error(
+        "feature group {group} was asked for but the data was built with {built:?}; build the series with it"
+    )]
+    GroupMissing {
+        group: &'static str,
+        built: Vec<FeatureGroup>,
+    },
 }
 
 /// Which training of the run an epoch belongs to.
@@ -74,7 +92,32 @@ pub enum PipelineError {
 #[serde(rename_all = "snake_case", tag = "stage", content = "fold")]
 pub enum Stage {
     Fold(usize),
+    /// A fold of the comparison run without one feature group.
+    Without(FeatureGroup, usize),
     Final,
+}
+
+impl Stage {
+    /// Position among the run's trainings (0-based, of [`PipelineConfig::stages`]):
+    /// the folds, the comparison runs' folds group by group, then the final model.
+    pub fn index(&self, cfg: &PipelineConfig) -> usize {
+        match *self {
+            Stage::Fold(k) => k,
+            Stage::Without(g, k) => {
+                let at = cfg.groups.iter().position(|x| *x == g).unwrap_or(0);
+                cfg.folds * (1 + at) + k
+            }
+            Stage::Final => cfg.folds * (1 + cfg.groups.len()),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Stage::Fold(k) => format!("fold {k}"),
+            Stage::Without(g, k) => format!("fold {k} without {}", g.name()),
+            Stage::Final => "final".into(),
+        }
+    }
 }
 
 /// One out-of-sample prediction of the walk-forward.
@@ -84,6 +127,20 @@ pub struct OosPrediction {
     pub bar: u32,
     pub fold: usize,
     pub prediction: Prediction,
+}
+
+/// What one feature group added, measured on the walk-forward's own folds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupEffect {
+    pub group: FeatureGroup,
+    /// The walk-forward without this group, on the same folds and samples.
+    pub without: ClassMetrics,
+    pub folds_without: Vec<ClassMetrics>,
+    /// With minus without (negative log-loss change: the group helps).
+    pub log_loss_change: f64,
+    pub balanced_accuracy_change: f64,
+    /// Folds where the group lowered the log loss, of all folds.
+    pub folds_better: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +178,9 @@ pub struct EvaluationReport {
     pub trees: Option<ClassMetrics>,
     /// Baseline: the training class frequencies as the forecast, same test windows.
     pub prior_baseline: ClassMetrics,
+    /// Each feature group's measured value: the same walk-forward without it.
+    #[serde(default)]
+    pub groups: Vec<GroupEffect>,
 }
 
 /// The model to ship and how it was trained.
@@ -153,13 +213,93 @@ pub fn run(
     data_hash: &str,
     on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
 ) -> Result<RunResult, PipelineError> {
-    let device = backend.device().map_err(TrainError::from)?;
     // Refuse a bad tree config before hours of network training, not after.
     if let Some(b) = &cfg.boost {
         b.check(ds.window)?;
     }
+    if let Some(g) = cfg.groups.iter().find(|g| !ds.groups().contains(g)) {
+        return Err(PipelineError::GroupMissing {
+            group: g.name(),
+            built: ds.groups().to_vec(),
+        });
+    }
+    // The network reads as many columns as the dataset gives.
+    let mut cfg = cfg.clone();
+    cfg.train.net.features = ds.width();
+    let cfg = &cfg;
+    let (evaluation, oos) = if cfg.folds > 0 {
+        let (mut report, oos) = evaluate(ds, cfg, backend, checkpoints, data_hash, on_epoch)?;
+        for &group in &cfg.groups {
+            let less = ds.without(group);
+            let mut c = cfg.clone();
+            c.train.net.features = less.width();
+            // No checkpoints: the comparison runs are not resumed.
+            let mut relabel = |stage: Stage, r: &EpochReport| match stage {
+                Stage::Fold(k) => on_epoch(Stage::Without(group, k), r),
+                other => on_epoch(other, r),
+            };
+            let (r, _) = evaluate(&less, &c, backend, &|_| None, data_hash, &mut relabel)?;
+            report.groups.push(GroupEffect {
+                group,
+                log_loss_change: report.metrics.log_loss - r.metrics.log_loss,
+                balanced_accuracy_change: report.metrics.balanced_accuracy
+                    - r.metrics.balanced_accuracy,
+                folds_better: report
+                    .folds
+                    .iter()
+                    .zip(&r.folds)
+                    .filter(|(a, b)| a.metrics.log_loss < b.metrics.log_loss)
+                    .count(),
+                folds_without: r.folds.iter().map(|f| f.metrics.clone()).collect(),
+                without: r.metrics,
+            });
+        }
+        (Some(report), oos)
+    } else {
+        (None, Vec::new())
+    };
+
+    let f = fit_one(
+        ds,
+        &ds.samples,
+        cfg,
+        backend,
+        checkpoints(Stage::Final),
+        data_hash,
+        &mut |r| on_epoch(Stage::Final, r),
+    )?;
+    if f.stop == StopReason::Cancelled {
+        return Err(PipelineError::Cancelled);
+    }
+    Ok(RunResult {
+        evaluation,
+        oos,
+        model: FinalModel {
+            ensemble: f.ensemble,
+            calibrator: f.calibrator,
+            boost: f.boost,
+            history: f.history,
+            best_epoch: f.best_epoch,
+            stop: f.stop,
+            train_samples: f.fit_samples,
+            resumed_from: f.resumed_from,
+        },
+    })
+}
+
+/// The purged walk-forward alone: every fold trained and scored on its test
+/// window (`cfg.folds` > 0).
+pub fn evaluate(
+    ds: &Dataset,
+    cfg: &PipelineConfig,
+    backend: Backend,
+    checkpoints: &dyn Fn(Stage) -> Option<Checkpoints>,
+    data_hash: &str,
+    on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
+) -> Result<(EvaluationReport, Vec<OosPrediction>), PipelineError> {
+    let device = backend.device().map_err(TrainError::from)?;
     let mut oos = Vec::new();
-    let evaluation = if cfg.folds > 0 {
+    {
         let wf = WalkForwardConfig {
             scheme: cfg.scheme,
             folds: cfg.folds,
@@ -243,43 +383,18 @@ pub fn run(
             }
             score(&all)
         });
-        Some(EvaluationReport {
-            metrics: score(&pooled),
-            net: score(&nets),
-            trees,
-            folds,
-            prior_baseline: metrics::classification(&base_p, &all_c, &zeros, &all_t),
-        })
-    } else {
-        None
-    };
-
-    let f = fit_one(
-        ds,
-        &ds.samples,
-        cfg,
-        backend,
-        checkpoints(Stage::Final),
-        data_hash,
-        &mut |r| on_epoch(Stage::Final, r),
-    )?;
-    if f.stop == StopReason::Cancelled {
-        return Err(PipelineError::Cancelled);
+        Ok((
+            EvaluationReport {
+                metrics: score(&pooled),
+                net: score(&nets),
+                trees,
+                folds,
+                prior_baseline: metrics::classification(&base_p, &all_c, &zeros, &all_t),
+                groups: Vec::new(),
+            },
+            oos,
+        ))
     }
-    Ok(RunResult {
-        evaluation,
-        oos,
-        model: FinalModel {
-            ensemble: f.ensemble,
-            calibrator: f.calibrator,
-            boost: f.boost,
-            history: f.history,
-            best_epoch: f.best_epoch,
-            stop: f.stop,
-            train_samples: f.fit_samples,
-            resumed_from: f.resumed_from,
-        },
-    })
 }
 
 struct Fitted {

@@ -110,6 +110,8 @@ pub enum TrainError {
     NoSamples,
     #[error("no validation samples: early stopping needs a hold-out")]
     NoValidation,
+    #[error("the network takes {net} features a bar; the data has {data}")]
+    Width { net: usize, data: usize },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error("weights {path}: {message}")]
@@ -228,6 +230,12 @@ pub fn train(
     }
     if validation.is_empty() {
         return Err(TrainError::NoValidation);
+    }
+    if cfg.net.features != ds.width() {
+        return Err(TrainError::Width {
+            net: cfg.net.features,
+            data: ds.width(),
+        });
     }
     let eval_device = backend.device()?;
     let device = eval_device.clone().autodiff();
@@ -440,10 +448,7 @@ pub fn predict(
     for chunk in samples.chunks(batch.max(1)) {
         let b = ds.batch(chunk, scaler);
         let n = b.len();
-        let x = Tensor::from_data(
-            TensorData::new(b.x, [n, ds.window, engine::features::COUNT]),
-            device,
-        );
+        let x = Tensor::from_data(TensorData::new(b.x, [n, ds.window, ds.width()]), device);
         let out = net.forward(x);
         p.probs.extend(to_rows(out.logits));
         p.moves.extend(

@@ -52,8 +52,8 @@ fn trees_beat_the_prior_in_sample_stop_early_and_round_trip() {
     let r = trees.predict(&ds, &h.calibration).unwrap();
     assert_eq!(q.probs, r.probs);
     assert_eq!(q.moves, r.moves);
-    assert_eq!(cfg.columns().len(), cfg.lags.len() * 18);
-    assert!(cfg.columns().contains(&"RSI_lag5".to_string()));
+    assert_eq!(cfg.columns(&ds.names).len(), cfg.lags.len() * 18);
+    assert!(cfg.columns(&ds.names).contains(&"RSI_lag5".to_string()));
 
     // A lag outside the window is refused, not read out of bounds.
     let bad = BoostConfig {

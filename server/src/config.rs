@@ -46,6 +46,8 @@ pub struct Settings {
     pub backup: crate::backup::BackupSettings,
     /// US stock data providers and the order they are asked in.
     pub stocks: venues::stocks::StocksConfig,
+    /// News, Reddit and FRED: where they are and how hard they may be asked.
+    pub altdata: venues::altdata::AltDataConfig,
 }
 
 /// Higher-timeframe confirmation: how many of the confirmation timeframes'
@@ -149,6 +151,7 @@ impl Default for Settings {
             notify: crate::notify::NotifySettings::default(),
             backup: crate::backup::BackupSettings::default(),
             stocks: venues::stocks::StocksConfig::default(),
+            altdata: venues::altdata::AltDataConfig::default(),
         }
     }
 }

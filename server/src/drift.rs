@@ -8,7 +8,6 @@ use std::path::Path;
 use anyhow::Context;
 use engine::Timeframe;
 use engine::drift::{self, DriftReport, DriftThresholds};
-use engine::features::NAMES;
 use models::artifact::LoadedModel;
 use models::backend::Backend;
 use models::data::{Dataset, Series};
@@ -59,19 +58,20 @@ fn columns(
     ds: &Dataset,
     samples: &[models::data::Sample],
 ) -> anyhow::Result<Vec<Vec<f64>>> {
-    let mut cols = vec![Vec::with_capacity(samples.len()); NAMES.len() + 3];
+    let w = ds.width();
+    let mut cols = vec![Vec::with_capacity(samples.len()); w + 3];
     for s in samples {
         if let Some(row) = &ds.series[s.series as usize].rows[s.bar as usize] {
-            for (j, v) in row.iter().enumerate() {
-                cols[j].push(*v);
+            for (j, v) in ds.select(row).enumerate() {
+                cols[j].push(v);
             }
         }
     }
     let p = model.score(ds, samples)?.pooled;
     for (probs, m) in p.probs.iter().zip(&p.moves) {
-        cols[NAMES.len()].push(probs[0] as f64);
-        cols[NAMES.len() + 1].push(probs[2] as f64);
-        cols[NAMES.len() + 2].push(*m as f64);
+        cols[w].push(probs[0] as f64);
+        cols[w + 1].push(probs[2] as f64);
+        cols[w + 2].push(*m as f64);
     }
     Ok(cols)
 }
@@ -98,11 +98,15 @@ pub async fn check(
     for symbol in &range.symbols {
         let candles =
             crate::db::candles::stored_candles_of(pool, symbol, p.timeframe, None, None).await?;
-        series.push(Series::new(
+        let groups = &model.config.pipeline.groups;
+        let alt = crate::altdata::inputs_for(pool, symbol, &candles, groups).await?;
+        series.push(Series::with_groups(
             symbol,
             p.timeframe,
             &candles,
             model.config.target,
+            groups,
+            &alt,
         ));
     }
     let (reference, recent) = tokio::task::block_in_place(|| -> anyhow::Result<_> {
@@ -124,7 +128,7 @@ pub async fn check(
             .filter(|s| in_training(ds.series[s.series as usize].times[s.bar as usize]))
             .collect();
         let reference = columns(&model, &ds, &ref_samples)?;
-        let mut recent = vec![Vec::new(); NAMES.len() + 3];
+        let mut recent = vec![Vec::new(); model.config.features.len() + 3];
         for (inf, samples) in &recent_ds {
             for (all, c) in recent.iter_mut().zip(columns(&model, inf, samples)?) {
                 all.extend(c);
@@ -132,9 +136,11 @@ pub async fn check(
         }
         Ok((reference, recent))
     })?;
-    let names: Vec<String> = NAMES
+    let names: Vec<String> = model
+        .config
+        .features
         .iter()
-        .map(|s| s.to_string())
+        .cloned()
         .chain(["model_p_up", "model_p_down", "model_expected_move"].map(String::from))
         .collect();
     let report = drift::report(&names, &reference, &recent, thresholds);

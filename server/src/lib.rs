@@ -17,6 +17,7 @@ pub mod cli;
 pub mod web;
 
 // Services.
+pub mod altdata;
 pub mod auth;
 pub mod backfill;
 pub mod backup;

@@ -46,6 +46,8 @@ pub struct Loaded {
     pub candles: Vec<Candle>,
     /// Rows of a file left out (rejected, off-grid, duplicates).
     pub skipped: u64,
+    /// Alternative data for a model's feature groups (empty without groups).
+    pub alt: models::data::AltInputs,
 }
 
 /// Loads every series named by `src`; `pool` is needed for stored series.
@@ -91,6 +93,7 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
             symbol: symbol.to_string(),
             candles,
             skipped: 0,
+            alt: Default::default(),
         });
     }
     if !missing.is_empty() && !quiet {
@@ -147,6 +150,7 @@ fn load_file(
         symbol,
         candles: parsed.candles,
         skipped,
+        alt: Default::default(),
     })
 }
 

@@ -83,7 +83,7 @@ fn assess(
     candles: &[Candle],
     i: usize,
     fs: &engine::features::FeatureSet,
-    model: Option<(&ModelRow, &LoadedModel)>,
+    model: Option<(&ModelRow, &LoadedModel, &models::data::AltInputs)>,
     rule: &TechnicalRule,
 ) -> anyhow::Result<NewCandidate> {
     let last = candles.get(i).context("no candles")?;
@@ -115,11 +115,11 @@ fn assess(
             .collect(),
     };
     match model {
-        Some((row, m)) => {
+        Some((row, m, alt)) => {
             c.source = Source::Model;
             c.model_id = Some(row.id);
             c.model_label = model_label(row);
-            if let Some(p) = m.predict_last(series.key.symbol.as_str(), candles)? {
+            if let Some(p) = m.predict_last(series.key.symbol.as_str(), candles, alt)? {
                 c.prediction = Some(p.prediction);
                 c.move_interval = Some(p.move_interval);
                 c.coverage_level = Some(p.level);
@@ -275,13 +275,21 @@ impl Scanner {
                 });
                 continue;
             };
+            // A model reading feature groups reads the stored alternative data too.
+            let groups = loaded
+                .as_ref()
+                .map(|l| l.config.pipeline.groups.clone())
+                .unwrap_or_default();
+            let alt =
+                crate::altdata::inputs_for(&self.pool, s.key.symbol.as_str(), &candles, &groups)
+                    .await?;
             let (row, rule) = (s.clone(), self.rule);
             let (results, loaded, model) = tokio::task::spawn_blocking(move || {
                 let r = judge_bars(
                     &row,
                     &candles,
                     &judged,
-                    Some(&model).zip(loaded.as_ref()),
+                    loaded.as_ref().map(|l| (&model, l, &alt)),
                     &rule,
                 );
                 (r, loaded, model)
@@ -336,7 +344,7 @@ fn judge_bars(
     row: &SeriesRow,
     candles: &[Candle],
     judged: &[usize],
-    model: Option<(&ModelRow, &LoadedModel)>,
+    model: Option<(&ModelRow, &LoadedModel, &models::data::AltInputs)>,
     rule: &TechnicalRule,
 ) -> Vec<anyhow::Result<NewCandidate>> {
     let Some(&last) = judged.last() else {

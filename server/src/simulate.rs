@@ -141,10 +141,14 @@ pub async fn run_job(
                 };
                 used.push(format!("{symbol}: {}", crate::signals::model_label(m)));
                 let (dir, sym, c) = (m.dir.clone(), symbol.to_string(), candles.clone());
+                let model = tokio::task::spawn_blocking(move || {
+                    LoadedModel::load(std::path::Path::new(&dir), Backend::preferred())
+                })
+                .await??;
+                let alt = crate::altdata::inputs_for(pool, &sym, &c, &model.config.pipeline.groups)
+                    .await?;
                 let preds = tokio::task::spawn_blocking(move || {
-                    let model =
-                        LoadedModel::load(std::path::Path::new(&dir), Backend::preferred())?;
-                    anyhow::Ok(model.predict_series(&sym, &c)?)
+                    anyhow::Ok(model.predict_series(&sym, &c, &alt)?)
                 })
                 .await??;
                 Some(preds)

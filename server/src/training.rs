@@ -11,7 +11,7 @@ use engine::backtest::report::{self, ReportSpec, SeriesData};
 use engine::backtest::strategy::Strategy;
 use engine::risk::RiskProfile;
 use engine::signals::Prediction;
-use engine::{Candle, TimeMs, Timeframe, features};
+use engine::{Candle, TimeMs, Timeframe};
 use models::artifact::{self, ArtifactParts, DataRange, ModelConfig};
 use models::backend::Backend;
 use models::data::{Dataset, Series, TargetConfig};
@@ -78,17 +78,23 @@ pub fn train_scope(
     let ds = Dataset::new(
         series
             .iter()
-            .map(|s| Series::new(&s.symbol, tf, &s.candles, target))
+            .map(|s| Series::with_groups(&s.symbol, tf, &s.candles, target, &cfg.groups, &s.alt))
             .collect(),
         cfg.train.net.window,
         target.horizon,
     )?;
-    let hash = report::candles_sha256(series.iter().map(|s| (s.symbol.as_str(), &s.candles[..])));
+    let mut hash =
+        report::candles_sha256(series.iter().map(|s| (s.symbol.as_str(), &s.candles[..])));
+    if !cfg.groups.is_empty() {
+        // The groups' inputs are data too: the same candles with other news train another model.
+        hash = crate::altdata::digest(&hash, series.iter().map(|s| &s.alt));
+    }
     let cp_root = a.checkpoints.join(scope.replace('/', "-"));
     let checkpoints = |stage: Stage| {
         Some(Checkpoints {
             dir: cp_root.join(match stage {
                 Stage::Fold(k) => format!("fold-{k}"),
+                Stage::Without(g, k) => format!("fold-{k}-without-{}", g.name()),
                 Stage::Final => "final".into(),
             }),
         })
@@ -149,8 +155,11 @@ pub fn train_scope(
         },
         scope: scope.to_string(),
         timeframe: tf,
-        features: features::NAMES.iter().map(|s| s.to_string()).collect(),
-        net: cfg.train.net.clone(),
+        features: ds.names.clone(),
+        net: models::net::NetConfig {
+            features: ds.width(),
+            ..cfg.train.net.clone()
+        },
         target,
         pipeline: cfg.clone(),
         backend: a.backend,
@@ -290,8 +299,10 @@ pub async fn run_job(
             symbol: symbol.to_string(),
             candles,
             skipped: 0,
+            alt: Default::default(),
         });
     }
+    crate::altdata::attach(pool, &mut series, &p.pipeline.groups).await?;
     if series.is_empty() {
         bail!(
             "no stored candles at {} for any of {} ({}); backfill them first",
@@ -341,7 +352,7 @@ pub async fn run_job(
             }
         })
     };
-    let stages = (p.pipeline.folds + 1) * groups.len();
+    let stages = p.pipeline.stages() * groups.len();
     let handle = tokio::runtime::Handle::current();
     let (pool2, owner2, id) = (pool.clone(), owner.to_string(), job.id);
     let cfg = p.pipeline.clone();
@@ -354,11 +365,7 @@ pub async fn run_job(
             let mut curve: Vec<[f64; 5]> = Vec::new();
             let mut curve_stage = None;
             let mut on_epoch = |stage: Stage, r: &EpochReport| {
-                let k = g * (cfg.folds + 1)
-                    + match stage {
-                        Stage::Fold(k) => k,
-                        Stage::Final => cfg.folds,
-                    };
+                let k = g * cfg.stages() + stage.index(&cfg);
                 if curve_stage != Some(k) {
                     curve.clear();
                     curve_stage = Some(k);

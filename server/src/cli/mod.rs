@@ -3,6 +3,7 @@
 //! in `server/tests/layers.rs` fails if anything does); `connect` and
 //! `print_json` are private to it.
 
+mod altdata;
 mod data;
 mod jobs;
 mod live;
@@ -118,6 +119,9 @@ pub enum Command {
     Coverage(data::CoverageArgs),
     /// Serve a local mock of Binance's klines API (tests, demos, benchmarks).
     MockExchange(live::MockArgs),
+    /// Alternative data for the models' feature groups: import, fetch, status.
+    #[command(subcommand)]
+    Altdata(altdata::AltdataCommand),
     /// Keep the followed universe ([follow]) current in the foreground, scanning at every close.
     Follow(live::FollowArgs),
     /// Scan every stored series at its newest closed bar for signal
@@ -218,6 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Some(Command::Import(a)) => data::import_files(&cli, a).await,
+        Some(Command::Altdata(c)) => altdata::run(&cli, &settings, c).await,
         Some(Command::Export(a)) => data::export_series(&cli, a).await,
         Some(Command::Backfill(a)) => data::backfill_cmd(&cli, &settings, a).await,
         Some(Command::Resample(a)) => data::resample_cmd(&cli, a).await,

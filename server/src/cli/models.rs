@@ -66,6 +66,11 @@ pub struct TrainArgs {
     /// One model per symbol instead of one universal model.
     #[arg(long)]
     pub per_symbol: bool,
+    /// Feature groups beside the technical features, from the stored
+    /// alternative data (`traderai altdata`): sentiment, macro. The
+    /// walk-forward also runs without each group on the same folds.
+    #[arg(long, value_delimiter = ',', value_parser = models::data::FeatureGroup::parse)]
+    pub groups: Vec<models::data::FeatureGroup>,
     /// The trader of the walk-forward backtest.
     #[command(flatten)]
     pub risk: RiskArgs,
@@ -119,6 +124,10 @@ fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
     if let Some(s) = a.seed {
         cfg.train.seed = s;
     }
+    if !a.groups.is_empty() {
+        cfg.groups = a.groups.clone();
+        cfg.groups.dedup();
+    }
     Ok(cfg)
 }
 
@@ -127,7 +136,11 @@ pub(super) async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
     if a.enqueue {
         return enqueue(cli, a, cfg).await;
     }
-    let loaded = load(cli, &a.source).await?;
+    let mut loaded = load(cli, &a.source).await?;
+    if !cfg.groups.is_empty() {
+        let pool = connect(cli).await?;
+        crate::altdata::attach(&pool, &mut loaded, &cfg.groups).await?;
+    }
     let mut opts = a.options();
     opts.backtest.calendar = loaded
         .first()
@@ -209,6 +222,19 @@ pub(super) async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
             if let Some(t) = &e.trees {
                 member("trees", t);
             }
+            for g in &e.groups {
+                println!(
+                    "  without {}: acc {:.3} | bal.acc {:.3} | log loss {:.3} → with it: log loss {:+.4}, bal.acc {:+.4}; better on {} of {} folds",
+                    g.group.name(),
+                    g.without.accuracy,
+                    g.without.balanced_accuracy,
+                    g.without.log_loss,
+                    g.log_loss_change,
+                    g.balanced_accuracy_change,
+                    g.folds_better,
+                    e.folds.len()
+                );
+            }
         }
         if let Some(b) = &s.backtest {
             let m = &b.metrics;
@@ -260,10 +286,7 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
 }
 
 fn report_epoch(cli: &Cli, scope: &str, stage: Stage, r: &EpochReport) {
-    let stage_name = match stage {
-        Stage::Fold(k) => format!("fold {k}"),
-        Stage::Final => "final".into(),
-    };
+    let stage_name = stage.label();
     tracing::info!(scope, stage = %stage_name, epoch = r.epoch, train_loss = r.train_loss, val_loss = r.val_loss, "epoch");
     if !cli.json {
         eprintln!(
@@ -307,10 +330,15 @@ pub(super) async fn predict_cmd(cli: &Cli, a: &PredictArgs) -> anyhow::Result<()
             a.source.timeframe
         );
     }
-    let series = load(cli, &a.source).await?;
+    let mut series = load(cli, &a.source).await?;
+    if !model.config.pipeline.groups.is_empty() {
+        let pool = connect(cli).await?;
+        crate::altdata::attach(&pool, &mut series, &model.config.pipeline.groups).await?;
+    }
     let mut written = Vec::new();
     for s in &series {
-        let preds = tokio::task::block_in_place(|| model.predict_series(&s.symbol, &s.candles))?;
+        let preds =
+            tokio::task::block_in_place(|| model.predict_series(&s.symbol, &s.candles, &s.alt))?;
         let path = if series.len() > 1 {
             PathBuf::from(
                 a.out

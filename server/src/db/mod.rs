@@ -1,5 +1,6 @@
 //! The SQL layer: every query the server runs lives under this module.
 
+pub mod altdata;
 pub mod candles;
 pub mod follow;
 pub mod funding;

@@ -19,7 +19,7 @@ use std::path::Path;
 
 const DAY_MS: i64 = 86_400_000;
 
-fn times(
+pub(crate) fn times(
     arr: &ArrayRef,
     parser: &mut TextStampParser,
 ) -> Result<Vec<Result<Stamp, RejectReason>>, String> {
@@ -95,7 +95,10 @@ fn times(
     Ok(out)
 }
 
-fn numbers(arr: &ArrayRef, field: &'static str) -> Result<Vec<Result<f64, RejectReason>>, String> {
+pub(crate) fn numbers(
+    arr: &ArrayRef,
+    field: &'static str,
+) -> Result<Vec<Result<f64, RejectReason>>, String> {
     let n = arr.len();
     let missing = || Err(RejectReason::MissingField { field });
     macro_rules! prim {

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Retry policy and limits of one provider (see [`super::ProviderConfig`]).
 #[derive(Debug, Clone)]
 pub struct Http {
-    pub(super) client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     pub(super) venue: &'static str,
     pub(super) budget: Arc<RateBudget>,
     pub(super) max_retries: u32,
@@ -31,7 +31,7 @@ pub struct Refusal {
 }
 
 impl Http {
-    pub(super) fn new(
+    pub(crate) fn new(
         venue: &'static str,
         cfg: &super::ProviderConfig,
         budget: Arc<RateBudget>,
@@ -70,7 +70,7 @@ impl Http {
 
     /// GETs `url`; `Ok(Ok(body))` on 200, `Ok(Err(refusal))` on a 4xx other
     /// than 429 (the provider's module reads its error body).
-    pub(super) async fn get(
+    pub(crate) async fn get(
         &self,
         url: &str,
         query: &[(&str, String)],
@@ -131,8 +131,8 @@ impl Http {
     }
 }
 
-/// Retry-After in seconds, else a reset instant (`X-RateLimit-Reset`, unix
-/// seconds, Alpaca's and Finnhub's), else one second.
+/// Retry-After in seconds, else `X-RateLimit-Reset` (unix seconds for
+/// Alpaca and Finnhub, seconds to wait for Reddit), else one second.
 fn retry_after_ms(h: &reqwest::header::HeaderMap) -> u64 {
     let num = |name: &str| {
         h.get(name)
@@ -143,6 +143,11 @@ fn retry_after_ms(h: &reqwest::header::HeaderMap) -> u64 {
         return s.max(1) * 1000;
     }
     if let Some(reset) = num("x-ratelimit-reset") {
+        // An instant (Alpaca, Finnhub) or, below any recent instant,
+        // seconds from now (Reddit).
+        if reset < 1_000_000_000 {
+            return reset.max(1) * 1000;
+        }
         let now = crate::now_ms().max(0) as u64 / 1000;
         return reset.saturating_sub(now).max(1) * 1000;
     }
@@ -152,7 +157,7 @@ fn retry_after_ms(h: &reqwest::header::HeaderMap) -> u64 {
 impl Refusal {
     /// The refusal as the provider's error: a 404 or an "invalid symbol" is
     /// the ticker missing there, anything else a rejected request.
-    pub(super) fn into_error(self, venue: &str, symbol: &str) -> ExchangeError {
+    pub(crate) fn into_error(self, venue: &str, symbol: &str) -> ExchangeError {
         let lower = self.body.to_ascii_lowercase();
         if self.status == 404 || lower.contains("invalid symbol") || lower.contains("not found") {
             return ExchangeError::NoData {

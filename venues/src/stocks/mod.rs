@@ -12,7 +12,7 @@
 
 pub mod alpaca;
 pub mod finnhub;
-mod http;
+pub(crate) mod http;
 pub mod mock;
 pub mod quote;
 pub mod yahoo;
@@ -88,7 +88,7 @@ impl fmt::Debug for ProviderConfig {
 }
 
 impl ProviderConfig {
-    fn defaults(base_url: &str, requests_per_min: u32) -> Self {
+    pub(crate) fn defaults(base_url: &str, requests_per_min: u32) -> Self {
         ProviderConfig {
             base_url: base_url.into(),
             key: None,

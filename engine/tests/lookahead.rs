@@ -157,3 +157,61 @@ fn truncated_runs_agree_with_the_full_run_up_to_the_cut() {
         );
     }
 }
+
+/// Sentiment and macro columns: what became known after bar t's close
+/// (items published, values released or revised later) changes nothing at
+/// or before t; bars up to t agree with the full run.
+#[test]
+fn alternative_data_known_after_the_cut_changes_nothing_before_it() {
+    use engine::altdata::macro_series::Observation;
+    use engine::altdata::sentiment::Item;
+    use engine::altdata::{macro_at_bars, sentiment_at_bars};
+    let candles = btc_15m();
+    let dur = 900_000;
+    let opens: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
+    let (first, last) = (opens[0], *opens.last().unwrap());
+    // Items every 7 minutes, some on a bar's close instant exactly.
+    let items: Vec<Item> = (0..)
+        .map(|k: i64| first + k * 420_000)
+        .take_while(|&t| t <= last + dur)
+        .enumerate()
+        .map(|(k, time)| Item {
+            time,
+            score: ((k * 37) % 21) as f64 / 10.0 - 1.0,
+        })
+        .collect();
+    // A daily series released a day after each period, revised three days later.
+    let obs: Vec<Observation> = (0..)
+        .map(|d: i64| first + d * 86_400_000)
+        .take_while(|&p| p <= last)
+        .flat_map(|p| {
+            [
+                Observation {
+                    period: p,
+                    released: p + 86_400_000,
+                    value: (p % 97) as f64,
+                },
+                Observation {
+                    period: p,
+                    released: p + 3 * 86_400_000,
+                    value: (p % 89) as f64,
+                },
+            ]
+        })
+        .collect();
+    let macro_full = |o: &[Observation], n: usize| {
+        macro_at_bars(&opens[..n], dur, &[("VIXCLS".to_string(), o.to_vec())])
+    };
+    let s_full = sentiment_at_bars(&opens, dur, &items);
+    let m_full = macro_full(&obs, opens.len());
+    for t in [50, 999, 4321, opens.len() / 2, opens.len() - 2] {
+        let close = opens[t] + dur;
+        let known_items: Vec<Item> = items.iter().copied().filter(|i| i.time < close).collect();
+        let known_obs: Vec<Observation> =
+            obs.iter().copied().filter(|o| o.released < close).collect();
+        let s = sentiment_at_bars(&opens[..=t], dur, &known_items);
+        same(&s, &s_full[..=t], "sentiment columns", t);
+        let m = macro_full(&known_obs, t + 1);
+        same(&m, &m_full[..=t], "macro columns", t);
+    }
+}

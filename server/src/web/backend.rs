@@ -395,6 +395,17 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
         }
         pipeline.folds = f;
     }
+    for (k, g) in r.groups.iter().enumerate() {
+        let g = models::data::FeatureGroup::parse(g)
+            .map_err(|e| AppError::invalid(&format!("groups[{k}]"), e))?;
+        if pipeline.groups.contains(&g) {
+            return Err(AppError::invalid(
+                &format!("groups[{k}]"),
+                format!("{} is named twice", g.name()),
+            ));
+        }
+        pipeline.groups.push(g);
+    }
     let backend = match r
         .backend
         .as_deref()
@@ -1275,8 +1286,22 @@ mod tests {
             backend: None,
             promote: None,
             universe: universe.map(str::to_owned),
+            groups: Vec::new(),
         };
         let p = train_params(&r(Some("us-stocks"), vec![])).unwrap();
+        assert!(p.pipeline.groups.is_empty());
+        let mut g = r(Some("us-stocks"), vec![]);
+        g.groups = vec!["macro".into(), "sentiment".into()];
+        assert_eq!(
+            train_params(&g).unwrap().pipeline.groups,
+            [
+                models::data::FeatureGroup::Macro,
+                models::data::FeatureGroup::Sentiment
+            ]
+        );
+        g.groups = vec!["macro".into(), "news".into()];
+        let e = train_params(&g).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("groups[1]"), "{e:?}");
         assert_eq!(p.symbols.len(), 62);
         assert_eq!(
             (p.exchange.as_deref(), p.universe.as_deref()),

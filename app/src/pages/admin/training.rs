@@ -22,6 +22,8 @@ pub async fn start_training(
     folds: Option<usize>,
     backend: String,
     promote: String,
+    sentiment: Option<String>,
+    macro_series: Option<String>,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
@@ -38,6 +40,11 @@ pub async fn start_training(
                 backend: Some(backend),
                 promote: Some(promote),
                 universe: None,
+                groups: [("sentiment", sentiment), ("macro", macro_series)]
+                    .into_iter()
+                    .filter(|(_, on)| on.is_some())
+                    .map(|(g, _)| g.to_string())
+                    .collect(),
             };
             b.start_training(&v, r).await
         }
@@ -132,6 +139,8 @@ pub fn TrainingPage() -> impl IntoView {
                                         <option value="never">"never"</option>
                                     </select>
                                 </label>
+                                <label><input type="checkbox" name="sentiment" id="train-sentiment" value="on" />"News and social sentiment"</label>
+                                <label><input type="checkbox" name="macro_series" id="train-macro" value="on" />"Macro series (CPI, rates, VIX, unemployment)"</label>
                                 <button type="submit" id="train-start" disabled=move || start.pending().get()>"Start training"</button>
                             </ActionForm>
                             {if jobs.is_empty() {

@@ -223,6 +223,11 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
             json!({"enum": ["us-stocks", ""]}),
         ),
         (
+            "TrainRequest",
+            "groups",
+            json!({"items": {"enum": ["sentiment", "macro"]}, "uniqueItems": true}),
+        ),
+        (
             "NewPaperAccount",
             "follow",
             json!({"enum": ["all", "symbols", "manual"]}),

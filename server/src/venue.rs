@@ -1,10 +1,15 @@
-//! A paper account's broker: a Binance USDⓈ-M connection whose orders
-//! follow the account's, step by step, in the step's own transaction.
+//! A paper account's broker: a Binance USDⓈ-M or Alpaca connection whose
+//! orders follow the account's, step by step, in the step's own
+//! transaction.
 //!
 //! - **Dry-run** (every connection starts so): each order the account
-//!   places — entries, take-profits, stops, exits — is signed and
-//!   validated by the venue (`POST /fapi/v1/order/test`) and journaled as
-//!   validated or refused with the venue's reason; nothing is placed.
+//!   places — entries, take-profits, stops, exits — is checked with the
+//!   venue and journaled as validated or refused with the venue's reason;
+//!   nothing is placed. Binance signs and validates it (`POST
+//!   /fapi/v1/order/test`); Alpaca has no test endpoint, so the order is
+//!   checked against the asset (`/v2/assets`: tradable, shortable) and the
+//!   account (shorting enabled) as the live side would send it — in whole
+//!   shares, its exits as one-cancels-other pairs.
 //! - **Live** (an admin's switch, recorded with who and when): the
 //!   account is the shadow of a [`LiveAccount`]; after each step the venue
 //!   side places, moves and cancels real orders, looks up the fills the
@@ -23,17 +28,56 @@ use crate::db::venue::{self as db, ConnectionRow};
 use crate::secrets::{self, SecretError};
 use anyhow::{Context, bail};
 use engine::TimeMs;
+use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
-use trading::live::{self, LiveAccount, Note};
+use std::time::Duration;
+use trading::execution::ExecutionClient;
+use trading::live::{self, ExitStyle, LiveAccount, Note, VenueRules};
 use trading::matcher::{AccountEvent, PaperAccount};
-use trading::order::OrderEvent;
+use trading::order::{OrderEvent, OrderSide, Purpose};
+use venues::alpaca::{AlpacaAccount, AlpacaTrading, Keys};
 use venues::binance::usdm::{Credentials, UsdmAccount, UsdmClient};
 
 pub const BINANCE_USDM: &str = "binance-usdm";
+pub const ALPACA: &str = venues::alpaca::VENUE;
+/// The venues a paper account can follow its orders at.
+pub const VENUES: [&str; 2] = [BINANCE_USDM, ALPACA];
 pub const DEFAULT_BASE: &str = "https://fapi.binance.com";
+
+/// Where a venue's API is unless the connection says otherwise (Alpaca:
+/// paper trading).
+pub fn default_base(venue: &str) -> &'static str {
+    if venue == ALPACA {
+        venues::alpaca::PAPER_BASE
+    } else {
+        DEFAULT_BASE
+    }
+}
+
+/// What a venue allows that the live side must respect: Alpaca holds the
+/// shares of resting exits and has no reduce-only orders, so exits go as
+/// one-cancels-other pairs in whole shares, and it reports no realised
+/// P&L per fill.
+pub fn rules(venue: &str) -> VenueRules {
+    if venue == ALPACA {
+        VenueRules {
+            exits: ExitStyle::Oco,
+            lot: Some(Decimal::ONE),
+            own_pnl: true,
+        }
+    } else {
+        VenueRules::default()
+    }
+}
+
+/// An opened connection.
+enum Broker {
+    Usdm(UsdmClient),
+    Alpaca(AlpacaTrading),
+}
 
 /// What connecting needs (the secret only passes through).
 #[derive(Clone)]
@@ -61,8 +105,12 @@ fn context(account_id: i64, what: &str) -> String {
 /// Checks the keys with the venue (its clock, then a signed balance read)
 /// and stores them sealed, in dry-run.
 pub async fn connect(pool: &PgPool, account_id: i64, c: &Connect) -> anyhow::Result<ConnectionRow> {
-    if c.venue != BINANCE_USDM {
-        bail!("venue: {:?} is not supported (binance-usdm is)", c.venue);
+    if !VENUES.contains(&c.venue.as_str()) {
+        bail!(
+            "venue: {:?} is not supported ({} are)",
+            c.venue,
+            VENUES.join(", ")
+        );
     }
     if c.api_key.trim().is_empty() || c.api_secret.trim().is_empty() {
         bail!("api_key and api_secret: both are needed");
@@ -71,7 +119,7 @@ pub async fn connect(pool: &PgPool, account_id: i64, c: &Connect) -> anyhow::Res
     let base = c
         .base_url
         .as_deref()
-        .unwrap_or(DEFAULT_BASE)
+        .unwrap_or(default_base(&c.venue))
         .trim_end_matches('/');
     if !(base.starts_with("https://")
         || base.starts_with("http://127.0.0.1")
@@ -79,20 +127,50 @@ pub async fn connect(pool: &PgPool, account_id: i64, c: &Connect) -> anyhow::Res
     {
         bail!("base_url: {base:?} must be https (plain http only to this machine)");
     }
-    let client = UsdmClient::new(
-        base,
-        Credentials::new(c.api_key.trim(), c.api_secret.trim()),
-        5000,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    client
-        .sync_time()
-        .await
+    if c.venue == ALPACA {
+        let client = AlpacaTrading::new(
+            base,
+            Keys::new(c.api_key.trim(), c.api_secret.trim()),
+            Duration::from_secs(10),
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    client
-        .balances()
-        .await
-        .map_err(|e| anyhow::anyhow!("the venue refused the keys: {e}"))?;
+        let a = client
+            .account()
+            .await
+            .map_err(|e| anyhow::anyhow!("the venue refused the keys: {e}"))?;
+        if a.status != "ACTIVE" || a.trading_blocked || a.account_blocked {
+            bail!(
+                "the Alpaca account {} cannot trade (status {}{}{})",
+                a.account_number.unwrap_or(a.id),
+                a.status,
+                if a.trading_blocked {
+                    ", trading blocked"
+                } else {
+                    ""
+                },
+                if a.account_blocked {
+                    ", account blocked"
+                } else {
+                    ""
+                }
+            );
+        }
+    } else {
+        let client = UsdmClient::new(
+            base,
+            Credentials::new(c.api_key.trim(), c.api_secret.trim()),
+            5000,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        client
+            .sync_time()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        client
+            .balances()
+            .await
+            .map_err(|e| anyhow::anyhow!("the venue refused the keys: {e}"))?;
+    }
     let key = sealer.seal(c.api_key.trim(), &context(account_id, "api_key"));
     let secret = sealer.seal(c.api_secret.trim(), &context(account_id, "api_secret"));
     let row = db::insert(
@@ -111,7 +189,7 @@ pub async fn connect(pool: &PgPool, account_id: i64, c: &Connect) -> anyhow::Res
 }
 
 /// Opens the sealed keys of `row` into a client.
-fn client(row: &ConnectionRow) -> Result<UsdmClient, String> {
+fn client(row: &ConnectionRow) -> Result<Broker, String> {
     let sealer = secrets::sealer().map_err(|e: SecretError| e.to_string())?;
     let key = sealer
         .open(&row.api_key, &context(row.account_id, "api_key"))
@@ -119,7 +197,18 @@ fn client(row: &ConnectionRow) -> Result<UsdmClient, String> {
     let secret = sealer
         .open(&row.api_secret, &context(row.account_id, "api_secret"))
         .map_err(|e| e.to_string())?;
-    UsdmClient::new(&row.base_url, Credentials::new(key, secret), 5000).map_err(|e| e.to_string())
+    if row.venue == ALPACA {
+        return AlpacaTrading::new(
+            &row.base_url,
+            Keys::new(key, secret),
+            Duration::from_secs(10),
+        )
+        .map(Broker::Alpaca)
+        .map_err(|e| e.to_string());
+    }
+    UsdmClient::new(&row.base_url, Credentials::new(key, secret), 5000)
+        .map(Broker::Usdm)
+        .map_err(|e| e.to_string())
 }
 
 /// Connections reconciled by this process (each process reconnects once).
@@ -153,7 +242,10 @@ pub async fn follow(
         }
     };
     if row.mode != "live" {
-        return dry_run(tx, &row, &client, events, time).await;
+        return match &client {
+            Broker::Usdm(c) => dry_run(tx, &row, c, events, time).await,
+            Broker::Alpaca(c) => dry_run_alpaca(tx, &row, c, events, time).await,
+        };
     }
     let mut la: LiveAccount = match checkpoint
         .as_deref()
@@ -171,10 +263,23 @@ pub async fn follow(
             .await?;
             return Ok(());
         }
-        None => LiveAccount::new(acct, &format!("v{}", row.id)),
+        None => LiveAccount::new(acct, &format!("v{}", row.id)).with_rules(rules(&row.venue)),
     };
-    let venue = UsdmAccount::new(client);
-    if let Err(e) = live_step(&mut la, &venue, acct, events, time, first_time(row.id)).await {
+    let reconnect = first_time(row.id);
+    let r = match client {
+        Broker::Usdm(c) => {
+            let venue = UsdmAccount::new(c);
+            match venue.sync_time().await {
+                Ok(_) => live_step(&mut la, &venue, acct, events, time, reconnect).await,
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Broker::Alpaca(c) => {
+            let venue = AlpacaAccount::new(c);
+            live_step(&mut la, &venue, acct, events, time, reconnect).await
+        }
+    };
+    if let Err(e) = r {
         db::journal(tx, row.id, time, "error", &json!({ "what": e })).await?;
     }
     // The journal: notes and venue trades since the last step.
@@ -249,18 +354,97 @@ async fn dry_run(
     Ok(())
 }
 
+/// Every order the step placed, checked against Alpaca's asset and account
+/// as the live side would send it (Alpaca has no test-order endpoint).
+async fn dry_run_alpaca(
+    tx: &mut Transaction<'_, Postgres>,
+    row: &ConnectionRow,
+    client: &AlpacaTrading,
+    events: &[AccountEvent],
+    time: TimeMs,
+) -> anyhow::Result<()> {
+    let submitted: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            AccountEvent::Order {
+                event: OrderEvent::Submitted,
+                order,
+                ..
+            } => Some(order),
+            _ => None,
+        })
+        .collect();
+    if submitted.is_empty() {
+        return Ok(());
+    }
+    let account = match client.account().await {
+        Ok(a) => a,
+        Err(e) => {
+            db::journal(tx, row.id, time, "error", &json!({ "what": e.to_string() })).await?;
+            return Ok(());
+        }
+    };
+    let mut assets = HashMap::new();
+    for o in submitted {
+        let r = &o.request;
+        let mut what = json!({
+            "order": r.client_id, "symbol": r.symbol, "side": r.side.as_str(),
+            "kind": r.kind.as_str(), "price": r.kind.price(), "qty": r.qty,
+            "reduce_only": r.reduce_only, "purpose": r.purpose.label(),
+            "checked": "asset and account (Alpaca has no test-order endpoint)",
+        });
+        if !assets.contains_key(&r.symbol) {
+            let a = client.asset(&r.symbol).await.map_err(|e| e.to_string());
+            assets.insert(r.symbol.clone(), a);
+        }
+        let why = match &assets[&r.symbol] {
+            Err(e) => Some(e.clone()),
+            Ok(a) if !a.tradable || a.status != "active" => Some(format!(
+                "{} is not tradable at Alpaca ({})",
+                a.symbol, a.status
+            )),
+            Ok(_) if r.purpose == Purpose::Entry && r.qty.floor().is_zero() => Some(format!(
+                "{} is under one share: exits go as one-cancels-other pairs, which take whole shares",
+                r.qty
+            )),
+            Ok(a) if r.purpose == Purpose::Entry && r.side == OrderSide::Sell && !a.shortable => {
+                Some(format!("{} cannot be sold short at Alpaca", a.symbol))
+            }
+            Ok(_)
+                if r.purpose == Purpose::Entry
+                    && r.side == OrderSide::Sell
+                    && !account.shorting_enabled =>
+            {
+                Some("the Alpaca account cannot sell short (a margin account is needed)".into())
+            }
+            Ok(_) => None,
+        };
+        match why {
+            None => {
+                if r.purpose == Purpose::Entry {
+                    what["live_qty"] = json!(r.qty.floor());
+                }
+                db::journal(tx, row.id, time, "validated", &what).await?
+            }
+            Some(why) => {
+                what["why"] = json!(why);
+                db::journal(tx, row.id, time, "refused", &what).await?
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Live: reconcile on a reconnect, apply the fills made since the last
 /// step, follow the account's step, and apply what that filled at once.
-async fn live_step(
+async fn live_step<C: ExecutionClient>(
     la: &mut LiveAccount,
-    venue: &UsdmAccount,
+    venue: &C,
     acct: &PaperAccount,
     events: &[AccountEvent],
     time: TimeMs,
     reconnect: bool,
 ) -> Result<(), String> {
-    use trading::execution::ExecutionClient;
-    venue.sync_time().await.map_err(|e| e.to_string())?;
     live::catch_up(la, venue, time)
         .await
         .map_err(|e| e.to_string())?;

@@ -293,3 +293,184 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
     assert_eq!(ann.call(M::DELETE, &path, None).await.0, 204);
     assert_eq!(ann.get(&path).await.0, 404);
 }
+
+/// Alpaca (the mock broker, matching on the same NVDA daily bars) for a
+/// stock account: wrong keys are refused by name; in dry-run each order is
+/// checked against the asset and the account (Alpaca has no test-order
+/// endpoint) and none is placed; live, the venue side trades whole shares
+/// with one-cancels-other exits, and its ledger is the broker's cash with
+/// positions at cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alpaca_connection_checks_orders_in_dry_run_and_trades_whole_shares_live() {
+    use venues::alpaca::mock::{MockBroker, MockConfig as AlpacaMock};
+    server::secrets::install(KEY).unwrap();
+    let (pool, _) = fresh_db().await;
+    let (parsed, _) = server::import::parse_file(
+        &common::data("nvda-1d-yahoo.csv"),
+        Timeframe::D1,
+        None,
+        &server::import::layout::ColumnOverrides::default(),
+        true,
+    )
+    .unwrap();
+    let from = parsed
+        .candles
+        .partition_point(|c| c.open_time < 1_577_836_800_000); // 2020-01-01
+    let candles = &parsed.candles[from..];
+    let (start, switch) = (60, 200);
+    let set = engine::features::compute("NVDA/USD", Timeframe::D1, candles);
+    let preds = strategy::technical(
+        &set,
+        &TechnicalRule {
+            move_atr: 3.0,
+            ..Default::default()
+        },
+    );
+    let settings = server::config::Settings::default();
+    let day = Timeframe::D1.duration_ms();
+    let clock = Arc::new(ManualClock::new(candles[start].open_time + day));
+    let mut mc = AlpacaMock::new(clock.clone());
+    mc.multiplier = 4;
+    let mock = MockBroker::new(mc).with_series("NVDA", Timeframe::D1, candles.to_vec());
+    let (maddr, _) = mock.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://{maddr}");
+
+    let key = engine::SeriesKey {
+        exchange: venues::stocks::EXCHANGE.into(),
+        market: engine::Market::Spot,
+        symbol: sym("NVDA/USD"),
+        timeframe: Timeframe::D1,
+    };
+    let series = common::followed(&pool, &key, &candles[..=start]).await;
+    let (admin, users) = common::api::admin_and_users(&pool, &["cat"]).await;
+    let [cat] = <[Api; 1]>::try_from(users).ok().unwrap();
+    let cat_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'cat'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let acct = server::paper::open(
+        &pool,
+        &settings,
+        &OpenRequest {
+            user_id: cat_id,
+            name: "stocks".into(),
+            capital: "100000".parse().unwrap(),
+            profile: engine::risk::RiskProfile::Low,
+            follow: FollowMode::All,
+            series: vec![series],
+            min_net_profit: Some(0.5),
+        },
+    )
+    .await
+    .unwrap();
+    let acct_id = acct.id;
+    let path = format!("/api/v1/paper/accounts/{acct_id}/venue");
+
+    let bad = json!({"venue": "alpaca", "base_url": base, "api_key": "mock-key-id", "api_secret": "not-it"});
+    let (s, body) = cat.call(M::POST, &path, Some(bad)).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(body.to_string().contains("not authorized"), "{body}");
+    assert_eq!(cat.get(&path).await.0, 404);
+    let (s, body) = cat
+        .call(
+            M::POST,
+            &path,
+            Some(json!({"venue": "kraken", "api_key": "k", "api_secret": "s"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body.to_string().contains("alpaca"), "{body}");
+    let good = json!({"venue": "alpaca", "base_url": base, "api_key": "mock-key-id", "api_secret": "mock-secret"});
+    let (s, body) = cat.call(M::POST, &path, Some(good)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["mode"], "dry_run");
+    assert_eq!(body["venue"], "alpaca");
+
+    let step = |i: usize| {
+        let pool = pool.clone();
+        let clock = clock.clone();
+        let c = candles[i];
+        let (p, atr) = (preds[i], set.bars[i].technicals.map(|t| t.atr));
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            db::candles::insert_candles(&mut tx, series, &[c])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            common::technical_candidate(&pool, series, &c, p, atr).await;
+            clock.set(c.open_time + day);
+            let gates = server::config::SignalGates {
+                htf: server::config::HtfGate::Off,
+                ..Default::default()
+            };
+            let n = server::paper::advance(&pool, &gates, acct_id)
+                .await
+                .unwrap();
+            assert_eq!(n, 1, "bar {i}: one step");
+        }
+    };
+    for i in start + 1..switch {
+        step(i).await;
+    }
+    let submitted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM paper_order_events WHERE account_id = $1 AND name = 'OrderSubmitted'",
+    )
+    .bind(acct_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (_, body) = cat.get(&path).await;
+    assert!(submitted >= 4, "the account traded: {submitted} orders");
+    assert_eq!(body["validated"], submitted, "{body}");
+    assert_eq!(mock.orders_placed(), 0, "dry-run places nothing");
+
+    let mode = format!("{path}/mode");
+    let (s, body) = admin
+        .call(M::POST, &mode, Some(json!({"live": true})))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    for i in switch..candles.len() - 1 {
+        step(i).await;
+    }
+    let bytes: Vec<u8> =
+        sqlx::query_scalar("SELECT checkpoint FROM venue_connections WHERE account_id = $1")
+            .bind(acct_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let la: LiveAccount = ciborium::from_reader(&bytes[..]).unwrap();
+    assert_eq!(la.rules().exits, trading::live::ExitStyle::Oco);
+    assert!(la.trades().len() >= 5, "{} venue trades", la.trades().len());
+    for t in la.trades() {
+        assert!(t.qty.fract().is_zero(), "{t:?}");
+        // Entered when the account entered, on the same side.
+        let p = la
+            .predicted()
+            .iter()
+            .find(|p| p.entry_time == t.entry_time)
+            .unwrap_or_else(|| panic!("a venue trade the account did not make: {t:?}"));
+        assert_eq!(p.side, t.side);
+    }
+    let errors: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM venue_journal j JOIN venue_connections c ON c.id = j.connection_id
+          WHERE c.account_id = $1 AND j.kind = 'error'",
+    )
+    .bind(acct_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(errors, 0, "venue errors journaled");
+    assert_eq!(
+        la.balance(),
+        mock.account().balance,
+        "the ledger is the broker's cash with positions at cost"
+    );
+    eprintln!(
+        "{} Alpaca trades live, P&L {}",
+        la.trades().len(),
+        la.trades()
+            .iter()
+            .map(|t| t.pnl())
+            .sum::<rust_decimal::Decimal>()
+    );
+}

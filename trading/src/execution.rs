@@ -172,6 +172,46 @@ pub trait ExecutionClient: Send + Sync {
     /// Places `order`. Fills arrive on the event stream (and in `trades_since`).
     fn open(&self, order: &OrderRequest) -> impl Future<Output = Result<Ack, ExecError>> + Send;
 
+    /// Places an exit pair, one cancelling the other: `take_profit` (a
+    /// limit) and `stop` (a stop) for the same quantity, held once — how a
+    /// venue that holds the quantity of resting exits (Alpaca's `oco`)
+    /// takes a take-profit and a stop together. Answers for both legs.
+    /// Venues without such orders refuse it.
+    fn open_oco(
+        &self,
+        take_profit: &OrderRequest,
+        stop: &OrderRequest,
+    ) -> impl Future<Output = Result<(Ack, Ack), ExecError>> + Send {
+        let _ = (take_profit, stop);
+        let venue = self.venue();
+        async move {
+            Err(ExecError::Rejected {
+                venue,
+                code: 0,
+                reason: "this venue takes no one-cancels-other orders".into(),
+            })
+        }
+    }
+
+    /// Moves the trigger of our resting stop `client_id` in place (Alpaca's
+    /// `PATCH /v2/orders`). Venues that cannot amend a stop refuse it.
+    fn replace_stop(
+        &self,
+        symbol: &str,
+        client_id: &str,
+        trigger: Decimal,
+    ) -> impl Future<Output = Result<Ack, ExecError>> + Send {
+        let _ = (symbol, client_id, trigger);
+        let venue = self.venue();
+        async move {
+            Err(ExecError::Rejected {
+                venue,
+                code: 0,
+                reason: "this venue cannot move a resting stop".into(),
+            })
+        }
+    }
+
     /// Cancels our order `client_id` on `symbol`.
     fn cancel(
         &self,

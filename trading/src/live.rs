@@ -42,6 +42,17 @@ pub enum Command {
         symbol: String,
         client_id: String,
     },
+    /// An exit pair, one cancelling the other (see [`ExitStyle::Oco`]).
+    OpenOco {
+        take_profit: OrderRequest,
+        stop: OrderRequest,
+    },
+    /// Move a resting stop's trigger in place.
+    Replace {
+        symbol: String,
+        client_id: String,
+        trigger: Decimal,
+    },
     /// The answer to an order was lost: look it up before anything else.
     Lookup {
         symbol: String,
@@ -107,6 +118,48 @@ pub enum Note {
     },
 }
 
+/// The suffix that names a pair's stop leg after its take-profit (`v7-12.sl`).
+pub const STOP_LEG: &str = ".sl";
+
+/// How a venue takes a position's exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStyle {
+    /// TP1–TP3 as reduce-only limits beside one reduce-only stop for the
+    /// whole position (Binance USDⓈ-M).
+    #[default]
+    ReduceOnly,
+    /// Each take-profit paired one-cancels-other with a stop for its own
+    /// part. A venue that holds the quantity of every resting exit and has
+    /// no reduce-only orders (Alpaca: "insufficient qty available") cannot
+    /// take a whole-position stop beside the take-profits; three pairs hold
+    /// the position once and still stop all of it. The stop moves in place.
+    Oco,
+}
+
+/// What a venue allows that the account must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct VenueRules {
+    pub exits: ExitStyle,
+    /// Quantities are whole multiples of this (Alpaca's advanced orders take
+    /// whole shares): entries and take-profit parts are rounded down to it.
+    pub lot: Option<Decimal>,
+    /// The venue reports no realised P&L with its fills (Alpaca): the
+    /// account books it from its own average entry, as a broker's average
+    /// cost does.
+    #[serde(default)]
+    pub own_pnl: bool,
+}
+
+impl VenueRules {
+    fn floor(&self, q: Decimal) -> Decimal {
+        match self.lot {
+            Some(l) if l > Decimal::ZERO => (q / l).floor() * l,
+            _ => q,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Plan {
     long: bool,
@@ -122,6 +175,12 @@ struct Legs {
     entry: Option<String>,
     tp: [Option<String>; 3],
     stop: Option<(String, ExitReason)>,
+    /// [`ExitStyle::Oco`]: each take-profit's stop leg, and why they stand
+    /// where they do.
+    #[serde(default)]
+    oco: [Option<String>; 3],
+    #[serde(default)]
+    oco_reason: Option<ExitReason>,
     /// Open quantity at the venue (absolute).
     open: Decimal,
     trade: Option<LiveTrade>,
@@ -156,6 +215,11 @@ pub struct LiveAccount {
     funded: std::collections::BTreeSet<(String, TimeMs)>,
     /// The first step it followed: what the venue booked before is not its.
     since: Option<TimeMs>,
+    #[serde(default)]
+    rules: VenueRules,
+    /// One-cancels-other pairs, both ways: when one closes, so has the other.
+    #[serde(default)]
+    siblings: BTreeMap<String, String>,
 }
 
 impl LiveAccount {
@@ -179,7 +243,19 @@ impl LiveAccount {
             seen: vec![0; n],
             funded: Default::default(),
             since: None,
+            rules: VenueRules::default(),
+            siblings: BTreeMap::new(),
         }
+    }
+
+    /// The venue's rules (exit style, lot): set before the first step.
+    pub fn with_rules(mut self, rules: VenueRules) -> LiveAccount {
+        self.rules = rules;
+        self
+    }
+
+    pub fn rules(&self) -> VenueRules {
+        self.rules
     }
 
     pub fn trades(&self) -> &[LiveTrade] {
@@ -360,6 +436,19 @@ impl LiveAccount {
             .ok_or_else(|| {
                 PaperError::Invariant(format!("{symbol}: an accepted plan without its entry"))
             })?;
+        let whole = self.rules.floor(qty);
+        if whole <= Decimal::ZERO {
+            self.notes.push(Note::Divergence {
+                time,
+                symbol,
+                what: format!(
+                    "the plan's {qty} is under the venue's lot ({}): not entered",
+                    self.rules.lot.unwrap_or_default()
+                ),
+            });
+            return Ok(Vec::new());
+        }
+        let qty = whole;
         let req = OrderRequest {
             client_id: self.order_id(),
             symbol,
@@ -418,6 +507,10 @@ impl LiveAccount {
                 } else {
                     ExitReason::TrailingStop
                 };
+                if self.rules.exits == ExitStyle::Oco {
+                    out.extend(self.sync_oco(sym, want, reason, time)?);
+                    return Ok(out);
+                }
                 let open = legs.open;
                 let current = legs.stop.as_ref().and_then(|(id, _)| self.orders.get(id));
                 let same = current.is_some_and(|o| o.price == Some(want) && o.open_qty() == open);
@@ -481,16 +574,212 @@ impl LiveAccount {
         Ok(out)
     }
 
-    /// Cancels the symbol's resting exits.
+    /// Cancels the symbol's resting exits (a pair by its take-profit: the
+    /// venue cancels the stop leg with it).
     fn cancel_legs(&mut self, sym: usize) -> Vec<Command> {
         let legs = &mut self.legs[sym];
+        let mut stops: Vec<String> = Vec::new();
+        for (tp, stop) in legs.tp.iter().zip(legs.oco.iter_mut()) {
+            if let Some(s) = stop.take()
+                && tp
+                    .as_ref()
+                    .is_none_or(|t| self.orders.get(t).is_none_or(|o| o.status.is_closed()))
+            {
+                stops.push(s);
+            }
+        }
         let ids: Vec<String> = legs
             .tp
             .iter_mut()
             .filter_map(Option::take)
             .chain(legs.stop.take().map(|s| s.0))
+            .chain(stops)
             .collect();
         ids.iter().filter_map(|id| self.cancel(sym, id)).collect()
+    }
+
+    /// [`ExitStyle::Oco`]: every pair's stop leg stands at `want`, and a
+    /// take-profit whose stop leg went (a partial fill cancels the other
+    /// leg) is paired again for what it has left.
+    fn sync_oco(
+        &mut self,
+        sym: usize,
+        want: Decimal,
+        reason: ExitReason,
+        time: TimeMs,
+    ) -> Result<Vec<Command>, PaperError> {
+        let mut out = Vec::new();
+        self.legs[sym].oco_reason = Some(reason);
+        let long = self.legs[sym].plan.as_ref().is_some_and(|p| p.long);
+        for n in 0..3 {
+            let open = |id: &Option<String>| {
+                id.as_ref()
+                    .and_then(|i| self.orders.get(i))
+                    .filter(|o| !o.status.is_closed())
+                    .cloned()
+            };
+            let (tp, stop) = (open(&self.legs[sym].tp[n]), open(&self.legs[sym].oco[n]));
+            match (tp, stop) {
+                (_, Some(s)) => {
+                    if s.price != Some(want) {
+                        out.push(Command::Replace {
+                            symbol: self.symbols[sym].clone(),
+                            client_id: s.id().to_string(),
+                            trigger: want,
+                        });
+                    }
+                }
+                (Some(t), None) => {
+                    let left = t.open_qty();
+                    out.extend(self.cancel(sym, t.id()));
+                    self.siblings.remove(t.id());
+                    let kind = t.request.kind;
+                    out.push(self.pair(sym, long, n, kind, want, left, time)?);
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Registers take-profit `n` (`kind`) and its stop leg at `stop` for `qty`
+    /// as one pair, and returns the command that sends it.
+    #[allow(clippy::too_many_arguments)]
+    fn pair(
+        &mut self,
+        sym: usize,
+        long: bool,
+        n: usize,
+        kind: OrderKind,
+        stop: Decimal,
+        qty: Decimal,
+        time: TimeMs,
+    ) -> Result<Command, PaperError> {
+        let tp = self.request(sym, long, kind, qty, Purpose::TakeProfit(n as u8 + 1));
+        let mut sl = self.request(
+            sym,
+            long,
+            OrderKind::StopMarket { trigger: stop },
+            qty,
+            Purpose::StopLoss,
+        );
+        // The stop leg is named after its pair.
+        sl.client_id = format!("{}{STOP_LEG}", tp.client_id);
+        for r in [&tp, &sl] {
+            let mut o = Order::new(r.clone());
+            o.apply(time, OrderEvent::Submitted)?;
+            self.orders.insert(r.client_id.clone(), o);
+        }
+        self.siblings
+            .insert(tp.client_id.clone(), sl.client_id.clone());
+        self.siblings
+            .insert(sl.client_id.clone(), tp.client_id.clone());
+        let legs = &mut self.legs[sym];
+        legs.tp[n] = Some(tp.client_id.clone());
+        legs.oco[n] = Some(sl.client_id.clone());
+        Ok(Command::OpenOco {
+            take_profit: tp,
+            stop: sl,
+        })
+    }
+
+    /// The venue's answer to an exit pair.
+    pub fn on_oco_ack(
+        &mut self,
+        time: TimeMs,
+        take_profit: &str,
+        stop: &str,
+        r: Result<(Ack, Ack), ExecError>,
+    ) -> Result<Vec<Command>, PaperError> {
+        match r {
+            Ok((t, s)) => {
+                for (id, ack) in [(stop, s), (take_profit, t)] {
+                    self.apply(
+                        id,
+                        ack.time,
+                        OrderEvent::Accepted {
+                            venue_id: Some(ack.venue_id),
+                        },
+                    )?;
+                }
+                Ok(Vec::new())
+            }
+            Err(e) => {
+                // Whatever the stop leg's fate, the pair's is the take-profit's.
+                let mut out = self.on_ack(time, take_profit, Err(e.clone()))?;
+                if !matches!(out.as_slice(), [Command::Lookup { .. }]) {
+                    let why = e.to_string();
+                    self.apply(stop, time, OrderEvent::Rejected { reason: why })?;
+                    let sym = self
+                        .orders
+                        .get(stop)
+                        .and_then(|o| self.sym(&o.request.symbol));
+                    if let Some(sym) = sym {
+                        out.extend(self.refused(sym, stop, time, &e)?);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The venue's answer to moving stop `client_id` to `trigger`.
+    pub fn on_replace(
+        &mut self,
+        time: TimeMs,
+        client_id: &str,
+        trigger: Decimal,
+        r: Result<Ack, ExecError>,
+    ) -> Result<Vec<Command>, PaperError> {
+        match r {
+            Ok(ack) => {
+                self.apply(client_id, ack.time, OrderEvent::Updated { price: trigger })?;
+                Ok(Vec::new())
+            }
+            // Gone already (filled, or canceled with its pair): its event says how.
+            Err(ExecError::UnknownOrder { .. }) => Ok(Vec::new()),
+            Err(e) => {
+                self.notes.push(Note::Refused {
+                    time,
+                    client_id: client_id.to_string(),
+                    why: format!("moving the stop to {trigger}: {e}"),
+                });
+                let Some(sym) = self
+                    .orders
+                    .get(client_id)
+                    .and_then(|o| self.sym(&o.request.symbol))
+                else {
+                    return Ok(Vec::new());
+                };
+                // The price is already past the new stop: out at market.
+                if matches!(e, ExecError::WouldTrigger { .. }) {
+                    return self.exit_at_market(sym, time);
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Cancels the symbol's exits and closes what the venue holds at market.
+    fn exit_at_market(&mut self, sym: usize, time: TimeMs) -> Result<Vec<Command>, PaperError> {
+        let legs = &self.legs[sym];
+        if legs.open <= Decimal::ZERO || legs.exiting.is_some() {
+            return Ok(Vec::new());
+        }
+        let reason = legs
+            .stop
+            .as_ref()
+            .map(|s| s.1)
+            .or(legs.oco_reason)
+            .unwrap_or(ExitReason::StopLoss);
+        let mut out = self.cancel_legs(sym);
+        let long = self.legs[sym].plan.as_ref().is_some_and(|p| p.long);
+        let open = self.legs[sym].open;
+        let req = self.request(sym, long, OrderKind::Market, open, Purpose::Exit);
+        self.legs[sym].exiting = Some(req.client_id.clone());
+        self.legs[sym].exit_reason = Some(reason);
+        out.push(self.send(time, req)?);
+        Ok(out)
     }
 
     /// The venue's answer to `Open(client_id)`.
@@ -563,23 +852,25 @@ impl LiveAccount {
             legs.plan = None;
             return Ok(Vec::new());
         }
-        if let Some((sid, reason)) = legs.stop.clone()
+        let mut was_stop = false;
+        if let Some((sid, _)) = legs.stop.clone()
             && sid == id
         {
-            legs.stop = None;
-            if matches!(e, ExecError::WouldTrigger { .. })
-                && legs.open > Decimal::ZERO
-                && legs.exiting.is_none()
-            {
-                let mut out = self.cancel_legs(sym);
-                let long = self.legs[sym].plan.as_ref().is_some_and(|p| p.long);
-                let open = self.legs[sym].open;
-                let req = self.request(sym, long, OrderKind::Market, open, Purpose::Exit);
-                self.legs[sym].exiting = Some(req.client_id.clone());
-                self.legs[sym].exit_reason = Some(reason);
-                out.push(self.send(time, req)?);
-                return Ok(out);
+            was_stop = true;
+        }
+        for n in 0..3 {
+            if legs.oco[n].as_deref() == Some(id) {
+                legs.oco[n] = None;
+                legs.tp[n] = None;
+                was_stop = true;
             }
+        }
+        // A stop the price already passed: out at market.
+        if was_stop && matches!(e, ExecError::WouldTrigger { .. }) {
+            return self.exit_at_market(sym, time);
+        }
+        if legs.stop.as_ref().is_some_and(|s| s.0 == id) {
+            legs.stop = None;
         }
         Ok(Vec::new())
     }
@@ -696,13 +987,49 @@ impl LiveAccount {
         let Some(o) = self.orders.get_mut(id) else {
             return Ok(false);
         };
-        match o.apply(time, event) {
-            Ok(_) => Ok(true),
+        match o.apply(time, event.clone()) {
+            Ok(_) => {
+                self.cascade(id, time, &event);
+                Ok(true)
+            }
             Err(OrderError::DuplicateTrade { .. } | OrderError::IllegalTransition { .. }) => {
                 Ok(false)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// What one leg of a one-cancels-other pair did to the other: accepted
+    /// and refused together; a fill (even in part), cancel or expiry of one
+    /// cancels the other, as the venue does.
+    fn cascade(&mut self, id: &str, time: TimeMs, event: &OrderEvent) {
+        use crate::order::OrderStatus as S;
+        let Some(other) = self.siblings.get(id).cloned() else {
+            return;
+        };
+        let Some(o) = self
+            .orders
+            .get_mut(&other)
+            .filter(|o| !o.status.is_closed())
+        else {
+            return;
+        };
+        let e = match event {
+            OrderEvent::Accepted { .. } if o.status == S::Submitted => {
+                OrderEvent::Accepted { venue_id: None }
+            }
+            OrderEvent::Rejected { reason } => OrderEvent::Rejected {
+                reason: format!("its pair was refused: {reason}"),
+            },
+            OrderEvent::Filled(_) | OrderEvent::Canceled { .. } | OrderEvent::Expired => {
+                OrderEvent::Canceled {
+                    reason: "its one-cancels-other pair closed".into(),
+                }
+            }
+            _ => return,
+        };
+        // A transition the table refuses leaves it as it was.
+        let _ = o.apply(time, e);
     }
 
     /// A venue event: order events move our orders and positions; what we
@@ -755,7 +1082,18 @@ impl LiveAccount {
         };
         self.seen[sym] = self.seen[sym].max(*time);
         let purpose = self.orders[client_id].request.purpose;
-        let realized = realized_pnl.unwrap_or_default();
+        let realized = match (self.rules.own_pnl, &self.legs[sym].trade) {
+            (true, Some(t)) if purpose != Purpose::Entry => {
+                let sign = if t.side == Side::Long {
+                    Decimal::ONE
+                } else {
+                    -Decimal::ONE
+                };
+                (sign * f.qty * (f.price - t.entry_price)).round_dp(8)
+            }
+            (true, _) => Decimal::ZERO,
+            (false, _) => realized_pnl.unwrap_or_default(),
+        };
         for (kind, amount) in [(EntryKind::RealisedPnl, realized), (EntryKind::Fee, -f.fee)] {
             if !amount.is_zero() {
                 self.ledger.push(Entry {
@@ -795,7 +1133,12 @@ impl LiveAccount {
             Purpose::TakeProfit(n) => {
                 [ExitReason::Tp1, ExitReason::Tp2, ExitReason::Tp3][(n.clamp(1, 3) - 1) as usize]
             }
-            Purpose::StopLoss => legs.stop.as_ref().map_or(ExitReason::StopLoss, |s| s.1),
+            Purpose::StopLoss => legs
+                .stop
+                .as_ref()
+                .map(|s| s.1)
+                .or(legs.oco_reason)
+                .unwrap_or(ExitReason::StopLoss),
             _ => legs.exit_reason.unwrap_or(ExitReason::Flatten),
         };
         if let Purpose::TakeProfit(n) = purpose
@@ -807,12 +1150,19 @@ impl LiveAccount {
         if let Some(t) = legs.trade.as_mut() {
             t.fees += f.fee;
             t.realized += realized;
-            t.exits.push(LiveExit {
-                time: *time,
-                price: f.price,
-                qty: f.qty,
-                reason,
-            });
+            // Fills of one level at one moment are one exit (the stop legs
+            // of several pairs fire together).
+            match t.exits.last_mut() {
+                Some(e) if e.time == *time && e.price == f.price && e.reason == reason => {
+                    e.qty += f.qty;
+                }
+                _ => t.exits.push(LiveExit {
+                    time: *time,
+                    price: f.price,
+                    qty: f.qty,
+                    reason,
+                }),
+            }
         }
         if legs.open > Decimal::ZERO {
             return Ok(Vec::new());
@@ -850,7 +1200,10 @@ impl LiveAccount {
             return Ok(Vec::new());
         };
         let qty = self.legs[sym].open;
-        let parts = tp_parts(plan.plan_qty, qty, self.tp_split)?;
+        if self.rules.exits == ExitStyle::Oco {
+            return self.place_pairs(sym, &plan, qty, time);
+        }
+        let parts = self.parts(&plan, qty)?;
         let mut out = Vec::new();
         for (n, q) in parts.into_iter().enumerate() {
             if q <= Decimal::ZERO {
@@ -869,6 +1222,43 @@ impl LiveAccount {
         let req = self.request(sym, plan.long, kind, qty, Purpose::StopLoss);
         self.legs[sym].stop = Some((req.client_id.clone(), ExitReason::StopLoss));
         out.push(self.send(time, req)?);
+        Ok(out)
+    }
+
+    /// TP1–TP3's quantities for `qty` filled: the plan's split, or with a
+    /// lot the split of what the venue filled in whole lots, the rest to
+    /// the last level.
+    fn parts(&self, plan: &Plan, qty: Decimal) -> Result<[Decimal; 3], PaperError> {
+        if self.rules.lot.is_none() {
+            return tp_parts(plan.plan_qty, qty, self.tp_split);
+        }
+        let split = |k: usize| price(self.tp_split[k]).map(|f| self.rules.floor(qty * f));
+        let q1 = split(0)?.min(qty);
+        let q2 = split(1)?.min(qty - q1);
+        Ok([q1, q2, qty - q1 - q2])
+    }
+
+    /// [`ExitStyle::Oco`]: TP1–TP3 each paired with a stop for its part.
+    fn place_pairs(
+        &mut self,
+        sym: usize,
+        plan: &Plan,
+        qty: Decimal,
+        time: TimeMs,
+    ) -> Result<Vec<Command>, PaperError> {
+        let parts = self.parts(plan, qty)?;
+        let stop = price(plan.stop)?;
+        self.legs[sym].oco_reason = Some(ExitReason::StopLoss);
+        let mut out = Vec::new();
+        for (n, q) in parts.into_iter().enumerate() {
+            if q <= Decimal::ZERO {
+                continue;
+            }
+            let kind = OrderKind::Limit {
+                price: price(plan.take_profit[n])?,
+            };
+            out.push(self.pair(sym, plan.long, n, kind, stop, q, time)?);
+        }
         Ok(out)
     }
 
@@ -940,6 +1330,18 @@ pub async fn execute<C: ExecutionClient>(
             Command::Open(req) => {
                 let r = client.open(&req).await;
                 account.on_ack(time, &req.client_id, r)?
+            }
+            Command::OpenOco { take_profit, stop } => {
+                let r = client.open_oco(&take_profit, &stop).await;
+                account.on_oco_ack(time, &take_profit.client_id, &stop.client_id, r)?
+            }
+            Command::Replace {
+                symbol,
+                client_id,
+                trigger,
+            } => {
+                let r = client.replace_stop(&symbol, &client_id, trigger).await;
+                account.on_replace(time, &client_id, trigger, r)?
             }
             Command::Cancel { symbol, client_id } => match client.cancel(&symbol, &client_id).await
             {

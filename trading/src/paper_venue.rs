@@ -137,6 +137,25 @@ impl ExecutionClient for PaperVenue {
         self.with(|v| v.cancel(now, client_id))
     }
 
+    async fn open_oco(
+        &self,
+        take_profit: &OrderRequest,
+        stop: &OrderRequest,
+    ) -> Result<(Ack, Ack), ExecError> {
+        let now = self.clock.now_ms();
+        self.with(|v| v.submit_oco(now, take_profit, stop))
+    }
+
+    async fn replace_stop(
+        &self,
+        _symbol: &str,
+        client_id: &str,
+        trigger: rust_decimal::Decimal,
+    ) -> Result<Ack, ExecError> {
+        let now = self.clock.now_ms();
+        self.with(|v| v.replace_stop(now, client_id, trigger))
+    }
+
     async fn order(&self, _symbol: &str, client_id: &str) -> Result<VenueOrder, ExecError> {
         self.with(|v| v.order(client_id).cloned())
             .ok_or_else(|| ExecError::UnknownOrder {

@@ -67,6 +67,10 @@ pub struct SimVenue {
     events: Vec<VenueEvent>,
     next_id: u64,
     next_trade: u64,
+    /// One-cancels-other pairs, both ways: a fill of either, or a cancel,
+    /// closes the other (Alpaca's `oco` exits).
+    #[serde(default)]
+    links: BTreeMap<String, String>,
 }
 
 fn px(x: f64) -> Decimal {
@@ -87,6 +91,7 @@ impl SimVenue {
             events: Vec::new(),
             next_id: 1,
             next_trade: 1,
+            links: BTreeMap::new(),
         }
     }
 
@@ -254,7 +259,113 @@ impl SimVenue {
             OrderStatus::Canceled,
             OrderEvent::Canceled { reason },
         );
+        self.close_sibling(time, client_id);
         Ok(self.orders[client_id].clone())
+    }
+
+    /// Places an exit pair, one cancelling the other: `take_profit` and
+    /// `stop` for the same quantity. Both are placed or neither is.
+    pub fn submit_oco(
+        &mut self,
+        time: TimeMs,
+        take_profit: &OrderRequest,
+        stop: &OrderRequest,
+    ) -> Result<(Ack, Ack), ExecError> {
+        if take_profit.qty != stop.qty || take_profit.side != stop.side {
+            return Err(self.rejected(
+                42210000,
+                "both legs of an oco order need the same side and quantity",
+            ));
+        }
+        if self.orders.contains_key(&stop.client_id) {
+            return Err(self.rejected(-4116, "ClientOrderId is duplicated."));
+        }
+        // The stop is checked first: a trigger already passed refuses the pair.
+        let s = self.submit(time, stop)?;
+        match self.submit(time, take_profit) {
+            Ok(t) => {
+                self.links
+                    .insert(take_profit.client_id.clone(), stop.client_id.clone());
+                self.links
+                    .insert(stop.client_id.clone(), take_profit.client_id.clone());
+                if self.orders[&take_profit.client_id].status.is_closed() {
+                    self.close_sibling(time, &take_profit.client_id);
+                }
+                Ok((t, s))
+            }
+            Err(e) => {
+                let reason = "its one-cancels-other sibling was refused".to_string();
+                self.close(
+                    time,
+                    &stop.client_id,
+                    OrderStatus::Canceled,
+                    OrderEvent::Canceled { reason },
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves the trigger of our resting stop `client_id`.
+    pub fn replace_stop(
+        &mut self,
+        time: TimeMs,
+        client_id: &str,
+        trigger: Decimal,
+    ) -> Result<Ack, ExecError> {
+        let Some(o) = self.orders.get(client_id).filter(|o| !o.status.is_closed()) else {
+            return Err(ExecError::UnknownOrder {
+                venue: self.venue,
+                client_id: client_id.to_string(),
+            });
+        };
+        if !matches!(o.kind, OrderKind::StopMarket { .. }) {
+            return Err(self.rejected(42210000, "only a stop's trigger can be replaced"));
+        }
+        let buy = o.side == OrderSide::Buy;
+        let symbol = o.symbol.clone();
+        if let Some(price) = self.price(&symbol) {
+            let t = to_f64(trigger);
+            if (buy && price >= t) || (!buy && price <= t) {
+                return Err(ExecError::WouldTrigger {
+                    venue: self.venue,
+                    reason: "Order would immediately trigger.".into(),
+                });
+            }
+        }
+        let o = self.orders.get_mut(client_id).expect("present");
+        o.kind = OrderKind::StopMarket { trigger };
+        let ack = Ack {
+            venue_id: o.venue_id.clone(),
+            status: o.status,
+            time,
+        };
+        self.events.push(order_event(
+            time,
+            client_id,
+            &symbol,
+            OrderEvent::Updated { price: trigger },
+            None,
+        ));
+        Ok(ack)
+    }
+
+    /// `id` closed: its one-cancels-other sibling, if open, is canceled.
+    fn close_sibling(&mut self, time: TimeMs, id: &str) {
+        if let Some(other) = self.links.get(id).cloned()
+            && self
+                .orders
+                .get(&other)
+                .is_some_and(|o| !o.status.is_closed())
+        {
+            let reason = "its one-cancels-other sibling closed".to_string();
+            self.close(
+                time,
+                &other,
+                OrderStatus::Canceled,
+                OrderEvent::Canceled { reason },
+            );
+        }
     }
 
     pub fn order(&self, client_id: &str) -> Option<&VenueOrder> {
@@ -490,6 +601,9 @@ impl SimVenue {
             change: realized - fee,
             reason: "ORDER".into(),
         });
+        // A fill of one leg of a pair, even in part, cancels the other.
+        self.close_sibling(time, id);
+        let order = &self.orders[id];
         if order.status == OrderStatus::Filled {
             self.queue.retain(|q| q != id);
         } else if done {

@@ -4,6 +4,7 @@
 //! Binance spot and USDⓈ-M futures come first. No quant or trading rules
 //! live here: those are `engine`'s and `trading`'s.
 
+pub mod alpaca;
 pub mod altdata;
 pub mod binance;
 pub mod config;

@@ -104,6 +104,7 @@ pub async fn load_venue(id: i64) -> Result<Option<crate::types::VenueConnectionV
 pub async fn connect_venue(
     csrf: String,
     id: i64,
+    venue: String,
     base_url: String,
     api_key: String,
     api_secret: String,
@@ -112,7 +113,7 @@ pub async fn connect_venue(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
             let c = crate::types::NewVenueConnection {
-                venue: "binance-usdm".into(),
+                venue,
                 base_url: (!base_url.trim().is_empty()).then_some(base_url),
                 api_key,
                 api_secret,
@@ -303,11 +304,15 @@ fn Broker(id: i64) -> impl IntoView {
                 {move || conn.get().map(|r| match r {
                     Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                     Ok(None) => view! {
-                        <p class="summary">"Follow this account's orders at Binance USDⓈ-M. The keys are checked with the venue, stored encrypted and never shown again; the connection starts in dry-run (orders validated, none placed) until an admin switches it live."</p>
+                        <p class="summary">"Follow this account's orders at Binance USDⓈ-M, or at Alpaca for US stocks (paper trading unless the URL says otherwise; whole shares, exits as one-cancels-other pairs). The keys are checked with the venue, stored encrypted and never shown again; the connection starts in dry-run (orders validated, none placed) until an admin switches it live."</p>
                         <ActionForm action=connect attr:class="inline-form" attr:id="pa-broker-form">
                             <input type="hidden" name="csrf" value=csrf() />
                             <input type="hidden" name="id" value=id />
-                            <input name="base_url" id="pa-broker-url" placeholder="https://fapi.binance.com" />
+                            <select name="venue" id="pa-broker-venue">
+                                <option value="binance-usdm" selected>"Binance USDⓈ-M"</option>
+                                <option value="alpaca">"Alpaca (US stocks)"</option>
+                            </select>
+                            <input name="base_url" id="pa-broker-url" placeholder="default: the venue's (Alpaca: paper)" />
                             <input name="api_key" id="pa-broker-key" placeholder="API key" required autocomplete="off" />
                             <input name="api_secret" id="pa-broker-secret" type="password" placeholder="API secret" required autocomplete="off" />
                             <button type="submit" id="pa-broker-connect">"Connect"</button>

@@ -215,15 +215,17 @@ pub struct TakeView {
     pub reason: Option<String>,
 }
 
-/// Connect a paper account to a broker (Binance USDⓈ-M). The keys are
-/// checked with the venue, stored encrypted, and never shown again.
+/// Connect a paper account to a broker (Binance USDⓈ-M, or Alpaca for US
+/// stocks). The keys are checked with the venue, stored encrypted, and
+/// never shown again.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewVenueConnection {
-    /// binance-usdm
+    /// binance-usdm or alpaca
     #[cfg_attr(feature = "ssr", schema(example = "binance-usdm"))]
     pub venue: String,
-    /// The venue's REST base; default https://fapi.binance.com.
+    /// The venue's REST base; default https://fapi.binance.com (Binance) or
+    /// https://paper-api.alpaca.markets (Alpaca paper trading).
     #[serde(default)]
     pub base_url: Option<String>,
     #[cfg_attr(feature = "ssr", schema(min_length = 1))]

@@ -75,10 +75,10 @@ impl PgBackend {
         if c.api_secret.trim().is_empty() {
             return Err(AppError::invalid("api_secret", "required"));
         }
-        if c.venue != venue::BINANCE_USDM {
+        if !venue::VENUES.contains(&c.venue.as_str()) {
             return Err(AppError::invalid(
                 "venue",
-                "binance-usdm is the one supported",
+                format!("expected one of {}", venue::VENUES.join(", ")),
             ));
         }
         let req = Connect {

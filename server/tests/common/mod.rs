@@ -125,8 +125,18 @@ pub async fn followed_series(
         symbol: sym("BTC/USDT"),
         timeframe: tf,
     };
+    followed(pool, &key, candles).await
+}
+
+/// `candles` stored as the series `key`, followed and live.
+pub async fn followed(
+    pool: &sqlx::PgPool,
+    key: &engine::SeriesKey,
+    candles: &[engine::Candle],
+) -> i32 {
+    let tf = key.timeframe;
     let mut tx = pool.begin().await.unwrap();
-    let id = server::db::candles::ensure_series(&mut tx, &key)
+    let id = server::db::candles::ensure_series(&mut tx, key)
         .await
         .unwrap();
     server::db::candles::insert_candles(&mut tx, id, candles)

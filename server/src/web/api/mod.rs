@@ -223,6 +223,11 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
             json!({"enum": ["us-stocks", ""]}),
         ),
         (
+            "NewVenueConnection",
+            "venue",
+            json!({"enum": crate::venue::VENUES}),
+        ),
+        (
             "TrainRequest",
             "groups",
             json!({"items": {"enum": ["sentiment", "macro"]}, "uniqueItems": true}),

@@ -122,4 +122,13 @@ mod tests {
             Calendar::AlwaysOpen
         );
     }
+
+    #[test]
+    fn the_forms_offer_the_shipped_universes() {
+        let offered: Vec<&str> = app::types::SHIPPED_UNIVERSES.iter().map(|u| u.0).collect();
+        assert_eq!(offered, names());
+        for (name, _) in app::types::SHIPPED_UNIVERSES {
+            get(name).unwrap();
+        }
+    }
 }

@@ -51,12 +51,16 @@ pub struct JobEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BackfillRequest {
-    /// binance
+    /// binance, or stocks (the provider chain: Alpaca → Finnhub → Yahoo)
     pub exchange: String,
     /// spot or futures
     pub market: String,
-    /// Pairs, e.g. ["BTC/USDT", "ETH/USDT"].
+    /// Pairs, e.g. ["BTC/USDT", "ETH/USDT"]; may be empty with a universe.
     pub symbols: Vec<String>,
+    /// A shipped universe (`us-stocks`) instead of, or besides, `symbols`:
+    /// its tickers, from the exchange it is stored under (`stocks`).
+    #[serde(default)]
+    pub universe: Option<String>,
     /// 1m 5m 15m 1h 4h 1d
     pub timeframe: String,
     /// Start, ISO 8601 date or time (UTC).

@@ -24,6 +24,11 @@ pub use system::*;
 
 use serde::{Deserialize, Serialize};
 
+/// The universes the project ships (`data/universes/`), as forms offer
+/// them: (name, what it holds). The server's list is checked against it.
+pub const SHIPPED_UNIVERSES: [(&str, &str); 1] =
+    [("us-stocks", "US stocks: the 62 tickers by sector")];
+
 /// What the store holds for one candle series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

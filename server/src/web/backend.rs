@@ -276,11 +276,33 @@ fn parse_timeframe(raw: &str) -> Result<Timeframe, AppError> {
 
 /// Parses a backfill request into job parameters, naming the field at fault.
 pub fn backfill_params(r: &BackfillRequest) -> Result<backfill::BackfillParams, AppError> {
-    let exchange = engine::market::parse_exchange(&r.exchange)
+    let mut exchange = engine::market::parse_exchange(&r.exchange)
         .map_err(|e| AppError::invalid("exchange", e.to_string()))?;
-    let market =
+    let mut market =
         Market::parse(r.market.trim()).map_err(|e| AppError::invalid("market", e.to_string()))?;
-    let symbols = parse_symbols(&r.symbols)?;
+    let mut symbols = parse_symbols(&r.symbols)?;
+    if let Some(name) = r
+        .universe
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let u = crate::universes::get(name).map_err(|e| AppError::invalid("universe", e))?;
+        if exchange != u.exchange {
+            return Err(AppError::invalid(
+                "exchange",
+                format!("the universe {name} is stored under {}", u.exchange),
+            ));
+        }
+        for s in u.symbols() {
+            if !symbols.contains(&s) {
+                symbols.push(s);
+            }
+        }
+        // Stocks have no futures.
+        market = Market::Spot;
+        exchange = u.exchange;
+    }
     let timeframe = parse_timeframe(&r.timeframe)?;
     let from = crate::time::parse_instant(&r.from).map_err(|e| AppError::invalid("from", e))?;
     let to = match r.to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -1341,7 +1363,36 @@ mod tests {
             from: "2024-01-01".into(),
             to: Some("2024-02-01".into()),
             base_url: None,
+            universe: None,
         }
+    }
+
+    #[test]
+    fn a_backfill_request_can_name_a_universe() {
+        let r = BackfillRequest {
+            exchange: "stocks".into(),
+            symbols: vec![],
+            timeframe: "1d".into(),
+            universe: Some("us-stocks".into()),
+            ..req()
+        };
+        let p = backfill_params(&r).unwrap();
+        assert_eq!(p.symbols.len(), 62);
+        assert_eq!((p.exchange.as_str(), p.market), ("stocks", Market::Spot));
+        // The universe's exchange, or a clear no.
+        let e = backfill_params(&BackfillRequest {
+            exchange: "binance".into(),
+            ..r.clone()
+        })
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("exchange"), "{e:?}");
+        assert!(e.message.contains("stored under stocks"), "{e:?}");
+        let e = backfill_params(&BackfillRequest {
+            universe: Some("eu-stocks".into()),
+            ..r
+        })
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("universe"), "{e:?}");
     }
 
     #[test]

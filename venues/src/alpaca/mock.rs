@@ -340,7 +340,7 @@ impl MockBroker {
                 };
                 let o = &mut h.order;
                 o.updated_at = Some(stamp.clone());
-                let name = match &event {
+                match &event {
                     OrderEvent::Accepted { .. } => continue,
                     OrderEvent::Filled(f) => {
                         let before = o.filled_qty;
@@ -372,8 +372,7 @@ impl MockBroker {
                         "rejected"
                     }
                     _ => continue,
-                };
-                name
+                }
             };
             let order = self.view(b, &id);
             let mut data = serde_json::json!({
@@ -680,15 +679,15 @@ impl MockBroker {
         headers: &HeaderMap,
         symbol: Option<&str>,
         f: impl FnOnce(&Self, &mut Broker, TimeMs) -> R,
-    ) -> Result<R, Response> {
+    ) -> Result<R, Box<Response>> {
         let cfg = &self.inner.cfg;
         let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
         if h("apca-api-key-id") != cfg.key_id || h("apca-api-secret-key") != cfg.secret {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 StatusCode::UNAUTHORIZED,
                 40110000,
                 "request is not authorized",
-            ));
+            )));
         }
         let now = self.now();
         let mut b = lock(&self.inner.broker);
@@ -710,7 +709,7 @@ impl MockBroker {
                     "x-ratelimit-reset",
                     reset.to_string().parse().expect("digits"),
                 );
-                return Err(r);
+                return Err(Box::new(r));
             }
         }
         if let Some(s) = symbol {
@@ -727,8 +726,8 @@ impl MockBroker {
     }
 }
 
-fn answer(r: Result<Response, Response>) -> Response {
-    r.unwrap_or_else(|e| e)
+fn answer(r: Result<Response, Box<Response>>) -> Response {
+    r.unwrap_or_else(|e| *e)
 }
 
 async fn account(State(m): State<MockBroker>, headers: HeaderMap) -> Response {

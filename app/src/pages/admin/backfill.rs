@@ -1,6 +1,10 @@
 //! `/admin/backfill` — start a backfill from an exchange and watch it live:
 //! candles, rate, ETA; cancel and resume.
 
+// The form's server function takes one argument per field (so the form
+// also works before hydration).
+#![allow(clippy::too_many_arguments)]
+
 use super::jobs::{CancelJob, ProgressBar, ResumeJob, apply, detail_line};
 use crate::live::use_live;
 use crate::types::{AppError, JobView};
@@ -16,12 +20,21 @@ pub async fn start_backfill(
     from: String,
     to: String,
     base_url: String,
+    universe: Option<String>,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
             let (b, v) = crate::backend::caller(Some(&csrf))?;
+            let universe = universe.filter(|u| !u.trim().is_empty());
             let req = crate::types::BackfillRequest {
-                exchange: "binance".into(),
+                // A universe's tickers come from the exchange it is stored under.
+                exchange: if universe.is_some() {
+                    "stocks"
+                } else {
+                    "binance"
+                }
+                .into(),
+                universe,
                 market,
                 symbols: symbols
                     .split([',', ' '])
@@ -93,7 +106,13 @@ pub fn BackfillPage() -> impl IntoView {
                         <option value="futures">"USDⓈ-M futures"</option>
                     </select>
                 </label>
-                <label>"Symbols" <input name="symbols" id="bf-symbols" placeholder="BTC/USDT, ETH/USDT" required /></label>
+                <label>"Symbols" <input name="symbols" id="bf-symbols" placeholder="BTC/USDT, ETH/USDT" /></label>
+                <label>"Or a universe"
+                    <select name="universe" id="bf-universe">
+                        <option value="" selected>"— the symbols, from Binance —"</option>
+                        {crate::types::SHIPPED_UNIVERSES.into_iter().map(|(n, d)| view! { <option value=n>{format!("{n}: {d} (stock providers)")}</option> }).collect_view()}
+                    </select>
+                </label>
                 <label>"Timeframe"
                     <select name="timeframe" id="bf-timeframe">
                         {["1m", "5m", "15m", "1h", "4h", "1d"].into_iter().map(|t| view! { <option value=t selected=t == "15m">{t}</option> }).collect_view()}

@@ -24,6 +24,7 @@ pub async fn start_training(
     promote: String,
     sentiment: Option<String>,
     macro_series: Option<String>,
+    universe: Option<String>,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
@@ -39,7 +40,7 @@ pub async fn start_training(
                 folds,
                 backend: Some(backend),
                 promote: Some(promote),
-                universe: None,
+                universe: universe.filter(|u| !u.trim().is_empty()),
                 groups: [("sentiment", sentiment), ("macro", macro_series)]
                     .into_iter()
                     .filter(|(_, on)| on.is_some())
@@ -118,7 +119,13 @@ pub fn TrainingPage() -> impl IntoView {
                         view! {
                             <ActionForm action=start attr:class="grid-form" attr:id="train-form">
                                 <input type="hidden" name="csrf" value=csrf />
-                                <label>"Symbols"<input name="symbols" id="train-symbols" value=daily.join(", ") required /></label>
+                                <label>"Symbols"<input name="symbols" id="train-symbols" value=daily.join(", ") /></label>
+                                <label>"And a universe"
+                                    <select name="universe" id="train-universe">
+                                        <option value="" selected>"— the symbols only —"</option>
+                                        {crate::types::SHIPPED_UNIVERSES.into_iter().map(|(n, d)| view! { <option value=n>{format!("{n}: {d}")}</option> }).collect_view()}
+                                    </select>
+                                </label>
                                 <label>"Timeframe"
                                     <select name="timeframe" id="train-timeframe">
                                         {["15m", "1h", "4h", "1d"].into_iter().map(|t| view! { <option value=t selected=t == "1d">{t}</option> }).collect_view()}

@@ -146,7 +146,16 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
     use serde_json::json;
     use utoipa::openapi::{RefOr, Schema};
     let rules: &[(&str, &str, serde_json::Value)] = &[
-        ("BackfillRequest", "exchange", json!({"enum": ["binance"]})),
+        (
+            "BackfillRequest",
+            "exchange",
+            json!({"enum": ["binance", venues::stocks::EXCHANGE]}),
+        ),
+        (
+            "BackfillRequest",
+            "universe",
+            json!({"enum": ["us-stocks", ""]}),
+        ),
         (
             "BackfillRequest",
             "market",
@@ -155,7 +164,8 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "BackfillRequest",
             "symbols",
-            json!({"items": SYMBOL, "minItems": 1}),
+            // Empty with a universe; symbols or a universe is checked in the handler.
+            json!({"items": SYMBOL}),
         ),
         ("BackfillRequest", "timeframe", json!({"enum": TIMEFRAMES})),
         ("BackfillRequest", "from", json!({"pattern": INSTANT})),

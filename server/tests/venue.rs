@@ -429,9 +429,12 @@ async fn an_alpaca_connection_checks_orders_in_dry_run_and_trades_whole_shares_l
         .call(M::POST, &mode, Some(json!({"live": true})))
         .await;
     assert_eq!(s, 200, "{body}");
-    for i in switch..candles.len() - 1 {
+    let t1 = std::time::Instant::now();
+    let end = (switch + 600).min(candles.len() - 1);
+    for i in switch..end {
         step(i).await;
     }
+    let live_ms = t1.elapsed().as_secs_f64() * 1000.0 / (end - switch) as f64;
     let bytes: Vec<u8> =
         sqlx::query_scalar("SELECT checkpoint FROM venue_connections WHERE account_id = $1")
             .bind(acct_id)
@@ -441,16 +444,30 @@ async fn an_alpaca_connection_checks_orders_in_dry_run_and_trades_whole_shares_l
     let la: LiveAccount = ciborium::from_reader(&bytes[..]).unwrap();
     assert_eq!(la.rules().exits, trading::live::ExitStyle::Oco);
     assert!(la.trades().len() >= 5, "{} venue trades", la.trades().len());
+    let mut parted = 0;
     for t in la.trades() {
         assert!(t.qty.fract().is_zero(), "{t:?}");
-        // Entered when the account entered, on the same side.
+        // Or the backtest dropped the entry the venue had filled: journaled.
+        let dropped = la.notes().iter().any(|n| {
+            matches!(n, Note::Divergence { time, what, .. }
+                if what.contains("dropped its entry") && (t.entry_time..=t.exits[0].time).contains(time))
+        });
+        if dropped {
+            parted += 1;
+            continue;
+        }
+        // Entered when the account entered (the account's fill is the next
+        // session's open; the mock's is the order's time, at that open's
+        // price), on the same side.
         let p = la
             .predicted()
             .iter()
-            .find(|p| p.entry_time == t.entry_time)
+            .filter(|p| (0..=4 * day).contains(&(p.entry_time - t.entry_time)))
+            .min_by_key(|p| p.entry_time - t.entry_time)
             .unwrap_or_else(|| panic!("a venue trade the account did not make: {t:?}"));
         assert_eq!(p.side, t.side);
     }
+    assert!(parted * 4 <= la.trades().len(), "{parted} parted");
     let errors: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM venue_journal j JOIN venue_connections c ON c.id = j.connection_id
           WHERE c.account_id = $1 AND j.kind = 'error'",
@@ -466,7 +483,7 @@ async fn an_alpaca_connection_checks_orders_in_dry_run_and_trades_whole_shares_l
         "the ledger is the broker's cash with positions at cost"
     );
     eprintln!(
-        "{} Alpaca trades live, P&L {}",
+        "a close with its Alpaca side takes {live_ms:.1} ms live; {} Alpaca trades ({parted} where the backtest dropped the entry), P&L {}",
         la.trades().len(),
         la.trades()
             .iter()

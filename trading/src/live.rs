@@ -382,16 +382,29 @@ impl LiveAccount {
                 // The shadow dropped an entry it had not filled (a halt): so
                 // does the venue, if it has not filled it either.
                 AccountEvent::Order {
-                    event: OrderEvent::Canceled { .. },
+                    event: OrderEvent::Canceled { reason },
                     order,
                     ..
                 } if order.request.purpose == Purpose::Entry => {
-                    if let Some(sym) = self.sym(&order.request.symbol)
-                        && self.legs[sym].trade.is_none()
-                        && let Some(id) = self.legs[sym].entry.clone()
-                        && let Some(c) = self.cancel(sym, &id)
-                    {
-                        out.push(c);
+                    let Some(sym) = self.sym(&order.request.symbol) else {
+                        continue;
+                    };
+                    if self.legs[sym].trade.is_none() {
+                        if let Some(id) = self.legs[sym].entry.clone()
+                            && let Some(c) = self.cancel(sym, &id)
+                        {
+                            out.push(c);
+                        }
+                    } else if self.legs[sym].exiting.is_none() {
+                        // The venue filled at once what the backtest still
+                        // held pending and then dropped: out at market.
+                        self.notes.push(Note::Divergence {
+                            time,
+                            symbol: order.request.symbol.clone(),
+                            what: format!(
+                                "the backtest dropped its entry ({reason}) that the venue had filled; the venue exits at market"
+                            ),
+                        });
                     }
                 }
                 _ => {}

@@ -34,8 +34,15 @@ use venues::binance::mock::{MockConfig, MockExchange};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
+/// The two broker tests run one at a time: run side by side in one process
+/// (each with its own database and mock) a step now and then finds nothing
+/// to apply — an interaction between them not yet explained (see the issue
+/// notes); a server process serves one database, so it is not one users meet.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admin_switch() {
+    let _one = ONE_AT_A_TIME.lock().await;
     server::secrets::install(KEY).unwrap();
     let (pool, _) = fresh_db().await;
     let all = btc_15m();
@@ -303,6 +310,7 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alpaca_connection_checks_orders_in_dry_run_and_trades_whole_shares_live() {
     use venues::alpaca::mock::{MockBroker, MockConfig as AlpacaMock};
+    let _one = ONE_AT_A_TIME.lock().await;
     server::secrets::install(KEY).unwrap();
     let (pool, _) = fresh_db().await;
     let (parsed, _) = server::import::parse_file(

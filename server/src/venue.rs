@@ -309,6 +309,30 @@ pub async fn follow(
     Ok(())
 }
 
+/// The orders a step placed.
+fn submitted(events: &[AccountEvent]) -> Vec<&trading::order::Order> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AccountEvent::Order {
+                event: OrderEvent::Submitted,
+                order,
+                ..
+            } => Some(&**order),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An order as the journal shows it.
+fn order_json(r: &trading::order::OrderRequest) -> serde_json::Value {
+    json!({
+        "order": r.client_id, "symbol": r.symbol, "side": r.side.as_str(),
+        "kind": r.kind.as_str(), "price": r.kind.price(), "qty": r.qty,
+        "reduce_only": r.reduce_only, "purpose": r.purpose.label(),
+    })
+}
+
 /// Every order the step placed, validated by the venue and not placed.
 async fn dry_run(
     tx: &mut Transaction<'_, Postgres>,
@@ -317,17 +341,7 @@ async fn dry_run(
     events: &[AccountEvent],
     time: TimeMs,
 ) -> anyhow::Result<()> {
-    let submitted: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            AccountEvent::Order {
-                event: OrderEvent::Submitted,
-                order,
-                ..
-            } => Some(order),
-            _ => None,
-        })
-        .collect();
+    let submitted = submitted(events);
     if submitted.is_empty() {
         return Ok(());
     }
@@ -337,11 +351,7 @@ async fn dry_run(
     }
     for o in submitted {
         let r = &o.request;
-        let what = json!({
-            "order": r.client_id, "symbol": r.symbol, "side": r.side.as_str(),
-            "kind": r.kind.as_str(), "price": r.kind.price(), "qty": r.qty,
-            "reduce_only": r.reduce_only, "purpose": r.purpose.label(),
-        });
+        let what = order_json(r);
         match client.test_order(r).await {
             Ok(()) => db::journal(tx, row.id, time, "validated", &what).await?,
             Err(e) => {
@@ -363,17 +373,7 @@ async fn dry_run_alpaca(
     events: &[AccountEvent],
     time: TimeMs,
 ) -> anyhow::Result<()> {
-    let submitted: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            AccountEvent::Order {
-                event: OrderEvent::Submitted,
-                order,
-                ..
-            } => Some(order),
-            _ => None,
-        })
-        .collect();
+    let submitted = submitted(events);
     if submitted.is_empty() {
         return Ok(());
     }
@@ -387,12 +387,8 @@ async fn dry_run_alpaca(
     let mut assets = HashMap::new();
     for o in submitted {
         let r = &o.request;
-        let mut what = json!({
-            "order": r.client_id, "symbol": r.symbol, "side": r.side.as_str(),
-            "kind": r.kind.as_str(), "price": r.kind.price(), "qty": r.qty,
-            "reduce_only": r.reduce_only, "purpose": r.purpose.label(),
-            "checked": "asset and account (Alpaca has no test-order endpoint)",
-        });
+        let mut what = order_json(r);
+        what["checked"] = json!("asset and account (Alpaca has no test-order endpoint)");
         if !assets.contains_key(&r.symbol) {
             let a = client.asset(&r.symbol).await.map_err(|e| e.to_string());
             assets.insert(r.symbol.clone(), a);

@@ -274,6 +274,24 @@ fn parse_timeframe(raw: &str) -> Result<Timeframe, AppError> {
     Timeframe::parse(raw.trim()).map_err(|e| AppError::invalid("timeframe", e.to_string()))
 }
 
+/// The shipped universe a request names (blank: none), its tickers added
+/// to `symbols` once each.
+fn with_universe(
+    name: Option<&str>,
+    symbols: &mut Vec<Symbol>,
+) -> Result<Option<crate::universes::Universe>, AppError> {
+    let Some(name) = name.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let u = crate::universes::get(name).map_err(|e| AppError::invalid("universe", e))?;
+    for s in u.symbols() {
+        if !symbols.contains(&s) {
+            symbols.push(s);
+        }
+    }
+    Ok(Some(u))
+}
+
 /// Parses a backfill request into job parameters, naming the field at fault.
 pub fn backfill_params(r: &BackfillRequest) -> Result<backfill::BackfillParams, AppError> {
     let mut exchange = engine::market::parse_exchange(&r.exchange)
@@ -281,23 +299,12 @@ pub fn backfill_params(r: &BackfillRequest) -> Result<backfill::BackfillParams, 
     let mut market =
         Market::parse(r.market.trim()).map_err(|e| AppError::invalid("market", e.to_string()))?;
     let mut symbols = parse_symbols(&r.symbols)?;
-    if let Some(name) = r
-        .universe
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let u = crate::universes::get(name).map_err(|e| AppError::invalid("universe", e))?;
+    if let Some(u) = with_universe(r.universe.as_deref(), &mut symbols)? {
         if exchange != u.exchange {
             return Err(AppError::invalid(
                 "exchange",
-                format!("the universe {name} is stored under {}", u.exchange),
+                format!("the universe {} is stored under {}", u.name, u.exchange),
             ));
-        }
-        for s in u.symbols() {
-            if !symbols.contains(&s) {
-                symbols.push(s);
-            }
         }
         // Stocks have no futures.
         market = Market::Spot;
@@ -382,21 +389,7 @@ fn registry_err(e: anyhow::Error) -> AppError {
 /// Parses a training request into job parameters, naming the field at fault.
 pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppError> {
     let mut symbols = parse_symbols(&r.symbols)?;
-    let mut exchange = None;
-    if let Some(name) = r
-        .universe
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let u = crate::universes::get(name).map_err(|e| AppError::invalid("universe", e))?;
-        for s in u.symbols() {
-            if !symbols.contains(&s) {
-                symbols.push(s);
-            }
-        }
-        exchange = Some(u.exchange);
-    }
+    let exchange = with_universe(r.universe.as_deref(), &mut symbols)?.map(|u| u.exchange);
     if symbols.is_empty() {
         return Err(AppError::invalid(
             "symbols",

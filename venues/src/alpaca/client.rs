@@ -500,7 +500,7 @@ impl AlpacaTrading {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut r = r.clone();
         // Unique per replacement; our name is what comes before the `~`.
-        r.client_order_id = Some(format!("{name}~{}{n}", trading_now_ms()));
+        r.client_order_id = Some(format!("{name}~{}{n}", crate::now_ms()));
         let new: Option<wire::Order> = self
             .call(
                 Method::PATCH,
@@ -516,10 +516,6 @@ impl AlpacaTrading {
         lock(&self.names).insert(new.id.clone(), Name::of(name.to_string(), &new));
         Ok(new)
     }
-}
-
-fn trading_now_ms() -> i64 {
-    crate::now_ms()
 }
 
 fn new_order(o: &OrderRequest) -> Result<NewOrder, ExecError> {

@@ -14,6 +14,9 @@ COPY end2end/package.json end2end/package-lock.json end2end/
 RUN cd end2end && npm ci --no-audit --no-fund
 ENV PATH=/src/end2end/node_modules/.bin:$PATH
 COPY . .
+# The commit reports and models record (.git is not in the build context):
+# TRADERAI_GIT_SHA=$(git rev-parse --short=12 HEAD) docker compose build
+ARG TRADERAI_GIT_SHA=unknown
 # The server, then the browser bundle (xtask: wasm-bindgen as a library, wasm-opt from npm).
 RUN cargo build --release -p server --bin traderai && cp target/release/traderai /traderai \
  && cargo run -q -p xtask -- site --release --site-root /src/target/site --target-dir /src/target/front

@@ -15,7 +15,8 @@ test("a backtest runs as a job and shows metrics, baselines, equity and trades",
   await expect(result).toBeVisible();
   await expect(page.locator("#bt-metrics .card")).toHaveCount(12, { timeout: 45_000 });
   await expect(page.locator("#bt-metrics")).toContainText("TP1 hit rate");
-  await expect(page.locator("#bt-metrics")).toContainText("Deflated Sharpe");
+  // One configuration tried: nothing to deflate by, so it says PSR.
+  await expect(page.locator("#bt-metrics")).toContainText("PSR (1 trial)");
   await expect(page.locator("#bt-baselines tbody tr")).toHaveCount(4);
   await expect(page.locator("#bt-baselines")).toContainText("buy & hold");
   await expect(page.locator("#bt-equity path.line")).toHaveCount(2);
@@ -30,6 +31,14 @@ test("a backtest runs as a job and shows metrics, baselines, equity and trades",
   const text = await csv.text();
   expect(text.startsWith("symbol,side,signal_time")).toBeTruthy();
   expect(text.trim().split("\n").length).toBeGreaterThan(1);
+
+  // A second configuration on the same series: the Sharpe is deflated over
+  // both, and PBO compares them.
+  await page.fill("#bt-capital", "200");
+  await page.click("#bt-run");
+  await expect(page.locator("#bt-metrics .card")).toHaveCount(13, { timeout: 45_000 });
+  await expect(page.locator("#bt-metrics")).toContainText("Deflated Sharpe (2 trials)");
+  await expect(page.locator("#bt-metrics")).toContainText("PBO (2 configurations)");
 
   // A bad range is refused with the field named.
   await page.fill("#bt-from", "2024-01-01");

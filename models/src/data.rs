@@ -378,34 +378,61 @@ impl Dataset {
         val_frac: f64,
         calib_frac: f64,
     ) -> Result<Holdout, DataError> {
+        self.holdout_with_blend(samples, val_frac, 0.0, calib_frac)
+    }
+
+    /// As [`Dataset::holdout`], with a blend part between validation and
+    /// calibration: fit | validation | blend | calibration. The ensemble's
+    /// weights are chosen on the blend part, which neither member trained
+    /// or stopped early on, and conformal calibration sees none of them.
+    pub fn holdout_with_blend(
+        &self,
+        samples: &[Sample],
+        val_frac: f64,
+        blend_frac: f64,
+        calib_frac: f64,
+    ) -> Result<Holdout, DataError> {
         let mut ats: Vec<u32> = samples.iter().map(|s| s.at).collect();
         ats.sort_unstable();
         ats.dedup();
         let n = ats.len();
-        let n_cal = ((n as f64) * calib_frac).round() as usize;
-        let n_val = ((n as f64) * val_frac).round() as usize;
-        if n_val == 0 || n < n_val + n_cal + 2 * self.timeline_horizon() + 1 {
+        let count = |frac: f64| ((n as f64) * frac).round() as usize;
+        let (n_val, n_blend, n_cal) = (count(val_frac), count(blend_frac), count(calib_frac));
+        let purges = if n_blend > 0 { 3 } else { 2 };
+        if n_val == 0
+            || (blend_frac > 0.0 && n_blend == 0)
+            || n < n_val + n_blend + n_cal + purges * self.timeline_horizon() + 1
+        {
             return Err(DataError::Holdout(format!(
-                "{n} training time steps are too few for a {:.0} % validation and {:.0} % calibration hold-out with a {}-step purge",
+                "{n} training time steps are too few for a {:.0} % validation, {:.0} % blend and {:.0} % calibration hold-out with a {}-step purge",
                 val_frac * 100.0,
+                blend_frac * 100.0,
                 calib_frac * 100.0,
                 self.timeline_horizon()
             )));
         }
-        let cal_start = if n_cal > 0 { ats[n - n_cal] } else { u32::MAX };
-        let val_start = ats[n - n_cal - n_val];
+        let start = |k: usize| if k > 0 { ats[n - k] } else { u32::MAX };
+        let cal_start = start(n_cal);
+        let blend_start = if n_blend > 0 {
+            start(n_cal + n_blend)
+        } else {
+            cal_start
+        };
+        let val_start = ats[n - n_cal - n_blend - n_val];
         let mut h = Holdout::default();
         for &s in samples {
-            if s.at >= cal_start {
-                h.calibration.push(s);
+            // Each part ends where the next begins; a label reaching past it is purged.
+            let (part, end) = if s.at >= cal_start {
+                (&mut h.calibration, u32::MAX)
+            } else if s.at >= blend_start {
+                (&mut h.blend, cal_start)
             } else if s.at >= val_start {
-                if s.label_end < cal_start {
-                    h.validation.push(s);
-                } else {
-                    h.purged += 1;
-                }
-            } else if s.label_end < val_start {
-                h.fit.push(s);
+                (&mut h.validation, blend_start)
+            } else {
+                (&mut h.fit, val_start)
+            };
+            if end == u32::MAX || s.label_end < end {
+                part.push(s);
             } else {
                 h.purged += 1;
             }
@@ -514,6 +541,8 @@ pub struct SampleFold {
 pub struct Holdout {
     pub fit: Vec<Sample>,
     pub validation: Vec<Sample>,
+    /// Where an ensemble's weights are chosen (empty without a blend part).
+    pub blend: Vec<Sample>,
     pub calibration: Vec<Sample>,
     pub purged: usize,
 }

@@ -3,8 +3,8 @@
 //! the data with its own validation and calibration hold-outs.
 //!
 //! Per fold: training samples → fit | validation (early stopping of both
-//! members, then the ensemble's weights) | calibration (conformal, on the
-//! pooled output), purged at each boundary; scaler fitted on the fit part
+//! members) | blend (the ensemble's weights, on rows neither member saw) |
+//! calibration (conformal, on the pooled output), purged at each boundary; scaler fitted on the fit part
 //! only; predictions on the test window are out-of-sample.
 
 use burn::tensor::Device;
@@ -35,6 +35,9 @@ pub struct PipelineConfig {
     /// Shares of each training span held out, by time, for early stopping
     /// and for conformal calibration.
     pub val_frac: f64,
+    /// Share held out after validation to choose the ensemble's weights
+    /// (with boosted trees only: a network alone has nothing to weigh).
+    pub blend_frac: f64,
     pub calib_frac: f64,
     /// Coverage promised by prediction sets and move intervals.
     pub conformal_level: f64,
@@ -59,6 +62,7 @@ impl Default for PipelineConfig {
             scheme: Scheme::Expanding,
             embargo_frac: 0.01,
             val_frac: 0.15,
+            blend_frac: 0.1,
             calib_frac: 0.15,
             conformal_level: 0.9,
             groups: Vec::new(),
@@ -148,6 +152,9 @@ pub struct FoldReport {
     pub fold: usize,
     pub train_samples: usize,
     pub validation_samples: usize,
+    /// Rows the ensemble's weights were chosen on (0 without trees).
+    #[serde(default)]
+    pub blend_samples: usize,
     pub calibration_samples: usize,
     pub test_samples: usize,
     pub purged: usize,
@@ -346,6 +353,7 @@ pub fn evaluate(
                 fold: fold.index,
                 train_samples: fitted.fit_samples,
                 validation_samples: fitted.validation_samples,
+                blend_samples: fitted.blend_samples,
                 calibration_samples: fitted.calibrator.samples,
                 test_samples: fold.test.len(),
                 purged: fold.purged + fitted.purged,
@@ -406,6 +414,7 @@ struct Fitted {
     stop: StopReason,
     fit_samples: usize,
     validation_samples: usize,
+    blend_samples: usize,
     purged: usize,
     resumed_from: usize,
 }
@@ -419,7 +428,12 @@ fn fit_one(
     data_hash: &str,
     on_epoch: &mut dyn FnMut(&EpochReport) -> Control,
 ) -> Result<Fitted, PipelineError> {
-    let h = ds.holdout(samples, cfg.val_frac, cfg.calib_frac)?;
+    let blend_frac = if cfg.boost.is_some() {
+        cfg.blend_frac
+    } else {
+        0.0
+    };
+    let h = ds.holdout_with_blend(samples, cfg.val_frac, blend_frac, cfg.calib_frac)?;
     let scaler = ds.fit_scaler(&h.fit)?;
     let trained = train::train(
         ds,
@@ -441,19 +455,12 @@ fn fit_one(
     let mut boost = None;
     if let Some(bc) = &cfg.boost {
         let (trees, report) = Boosted::fit(ds, &h.fit, &h.validation, bc)?;
-        // Weights from both members on the validation hold-out: recent, and
-        // out-of-sample for both (it only stopped their training).
-        let net_val = train::predict(
-            &ensemble.net,
-            ds,
-            &ensemble.scaler,
-            &h.validation,
-            256,
-            &device,
-        );
-        let trees_val = trees.predict(ds, &h.validation)?;
-        let (classes, targets) = targets(ds, &h.validation);
-        let weights = EnsembleWeights::choose(&net_val, &trees_val, &classes, &targets);
+        // Weights from both members on the blend part: recent, and unseen
+        // by both (validation stopped their training, so it flatters them).
+        let net_blend = train::predict(&ensemble.net, ds, &ensemble.scaler, &h.blend, 256, &device);
+        let trees_blend = trees.predict(ds, &h.blend)?;
+        let (classes, targets) = targets(ds, &h.blend);
+        let weights = EnsembleWeights::choose(&net_blend, &trees_blend, &classes, &targets);
         ensemble.trees = Some((trees, weights));
         boost = Some(report);
     }
@@ -475,6 +482,7 @@ fn fit_one(
         stop: trained.stop,
         fit_samples: h.fit.len(),
         validation_samples: h.validation.len(),
+        blend_samples: h.blend.len(),
         purged: h.purged,
         resumed_from: trained.resumed_from,
     })

@@ -140,3 +140,52 @@ fn trains_resumes_and_reloads() {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
 }
+
+/// Four parts in time order, each purged of labels reaching the next, so
+/// the ensemble's weights come from rows neither member trained or stopped
+/// early on, and calibration from rows the weights never saw.
+#[test]
+fn the_blend_part_sits_between_validation_and_calibration() {
+    let ds = common::daily(&["btc-usd-1d", "msft-1d"], WINDOW);
+    let h = ds.holdout_with_blend(&ds.samples, 0.15, 0.1, 0.15).unwrap();
+    let span = |p: &[models::data::Sample]| {
+        (
+            p.iter().map(|s| s.at).min().unwrap(),
+            p.iter().map(|s| s.at).max().unwrap(),
+        )
+    };
+    let parts = [&h.fit, &h.validation, &h.blend, &h.calibration];
+    for w in parts.windows(2) {
+        let next_start = span(w[1]).0;
+        assert!(span(w[0]).1 < next_start, "parts overlap in time");
+        assert!(
+            w[0].iter().all(|s| s.label_end < next_start),
+            "a label reaches into the next part"
+        );
+    }
+    let steps = |p: &[models::data::Sample]| {
+        let mut at: Vec<u32> = p.iter().map(|s| s.at).collect();
+        at.dedup();
+        at.len()
+    };
+    let all = steps(&h.fit) + steps(&h.validation) + steps(&h.blend) + steps(&h.calibration);
+    let blend = steps(&h.blend) as f64 / all as f64;
+    assert!((0.08..0.11).contains(&blend), "blend share {blend}");
+    assert!(h.purged > 0);
+    // Without a blend part the split is the plain holdout.
+    let plain = ds.holdout(&ds.samples, 0.15, 0.15).unwrap();
+    let none = ds.holdout_with_blend(&ds.samples, 0.15, 0.0, 0.15).unwrap();
+    assert!(none.blend.is_empty());
+    assert_eq!(
+        (
+            plain.fit.len(),
+            plain.validation.len(),
+            plain.calibration.len()
+        ),
+        (
+            none.fit.len(),
+            none.validation.len(),
+            none.calibration.len()
+        )
+    );
+}

@@ -184,6 +184,43 @@ impl Settings {
         self.costs.get("default").copied().unwrap_or_default()
     }
 
+    /// The engine configuration of a backtest for `trader` over series of
+    /// `exchange`: the trader's capital, profile and gate, and the one cost
+    /// lookup every backtest path uses (`traderai backtest`, training's
+    /// walk-forward, the simulator, paper accounts).
+    pub fn backtest_config(
+        &self,
+        trader: &Trader,
+        exchange: &str,
+    ) -> engine::backtest::BacktestConfig {
+        let mut config = trader.engine_config();
+        config.costs = self.costs_for(exchange);
+        config
+    }
+
+    /// The exchange whose costs a backtest of series from `exchanges`
+    /// charges. Series whose exchanges cost differently are refused rather
+    /// than all charged one of them; none at all (files) is `default`.
+    pub fn cost_exchange<'a>(
+        &self,
+        exchanges: impl IntoIterator<Item = &'a str>,
+    ) -> Result<&'a str, MixedCosts> {
+        let mut chosen: Option<&str> = None;
+        for e in exchanges {
+            match chosen {
+                None => chosen = Some(e),
+                Some(c) if c != e && self.costs_for(c) != self.costs_for(e) => {
+                    return Err(MixedCosts {
+                        first: c.to_string(),
+                        second: e.to_string(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(chosen.unwrap_or("default"))
+    }
+
     /// Defaults, then the TOML file if given. Missing keys keep their defaults.
     pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
         let Some(path) = path else {
@@ -210,9 +247,20 @@ pub struct Trader {
     pub min_net_profit: Option<f64>,
 }
 
+/// One backtest charges one cost model; these series' exchanges differ.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "series from {first} and {second} are charged different costs ([costs.{first}] vs [costs.{second}]); backtest them separately"
+)]
+pub struct MixedCosts {
+    pub first: String,
+    pub second: String,
+}
+
 impl Trader {
-    /// A backtest configuration for this trader, engine defaults otherwise.
-    pub fn backtest_config(&self) -> engine::backtest::BacktestConfig {
+    /// This trader's part of a backtest configuration (costs are the
+    /// exchange's: see [`Settings::backtest_config`]).
+    fn engine_config(&self) -> engine::backtest::BacktestConfig {
         let mut config = engine::backtest::BacktestConfig {
             initial_capital: self.capital,
             profile: self.profile,
@@ -277,6 +325,24 @@ mod tests {
         );
         assert_eq!(c.costs_for("yahoo"), engine::costs::CostModel::default());
         assert!(toml::from_str::<Settings>("[costs.binance]\ntaker = 4.0\n").is_err());
+        let trader = Trader {
+            profile: default_profile(),
+            capital: 250.0,
+            min_net_profit: Some(3.0),
+        };
+        let b = c.backtest_config(&trader, c.cost_exchange(["binance", "binance"]).unwrap());
+        assert_eq!(b.costs.taker_bps, 4.0, "the series' exchange is charged");
+        assert_eq!((b.initial_capital, b.plan.min_net_profit_pct), (250.0, 3.0));
+        assert_eq!(c.cost_exchange([]), Ok("default"));
+        // yahoo and kaggle both fall back to the default: one model, allowed.
+        assert_eq!(c.cost_exchange(["yahoo", "kaggle"]), Ok("yahoo"));
+        let mixed = c.cost_exchange(["binance", "yahoo"]).unwrap_err();
+        assert!(
+            mixed
+                .to_string()
+                .contains("[costs.binance] vs [costs.yahoo]"),
+            "{mixed}"
+        );
         assert!(
             toml::from_str::<Settings>("nonsense_key = 1").is_err(),
             "unknown keys are errors, not silently ignored"

@@ -120,7 +120,7 @@ pub async fn run_claimed(
     let started = std::time::Instant::now();
     let outcome = match job.kind.as_str() {
         backfill::KIND => run_backfill(pool, settings, job, owner, on_progress).await,
-        training::KIND => training::run_job(pool, job, owner).await,
+        training::KIND => training::run_job(pool, settings, job, owner).await,
         crate::drift::KIND => crate::drift::run_job(pool, job, &settings.drift).await,
         crate::simulate::KIND => crate::simulate::run_job(pool, settings, job).await,
         other => Err(anyhow::anyhow!(

@@ -45,3 +45,14 @@ pub mod config;
 pub mod db;
 pub mod progress;
 pub mod time;
+
+/// What produced a report or a model: this binary's version and the git
+/// commit HEAD was at when it was built (`server/build.rs`; `unknown`
+/// outside git without `TRADERAI_GIT_SHA`).
+pub fn code_version() -> String {
+    format!(
+        "{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        env!("TRADERAI_GIT_SHA")
+    )
+}

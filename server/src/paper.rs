@@ -70,13 +70,12 @@ pub fn config_for(
     profile: RiskProfile,
     min_net_profit: Option<f64>,
 ) -> engine::backtest::BacktestConfig {
-    let mut cfg = crate::config::Trader {
+    let trader = crate::config::Trader {
         profile,
         capital,
         min_net_profit,
-    }
-    .backtest_config();
-    cfg.costs = settings.costs_for(exchange);
+    };
+    let mut cfg = settings.backtest_config(&trader, exchange);
     // Stock accounts' time stops count the hours the market is open.
     if exchange == venues::stocks::EXCHANGE {
         cfg.calendar = engine::calendar::Calendar::Xnys;

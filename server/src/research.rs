@@ -43,6 +43,8 @@ impl Source {
 #[derive(Debug)]
 pub struct Loaded {
     pub symbol: String,
+    /// Where a stored series came from (its costs); for files, `--exchange` if given.
+    pub exchange: Option<String>,
     pub candles: Vec<Candle>,
     /// Rows of a file left out (rejected, off-grid, duplicates).
     pub skipped: u64,
@@ -70,7 +72,7 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
     let pool = pool.context("stored series need the database")?;
     let mut missing = Vec::new();
     for symbol in &src.symbols {
-        let candles = crate::db::candles::stored_candles_of(
+        let series = crate::db::candles::stored_series_of(
             pool,
             symbol.as_str(),
             src.timeframe,
@@ -78,8 +80,8 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
             src.market,
         )
         .await;
-        let candles = match candles {
-            Ok(c) if c.is_empty() && src.skip_missing => {
+        let (key, candles) = match series {
+            Ok((_, c)) if c.is_empty() && src.skip_missing => {
                 missing.push(symbol.to_string());
                 continue;
             }
@@ -91,6 +93,7 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
         };
         out.push(Loaded {
             symbol: symbol.to_string(),
+            exchange: Some(key.exchange),
             candles,
             skipped: 0,
             alt: Default::default(),
@@ -112,6 +115,21 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
         );
     }
     Ok(out)
+}
+
+/// The engine configuration of a backtest of `series` for `trader`, charging
+/// the costs of the series' exchange (one model for all of them).
+pub fn backtest_config(
+    settings: &crate::config::Settings,
+    trader: &crate::config::Trader,
+    series: &[Loaded],
+) -> anyhow::Result<engine::backtest::BacktestConfig> {
+    let exchange = settings.cost_exchange(
+        series
+            .iter()
+            .map(|s| s.exchange.as_deref().unwrap_or("default")),
+    )?;
+    Ok(settings.backtest_config(trader, exchange))
 }
 
 /// The one series of `all`; an error when there are more or none.
@@ -148,6 +166,7 @@ fn load_file(
     };
     Ok(Loaded {
         symbol,
+        exchange: src.exchange.clone(),
         candles: parsed.candles,
         skipped,
         alt: Default::default(),

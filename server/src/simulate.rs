@@ -4,9 +4,10 @@
 //! job row.
 
 use anyhow::{Context, bail};
+use engine::backtest::EquityPoint;
+use engine::backtest::pbo::{self, Pbo, PboError};
 use engine::backtest::report::{self, ReportSpec, SeriesData};
 use engine::backtest::strategy::Strategy;
-use engine::backtest::{BacktestConfig, EquityPoint};
 use engine::risk::RiskProfile;
 use engine::signals::TechnicalRule;
 use engine::{Market, Symbol, TimeMs, Timeframe};
@@ -111,8 +112,9 @@ pub async fn run_job(
     let active = crate::db::models::all_active(pool).await?;
     let mut data = Vec::new();
     let mut used = Vec::new();
+    let mut exchanges = Vec::new();
     for symbol in &p.symbols {
-        let mut candles = crate::db::candles::stored_candles_of(
+        let (key, mut candles) = crate::db::candles::stored_series_of(
             pool,
             symbol.as_str(),
             p.timeframe,
@@ -120,6 +122,7 @@ pub async fn run_job(
             p.market,
         )
         .await?;
+        exchanges.push(key.exchange);
         candles.retain(|c| {
             p.from.is_none_or(|f| c.open_time >= f) && p.to.is_none_or(|t| c.open_time < t)
         });
@@ -174,15 +177,13 @@ pub async fn run_job(
             funding,
         });
     }
-    let mut config = BacktestConfig {
-        initial_capital: p.capital,
+    let trader = crate::config::Trader {
         profile: p.profile,
-        costs: settings.costs_for(p.exchange.as_deref().unwrap_or("default")),
-        ..Default::default()
+        capital: p.capital,
+        min_net_profit: p.min_net_profit,
     };
-    if let Some(v) = p.min_net_profit {
-        config.plan.min_net_profit_pct = v;
-    }
+    let exchange = settings.cost_exchange(exchanges.iter().map(String::as_str))?;
+    let mut config = settings.backtest_config(&trader, exchange);
     config.calendar = data
         .first()
         .map_or(engine::calendar::Calendar::AlwaysOpen, |d| {
@@ -195,21 +196,77 @@ pub async fn run_job(
             SimStrategy::Technical => Strategy::Technical(TechnicalRule::default()),
             SimStrategy::Model => Strategy::Model,
         },
-        trials: 1,
+        trials: crate::db::jobs::configurations_tried(pool, job).await?,
         random_seed: 42,
+        code_version: crate::code_version(),
     };
     let bar_ms = p.timeframe.duration_ms();
+    let others: Vec<Vec<CurvePoint>> = if spec.trials > 1 {
+        crate::db::jobs::other_configurations(pool, job, "equity")
+            .await?
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let outcome = tokio::task::spawn_blocking(move || {
         let (rep, result) = report::run_report(&data, &spec);
+        let equity = thin(&result.equity, bar_ms);
+        let pbo = if others.is_empty() {
+            None
+        } else {
+            let curves: Vec<&[CurvePoint]> = std::iter::once(equity.as_slice())
+                .chain(others.iter().map(Vec::as_slice))
+                .collect();
+            match pbo_over(&curves) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::info!(error = %e, "no PBO over the configurations tried");
+                    None
+                }
+            }
+        };
         BacktestOutcome {
             report: rep,
-            equity: thin(&result.equity, bar_ms),
+            equity,
             trades: result.trades,
             models: used,
+            pbo,
         }
     })
     .await?;
     Ok((JobStatus::Succeeded, serde_json::to_value(&outcome)?))
+}
+
+/// CSCV blocks over the shared equity points: 70 splits.
+const PBO_BLOCKS: usize = 8;
+
+/// PBO over equity curves of the configurations tried: per-period returns
+/// between the points all of them share (curves of one range are thinned
+/// alike, so they share all their points).
+fn pbo_over(curves: &[&[CurvePoint]]) -> Result<Pbo, PboError> {
+    let mut shared: Vec<i64> = curves[0].iter().map(|p| p.t).collect();
+    for c in &curves[1..] {
+        let times: std::collections::HashSet<i64> = c.iter().map(|p| p.t).collect();
+        shared.retain(|t| times.contains(t));
+    }
+    let returns: Vec<Vec<f64>> = curves
+        .iter()
+        .map(|c| {
+            let at: std::collections::HashMap<i64, f64> =
+                c.iter().map(|p| (p.t, p.equity)).collect();
+            // Every shared time is in every curve; a ruined account earns 0.
+            shared
+                .windows(2)
+                .map(|w| match (at.get(&w[0]), at.get(&w[1])) {
+                    (Some(&a), Some(&b)) if a > 0.0 => b / a - 1.0,
+                    _ => 0.0,
+                })
+                .collect()
+        })
+        .collect();
+    pbo::cscv(&returns, PBO_BLOCKS)
 }
 
 #[cfg(test)]

@@ -138,6 +138,7 @@ pub fn train_scope(
             strategy: Strategy::Model,
             trials: 1,
             random_seed: cfg.train.seed,
+            code_version: crate::code_version(),
         };
         Some(report::run_report(&data, &spec).0)
     };
@@ -193,7 +194,7 @@ pub fn train_scope(
                 samples: ds.samples.len(),
                 sha256: hash,
             },
-            code_version: report::code_version(),
+            code_version: crate::code_version(),
             created_at,
         },
     )?;
@@ -267,6 +268,7 @@ pub fn default_model_dir() -> PathBuf {
 /// checkpoints under `out/checkpoints/job-<id>`.
 pub async fn run_job(
     pool: &sqlx::PgPool,
+    settings: &crate::config::Settings,
     job: &crate::db::jobs::Job,
     owner: &str,
 ) -> anyhow::Result<(crate::db::jobs::JobStatus, serde_json::Value)> {
@@ -279,7 +281,7 @@ pub async fn run_job(
     let mut series = Vec::new();
     let mut missing = Vec::new();
     for symbol in &p.symbols {
-        let candles = crate::db::candles::stored_candles_of(
+        let (key, candles) = crate::db::candles::stored_series_of(
             pool,
             symbol.as_str(),
             p.timeframe,
@@ -297,6 +299,7 @@ pub async fn run_job(
         }
         series.push(Loaded {
             symbol: symbol.to_string(),
+            exchange: Some(key.exchange),
             candles,
             skipped: 0,
             alt: Default::default(),
@@ -322,7 +325,7 @@ pub async fn run_job(
         timeframe: p.timeframe,
         backend: p.backend.unwrap_or_else(Backend::preferred),
         horizon: p.horizon,
-        backtest: risk.backtest_config(),
+        backtest: crate::research::backtest_config(settings, &risk, &series)?,
         checkpoints: out.join("checkpoints").join(format!("job-{}", job.id)),
         out,
     };

@@ -255,12 +255,20 @@ async fn backtest_a_stored_series_records_config_hash_and_baselines() {
     let rc = run("2", &c);
     let rep = &ra["report"];
     assert_eq!(rep["input_hash"].as_str().unwrap().len(), 64);
-    assert!(
-        rep["code_version"]
-            .as_str()
-            .unwrap()
-            .starts_with(env!("CARGO_PKG_VERSION"))
-    );
+    // The commit the binary was built from (server/build.rs), as git says.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success() && std::env::var("TRADERAI_GIT_SHA").is_err())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert_eq!(
+            rep["code_version"],
+            format!("{} ({head})", env!("CARGO_PKG_VERSION"))
+        );
+    }
     assert_eq!(
         rep["input_hash"], rb["report"]["input_hash"],
         "same inputs, same hash"

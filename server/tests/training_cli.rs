@@ -79,13 +79,14 @@ fn train_evaluates_out_of_sample_writes_a_verified_model_and_predicts() {
         let c = cov["set_coverage"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&c));
         // Both members scored alone on the same window, pooled by weights
-        // chosen on the validation hold-out.
+        // chosen on the blend hold-out, which neither member saw.
         assert_eq!(f["net"]["samples"], m["samples"]);
         assert_eq!(f["trees"]["samples"], m["samples"]);
         let w = &f["weights"];
         let wc = w["net_class"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&wc));
-        assert_eq!(w["samples"], f["validation_samples"]);
+        assert_eq!(w["samples"], f["blend_samples"]);
+        assert!(f["blend_samples"].as_u64().unwrap() >= 10, "{f}");
         assert!(
             w["ensemble_log_loss"].as_f64().unwrap()
                 <= w["net_log_loss"]

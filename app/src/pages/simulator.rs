@@ -258,22 +258,37 @@ fn MetricsRow(name: &'static str, m: Metrics, #[prop(optional)] id: &'static str
 fn Outcome(id: i64, o: BacktestOutcome) -> impl IntoView {
     let m = o.report.metrics;
     let b = o.report.baselines;
-    let cards = [
-        ("Return", format!("{:+.2} %", m.total_return_pct)),
-        ("Final equity", format!("${:.2}", m.final_equity)),
-        ("Trades", m.trades.to_string()),
-        ("TP1 hit rate", rate(m.tp1_hit_rate)),
-        ("Win rate", rate(m.win_rate)),
-        ("Profit factor", opt(m.profit_factor, 2)),
-        ("Sharpe", opt(m.sharpe, 2)),
-        ("Deflated Sharpe", opt(m.deflated_sharpe, 2)),
-        ("Max drawdown", format!("{:.2} %", m.max_drawdown_pct)),
-        ("Calmar", opt(m.calmar, 2)),
+    let pbo = o.pbo.as_ref().map(|p| {
         (
-            "Fees + funding",
+            format!("PBO ({} configurations)", p.trials),
+            format!("{:.0} %", p.pbo * 100.0),
+        )
+    });
+    let cards = [
+        (
+            "Return".to_string(),
+            format!("{:+.2} %", m.total_return_pct),
+        ),
+        (
+            "Final equity".to_string(),
+            format!("${:.2}", m.final_equity),
+        ),
+        ("Trades".to_string(), m.trades.to_string()),
+        ("TP1 hit rate".to_string(), rate(m.tp1_hit_rate)),
+        ("Win rate".to_string(), rate(m.win_rate)),
+        ("Profit factor".to_string(), opt(m.profit_factor, 2)),
+        ("Sharpe".to_string(), opt(m.sharpe, 2)),
+        (m.sharpe_test_name(), opt(m.deflated_sharpe, 2)),
+        (
+            "Max drawdown".to_string(),
+            format!("{:.2} %", m.max_drawdown_pct),
+        ),
+        ("Calmar".to_string(), opt(m.calmar, 2)),
+        (
+            "Fees + funding".to_string(),
             format!("${:.2}", m.fees_paid + m.funding_paid),
         ),
-        ("Exposure", format!("{:.1} %", m.exposure_pct)),
+        ("Exposure".to_string(), format!("{:.1} %", m.exposure_pct)),
     ];
     let equity = vec![
         (
@@ -322,13 +337,13 @@ fn Outcome(id: i64, o: BacktestOutcome) -> impl IntoView {
         <p class="summary">{range}</p>
         {(!o.models.is_empty()).then(|| view! { <p class="muted small">{format!("Models: {}", o.models.join("; "))}</p> })}
         <div class="cards" id="bt-metrics">
-            {cards.into_iter().map(|(k, v)| view! {
+            {cards.into_iter().chain(pbo).map(|(k, v)| view! {
                 <div class="card"><div class="card-label">{k}</div><div class="card-value">{v}</div></div>
             }).collect_view()}
         </div>
         <h2>"Against the baselines"</h2>
         <table class="grid" id="bt-baselines">
-            <thead><tr><th></th><th class="num">"Trades"</th><th class="num">"TP1 hit"</th><th class="num">"Win"</th><th class="num">"PF"</th><th class="num">"Return"</th><th class="num">"Sharpe"</th><th class="num">"DSR"</th><th class="num">"Max DD"</th><th class="num">"Calmar"</th><th class="num">"Final"</th></tr></thead>
+            <thead><tr><th></th><th class="num">"Trades"</th><th class="num">"TP1 hit"</th><th class="num">"Win"</th><th class="num">"PF"</th><th class="num">"Return"</th><th class="num">"Sharpe"</th><th class="num" title="Deflated Sharpe ratio; PSR after one trial">"DSR"</th><th class="num">"Max DD"</th><th class="num">"Calmar"</th><th class="num">"Final"</th></tr></thead>
             <tbody>
                 <MetricsRow name="this strategy" m=m id="bt-row-strategy" />
                 <MetricsRow name="buy & hold" m=b.buy_and_hold />

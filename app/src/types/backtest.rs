@@ -51,4 +51,8 @@ pub struct BacktestOutcome {
     /// The model used per symbol, when the strategy is the model.
     #[serde(default)]
     pub models: Vec<String>,
+    /// Probability of backtest overfitting over every configuration the
+    /// requester has tried on these series (from the second one on).
+    #[serde(default)]
+    pub pbo: Option<engine::backtest::pbo::Pbo>,
 }

@@ -34,6 +34,18 @@ pub struct Metrics {
     pub trials: usize,
 }
 
+impl Metrics {
+    /// What `deflated_sharpe` is: after one trial nothing is deflated and it
+    /// is the probabilistic Sharpe ratio (PSR) against zero.
+    pub fn sharpe_test_name(&self) -> String {
+        if self.trials <= 1 {
+            "PSR (1 trial)".into()
+        } else {
+            format!("Deflated Sharpe ({} trials)", self.trials)
+        }
+    }
+}
+
 /// The per-trade figures of a set of closed trades (a backtest's, a paper
 /// account's journal group).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

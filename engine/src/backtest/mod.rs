@@ -5,6 +5,7 @@
 //! and asks the strategy at each close.
 
 pub mod metrics;
+pub mod pbo;
 pub mod report;
 pub mod strategy;
 

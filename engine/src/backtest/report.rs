@@ -48,10 +48,11 @@ pub struct Report {
     pub strategy: Strategy,
     pub config: BacktestConfig,
     pub data: Vec<DataRange>,
-    /// SHA-256 over config, strategy, candles and predictions.
+    /// SHA-256 over config, strategy, candles (lower-timeframe ones too),
+    /// predictions and funding.
     pub input_hash: String,
-    /// The engine that produced it (crate version, and the git commit when
-    /// the build set `TRADERAI_GIT_SHA`).
+    /// The code that produced it (version and git commit), as the caller
+    /// built it: see [`ReportSpec::code_version`].
     pub code_version: String,
     pub periods_per_year: f64,
     pub metrics: Metrics,
@@ -69,6 +70,9 @@ pub struct ReportSpec {
     /// Configurations tried before this one (for the deflated Sharpe).
     pub trials: usize,
     pub random_seed: u64,
+    /// What produced the report: the binary's version and git commit (the
+    /// engine is a library; only the binary's build knows the commit).
+    pub code_version: String,
 }
 
 /// Bars per year: continuous markets trade 365.25 days of 24 hours,
@@ -197,7 +201,7 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
             })
             .collect(),
         input_hash: input_hash(data, spec),
-        code_version: code_version(),
+        code_version: spec.code_version.clone(),
         periods_per_year: ppy,
         metrics,
         rejections: result.rejections.clone(),
@@ -230,16 +234,6 @@ fn series_inputs<'a>(
         .collect()
 }
 
-/// SHA-256 (hex) of the configuration, strategy and every input value.
-/// The engine that produced a result: the crate version, and the git commit
-/// when the build set `TRADERAI_GIT_SHA`.
-pub fn code_version() -> String {
-    match option_env!("TRADERAI_GIT_SHA") {
-        Some(sha) => format!("{} ({sha})", env!("CARGO_PKG_VERSION")),
-        None => env!("CARGO_PKG_VERSION").to_string(),
-    }
-}
-
 /// Feeds one series' symbol and candles (count, times, OHLCV) to `h`.
 fn hash_candles(h: &mut Sha256, symbol: &str, candles: &[Candle]) {
     h.update(symbol.as_bytes());
@@ -261,6 +255,7 @@ pub fn candles_sha256<'a>(series: impl IntoIterator<Item = (&'a str, &'a [Candle
     format!("{:x}", h.finalize())
 }
 
+/// SHA-256 (hex) of the configuration, strategy and every input value.
 pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(&spec.config).unwrap_or_default());
@@ -290,6 +285,65 @@ pub fn input_hash(data: &[SeriesData], spec: &ReportSpec) -> String {
             h.update(r.time.to_le_bytes());
             h.update(r.rate.to_le_bytes());
         }
+        // Intrabar replay decides which of stop and target came first.
+        match &d.lower {
+            Some(lower) => hash_candles(&mut h, "lower", lower),
+            None => h.update([0u8]),
+        }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bars(n: i64, step: i64) -> Vec<Candle> {
+        (0..n)
+            .map(|k| Candle {
+                open_time: k * step,
+                open: 100.0 + k as f64,
+                high: 102.0 + k as f64,
+                low: 99.0 + k as f64,
+                close: 101.0 + k as f64,
+                volume: 10.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_input_hash_covers_the_intrabar_bars_but_not_the_code_version() {
+        let spec = ReportSpec {
+            timeframe: Timeframe::parse("1h").unwrap(),
+            config: BacktestConfig::default(),
+            strategy: Strategy::Technical(TechnicalRule::default()),
+            trials: 1,
+            random_seed: 7,
+            code_version: "0.1.0 (abc)".into(),
+        };
+        let data = |lower: Option<Vec<Candle>>| {
+            vec![SeriesData {
+                symbol: "BTC/USDT".into(),
+                candles: bars(4, 3_600_000),
+                predictions: None,
+                lower,
+                funding: None,
+            }]
+        };
+        let fine = bars(16, 900_000);
+        let mut moved = fine.clone();
+        moved[5].low -= 1.0;
+        let base = input_hash(&data(Some(fine.clone())), &spec);
+        assert_ne!(base, input_hash(&data(None), &spec));
+        assert_ne!(
+            base,
+            input_hash(&data(Some(moved)), &spec),
+            "one lower-timeframe low changes what intrabar replay decides"
+        );
+        let rebuilt = ReportSpec {
+            code_version: "0.1.0 (def)".into(),
+            ..spec.clone()
+        };
+        assert_eq!(base, input_hash(&data(Some(fine)), &rebuilt));
+    }
 }

@@ -2,10 +2,11 @@
 
 use super::research::{RiskArgs, SourceArgs, load};
 use super::{Cli, connect, print_json};
-use crate::config::DriftSettings;
+use crate::config::{DriftSettings, Settings};
 use crate::db::models as db;
 use crate::drift::{DriftParams, check};
 use crate::registry::{Promote, decide, download, register, rollback};
+use crate::research::Loaded;
 use crate::training::{self, TrainJobParams, TrainOptions};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -92,18 +93,20 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn options(&self) -> TrainOptions {
-        TrainOptions {
+    /// Training options for `loaded`, whose exchange's costs the
+    /// walk-forward backtest charges.
+    fn options(&self, settings: &Settings, loaded: &[Loaded]) -> anyhow::Result<TrainOptions> {
+        Ok(TrainOptions {
             timeframe: self.source.timeframe,
             backend: self.backend,
             horizon: self.horizon,
-            backtest: self.risk.trader().backtest_config(),
+            backtest: crate::research::backtest_config(settings, &self.risk.trader(), loaded)?,
             out: self.out.clone(),
             checkpoints: self
                 .checkpoints
                 .clone()
                 .unwrap_or_else(|| self.out.join("checkpoints")),
-        }
+        })
     }
 }
 
@@ -131,7 +134,7 @@ fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
     Ok(cfg)
 }
 
-pub(super) async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
+pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> anyhow::Result<()> {
     let cfg = pipeline_config(a)?;
     if a.enqueue {
         return enqueue(cli, a, cfg).await;
@@ -141,7 +144,7 @@ pub(super) async fn train_cmd(cli: &Cli, a: &TrainArgs) -> anyhow::Result<()> {
         let pool = connect(cli).await?;
         crate::altdata::attach(&pool, &mut loaded, &cfg.groups).await?;
     }
-    let mut opts = a.options();
+    let mut opts = a.options(settings, &loaded)?;
     opts.backtest.calendar = loaded
         .first()
         .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {

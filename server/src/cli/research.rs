@@ -3,7 +3,7 @@
 
 use super::data::{ExportFormatArg, FormatArg};
 use super::{Cli, connect, print_json};
-use crate::config::{Trader, check_capital};
+use crate::config::{Settings, Trader, check_capital};
 use crate::export::{self, ExportFormat};
 use crate::import::{SourceFormat, layout::ColumnOverrides};
 use crate::research::{self, Loaded, Source};
@@ -523,8 +523,13 @@ pub struct BacktestArgs {
     pub output_format: Option<ExportFormatArg>,
 }
 
-pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<()> {
+pub(super) async fn backtest_cmd(
+    cli: &Cli,
+    settings: &Settings,
+    a: &BacktestArgs,
+) -> anyhow::Result<()> {
     let series = load(cli, &a.source).await?;
+    let base = crate::research::backtest_config(settings, &a.risk.trader(), &series)?;
     // Stored funding settlements of stored perpetuals (files carry none).
     let source = a.source.source()?;
     let store = if source.needs_store() && source.market != Some(engine::Market::Spot) {
@@ -536,13 +541,8 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
     for s in &series {
         funding.push(match &store {
             Some(pool) => {
-                crate::db::funding::for_candles(
-                    pool,
-                    source.exchange.as_deref(),
-                    &s.symbol,
-                    &s.candles,
-                )
-                .await?
+                crate::db::funding::for_candles(pool, s.exchange.as_deref(), &s.symbol, &s.candles)
+                    .await?
             }
             None => None,
         });
@@ -595,7 +595,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
     let mut config = BacktestConfig {
         time_stop_hours: a.time_stop_hours,
         trade_from: a.trade_from,
-        ..a.risk.trader().backtest_config()
+        ..base
     };
     // The time stop counts the hours the market is open.
     config.calendar = data
@@ -637,6 +637,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
         strategy,
         trials: a.trials.max(1),
         random_seed: a.seed,
+        code_version: crate::code_version(),
     };
     let (rep, result) = report::run_report(&data, &spec);
 
@@ -684,7 +685,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
         m.final_equity
     );
     println!(
-        "  trades {} | TP1 hit {} | win {} | PF {} | return {:.2} % | CAGR {:.2} % | Sharpe {} | Sortino {} | DSR {} | max DD {:.2} % | Calmar {} | exposure {:.1} % | fees ${:.2}",
+        "  trades {} | TP1 hit {} | win {} | PF {} | return {:.2} % | CAGR {:.2} % | Sharpe {} | Sortino {} | {} {} | max DD {:.2} % | Calmar {} | exposure {:.1} % | fees ${:.2}",
         m.trades,
         f(m.tp1_hit_rate),
         f(m.win_rate),
@@ -693,6 +694,7 @@ pub(super) async fn backtest_cmd(cli: &Cli, a: &BacktestArgs) -> anyhow::Result<
         m.cagr_pct,
         f(m.sharpe),
         f(m.sortino),
+        m.sharpe_test_name(),
         f(m.deflated_sharpe),
         m.max_drawdown_pct,
         f(m.calmar),

@@ -379,6 +379,20 @@ pub async fn stored_candles_of(
     exchange: Option<&str>,
     market: Option<Market>,
 ) -> Result<Vec<Candle>, DbError> {
+    Ok(stored_series_of(pool, symbol, tf, exchange, market)
+        .await?
+        .1)
+}
+
+/// As [`stored_candles_of`], with the key of the series found (its exchange
+/// decides the costs a backtest of it charges).
+pub async fn stored_series_of(
+    pool: &PgPool,
+    symbol: &str,
+    tf: Timeframe,
+    exchange: Option<&str>,
+    market: Option<Market>,
+) -> Result<(SeriesKey, Vec<Candle>), DbError> {
     let all = list_series(pool).await?;
     let found: Vec<_> = all
         .iter()
@@ -390,7 +404,10 @@ pub async fn stored_candles_of(
         })
         .collect();
     match found.as_slice() {
-        [one] => read_range(pool, one.id, i64::MIN, i64::MAX).await,
+        [one] => Ok((
+            one.key.clone(),
+            read_range(pool, one.id, i64::MIN, i64::MAX).await?,
+        )),
         [] => Err(DbError::NoSeries(format!(
             "{symbol} {tf} series{}{}",
             exchange.map_or(String::new(), |e| format!(" from {e}")),

@@ -1,0 +1,224 @@
+//! `[costs.<exchange>]` reaches every backtest path: `traderai backtest`,
+//! training's walk-forward backtest (CLI and job) and the simulator job all
+//! charge the stored series' exchange's costs, found without `--exchange`.
+
+mod common;
+
+use common::{ok, traderai};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Yahoo series pay 40 bp a fill and nothing else: eight times the default
+/// taker fee, so what a run charged shows in its trades.
+const YAHOO_COSTS: &str = "[costs.yahoo]\nmaker_bps = 40.0\ntaker_bps = 40.0\nslippage_bps = 0.0\nfunding_bps_per_hour = 0.0\n";
+
+fn write_config(dir: &Path) -> String {
+    let path = dir.join("costs.toml");
+    std::fs::write(&path, YAHOO_COSTS).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The report's cost model is the configured one.
+fn charged_yahoo_costs(report: &Value) {
+    let c = &report["config"]["costs"];
+    assert_eq!(
+        (c["maker_bps"].as_f64(), c["taker_bps"].as_f64()),
+        (Some(40.0), Some(40.0)),
+        "{c}"
+    );
+    assert_eq!(c["slippage_bps"].as_f64(), Some(0.0), "{c}");
+    assert_eq!(c["funding_bps_per_hour"].as_f64(), Some(0.0), "{c}");
+}
+
+/// Σ fees / Σ entry notional over a trades.csv: about twice a fill's fee
+/// (the entry and the exits, at prices near the entry's).
+fn fee_rate(trades_csv: &Path) -> (f64, f64, usize) {
+    let mut r = csv::Reader::from_path(trades_csv).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let (price, qty, fees, funding) = (col("entry_price"), col("qty"), col("fees"), col("funding"));
+    let (mut notional, mut paid, mut funded, mut n) = (0.0, 0.0, 0.0, 0);
+    for row in r.records() {
+        let row = row.unwrap();
+        let f = |k: usize| row[k].parse::<f64>().unwrap();
+        notional += f(price) * f(qty);
+        paid += f(fees);
+        funded += f(funding).abs();
+        n += 1;
+    }
+    (paid / notional, funded, n)
+}
+
+fn backtest(url: &str, config: Option<&str>, out: &Path) -> Value {
+    let mut args = vec![];
+    if let Some(c) = config {
+        args.extend(["--config", c]);
+    }
+    let out = out.to_str().unwrap();
+    // No --exchange: the stored series says where it came from.
+    args.extend([
+        "--json",
+        "backtest",
+        "--symbol",
+        "BTC/USD",
+        "--timeframe",
+        "1d",
+        "--min-net-profit",
+        "0.5",
+        "-o",
+        out,
+    ]);
+    ok(&traderai(Some(url), &args))
+}
+
+#[tokio::test]
+async fn the_cli_backtest_charges_the_series_exchange_costs() {
+    let (_pool, url) = common::fresh_db().await;
+    common::import_btc_1d(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+
+    let plain = backtest(&url, None, &dir.path().join("plain"));
+    let costly = backtest(&url, Some(&config), &dir.path().join("costly"));
+    assert_eq!(plain["report"]["config"]["costs"]["taker_bps"], 5.0);
+    charged_yahoo_costs(&costly["report"]);
+
+    let (plain_rate, plain_funding, n) = fee_rate(&dir.path().join("plain/trades.csv"));
+    assert!(n > 5, "{n} trades at default costs");
+    assert!(plain_rate < 0.0012, "default fees: {plain_rate}");
+    assert!(plain_funding > 0.0, "the default charges constant funding");
+    let (rate, funding, n) = fee_rate(&dir.path().join("costly/trades.csv"));
+    assert!(n > 5, "{n} trades at 40 bp");
+    assert!(
+        (0.0065..0.0100).contains(&rate),
+        "40 bp in and about 40 bp out: {rate}"
+    );
+    assert_eq!(funding, 0.0, "the config's funding rate is zero");
+    assert!(
+        costly["report"]["metrics"]["final_equity"].as_f64()
+            < plain["report"]["metrics"]["final_equity"].as_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_job_charges_the_series_exchange_costs() {
+    let (pool, url) = common::fresh_db().await;
+    common::import_btc_1d(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        server::config::Settings::load(Some(Path::new(&write_config(dir.path())))).unwrap();
+    let simulate = |params: Value| {
+        let (pool, settings) = (pool.clone(), settings.clone());
+        async move {
+            let job = server::db::jobs::enqueue(&pool, server::simulate::KIND, &params)
+                .await
+                .unwrap();
+            let ran = server::jobs::worker(pool.clone(), settings, true, std::future::pending())
+                .await
+                .unwrap();
+            assert_eq!(ran, 1);
+            let done = server::db::jobs::get(&pool, job.id).await.unwrap().unwrap();
+            assert_eq!(done.error, None);
+            done.detail
+        }
+    };
+    let first =
+        json!({"symbols": ["BTC/USD"], "timeframe": "1d", "capital": 100.0, "min_net_profit": 0.5});
+    let done = simulate(first.clone()).await;
+    charged_yahoo_costs(&done["report"]);
+    let trades = done["trades"].as_array().unwrap();
+    assert!(trades.len() > 5, "{} trades", trades.len());
+    let m = &done["report"]["metrics"];
+    assert_eq!(m["trials"], 1, "the first configuration tried: a PSR");
+
+    // Each other configuration tried on the series deflates the Sharpe more;
+    // rerunning one already tried does not.
+    let other =
+        json!({"symbols": ["BTC/USD"], "timeframe": "1d", "capital": 100.0, "min_net_profit": 1.0});
+    let second = simulate(other).await;
+    assert_eq!(second["report"]["metrics"]["trials"], 2);
+    assert!(done["pbo"].is_null(), "nothing to compare the first with");
+    let pbo = &second["pbo"];
+    assert_eq!(
+        (pbo["trials"].as_u64(), pbo["splits"].as_u64()),
+        (Some(2), Some(70)),
+        "{pbo}"
+    );
+    assert!((0.0..=1.0).contains(&pbo["pbo"].as_f64().unwrap()));
+    let again = simulate(first).await;
+    let m2 = &again["report"]["metrics"];
+    assert_eq!(m2["trials"], 2);
+    assert_eq!(m2["sharpe"], m["sharpe"], "same configuration, same Sharpe");
+    assert!(
+        m2["deflated_sharpe"].as_f64().unwrap() < m["deflated_sharpe"].as_f64().unwrap(),
+        "{} after two trials vs {} after one",
+        m2["deflated_sharpe"],
+        m["deflated_sharpe"]
+    );
+}
+
+/// The production pipeline, small: a 2-fold walk-forward whose
+/// out-of-sample signals go through the backtester.
+fn tiny_pipeline(dir: &Path) -> String {
+    let path = dir.join("tiny.json");
+    let cfg = json!({
+        "train": {
+            "net": { "features": 18, "window": 20, "gru1": 8, "gru2": 6, "attention": 6,
+                     "dense1": 8, "dense2": 6, "dropout1": 0.2, "dropout2": 0.15, "classes": 3 },
+            "learning_rate": 0.002,
+            "max_epochs": 2
+        },
+        "boost": { "lags": [0, 1, 5], "max_rounds": 40, "early_stopping_rounds": 10 },
+        "folds": 2
+    });
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn training_walk_forward_backtests_charge_the_series_exchange_costs() {
+    let (pool, url) = common::fresh_db().await;
+    common::import_btc_1d(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let pipeline = tiny_pipeline(dir.path());
+    let models = dir.path().join("models");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "--config",
+            &config,
+            "--json",
+            "train",
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--backend",
+            "flex",
+            "--pipeline",
+            &pipeline,
+            "--min-net-profit",
+            "0.5",
+            "-o",
+            models.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        ok(&traderai(Some(&url), &args))
+    };
+
+    // Here, in the CLI.
+    let here = train(&[]);
+    charged_yahoo_costs(&here[0]["backtest"]);
+
+    // As a job, in a worker started with the same config.
+    let queued = train(&["--enqueue"]);
+    let settings = server::config::Settings::load(Some(Path::new(&config))).unwrap();
+    let ran = server::jobs::worker(pool.clone(), settings, true, std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(ran, 1);
+    let id = queued["id"].as_i64().unwrap();
+    let done = server::db::jobs::get(&pool, id).await.unwrap().unwrap();
+    assert_eq!(done.error, None);
+    charged_yahoo_costs(&done.detail["models"][0]["backtest"]);
+}

@@ -35,6 +35,8 @@ pub enum SimStrategy {
     Technical,
     /// The model serving the timeframe (the symbol's own, else the universal one).
     Model,
+    /// The technical rule's side, its confidence moved by the serving model's.
+    Hybrid,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +61,11 @@ pub struct BacktestJobParams {
     pub strategy: SimStrategy,
     #[serde(default)]
     pub min_net_profit: Option<f64>,
+    #[serde(default)]
+    pub sizing: engine::risk::sizing::SizingMode,
+    /// Hybrid: the model's weight in the confidence (default 0.5).
+    #[serde(default)]
+    pub model_weight: Option<f64>,
 }
 
 /// Every `k`-th point so at most `MAX_POINTS` remain, always with the last.
@@ -98,6 +105,16 @@ pub fn validate(p: &BacktestJobParams) -> Result<(), (&'static str, String)> {
     {
         return Err(("min_net_profit", "a percentage from 0 to 100".into()));
     }
+    if let Some(w) = p.model_weight
+        && !(0.0..=1.0).contains(&w)
+    {
+        return Err(("model_weight", "a weight from 0 to 1".into()));
+    }
+    if let engine::risk::sizing::SizingMode::Kelly { fraction } = p.sizing
+        && !(fraction > 0.0 && fraction <= 1.0)
+    {
+        return Err(("sizing", "the Kelly fraction must be in (0, 1]".into()));
+    }
     Ok(())
 }
 
@@ -134,7 +151,7 @@ pub async fn run_job(
         }
         let predictions = match p.strategy {
             SimStrategy::Technical => None,
-            SimStrategy::Model => {
+            SimStrategy::Model | SimStrategy::Hybrid => {
                 let Some(m) = crate::signals::serving_model(&active, symbol.as_str(), p.timeframe)
                 else {
                     bail!(
@@ -184,6 +201,7 @@ pub async fn run_job(
     };
     let exchange = settings.cost_exchange(exchanges.iter().map(String::as_str))?;
     let mut config = settings.backtest_config(&trader, exchange);
+    config.plan.sizing = p.sizing;
     config.calendar = data
         .first()
         .map_or(engine::calendar::Calendar::AlwaysOpen, |d| {
@@ -195,6 +213,10 @@ pub async fn run_job(
         strategy: match p.strategy {
             SimStrategy::Technical => Strategy::Technical(TechnicalRule::default()),
             SimStrategy::Model => Strategy::Model,
+            SimStrategy::Hybrid => Strategy::Hybrid {
+                rule: TechnicalRule::default(),
+                weight: p.model_weight.unwrap_or(0.5),
+            },
         },
         trials: crate::db::jobs::configurations_tried(pool, job).await?,
         random_seed: 42,
@@ -304,6 +326,8 @@ mod tests {
             capital: 100.0,
             strategy: SimStrategy::Technical,
             min_net_profit: None,
+            sizing: Default::default(),
+            model_weight: None,
         };
         assert!(validate(&ok).is_ok());
         let field = |p: BacktestJobParams| validate(&p).unwrap_err().0;
@@ -331,9 +355,23 @@ mod tests {
         assert_eq!(
             field(BacktestJobParams {
                 min_net_profit: Some(-1.0),
-                ..ok
+                ..ok.clone()
             }),
             "min_net_profit"
+        );
+        assert_eq!(
+            field(BacktestJobParams {
+                model_weight: Some(1.5),
+                ..ok.clone()
+            }),
+            "model_weight"
+        );
+        assert_eq!(
+            field(BacktestJobParams {
+                sizing: engine::risk::sizing::SizingMode::Kelly { fraction: 0.0 },
+                ..ok
+            }),
+            "sizing"
         );
     }
 }

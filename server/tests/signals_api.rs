@@ -540,7 +540,52 @@ async fn the_simulator_runs_the_engines_backtest_as_a_job() {
             .0,
         404
     );
-    // The model strategy needs a serving model.
+    // Sizing as the CLI has it: ATR volatility targeting trades other sizes.
+    let (s, e) = bob
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "sizing": "kelly:2"})))
+        .await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "sizing"));
+    let (s, e) = bob
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "strategy": "hybrid", "model_weight": 1.5})))
+        .await;
+    assert_eq!(
+        (s, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "model_weight")
+    );
+    let (_, aj) = bob
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "sizing": "atr"})))
+        .await;
+    run_queued(&pool).await;
+    let (_, atr) = bob.get(&format!("/api/v1/jobs/{}", aj["id"])).await;
+    assert_eq!(atr["status"], "succeeded", "{}", atr["error"]);
+    assert_eq!(
+        atr["detail"]["report"]["config"]["plan"]["sizing"]["mode"],
+        "atr"
+    );
+    let qty = |d: &Value| -> Vec<f64> {
+        d["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| f(t, "qty"))
+            .collect()
+    };
+    assert_ne!(qty(&atr["detail"]), qty(d), "ATR sizing changes the sizes");
+
+    // The model and hybrid strategies need a serving model.
+    let (_, hj) = bob
+        .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "strategy": "hybrid", "model_weight": 0.3})))
+        .await;
+    run_queued(&pool).await;
+    let (_, failed) = bob.get(&format!("/api/v1/jobs/{}", hj["id"])).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("no model serves BTC/USD 1d"),
+        "{failed}"
+    );
     let (_, mj) = bob
         .call(M::POST, "/api/v1/backtests", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "risk_profile": "low", "capital": 100.0, "strategy": "model"})))
         .await;

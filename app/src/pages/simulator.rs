@@ -26,6 +26,8 @@ pub async fn start_backtest(
     risk_profile: RiskProfile,
     capital: f64,
     strategy: String,
+    sizing: String,
+    model_weight: f64,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
@@ -43,6 +45,8 @@ pub async fn start_backtest(
                 capital,
                 strategy,
                 min_net_profit: None,
+                sizing: Some(sizing),
+                model_weight: Some(model_weight),
             };
             b.start_backtest(&v, r).await
         }
@@ -152,8 +156,18 @@ pub fn SimulatorPage() -> impl IntoView {
                                 <select name="strategy" id="bt-strategy">
                                     <option value="technical" selected>"technical rule"</option>
                                     <option value="model">"serving model"</option>
+                                    <option value="hybrid">"hybrid (rule's side, model-boosted confidence)"</option>
                                 </select>
                             </label>
+                            <label>"Sizing"
+                                <select name="sizing" id="bt-sizing">
+                                    <option value="fixed-risk" selected>"fixed risk"</option>
+                                    <option value="atr">"ATR (volatility target)"</option>
+                                    <option value="kelly:0.5">"half Kelly"</option>
+                                    <option value="kelly:0.25">"quarter Kelly"</option>
+                                </select>
+                            </label>
+                            <label>"Model weight (hybrid)"<input type="number" name="model_weight" id="bt-model-weight" min="0" max="1" step="0.05" value="0.5" required /></label>
                             <button type="submit" id="bt-run" disabled=move || start.pending().get()>"Run backtest"</button>
                         </ActionForm>
                     }

@@ -19,12 +19,20 @@ pub struct BacktestRequest {
     pub risk_profile: engine::risk::RiskProfile,
     #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0.0, maximum = 1e12))]
     pub capital: f64,
-    /// technical (the plain rule) or model (the serving model's predictions).
+    /// technical (the plain rule), model (the serving model's predictions)
+    /// or hybrid (the rule's side, its confidence moved by the model's).
     #[serde(default = "technical")]
     pub strategy: String,
     /// Override the 2 % expected-net-profit gate (research on short timeframes).
     #[serde(default)]
     pub min_net_profit: Option<f64>,
+    /// Position sizing: fixed-risk (default), atr (one ATR against loses the
+    /// risk budget) or kelly:F (fraction F of the Kelly stake, F in (0, 1]).
+    #[serde(default)]
+    pub sizing: Option<String>,
+    /// Hybrid: the model's weight in the confidence, 0 to 1 (default 0.5).
+    #[serde(default)]
+    pub model_weight: Option<f64>,
 }
 
 fn technical() -> String {

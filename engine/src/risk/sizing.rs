@@ -15,6 +15,28 @@ pub enum SizingMode {
     Kelly { fraction: f64 },
 }
 
+impl SizingMode {
+    /// `fixed-risk` (or `fixed`), `atr`, or `kelly:F` with F in (0, 1]: the
+    /// CLI's `--sizing` and the simulator's `sizing`.
+    pub fn parse(s: &str) -> Result<SizingMode, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fixed-risk" | "fixed" => Ok(SizingMode::FixedRisk),
+            "atr" => Ok(SizingMode::Atr),
+            k => {
+                let f = k
+                    .strip_prefix("kelly:")
+                    .ok_or_else(|| format!("{s:?}: expected fixed-risk, atr or kelly:F"))?;
+                match f.parse::<f64>() {
+                    Ok(fraction) if fraction > 0.0 && fraction <= 1.0 => {
+                        Ok(SizingMode::Kelly { fraction })
+                    }
+                    _ => Err(format!("{s:?}: the Kelly fraction must be in (0, 1]")),
+                }
+            }
+        }
+    }
+}
+
 /// What sizing needs to know about the trade.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SizingInput {

@@ -406,21 +406,7 @@ pub(super) async fn walkforward_cmd(cli: &Cli, a: &WalkforwardArgs) -> anyhow::R
 }
 
 fn parse_sizing(s: &str) -> Result<SizingMode, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "fixed-risk" | "fixed" => Ok(SizingMode::FixedRisk),
-        "atr" => Ok(SizingMode::Atr),
-        k => {
-            let f = k
-                .strip_prefix("kelly:")
-                .ok_or_else(|| format!("{s:?}: expected fixed-risk, atr or kelly:F"))?;
-            match f.parse::<f64>() {
-                Ok(fraction) if fraction > 0.0 && fraction <= 1.0 => {
-                    Ok(SizingMode::Kelly { fraction })
-                }
-                _ => Err(format!("{s:?}: the Kelly fraction must be in (0, 1]")),
-            }
-        }
-    }
+    SizingMode::parse(s)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -477,12 +477,18 @@ pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParam
     let strategy = match r.strategy.trim() {
         "technical" | "" => simulate::SimStrategy::Technical,
         "model" => simulate::SimStrategy::Model,
+        "hybrid" => simulate::SimStrategy::Hybrid,
         other => {
             return Err(AppError::invalid(
                 "strategy",
-                format!("{other:?}: expected technical or model"),
+                format!("{other:?}: expected technical, model or hybrid"),
             ));
         }
+    };
+    let sizing = match r.sizing.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => engine::risk::sizing::SizingMode::parse(s)
+            .map_err(|e| AppError::invalid("sizing", e))?,
+        None => Default::default(),
     };
     let p = simulate::BacktestJobParams {
         symbols,
@@ -495,6 +501,8 @@ pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParam
         capital: r.capital,
         strategy,
         min_net_profit: r.min_net_profit,
+        sizing,
+        model_weight: r.model_weight,
     };
     simulate::validate(&p).map_err(|(field, msg)| AppError::invalid(field, msg))?;
     Ok(p)

@@ -193,7 +193,17 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "BacktestRequest",
             "strategy",
-            json!({"enum": ["technical", "model", ""]}),
+            json!({"enum": ["technical", "model", "hybrid", ""]}),
+        ),
+        (
+            "BacktestRequest",
+            "sizing",
+            json!({"pattern": "^(fixed-risk|atr|kelly:(0\\.[0-9]*[1-9][0-9]*|1(\\.0*)?))?$"}),
+        ),
+        (
+            "BacktestRequest",
+            "model_weight",
+            json!({"minimum": 0.0, "maximum": 1.0}),
         ),
         (
             "BacktestRequest",

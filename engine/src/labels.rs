@@ -122,6 +122,12 @@ pub fn forward_return(candles: &[Candle], horizon: usize) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Bars in about one day ahead on `tf` (1 on 1d, 96 on 15m): the horizon
+/// the models' labels and the technical rule's calibration look at.
+pub fn day_horizon(tf: crate::Timeframe) -> usize {
+    (24 * 3_600_000 / tf.duration_ms()).max(1) as usize
+}
+
 /// Direction classes for the classification head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -7,6 +7,7 @@ pub mod altdata;
 pub mod backtest;
 pub mod book;
 pub mod calendar;
+pub mod calibration;
 pub mod costs;
 pub mod drift;
 pub mod features;

@@ -28,9 +28,8 @@ pub struct TargetConfig {
 impl TargetConfig {
     /// About one day ahead on any timeframe (1 bar on 1d, 96 on 15m).
     pub fn for_timeframe(tf: Timeframe) -> TargetConfig {
-        let day = 24 * 3_600_000;
         TargetConfig {
-            horizon: (day / tf.duration_ms()).max(1) as usize,
+            horizon: labels::day_horizon(tf),
             threshold_pct: labels::DIRECTION_THRESHOLD_PCT,
         }
     }

@@ -70,6 +70,21 @@ pub struct SignalGates {
     pub htf_timeframes: Vec<String>,
     /// Signal only in a trend regime (ADX ≥ 25), not in a range.
     pub require_trend_regime: bool,
+    /// A plan needs at least this expected net profit after every cost, percent.
+    pub min_net_profit_pct: f64,
+    /// And at least this calibrated confidence (an uncalibrated one never passes).
+    pub min_confidence: f64,
+}
+
+impl SignalGates {
+    /// The plan rules with these gates (the engine's defaults otherwise).
+    pub fn plan_config(&self) -> engine::signals::PlanConfig {
+        engine::signals::PlanConfig {
+            min_net_profit_pct: self.min_net_profit_pct,
+            min_confidence: self.min_confidence,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for SignalGates {
@@ -78,6 +93,8 @@ impl Default for SignalGates {
             htf: HtfGate::All,
             htf_timeframes: vec!["1h".into(), "4h".into()],
             require_trend_regime: false,
+            min_net_profit_pct: engine::signals::PlanConfig::default().min_net_profit_pct,
+            min_confidence: engine::signals::PlanConfig::default().min_confidence,
         }
     }
 }
@@ -168,6 +185,13 @@ pub enum ConfigError {
         path: String,
         source: Box<toml::de::Error>,
     },
+    #[error("{path}: {field} = {value}: {why}")]
+    Invalid {
+        path: String,
+        field: &'static str,
+        value: f64,
+        why: &'static str,
+    },
 }
 
 impl Settings {
@@ -185,15 +209,20 @@ impl Settings {
     }
 
     /// The engine configuration of a backtest for `trader` over series of
-    /// `exchange`: the trader's capital, profile and gate, and the one cost
-    /// lookup every backtest path uses (`traderai backtest`, training's
-    /// walk-forward, the simulator, paper accounts).
+    /// `exchange`: the installation's `[signals]` gates (the trader may
+    /// override the profit one), the trader's capital and profile, and the
+    /// one cost lookup every backtest path uses (`traderai backtest`,
+    /// training's walk-forward, the simulator, paper accounts).
     pub fn backtest_config(
         &self,
         trader: &Trader,
         exchange: &str,
     ) -> engine::backtest::BacktestConfig {
         let mut config = trader.engine_config();
+        config.plan.min_confidence = self.signals.min_confidence;
+        config.plan.min_net_profit_pct = trader
+            .min_net_profit
+            .unwrap_or(self.signals.min_net_profit_pct);
         config.costs = self.costs_for(exchange);
         config
     }
@@ -230,10 +259,32 @@ impl Settings {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let settings: Settings = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source: Box::new(source),
-        })
+        })?;
+        let invalid = |field, value, why| ConfigError::Invalid {
+            path: path.display().to_string(),
+            field,
+            value,
+            why,
+        };
+        let g = &settings.signals;
+        if !(0.0..=1.0).contains(&g.min_confidence) {
+            return Err(invalid(
+                "signals.min_confidence",
+                g.min_confidence,
+                "a probability, 0 to 1",
+            ));
+        }
+        if !g.min_net_profit_pct.is_finite() {
+            return Err(invalid(
+                "signals.min_net_profit_pct",
+                g.min_net_profit_pct,
+                "a finite percentage",
+            ));
+        }
+        Ok(settings)
     }
 }
 
@@ -346,6 +397,30 @@ mod tests {
         assert!(
             toml::from_str::<Settings>("nonsense_key = 1").is_err(),
             "unknown keys are errors, not silently ignored"
+        );
+    }
+
+    #[test]
+    fn signal_gates_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[signals]\nmin_confidence = 0.4\nmin_net_profit_pct = 1.5\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path)).unwrap();
+        let plan = s.signals.plan_config();
+        assert_eq!((plan.min_confidence, plan.min_net_profit_pct), (0.4, 1.5));
+        assert_eq!(
+            plan.tp_fractions,
+            engine::signals::PlanConfig::default().tp_fractions
+        );
+        std::fs::write(&path, "[signals]\nmin_confidence = 55\n").unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.ends_with("signals.min_confidence = 55: a probability, 0 to 1"),
+            "{err}"
         );
     }
 }

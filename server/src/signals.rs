@@ -11,7 +11,9 @@ use futures::StreamExt;
 use anyhow::Context;
 use engine::costs::CostModel;
 use engine::risk::RiskProfile;
-use engine::signals::{self, PlanConfig, PlanContext, Rejection, SignalPlan, TechnicalRule};
+use engine::signals::{
+    self, PlanContext, Rejection, RuleCalibration, RuleConfidence, SignalPlan, TechnicalRule,
+};
 use engine::{Candle, TimeMs};
 use models::artifact::LoadedModel;
 use models::backend::Backend;
@@ -76,15 +78,15 @@ pub fn model_label(m: &ModelRow) -> String {
 }
 
 /// What a source says about bar `i` of `candles`, whose features are `fs`
-/// (computed once for every bar a scan judges; CPU work: run it off the
-/// async workers).
+/// and the rule's calibrated fires `fires` (computed once for every bar a
+/// scan judges; CPU work: run it off the async workers).
 fn assess(
     series: &SeriesRow,
     candles: &[Candle],
     i: usize,
     fs: &engine::features::FeatureSet,
     model: Option<(&ModelRow, &LoadedModel, &models::data::AltInputs)>,
-    rule: &TechnicalRule,
+    fires: &[Option<RuleConfidence>],
 ) -> anyhow::Result<NewCandidate> {
     let last = candles.get(i).context("no candles")?;
     let candles = &candles[..=i];
@@ -104,6 +106,7 @@ fn assess(
         move_interval: None,
         coverage_level: None,
         prediction_set: None,
+        uncalibrated: None,
         drivers: Vec::new(),
         blocked: None,
         regime: bar.regime.map(|r| regime_name(r).to_owned()),
@@ -136,7 +139,23 @@ fn assess(
         }
         None => {
             if let Some(t) = technicals {
-                c.prediction = rule.evaluate(&t);
+                match fires.get(i).copied().flatten() {
+                    Some(RuleConfidence::Calibrated {
+                        prediction,
+                        move_interval,
+                        level,
+                        ..
+                    }) => {
+                        c.prediction = Some(prediction);
+                        c.move_interval = Some(move_interval);
+                        c.coverage_level = Some(level);
+                    }
+                    Some(u @ RuleConfidence::Uncalibrated { prediction, .. }) => {
+                        c.prediction = Some(prediction);
+                        c.uncalibrated = u.uncalibrated_reason();
+                    }
+                    None => {}
+                }
                 c.drivers = TechnicalRule::inputs(&t)
                     .into_iter()
                     .map(|(f, v)| Driver {
@@ -350,14 +369,20 @@ fn judge_bars(
     let Some(&last) = judged.last() else {
         return Vec::new();
     };
-    let fs = engine::features::compute(
-        row.key.symbol.as_str(),
-        row.key.timeframe,
-        &candles[..=last.min(candles.len() - 1)],
-    );
+    let candles = &candles[..=last.min(candles.len() - 1)];
+    let fs = engine::features::compute(row.key.symbol.as_str(), row.key.timeframe, candles);
+    // The rule's confidence at each bar from its own fires resolved by then.
+    let fires = match model {
+        Some(_) => Vec::new(),
+        None => signals::calibration::calibrate(
+            candles,
+            &engine::backtest::strategy::technical(&fs, rule),
+            &RuleCalibration::for_timeframe(row.key.timeframe),
+        ),
+    };
     judged
         .iter()
-        .map(|&i| assess(row, candles, i, &fs, model, rule))
+        .map(|&i| assess(row, candles, i, &fs, model, &fires))
         .collect()
 }
 
@@ -634,6 +659,15 @@ pub fn judge(
             message: format!("{what} ({why}); no signal until a normal, current bar closes"),
         };
     }
+    if let (Some(why), Some(p)) = (&c.new.uncalibrated, &c.new.prediction) {
+        return Outcome::Rejected {
+            kind: "uncalibrated".into(),
+            message: format!(
+                "The technical rule sees a {} setup but its confidence is uncalibrated ({why} on this series); no signal until it has the history",
+                p.side().map_or("neutral", |s| s.as_str())
+            ),
+        };
+    }
     let Some(pred) = &c.new.prediction else {
         let message = match c.new.source {
             Source::Technical => {
@@ -658,7 +692,7 @@ pub fn judge(
         &c.symbol,
         pred,
         &ctx,
-        &PlanConfig::default(),
+        &gates.plan_config(),
         &profile.limits(),
         costs,
     ) {
@@ -802,6 +836,7 @@ mod tests {
                 move_interval: None,
                 coverage_level: None,
                 prediction_set: None,
+                uncalibrated: None,
                 drivers: Vec::new(),
                 blocked: None,
                 regime: Some("uptrend".into()),

@@ -148,6 +148,7 @@ async fn strong_signal(pool: &PgPool) -> i64 {
             move_interval: None,
             coverage_level: None,
             prediction_set: None,
+            uncalibrated: None,
             drivers: vec![server::db::signals::Driver {
                 feature: "rsi_14".into(),
                 value: 0.42,

@@ -55,7 +55,6 @@ fn money(v: f64) -> String {
     }
 }
 
-/// "0.62 [0.41 … 3.10 % at 90 %]": confidence with the conformal move interval.
 /// How current the signal's bar is: "closed 2 min ago", "stale: last bar
 /// 3 days ago (disconnected …)", and which data it is.
 fn bar_age_text(s: &SignalView) -> String {
@@ -91,10 +90,15 @@ fn context_text(s: &SignalView) -> String {
     parts.join(" · ")
 }
 
+/// "0.62 · move +0.41 … +3.10 % at 90 %": confidence with the conformal
+/// move interval; "uncalibrated (…)" while the rule has too little history.
 fn confidence_text(s: &SignalView) -> String {
     let Some(p) = &s.prediction else {
         return "–".into();
     };
+    if let Some(why) = &p.uncalibrated {
+        return format!("uncalibrated ({why})");
+    }
     match (p.move_low, p.move_high, p.coverage_level) {
         (Some(lo), Some(hi), Some(level)) => format!(
             "{:.2} · move {lo:+.2} … {hi:+.2} % at {:.0} %",

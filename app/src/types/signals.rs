@@ -12,9 +12,14 @@ pub struct PredictionView {
     pub p_down: f64,
     /// Expected move over the model's horizon, percent (signed).
     pub expected_move_pct: f64,
-    /// Calibrated probability that the chosen direction is right.
+    /// Calibrated probability that the chosen direction is right (models:
+    /// on their calibration fold; the technical rule: from its own last
+    /// resolved fires). When `uncalibrated` is set it is the rule's raw
+    /// score, not a probability, and no signal passes on it.
     pub confidence: f64,
-    /// Conformal interval of the move at `coverage_level` (models only).
+    /// Why the rule's confidence is uncalibrated, e.g. "42 resolved fires; 50 needed".
+    pub uncalibrated: Option<String>,
+    /// Conformal interval of the move at `coverage_level`.
     pub move_low: Option<f64>,
     pub move_high: Option<f64>,
     pub coverage_level: Option<f64>,

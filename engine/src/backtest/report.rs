@@ -6,6 +6,7 @@ use super::strategy::{self, Strategy};
 use super::{BacktestConfig, BacktestResult, SeriesInput, run};
 use crate::features::{self, FeatureSet};
 use crate::quality::Session;
+use crate::signals::calibration::{self, RuleCalibration, RuleConfidence};
 use crate::signals::{Prediction, TechnicalRule};
 use crate::{Candle, TimeMs, Timeframe};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,10 @@ pub struct Report {
     pub code_version: String,
     pub periods_per_year: f64,
     pub metrics: Metrics,
+    /// How the technical rule's confidence was calibrated on these bars
+    /// (the rule, hybrid and the technical baseline trade on it).
+    #[serde(default)]
+    pub rule_calibration: Option<calibration::CalibrationSummary>,
     pub rejections: std::collections::BTreeMap<String, usize>,
     pub cancelled_entries: usize,
     pub baselines: Baselines,
@@ -95,10 +100,23 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
         Strategy::Technical(r) | Strategy::Hybrid { rule: r, .. } => *r,
         _ => TechnicalRule::default(),
     };
-    let technical: Vec<Vec<Option<Prediction>>> = feats
+    // The rule's fires with the confidence each had earned by its bar (the
+    // live scanner's numbers); an uncalibrated fire trades nothing.
+    let calib = RuleCalibration::for_timeframe(spec.timeframe);
+    let fires: Vec<Vec<Option<RuleConfidence>>> = feats
         .iter()
-        .map(|f| strategy::technical(f, &rule))
+        .zip(data)
+        .map(|(f, d)| calibration::calibrate(&d.candles, &strategy::technical(f, &rule), &calib))
         .collect();
+    let technical: Vec<Vec<Option<Prediction>>> =
+        fires.iter().map(|f| strategy::calibrated_only(f)).collect();
+    let rule_calibration = calibration::summarize(
+        data.iter()
+            .zip(&fires)
+            .map(|(d, f)| (&d.candles[..], &f[..])),
+        &calib,
+        spec.config.plan.min_confidence,
+    );
     let empty = Vec::new();
     let preds: Vec<Vec<Option<Prediction>>> = data
         .iter()
@@ -204,6 +222,7 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
         code_version: spec.code_version.clone(),
         periods_per_year: ppy,
         metrics,
+        rule_calibration: Some(rule_calibration),
         rejections: result.rejections.clone(),
         cancelled_entries: result.cancelled_entries,
         baselines: Baselines {

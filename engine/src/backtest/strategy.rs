@@ -5,6 +5,7 @@
 use crate::Candle;
 use crate::features::FeatureSet;
 use crate::indicators::{Indicator, Sma};
+use crate::signals::calibration::RuleConfidence;
 use crate::signals::{Prediction, TechnicalRule, hybrid};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -38,12 +39,24 @@ impl Strategy {
     }
 }
 
-/// The technical rule at every bar with technicals.
+/// The technical rule at every bar with technicals, as it fires: its
+/// `confidence` is the rule's raw score, not a probability.
 pub fn technical(features: &FeatureSet, rule: &TechnicalRule) -> Vec<Option<Prediction>> {
     features
         .bars
         .iter()
         .map(|b| b.technicals.and_then(|t| rule.evaluate(&t)))
+        .collect()
+}
+
+/// The calibrated fires' predictions; uncalibrated ones trade nothing.
+pub fn calibrated_only(fires: &[Option<RuleConfidence>]) -> Vec<Option<Prediction>> {
+    fires
+        .iter()
+        .map(|f| match f {
+            Some(RuleConfidence::Calibrated { prediction, .. }) => Some(*prediction),
+            _ => None,
+        })
         .collect()
 }
 

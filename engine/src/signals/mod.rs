@@ -1,9 +1,11 @@
 //! From a prediction to a trade plan someone can act on — or a stated
 //! reason why there is none.
 
+pub mod calibration;
 pub mod plan;
 pub mod technical;
 
+pub use calibration::{RuleCalibration, RuleConfidence};
 pub use plan::{PlanConfig, PlanContext, Rejection, SignalPlan, StopRule, plan};
 pub use technical::{TechnicalRule, hybrid};
 

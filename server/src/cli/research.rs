@@ -464,7 +464,7 @@ pub struct BacktestArgs {
     pub signals: Vec<PathBuf>,
     #[command(flatten)]
     pub risk: RiskArgs,
-    /// Override the 0.55 confidence gate.
+    /// Override the confidence gate (`[signals] min_confidence`, 0.55 by default).
     #[arg(long)]
     pub min_confidence: Option<f64>,
     /// Position sizing: fixed-risk (default), atr, or kelly:F (fraction F of the Kelly stake).
@@ -698,6 +698,19 @@ pub(super) async fn backtest_cmd(
             b.total_return_pct,
             f(b.sharpe),
             b.max_drawdown_pct
+        );
+    }
+    if let Some(c) = &rep.rule_calibration {
+        println!(
+            "  rule calibration: {} fires ({} uncalibrated) | mean confidence {} vs hit rate {} | {} at ≥ {} | move interval coverage {} at {:.0} %",
+            c.fires,
+            c.uncalibrated,
+            f(c.mean_confidence),
+            f(c.hit_rate),
+            c.passing,
+            c.gate,
+            f(c.interval_coverage),
+            c.level * 100.0
         );
     }
     if !rep.rejections.is_empty() {

@@ -53,6 +53,9 @@ pub struct NewCandidate {
     pub move_interval: Option<(f64, f64)>,
     pub coverage_level: Option<f64>,
     pub prediction_set: Option<String>,
+    /// The rule fired but has too little history for a calibrated
+    /// confidence: why (the prediction's confidence is its raw score).
+    pub uncalibrated: Option<String>,
     pub drivers: Vec<Driver>,
     /// Why this close makes no signal whatever it predicts: the series was
     /// not fit to trade on (`stale`, `catching_up`, `flagged_bar`) and the text.
@@ -85,8 +88,8 @@ pub async fn insert(
     let done: Option<i64> = sqlx::query_scalar(
         "INSERT INTO signal_candidates (series_id, bar_time, price, atr, source, model_id, model_label,
              p_up, p_neutral, p_down, expected_move_pct, confidence, move_low, move_high,
-             coverage_level, prediction_set, drivers, blocked, blocked_reason, regime, htf)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+             coverage_level, prediction_set, drivers, blocked, blocked_reason, regime, htf, uncalibrated)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
          ON CONFLICT (series_id, bar_time, source) DO NOTHING RETURNING id",
     )
     .bind(c.series_id)
@@ -110,6 +113,7 @@ pub async fn insert(
     .bind(c.blocked.as_ref().map(|b| b.1.as_str()))
     .bind(&c.regime)
     .bind(serde_json::to_value(&c.htf).map_err(|e| DbError::Corrupt(e.to_string()))?)
+    .bind(&c.uncalibrated)
     .fetch_optional(conn)
     .await?;
     Ok(done)
@@ -162,7 +166,7 @@ pub async fn announce(pool: &PgPool, new: usize, bar_time: TimeMs) -> Result<(),
 const COLUMNS: &str = "c.id, s.exchange, s.market, s.symbol, s.timeframe, c.series_id, c.bar_time, c.price, c.atr,
     c.source, c.model_id, c.model_label, c.p_up, c.p_neutral, c.p_down, c.expected_move_pct, c.confidence,
     c.move_low, c.move_high, c.coverage_level, c.prediction_set, c.drivers, c.created_at,
-    c.blocked, c.blocked_reason, c.regime, c.htf";
+    c.blocked, c.blocked_reason, c.regime, c.htf, c.uncalibrated";
 
 fn row(r: &sqlx::postgres::PgRow) -> Result<Candidate, DbError> {
     use sqlx::Row;
@@ -205,6 +209,7 @@ fn row(r: &sqlx::postgres::PgRow) -> Result<Candidate, DbError> {
             move_interval: f("move_low")?.zip(f("move_high")?),
             coverage_level: f("coverage_level")?,
             prediction_set: r.try_get("prediction_set")?,
+            uncalibrated: r.try_get("uncalibrated")?,
             drivers: serde_json::from_value(drivers)
                 .map_err(|e| DbError::Corrupt(format!("signal drivers: {e}")))?,
             blocked: r

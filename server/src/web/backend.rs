@@ -8,7 +8,6 @@ use crate::{auth, backfill, db, registry, simulate, training};
 use app::backend::{Answer, Backend as Pages};
 use app::types::*;
 use engine::costs::CostModel;
-use engine::signals::PlanConfig;
 use engine::{Market, SeriesKey, Symbol, Timeframe};
 use models::backend::Backend;
 use sqlx::PgPool;
@@ -152,6 +151,7 @@ fn signal_view(
             p_down: p.p_down,
             expected_move_pct: p.expected_move_pct,
             confidence: p.confidence,
+            uncalibrated: n.uncalibrated.clone(),
             move_low: n.move_interval.map(|m| m.0),
             move_high: n.move_interval.map(|m| m.1),
             coverage_level: n.coverage_level,
@@ -935,7 +935,7 @@ impl Pages for PgBackend {
                 let net = |x: &SignalView| x.plan.as_ref().map_or(0.0, |p| p.expected_net_pct);
                 net(b).total_cmp(&net(a))
             });
-            let gates = PlanConfig::default();
+            let gates = &self.settings.signals;
             let base = follow.values().filter(|f| f.role == "base");
             let mut data = app::types::DataSummary::default();
             for f in base {

@@ -6,10 +6,13 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 pub async fn spawn_app(pool: sqlx::PgPool) -> SocketAddr {
+    spawn_app_with(pool, &Default::default()).await
+}
+
+/// The app with these settings.
+pub async fn spawn_app_with(pool: sqlx::PgPool, settings: &server::config::Settings) -> SocketAddr {
     let opts = server::web::leptos_options("127.0.0.1:0".parse().unwrap(), "target/site").unwrap();
-    let app = server::web::router(pool, opts, &Default::default())
-        .await
-        .unwrap();
+    let app = server::web::router(pool, opts, settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(server::web::serve_on(listener, app, std::future::pending()));

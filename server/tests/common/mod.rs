@@ -185,6 +185,7 @@ pub async fn technical_candidate(
             move_interval: None,
             coverage_level: None,
             prediction_set: None,
+            uncalibrated: None,
             drivers: Vec::new(),
             blocked: None,
             regime: None,

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::boost::{BoostConfig, BoostError, BoostReport, Boosted};
-use crate::conformal::{CalibrationError, Calibrator, Coverage};
+use crate::conformal::{
+    ADAPTIVE_GAMMA, AdaptiveCoverage, CalibrationError, Calibrator, Coverage,
+    adaptive_interval_coverage,
+};
 use crate::data::{DataError, Dataset, FeatureGroup, Sample};
 use crate::ensemble::{Ensemble, EnsembleWeights};
 use crate::metrics::{self, ClassMetrics};
@@ -167,6 +170,10 @@ pub struct FoldReport {
     /// The shipped (pooled) predictions on the test window.
     pub metrics: ClassMetrics,
     pub coverage: Coverage,
+    /// The move interval under adaptive conformal inference on the same
+    /// window (absent in reports from before it).
+    #[serde(default)]
+    pub adaptive: Option<AdaptiveCoverage>,
     /// Each member alone on the same window.
     pub net: ClassMetrics,
     pub trees: Option<ClassMetrics>,
@@ -338,6 +345,18 @@ pub fn evaluate(
             let coverage = fitted
                 .calibrator
                 .coverage(&pred.probs, &classes, &pred.moves, &targets);
+            let adaptive = adaptive_interval_coverage(
+                &fitted.move_scores,
+                &pred.moves,
+                &targets,
+                &fold
+                    .test
+                    .iter()
+                    .map(|s| (s.at, s.label_end))
+                    .collect::<Vec<_>>(),
+                cfg.conformal_level,
+                ADAPTIVE_GAMMA,
+            );
             let prior = class_prior(ds, &fold.train);
             base_p.extend(fold.test.iter().map(|_| prior));
             for (i, s) in fold.test.iter().enumerate() {
@@ -365,6 +384,7 @@ pub fn evaluate(
                 stop: fitted.stop,
                 metrics: m,
                 coverage,
+                adaptive: Some(adaptive),
                 net: score(&scored.net),
                 trees: scored.trees.as_ref().map(score),
                 weights: fitted.ensemble.trees.as_ref().map(|t| t.1.clone()),
@@ -408,6 +428,8 @@ pub fn evaluate(
 struct Fitted {
     ensemble: Ensemble,
     calibrator: Calibrator,
+    /// The calibration fold's move scores, ascending (for the adaptive interval).
+    move_scores: Vec<f64>,
     boost: Option<BoostReport>,
     history: Vec<EpochReport>,
     best_epoch: usize,
@@ -476,6 +498,7 @@ fn fit_one(
     Ok(Fitted {
         ensemble,
         calibrator,
+        move_scores: crate::conformal::move_scores(&pred.moves, &targets),
         boost,
         history: trained.history.clone(),
         best_epoch: trained.best_epoch,

@@ -73,8 +73,8 @@ async fn main() -> anyhow::Result<()> {
     let follower = server::follow::Follower::new(pool.clone(), &settings, follow, source).await?;
     tokio::spawn(follower.run(stop_rx.clone()));
     tokio::spawn(server::signals::scan_on_closes(
-        pool.clone(),
-        models::backend::Backend::Flex,
+        server::signals::Scanner::new(pool.clone(), models::backend::Backend::Flex)
+            .with_gates(&settings.signals),
         stop_rx.clone(),
     ));
 

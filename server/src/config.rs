@@ -74,6 +74,19 @@ pub struct SignalGates {
     pub min_net_profit_pct: f64,
     /// And at least this calibrated confidence (an uncalibrated one never passes).
     pub min_confidence: f64,
+    /// Where a model serves the series' timeframe: its own signals
+    /// (`model`), or the technical rule's side with the confidence moved
+    /// toward the model's by `model_weight` (`hybrid`). Elsewhere the rule.
+    pub strategy: SignalStrategy,
+    /// The model's share of the hybrid's confidence, 0 to 1.
+    pub model_weight: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignalStrategy {
+    Model,
+    Hybrid,
 }
 
 impl SignalGates {
@@ -95,6 +108,8 @@ impl Default for SignalGates {
             require_trend_regime: false,
             min_net_profit_pct: engine::signals::PlanConfig::default().min_net_profit_pct,
             min_confidence: engine::signals::PlanConfig::default().min_confidence,
+            strategy: SignalStrategy::Model,
+            model_weight: 0.5,
         }
     }
 }
@@ -275,6 +290,13 @@ impl Settings {
                 "signals.min_confidence",
                 g.min_confidence,
                 "a probability, 0 to 1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&g.model_weight) {
+            return Err(invalid(
+                "signals.model_weight",
+                g.model_weight,
+                "a share, 0 to 1",
             ));
         }
         if !g.min_net_profit_pct.is_finite() {

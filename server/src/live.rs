@@ -34,8 +34,8 @@ pub async fn start(
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = vec![
         tokio::spawn(crate::signals::scan_on_closes(
-            pool.clone(),
-            models::backend::Backend::preferred(),
+            crate::signals::Scanner::new(pool.clone(), models::backend::Backend::preferred())
+                .with_gates(&settings.signals),
             stop.clone(),
         )),
         // Paper accounts step at every close the scanner has judged.

@@ -54,6 +54,8 @@ pub struct Scanner {
     pool: PgPool,
     backend: Backend,
     rule: TechnicalRule,
+    /// `[signals] strategy = "hybrid"`: the model's weight.
+    hybrid: Option<f64>,
     models: HashMap<i64, LoadedModel>,
 }
 
@@ -86,6 +88,7 @@ fn assess(
     i: usize,
     fs: &engine::features::FeatureSet,
     model: Option<(&ModelRow, &LoadedModel, &models::data::AltInputs)>,
+    hybrid: Option<f64>,
     fires: &[Option<RuleConfidence>],
 ) -> anyhow::Result<NewCandidate> {
     let last = candles.get(i).context("no candles")?;
@@ -122,51 +125,76 @@ fn assess(
             c.source = Source::Model;
             c.model_id = Some(row.id);
             c.model_label = model_label(row);
-            if let Some(p) = m.predict_last(series.key.symbol.as_str(), candles, alt)? {
-                c.prediction = Some(p.prediction);
-                c.move_interval = Some(p.move_interval);
-                c.coverage_level = Some(p.level);
-                c.prediction_set = Some(p.set.join("|"));
-                c.drivers = p
-                    .drivers
-                    .into_iter()
-                    .map(|d| Driver {
-                        feature: d.feature,
-                        value: d.value,
-                    })
-                    .collect();
+            let said = m.predict_last(series.key.symbol.as_str(), candles, alt)?;
+            match hybrid {
+                None => {
+                    if let Some(p) = said {
+                        c.prediction = Some(p.prediction);
+                        c.move_interval = Some(p.move_interval);
+                        c.coverage_level = Some(p.level);
+                        c.prediction_set = Some(p.set.join("|"));
+                        c.drivers = p
+                            .drivers
+                            .into_iter()
+                            .map(|d| Driver {
+                                feature: d.feature,
+                                value: d.value,
+                            })
+                            .collect();
+                    }
+                }
+                // The rule's side, move and interval; the model only moves
+                // the calibrated confidence (an uncalibrated rule stays so).
+                Some(w) => {
+                    c.source = Source::Hybrid;
+                    c.model_label = format!(
+                        "hybrid: the technical rule's side, {} at weight {w}",
+                        model_label(row)
+                    );
+                    if let Some(t) = technicals {
+                        rule_says(&mut c, fires.get(i).copied().flatten(), &t);
+                    }
+                    if let (Some(rule), Some(model), None) = (c.prediction, said, &c.uncalibrated) {
+                        c.prediction = Some(signals::hybrid(&rule, &model.prediction, w));
+                    }
+                }
             }
         }
         None => {
             if let Some(t) = technicals {
-                match fires.get(i).copied().flatten() {
-                    Some(RuleConfidence::Calibrated {
-                        prediction,
-                        move_interval,
-                        level,
-                        ..
-                    }) => {
-                        c.prediction = Some(prediction);
-                        c.move_interval = Some(move_interval);
-                        c.coverage_level = Some(level);
-                    }
-                    Some(u @ RuleConfidence::Uncalibrated { prediction, .. }) => {
-                        c.prediction = Some(prediction);
-                        c.uncalibrated = u.uncalibrated_reason();
-                    }
-                    None => {}
-                }
-                c.drivers = TechnicalRule::inputs(&t)
-                    .into_iter()
-                    .map(|(f, v)| Driver {
-                        feature: f.to_string(),
-                        value: v,
-                    })
-                    .collect();
+                rule_says(&mut c, fires.get(i).copied().flatten(), &t);
             }
         }
     }
     Ok(c)
+}
+
+/// The technical rule's calibrated fire (if any) and its votes on `c`.
+fn rule_says(c: &mut NewCandidate, fire: Option<RuleConfidence>, t: &engine::features::Technicals) {
+    match fire {
+        Some(RuleConfidence::Calibrated {
+            prediction,
+            move_interval,
+            level,
+            ..
+        }) => {
+            c.prediction = Some(prediction);
+            c.move_interval = Some(move_interval);
+            c.coverage_level = Some(level);
+        }
+        Some(u @ RuleConfidence::Uncalibrated { prediction, .. }) => {
+            c.prediction = Some(prediction);
+            c.uncalibrated = u.uncalibrated_reason();
+        }
+        None => {}
+    }
+    c.drivers = TechnicalRule::inputs(t)
+        .into_iter()
+        .map(|(f, v)| Driver {
+            feature: f.to_string(),
+            value: v,
+        })
+        .collect();
 }
 
 impl Scanner {
@@ -175,8 +203,16 @@ impl Scanner {
             pool,
             backend,
             rule: TechnicalRule::default(),
+            hybrid: None,
             models: HashMap::new(),
         }
+    }
+
+    /// Judges as `[signals]` says: models' own signals or the hybrid.
+    pub fn with_gates(mut self, gates: &crate::config::SignalGates) -> Scanner {
+        self.hybrid =
+            (gates.strategy == crate::config::SignalStrategy::Hybrid).then_some(gates.model_weight);
+        self
     }
 
     /// Scans every series whose newest closed bar has no candidate yet from
@@ -197,10 +233,10 @@ impl Scanner {
         let series = crate::db::candles::list_series(&self.pool).await?;
         let active = crate::db::models::all_active(&self.pool).await?;
         let followed = crate::db::follow::states(&self.pool).await?;
-        let scanned = [
-            db::last_scanned(&self.pool, Source::Model).await?,
-            db::last_scanned(&self.pool, Source::Technical).await?,
-        ];
+        let mut scanned = HashMap::new();
+        for source in [Source::Model, Source::Technical, Source::Hybrid] {
+            scanned.insert(source, db::last_scanned(&self.pool, source).await?);
+        }
         // Models no longer serving are dropped from the cache.
         self.models
             .retain(|id, _| active.iter().any(|m| m.id == *id));
@@ -229,14 +265,12 @@ impl Scanner {
                 last_open - tf_ms
             };
             let mut model = serving_model(&active, s.key.symbol.as_str(), s.key.timeframe).cloned();
-            let source = if model.is_some() {
-                Source::Model
-            } else {
-                Source::Technical
+            let source = match (&model, self.hybrid) {
+                (Some(_), None) => Source::Model,
+                (Some(_), Some(_)) => Source::Hybrid,
+                (None, _) => Source::Technical,
             };
-            let seen = scanned[usize::from(source == Source::Technical)]
-                .get(&s.id)
-                .copied();
+            let seen = scanned[&source].get(&s.id).copied();
             if seen.is_some_and(|t| t >= last_closed) {
                 sum.up_to_date += 1;
                 continue;
@@ -302,7 +336,7 @@ impl Scanner {
             let alt =
                 crate::altdata::inputs_for(&self.pool, s.key.symbol.as_str(), &candles, &groups)
                     .await?;
-            let (row, rule) = (s.clone(), self.rule);
+            let (row, rule, hybrid) = (s.clone(), self.rule, self.hybrid);
             let (results, loaded, model) = tokio::task::spawn_blocking(move || {
                 let r = judge_bars(
                     &row,
@@ -310,6 +344,7 @@ impl Scanner {
                     &judged,
                     loaded.as_ref().map(|l| (&model, l, &alt)),
                     &rule,
+                    hybrid,
                 );
                 (r, loaded, model)
             })
@@ -324,7 +359,7 @@ impl Scanner {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut judged = futures::stream::iter(pending.into_iter().map(|p| {
             tokio::task::spawn_blocking(move || {
-                let r = judge_bars(&p.series, &p.candles, &p.judged, None, &rule);
+                let r = judge_bars(&p.series, &p.candles, &p.judged, None, &rule, None);
                 (p, r)
             })
         }))
@@ -365,6 +400,7 @@ fn judge_bars(
     judged: &[usize],
     model: Option<(&ModelRow, &LoadedModel, &models::data::AltInputs)>,
     rule: &TechnicalRule,
+    hybrid: Option<f64>,
 ) -> Vec<anyhow::Result<NewCandidate>> {
     let Some(&last) = judged.last() else {
         return Vec::new();
@@ -372,9 +408,9 @@ fn judge_bars(
     let candles = &candles[..=last.min(candles.len() - 1)];
     let fs = engine::features::compute(row.key.symbol.as_str(), row.key.timeframe, candles);
     // The rule's confidence at each bar from its own fires resolved by then.
-    let fires = match model {
-        Some(_) => Vec::new(),
-        None => signals::calibration::calibrate(
+    let fires = match (model, hybrid) {
+        (Some(_), None) => Vec::new(),
+        _ => signals::calibration::calibrate(
             candles,
             &engine::backtest::strategy::technical(&fs, rule),
             &RuleCalibration::for_timeframe(row.key.timeframe),
@@ -382,7 +418,7 @@ fn judge_bars(
     };
     judged
         .iter()
-        .map(|&i| assess(row, candles, i, &fs, model, &fires))
+        .map(|&i| assess(row, candles, i, &fs, model, hybrid, &fires))
         .collect()
 }
 
@@ -544,14 +580,10 @@ fn market_closed(
 /// starts a scan; ticks that arrive while one runs are folded into the next.
 /// A slow timer covers series nothing announces. One scanner at a time
 /// across processes (the scan lock): a busy lock skips, the next tick retries.
-pub async fn scan_on_closes(
-    pool: PgPool,
-    backend: Backend,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+pub async fn scan_on_closes(mut scanner: Scanner, mut stop: tokio::sync::watch::Receiver<bool>) {
     use sqlx::postgres::PgListener;
     const FALLBACK: std::time::Duration = std::time::Duration::from_secs(60);
-    let mut scanner = Scanner::new(pool.clone(), backend);
+    let pool = scanner.pool.clone();
     let mut backoff = std::time::Duration::from_millis(250);
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
@@ -674,6 +706,9 @@ pub fn judge(
                 "The technical rule sees no setup (fewer than 3 of its 4 votes agree, or RSI is stretched)"
             }
             Source::Model => "The model had no full window of features at this bar",
+            Source::Hybrid => {
+                "The technical rule sees no setup, and the hybrid trades only the rule's setups"
+            }
         };
         return Outcome::Rejected {
             kind: "no_setup".into(),

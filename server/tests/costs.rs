@@ -161,31 +161,13 @@ async fn the_simulator_job_charges_the_series_exchange_costs() {
     );
 }
 
-/// The production pipeline, small: a 2-fold walk-forward whose
-/// out-of-sample signals go through the backtester.
-fn tiny_pipeline(dir: &Path) -> String {
-    let path = dir.join("tiny.json");
-    let cfg = json!({
-        "train": {
-            "net": { "features": 18, "window": 20, "gru1": 8, "gru2": 6, "attention": 6,
-                     "dense1": 8, "dense2": 6, "dropout1": 0.2, "dropout2": 0.15, "classes": 3 },
-            "learning_rate": 0.002,
-            "max_epochs": 2
-        },
-        "boost": { "lags": [0, 1, 5], "max_rounds": 40, "early_stopping_rounds": 10 },
-        "folds": 2
-    });
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn training_walk_forward_backtests_charge_the_series_exchange_costs() {
     let (pool, url) = common::fresh_db().await;
     common::import_btc_1d(&url);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let pipeline = tiny_pipeline(dir.path());
+    let pipeline = common::tiny_pipeline(dir.path(), 2);
     let models = dir.path().join("models");
     let train = |extra: &[&str]| {
         let mut args = vec![

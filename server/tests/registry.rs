@@ -9,22 +9,6 @@ mod common;
 use common::{ok, traderai};
 use std::path::Path;
 
-fn tiny_config(dir: &Path, folds: usize) -> String {
-    let path = dir.join(format!("tiny-{folds}.json"));
-    let cfg = serde_json::json!({
-        "train": {
-            "net": { "features": 18, "window": 20, "gru1": 8, "gru2": 6, "attention": 6,
-                     "dense1": 8, "dense2": 6, "dropout1": 0.2, "dropout2": 0.15, "classes": 3 },
-            "learning_rate": 0.002,
-            "max_epochs": 2
-        },
-        "boost": { "lags": [0, 1, 5, 10], "max_rounds": 60, "early_stopping_rounds": 10 },
-        "folds": folds
-    });
-    std::fs::write(&path, cfg.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 /// Trains on the stored BTC/USD daily series and registers the model.
 fn train(url: &str, cfg: &str, out: &Path, seed: u64, promote: &str) -> serde_json::Value {
     let seed = seed.to_string();
@@ -70,7 +54,7 @@ async fn registry_promotes_rolls_back_downloads_retrains_on_drift_and_prunes() {
     let (pool, url) = common::fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     common::import_btc_1d(&url);
-    let cfg = tiny_config(dir.path(), 2);
+    let cfg = common::tiny_pipeline(dir.path(), 2);
     let out = dir.path().join("models");
 
     // The first model of a scope serves.
@@ -224,7 +208,7 @@ async fn registry_promotes_rolls_back_downloads_retrains_on_drift_and_prunes() {
     assert!(check["detail"]["max_psi"]["value"].as_f64().is_some());
 
     // Pruning: beyond 7 non-serving models, the oldest lose their files.
-    let cfg0 = tiny_config(dir.path(), 0);
+    let cfg0 = common::tiny_pipeline(dir.path(), 0);
     for seed in 10..16 {
         train(&url, &cfg0, &out, seed, "never");
     }

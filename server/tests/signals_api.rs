@@ -527,6 +527,139 @@ async fn the_rules_confidence_comes_from_its_own_past() {
     );
 }
 
+/// `[signals] strategy = "hybrid"`: where a model serves, the candidate is
+/// the rule's calibrated fire with its confidence moved toward the model's,
+/// a source of its own beside the model's candidate for the same bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hybrid_scanner_keeps_the_rules_side_and_blends_the_confidence() {
+    use engine::signals::{RuleCalibration, RuleConfidence, TechnicalRule};
+    use server::db::signals::Source;
+    let (pool, url) = fresh_db().await;
+    let candles = common::btc_1d();
+    let tf = engine::Timeframe::D1;
+    let fs = engine::features::compute("BTC/USD", tf, &candles);
+    let fires = engine::signals::calibration::calibrate(
+        &candles,
+        &engine::backtest::strategy::technical(&fs, &TechnicalRule::default()),
+        &RuleCalibration::for_timeframe(tf),
+    );
+    // History up to the last calibrated fire: the rule fires at its last bar.
+    let last = fires
+        .iter()
+        .rposition(|f| matches!(f, Some(RuleConfidence::Calibrated { .. })))
+        .unwrap();
+    let Some(RuleConfidence::Calibrated {
+        prediction: rule,
+        move_interval,
+        ..
+    }) = fires[last]
+    else {
+        unreachable!()
+    };
+    let key = engine::SeriesKey {
+        exchange: "yahoo".into(),
+        market: engine::Market::Spot,
+        symbol: common::sym("BTC/USD"),
+        timeframe: tf,
+    };
+    let series = {
+        let mut conn = pool.acquire().await.unwrap();
+        let id = server::db::candles::ensure_series(&mut conn, &key)
+            .await
+            .unwrap();
+        server::db::candles::insert_candles(&mut conn, id, &candles[..=last])
+            .await
+            .unwrap();
+        id
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = common::tiny_pipeline(dir.path(), 0);
+    let trained = common::ok(&common::traderai(
+        Some(&url),
+        &[
+            "--json",
+            "train",
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "yahoo",
+            "--backend",
+            "flex",
+            "--pipeline",
+            &pipeline,
+            "--register",
+            "--promote",
+            "always",
+            "-o",
+            dir.path().join("models").to_str().unwrap(),
+        ],
+    ));
+    let model_id = trained["registry"][0]["model"]["id"].as_i64().unwrap();
+    let scan = |gates: server::config::SignalGates| {
+        let pool = pool.clone();
+        async move {
+            server::signals::Scanner::new(pool, models::backend::Backend::Flex)
+                .with_gates(&gates)
+                .scan()
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        scan(Default::default()).await.new,
+        1,
+        "the model's candidate"
+    );
+    let hybrid = server::config::SignalGates {
+        strategy: server::config::SignalStrategy::Hybrid,
+        model_weight: 0.25,
+        ..Default::default()
+    };
+    assert_eq!(
+        scan(hybrid.clone()).await.new,
+        1,
+        "the hybrid judges the bar anew"
+    );
+    assert_eq!(scan(hybrid).await.new, 0, "once");
+    let stored = server::db::signals::of_series(&pool, series, candles[last].open_time)
+        .await
+        .unwrap();
+    let of = |s: Source| stored.iter().find(|c| c.new.source == s).unwrap();
+    let (h, m) = (of(Source::Hybrid), of(Source::Model));
+    assert_eq!(
+        (h.new.model_id, m.new.model_id),
+        (Some(model_id), Some(model_id))
+    );
+    assert!(
+        h.new
+            .model_label
+            .starts_with("hybrid: the technical rule's side"),
+        "{}",
+        h.new.model_label
+    );
+    let (hp, mp) = (h.new.prediction.unwrap(), m.new.prediction.unwrap());
+    assert_eq!(
+        hp.side(),
+        rule.side(),
+        "the rule's side, whatever the model says"
+    );
+    assert_eq!(hp.expected_move_pct, rule.expected_move_pct);
+    assert_eq!(h.new.move_interval, Some(move_interval));
+    let model_p = match rule.side() {
+        Some(engine::signals::Side::Short) => mp.p_down,
+        _ => mp.p_up,
+    };
+    assert!(
+        (hp.confidence - (0.75 * rule.confidence + 0.25 * model_p)).abs() < 1e-12,
+        "{} vs rule {} and model {model_p}",
+        hp.confidence,
+        rule.confidence
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_runs_the_engines_backtest_as_a_job() {
     // The calibrated rule stays under the product's 0.55 on BTC 1d: a 0.3

@@ -3,6 +3,7 @@
 
 use super::serve::shutdown_signal;
 use super::{Cli, connect, print_json};
+use crate::config::Settings;
 use crate::import::{self, layout::ColumnOverrides};
 use crate::signals::Scanner;
 use anyhow::Context;
@@ -19,9 +20,13 @@ pub struct ScanArgs {
 }
 
 /// `traderai scan`: one scan now.
-pub(super) async fn scan_cmd(cli: &Cli, a: &ScanArgs) -> anyhow::Result<()> {
+pub(super) async fn scan_cmd(cli: &Cli, settings: &Settings, a: &ScanArgs) -> anyhow::Result<()> {
     let pool = connect(cli).await?;
-    let Some(sum) = Scanner::new(pool, a.backend).scan().await? else {
+    let Some(sum) = Scanner::new(pool, a.backend)
+        .with_gates(&settings.signals)
+        .scan()
+        .await?
+    else {
         anyhow::bail!("another scan is running (a worker's); try again in a moment");
     };
     if cli.json {
@@ -109,8 +114,8 @@ pub(super) async fn follow_cmd(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scan = tokio::spawn(crate::signals::scan_on_closes(
-        pool.clone(),
-        models::backend::Backend::preferred(),
+        Scanner::new(pool.clone(), models::backend::Backend::preferred())
+            .with_gates(&settings.signals),
         stop_rx.clone(),
     ));
     let lock = crate::db::follow::try_follow_lock(&pool, &universe.name)

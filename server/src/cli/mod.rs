@@ -282,7 +282,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Coverage(a)) => data::coverage_cmd(&cli, a).await,
         Some(Command::MockExchange(a)) => live::mock_cmd(&cli, a).await,
-        Some(Command::Scan(a)) => live::scan_cmd(&cli, a).await,
+        Some(Command::Scan(a)) => live::scan_cmd(&cli, &settings, a).await,
         Some(Command::Follow(a)) => live::follow_cmd(&cli, &settings, a).await,
         Some(Command::Paper(c)) => paper::paper_cmd(&cli, &settings, c).await,
         Some(Command::Kill(a)) => paper::kill_cmd(&cli, a).await,

@@ -195,7 +195,7 @@ pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> 
         if let Some(e) = &s.evaluation {
             for f in &e.folds {
                 println!(
-                    "  fold {}: test {} samples | acc {:.3} | bal.acc {:.3} | log loss {:.3} | ECE {:.3} | set coverage {:.3} (promised {:.2}) | move interval coverage {:.3}",
+                    "  fold {}: test {} samples | acc {:.3} | bal.acc {:.3} | log loss {:.3} | ECE {:.3} | set coverage {:.3} (promised {:.2}) | move interval coverage {:.3}{}",
                     f.fold,
                     f.test_samples,
                     f.metrics.accuracy,
@@ -204,7 +204,11 @@ pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> 
                     f.metrics.calibration_error,
                     f.coverage.set_coverage,
                     f.coverage.level,
-                    f.coverage.interval_coverage
+                    f.coverage.interval_coverage,
+                    f.adaptive.as_ref().map_or(String::new(), |a| format!(
+                        ", adaptive {:.3} (width {:.2} vs {:.2})",
+                        a.interval_coverage, a.mean_interval_width, f.coverage.interval_width
+                    ))
                 );
             }
             println!(

@@ -8,11 +8,13 @@ use sqlx::PgPool;
 /// The channel a scan announces new candidates on (LISTEN/NOTIFY).
 pub const NOTIFY_CHANNEL: &str = "signal_events";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Model,
     Technical,
+    /// The rule's side with its confidence moved toward the serving model's.
+    Hybrid,
 }
 
 impl Source {
@@ -20,6 +22,7 @@ impl Source {
         match self {
             Source::Model => "model",
             Source::Technical => "technical",
+            Source::Hybrid => "hybrid",
         }
     }
 
@@ -27,6 +30,7 @@ impl Source {
         match s {
             "model" => Ok(Source::Model),
             "technical" => Ok(Source::Technical),
+            "hybrid" => Ok(Source::Hybrid),
             other => Err(DbError::Corrupt(format!("unknown signal source {other:?}"))),
         }
     }

@@ -70,7 +70,9 @@ impl PgBackend {
 
     pub fn new(pool: PgPool, settings: &Settings) -> Self {
         PgBackend {
-            scanner: tokio::sync::Mutex::new(Scanner::new(pool.clone(), Backend::preferred())),
+            scanner: tokio::sync::Mutex::new(
+                Scanner::new(pool.clone(), Backend::preferred()).with_gates(&settings.signals),
+            ),
             pool,
             started: Instant::now(),
             ws_clients: Arc::new(AtomicU64::new(0)),

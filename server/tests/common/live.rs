@@ -120,8 +120,8 @@ pub async fn follow_and_scan(
         async move { follower.run(rx).await.unwrap() }
     });
     let s = tokio::spawn(server::signals::scan_on_closes(
-        pool.clone(),
-        models::backend::Backend::Flex,
+        server::signals::Scanner::new(pool.clone(), models::backend::Backend::Flex)
+            .with_gates(&settings.signals),
         rx.clone(),
     ));
     // Paper accounts step at each close the scanner judged: the whole live path.

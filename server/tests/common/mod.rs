@@ -247,3 +247,21 @@ pub async fn job_succeeded(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// The production pipeline, small: `folds` walk-forward windows (0: the
+/// final model only) of a few-unit network and 60 rounds of trees.
+pub fn tiny_pipeline(dir: &std::path::Path, folds: usize) -> String {
+    let path = dir.join(format!("tiny-{folds}.json"));
+    let cfg = serde_json::json!({
+        "train": {
+            "net": { "features": 18, "window": 20, "gru1": 8, "gru2": 6, "attention": 6,
+                     "dense1": 8, "dense2": 6, "dropout1": 0.2, "dropout2": 0.15, "classes": 3 },
+            "learning_rate": 0.002,
+            "max_epochs": 2
+        },
+        "boost": { "lags": [0, 1, 5, 10], "max_rounds": 60, "early_stopping_rounds": 10 },
+        "folds": folds
+    });
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}

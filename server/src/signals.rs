@@ -970,6 +970,7 @@ mod tests {
             htf,
             htf_timeframes: tfs.iter().map(|s| s.to_string()).collect(),
             require_trend_regime: false,
+            ..SignalGates::default()
         };
         match judge(
             &c,

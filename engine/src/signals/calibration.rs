@@ -4,9 +4,10 @@
 //! (the `window` most recent) give an isotonic map from the rule's raw
 //! score to its hit rate ("the close `horizon` bars later moved past the
 //! threshold on the rule's side", the models' own definition of a right
-//! top class) and a split-conformal interval of the move. The rule claims
-//! nothing about how it misses, so the rest is split evenly between
-//! NEUTRAL and the other side, as in its raw form. Walk-forward by
+//! top class) and a split-conformal interval of the move. As with the
+//! models, the class scores stay the source's own (they carry the rule's
+//! side, which a confidence under a third must not turn around) and only
+//! `confidence` is the calibrated probability the gate reads. Walk-forward by
 //! construction: a bar's calibration reads nothing after its close, so the
 //! scanner and a backtest over the same bars compute the same numbers.
 
@@ -198,19 +199,8 @@ pub fn calibrate(
             .map(|halfwidth| {
                 let confidence =
                     Isotonic::fit_weighted(window.groups.clone()).predict(p.confidence);
-                let rest = (1.0 - confidence) / 2.0;
-                let (p_up, p_down) = match p.side() {
-                    Some(Side::Short) => (rest, confidence),
-                    _ => (confidence, rest),
-                };
                 RuleConfidence::Calibrated {
-                    prediction: Prediction {
-                        p_up,
-                        p_neutral: rest,
-                        p_down,
-                        expected_move_pct: p.expected_move_pct,
-                        confidence,
-                    },
+                    prediction: Prediction { confidence, ..p },
                     move_interval: (
                         p.expected_move_pct - halfwidth,
                         p.expected_move_pct + halfwidth,
@@ -401,15 +391,17 @@ mod tests {
         };
         assert!((prediction.confidence - 0.9).abs() < 0.04, "{prediction:?}");
         assert!(fires >= 2000);
-        let sum = prediction.p_up + prediction.p_neutral + prediction.p_down;
-        assert!((sum - 1.0).abs() < 1e-12);
         assert_eq!(prediction.side(), Some(Side::Long));
+        assert_eq!(prediction.p_up, 0.65, "the rule's own class scores");
         // Errors |±2 − 1| are 1 (rises, flat bars) or 3 (falls, about 35 %
         // of fires): the 90 % quantile is 3.
         assert!((move_interval.0 + 2.0).abs() < 1e-9 && (move_interval.1 - 4.0).abs() < 1e-9);
         // A weak fire right 30 % of the time: far under a 0.55 gate.
         let w = weak.prediction().confidence;
         assert!((w - 0.3).abs() < 0.05, "{weak:?}");
+        // Under a third, and still the rule's long: the gate stops it as
+        // unconfident, not as a short.
+        assert_eq!(weak.prediction().side(), Some(Side::Long));
     }
 
     #[test]
@@ -468,6 +460,6 @@ mod tests {
         let p = out[150].unwrap();
         assert_eq!(p.prediction().side(), Some(Side::Short));
         assert_eq!(p.prediction().confidence, 1.0);
-        assert_eq!(p.prediction().p_up + p.prediction().p_neutral, 0.0);
+        assert_eq!(p.prediction().p_down, 0.6);
     }
 }

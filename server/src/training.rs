@@ -62,12 +62,48 @@ pub fn scopes(series: Vec<Loaded>, per_symbol: bool) -> Vec<(String, Vec<Loaded>
     }
 }
 
+/// What the trial ledger calls the data of a scope: its timeframe and its
+/// series, sorted (the same data trained on by the CLI or a job).
+pub fn trial_subject(scope: &str, tf: Timeframe, series: &[Loaded]) -> String {
+    let mut names: Vec<String> = series
+        .iter()
+        .map(|s| format!("{}:{}", s.exchange.as_deref().unwrap_or("file"), s.symbol))
+        .collect();
+    names.sort();
+    format!("training {scope} {tf} {}", names.join(","))
+}
+
+/// The configuration a training trial is: the pipeline (seed included:
+/// picking the best of several seeds is a search too) and the horizon.
+pub fn trial_hash(cfg: &PipelineConfig, horizon: Option<usize>) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::json!({ "pipeline": cfg, "horizon": horizon }).to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Records this scope's configuration in the trial ledger: how many have
+/// been tried on its data, this one included.
+pub async fn record_trial(
+    pool: &sqlx::PgPool,
+    a: &TrainOptions,
+    cfg: &PipelineConfig,
+    scope: &str,
+    series: &[Loaded],
+) -> anyhow::Result<usize> {
+    let subject = trial_subject(scope, a.timeframe, series);
+    Ok(crate::db::trials::record(pool, &subject, &trial_hash(cfg, a.horizon)).await?)
+}
+
 /// Trains one model (universal or one symbol's) and writes its directory.
+/// `trials`: the configurations tried on this data so far, this one
+/// included (the walk-forward's ablations without each feature group are
+/// compared on the same folds, and count too).
 pub fn train_scope(
     a: &TrainOptions,
     cfg: &PipelineConfig,
     scope: &str,
     series: &[Loaded],
+    trials: usize,
     on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
 ) -> anyhow::Result<TrainSummary> {
     let tf = a.timeframe;
@@ -136,7 +172,7 @@ pub fn train_scope(
             timeframe: tf,
             config: a.backtest.clone(),
             strategy: Strategy::Model,
-            trials: 1,
+            trials: trials.max(1) + cfg.groups.len(),
             random_seed: cfg.train.seed,
             code_version: crate::code_version(),
         };
@@ -355,6 +391,10 @@ pub async fn run_job(
             }
         })
     };
+    let mut trials = Vec::with_capacity(groups.len());
+    for (scope, series) in &groups {
+        trials.push(record_trial(pool, &opts, &p.pipeline, scope, series).await?);
+    }
     let stages = p.pipeline.stages() * groups.len();
     let handle = tokio::runtime::Handle::current();
     let (pool2, owner2, id) = (pool.clone(), owner.to_string(), job.id);
@@ -403,7 +443,7 @@ pub async fn run_job(
                     }
                 }
             };
-            summaries.push(train_scope(&opts, &cfg, scope, series, &mut on_epoch)?);
+            summaries.push(train_scope(&opts, &cfg, scope, series, trials[g], &mut on_epoch)?);
         }
         anyhow::Ok(summaries)
     })

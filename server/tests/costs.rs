@@ -207,4 +207,20 @@ async fn training_walk_forward_backtests_charge_the_series_exchange_costs() {
     let done = server::db::jobs::get(&pool, id).await.unwrap().unwrap();
     assert_eq!(done.error, None);
     charged_yahoo_costs(&done.detail["models"][0]["backtest"]);
+
+    // The trial ledger: the job trained the CLI's configuration again (one
+    // trial); another seed is another configuration tried on the data.
+    let trials = |b: &Value| b["backtest"]["metrics"]["trials"].as_u64();
+    assert_eq!(trials(&here[0]), Some(1), "the first: a PSR");
+    assert_eq!(
+        trials(&done.detail["models"][0]),
+        Some(1),
+        "the same configuration"
+    );
+    let reseeded = train(&["--seed", "9"]);
+    assert_eq!(
+        trials(&reseeded[0]),
+        Some(2),
+        "a second configuration deflates the Sharpe"
+    );
 }

@@ -151,10 +151,19 @@ pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> 
             engine::quality::Session::calendar_of(&s.candles)
         });
     let groups = training::scopes(loaded, a.per_symbol);
+    // Stored data has a trial ledger; files count this configuration alone.
+    let ledger = match a.source.source()?.needs_store() {
+        true => Some(connect(cli).await?),
+        false => None,
+    };
     let mut summaries = Vec::new();
     for (scope, series) in groups {
+        let trials = match &ledger {
+            Some(pool) => training::record_trial(pool, &opts, &cfg, &scope, &series).await?,
+            None => 1,
+        };
         let summary = tokio::task::block_in_place(|| {
-            training::train_scope(&opts, &cfg, &scope, &series, &mut |stage, r| {
+            training::train_scope(&opts, &cfg, &scope, &series, trials, &mut |stage, r| {
                 report_epoch(cli, &scope, stage, r);
                 Control::Continue
             })

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod models;
 pub mod paper;
 pub mod signals;
+pub mod trials;
 pub mod users;
 pub mod venue;
 

@@ -86,6 +86,15 @@ async fn the_cli_backtest_charges_the_series_exchange_costs() {
     let costly = backtest(&url, Some(&config), &dir.path().join("costly"));
     assert_eq!(plain["report"]["config"]["costs"]["taker_bps"], 5.0);
     charged_yahoo_costs(&costly["report"]);
+    // Two cost models tried on one stored series: the second report counts both.
+    let trials = |r: &Value| r["report"]["metrics"]["trials"].as_u64();
+    assert_eq!((trials(&plain), trials(&costly)), (Some(1), Some(2)));
+    let again = backtest(&url, None, &dir.path().join("again"));
+    assert_eq!(
+        trials(&again),
+        Some(2),
+        "a configuration tried before is not a new trial"
+    );
 
     let (plain_rate, plain_funding, n) = fee_rate(&dir.path().join("plain/trades.csv"));
     assert!(n > 5, "{n} trades at default costs");

@@ -495,7 +495,9 @@ pub struct BacktestArgs {
     /// bars still warm up the indicators: the period a paper account ran.
     #[arg(long, value_parser = time::parse_instant)]
     pub trade_from: Option<TimeMs>,
-    /// Configurations tried so far (deflates the Sharpe ratio).
+    /// Configurations tried so far (deflates the Sharpe ratio), at least:
+    /// on stored series every configuration `backtest` has run on the same
+    /// series counts too (the trial ledger).
     #[arg(long, default_value_t = 1)]
     pub trials: usize,
     /// Seed of the random-entry baseline.
@@ -516,6 +518,12 @@ pub(super) async fn backtest_cmd(
 ) -> anyhow::Result<()> {
     let series = load(cli, &a.source).await?;
     let base = crate::research::backtest_config(settings, &a.risk.trader(), &series)?;
+    // The data, as the trial ledger names it.
+    let mut names: Vec<String> = series
+        .iter()
+        .map(|s| format!("{}:{}", s.exchange.as_deref().unwrap_or("-"), s.symbol))
+        .collect();
+    names.sort();
     // Stored funding settlements of stored perpetuals (files carry none).
     let source = a.source.source()?;
     let store = if source.needs_store() && source.market != Some(engine::Market::Spot) {
@@ -617,11 +625,21 @@ pub(super) async fn backtest_cmd(
             }
         }
     };
+    let trials = match source.needs_store() {
+        true => {
+            let pool = connect(cli).await?;
+            let subject = format!("backtest {} {}", a.source.timeframe, names.join(","));
+            let tried = serde_json::json!({ "strategy": strategy, "config": config, "trade_from": a.trade_from });
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(tried.to_string()));
+            crate::db::trials::record(&pool, &subject, &hash).await?
+        }
+        false => 1,
+    };
     let spec = ReportSpec {
         timeframe: a.source.timeframe,
         config,
         strategy,
-        trials: a.trials.max(1),
+        trials: trials.max(a.trials),
         random_seed: a.seed,
         code_version: crate::code_version(),
     };

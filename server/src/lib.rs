@@ -22,6 +22,7 @@ pub mod auth;
 pub mod backfill;
 pub mod backup;
 pub mod drift;
+pub mod evaluate;
 pub mod export;
 pub mod follow;
 pub mod import;

@@ -94,21 +94,23 @@ pub async fn record_trial(
     Ok(crate::db::trials::record(pool, &subject, &trial_hash(cfg, a.horizon)).await?)
 }
 
-/// Trains one model (universal or one symbol's) and writes its directory.
-/// `trials`: the configurations tried on this data so far, this one
-/// included (the walk-forward's ablations without each feature group are
-/// compared on the same folds, and count too).
-pub fn train_scope(
-    a: &TrainOptions,
+/// A scope's training data: the dataset, its target and the hash of
+/// everything it was built from.
+#[derive(Debug)]
+pub struct Prepared {
+    pub ds: Dataset,
+    pub target: TargetConfig,
+    pub hash: String,
+}
+
+pub fn prepare(
+    tf: Timeframe,
+    horizon: Option<usize>,
     cfg: &PipelineConfig,
-    scope: &str,
     series: &[Loaded],
-    trials: usize,
-    on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
-) -> anyhow::Result<TrainSummary> {
-    let tf = a.timeframe;
+) -> anyhow::Result<Prepared> {
     let mut target = TargetConfig::for_timeframe(tf);
-    if let Some(h) = a.horizon {
+    if let Some(h) = horizon {
         target.horizon = h;
     }
     let ds = Dataset::new(
@@ -125,6 +127,57 @@ pub fn train_scope(
         // The groups' inputs are data too: the same candles with other news train another model.
         hash = crate::altdata::digest(&hash, series.iter().map(|s| &s.alt));
     }
+    Ok(Prepared { ds, target, hash })
+}
+
+/// The span the walk-forward tested (earlier bars were training data) with
+/// its out-of-sample predictions, ready for the backtester.
+pub fn held_out(
+    series: &[Loaded],
+    ds: &Dataset,
+    oos: &[pipeline::OosPrediction],
+) -> Vec<SeriesData> {
+    let mut preds: Vec<Vec<Option<Prediction>>> =
+        series.iter().map(|s| vec![None; s.candles.len()]).collect();
+    for p in oos {
+        preds[p.series as usize][p.bar as usize] = Some(p.prediction);
+    }
+    let first_at = oos
+        .iter()
+        .map(|p| ds.series[p.series as usize].times[p.bar as usize])
+        .min();
+    series
+        .iter()
+        .zip(preds)
+        .map(|(s, p)| {
+            let from = s.candles.partition_point(|c| Some(c.open_time) < first_at);
+            SeriesData {
+                symbol: s.symbol.clone(),
+                candles: s.candles[from..].to_vec(),
+                predictions: Some(p[from..].to_vec()),
+                lower: None,
+                // The walk-forward's backtests charge the constant (their reports say so).
+                funding: None,
+            }
+        })
+        .filter(|d| !d.candles.is_empty())
+        .collect()
+}
+
+/// Trains one model (universal or one symbol's) and writes its directory.
+/// `trials`: the configurations tried on this data so far, this one
+/// included (the walk-forward's ablations without each feature group are
+/// compared on the same folds, and count too).
+pub fn train_scope(
+    a: &TrainOptions,
+    cfg: &PipelineConfig,
+    scope: &str,
+    series: &[Loaded],
+    trials: usize,
+    on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
+) -> anyhow::Result<TrainSummary> {
+    let tf = a.timeframe;
+    let Prepared { ds, target, hash } = prepare(tf, a.horizon, cfg, series)?;
     let cp_root = a.checkpoints.join(scope.replace('/', "-"));
     let checkpoints = |stage: Stage| {
         Some(Checkpoints {
@@ -141,33 +194,7 @@ pub fn train_scope(
     let backtest = if run.oos.is_empty() {
         None
     } else {
-        let mut preds: Vec<Vec<Option<Prediction>>> =
-            series.iter().map(|s| vec![None; s.candles.len()]).collect();
-        for p in &run.oos {
-            preds[p.series as usize][p.bar as usize] = Some(p.prediction);
-        }
-        // Only the span the walk-forward tested: earlier bars were training data.
-        let first_at = run
-            .oos
-            .iter()
-            .map(|p| ds.series[p.series as usize].times[p.bar as usize])
-            .min();
-        let data: Vec<SeriesData> = series
-            .iter()
-            .zip(preds)
-            .map(|(s, p)| {
-                let from = s.candles.partition_point(|c| Some(c.open_time) < first_at);
-                SeriesData {
-                    symbol: s.symbol.clone(),
-                    candles: s.candles[from..].to_vec(),
-                    predictions: Some(p[from..].to_vec()),
-                    lower: None,
-                    // Training's walk-forward backtest charges the constant (its report says so).
-                    funding: None,
-                }
-            })
-            .filter(|d| !d.candles.is_empty())
-            .collect();
+        let data = held_out(series, &ds, &run.oos);
         let spec = ReportSpec {
             timeframe: tf,
             config: a.backtest.clone(),

@@ -407,3 +407,96 @@ async fn sigterm_releases_a_training_job_and_another_worker_resumes_it() {
     );
     assert_eq!(row.detail["registry"][0]["promoted"], true);
 }
+
+/// `traderai evaluate` on the stored BTC daily bars with the small
+/// pipeline: held-out windows only, the model, the hybrid and the rule
+/// compared (the deflated Sharpe counts them), PBO over their returns, a
+/// verdict per strategy, and a rerun of the same configuration writes the
+/// same bytes.
+#[tokio::test]
+async fn evaluate_trades_only_the_held_out_windows_and_reruns_byte_identically() {
+    let (_pool, url) = common::fresh_db().await;
+    common::import_btc_1d(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = common::tiny_pipeline(dir.path(), 2);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "evaluate",
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--exchange",
+            "yahoo",
+            "--backend",
+            "flex",
+            "--pipeline",
+            &pipeline,
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        traderai(Some(&url), &args)
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let e = ok(&run(&a, &[]));
+    ok(&run(&b, &[]));
+    assert_eq!(
+        std::fs::read(a.join("evaluation.json")).unwrap(),
+        std::fs::read(b.join("evaluation.json")).unwrap(),
+        "same configuration, same data: the same bytes"
+    );
+    let names: Vec<&str> = e["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["model", "hybrid", "technical"]);
+    assert_eq!(
+        e["trials"], 3,
+        "three strategies compared, one configuration tried"
+    );
+    for s in e["strategies"].as_array().unwrap() {
+        assert_eq!(s["metrics"]["trials"], 3, "{s}");
+    }
+    // Only the held-out span: the first fold's training bars are not traded.
+    let bars = e["held_out"]["bars"].as_u64().unwrap();
+    assert!(bars > 50 && bars < 662, "{bars}");
+    assert!(e["held_out"]["from"].as_i64().unwrap() > 1_577_836_800_000 + 90 * 86_400_000);
+    let pbo = &e["pbo"];
+    assert_eq!(
+        (pbo["trials"].as_u64(), pbo["splits"].as_u64()),
+        (Some(3), Some(70)),
+        "{e}"
+    );
+    let verdict = e["verdict"].as_array().unwrap();
+    assert_eq!(
+        verdict.len(),
+        4,
+        "a line per strategy and the PBO: {verdict:?}"
+    );
+    for (s, v) in e["strategies"].as_array().unwrap().iter().zip(verdict) {
+        let v = v.as_str().unwrap();
+        if s["metrics"]["trades"] == 0 {
+            assert!(v.contains("let no held-out signal through"), "{v}");
+        } else {
+            assert!(v.contains("buy-and-hold"), "{v}");
+        }
+    }
+    assert!(
+        e["classification"]["log_loss"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    assert_eq!(e["data_sha256"].as_str().unwrap().len(), 64);
+    // Another seed is another configuration tried on the data.
+    let c = ok(&run(&dir.path().join("c"), &["--seed", "5"]));
+    assert_eq!(c["trials"], 4);
+    let none = run(&dir.path().join("d"), &["--folds", "0"]);
+    assert!(!none.status.success());
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(err.contains("needs walk-forward folds"), "{err}");
+}

@@ -103,6 +103,10 @@ pub enum Command {
     Backtest(research::BacktestArgs),
     /// Train the BiGRU-attention model with walk-forward evaluation; writes a model directory.
     Train(models::TrainArgs),
+    /// Does the edge survive? Walk-forward training, then the held-out
+    /// windows traded by the model, the hybrid and the rule beside
+    /// buy-and-hold and random entries, with DSR and PBO.
+    Evaluate(models::EvaluateArgs),
     /// Per-bar predictions of a trained model (the CSV `backtest --signals` reads).
     Predict(models::PredictArgs),
     /// The model registry: list, register, promote, roll back, download, decisions.
@@ -232,6 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Walkforward(a)) => research::walkforward_cmd(&cli, a).await,
         Some(Command::Backtest(a)) => research::backtest_cmd(&cli, &settings, a).await,
         Some(Command::Train(a)) => models::train_cmd(&cli, &settings, a).await,
+        Some(Command::Evaluate(a)) => models::evaluate_cmd(&cli, &settings, a).await,
         Some(Command::Predict(a)) => models::predict_cmd(&cli, a).await,
         Some(Command::Models(c)) => models::models_cmd(&cli, c).await,
         Some(Command::Drift(a)) => models::drift_cmd(&cli, &settings.drift, a).await,

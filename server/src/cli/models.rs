@@ -111,27 +111,184 @@ impl TrainArgs {
 }
 
 fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
-    let mut cfg: PipelineConfig = match &a.pipeline {
+    pipeline_from(&a.pipeline, a.epochs, a.folds, a.seed, &a.groups)
+}
+
+/// A pipeline file (or the defaults) with the flags that override it.
+fn pipeline_from(
+    file: &Option<PathBuf>,
+    epochs: Option<usize>,
+    folds: Option<usize>,
+    seed: Option<u64>,
+    groups: &[models::data::FeatureGroup],
+) -> anyhow::Result<PipelineConfig> {
+    let mut cfg: PipelineConfig = match file {
         Some(p) => serde_json::from_str(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
         )
         .with_context(|| format!("{}: not a pipeline config", p.display()))?,
         None => PipelineConfig::default(),
     };
-    if let Some(e) = a.epochs {
+    if let Some(e) = epochs {
         cfg.train.max_epochs = e;
     }
-    if let Some(f) = a.folds {
+    if let Some(f) = folds {
         cfg.folds = f;
     }
-    if let Some(s) = a.seed {
+    if let Some(s) = seed {
         cfg.train.seed = s;
     }
-    if !a.groups.is_empty() {
-        cfg.groups = a.groups.clone();
+    if !groups.is_empty() {
+        cfg.groups = groups.to_vec();
         cfg.groups.dedup();
     }
     Ok(cfg)
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_parser = parse_backend, default_value_t = Backend::preferred())]
+    pub backend: Backend,
+    /// Pipeline settings as JSON; flags override it.
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Walk-forward test windows (at least 1: only they are reported on).
+    #[arg(long)]
+    pub folds: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub horizon: Option<usize>,
+    #[arg(long, value_delimiter = ',', value_parser = models::data::FeatureGroup::parse)]
+    pub groups: Vec<models::data::FeatureGroup>,
+    /// The trader of the held-out backtests.
+    #[command(flatten)]
+    pub risk: RiskArgs,
+    /// The model's share of the hybrid's confidence (default: `[signals] model_weight`).
+    #[arg(long)]
+    pub hybrid_weight: Option<f64>,
+    /// Where evaluation.json is written.
+    #[arg(long, short, default_value = "evaluate-out")]
+    pub out: PathBuf,
+}
+
+/// `traderai evaluate`: the walk-forward's held-out windows, traded.
+pub(super) async fn evaluate_cmd(
+    cli: &Cli,
+    settings: &Settings,
+    a: &EvaluateArgs,
+) -> anyhow::Result<()> {
+    let cfg = pipeline_from(&a.pipeline, a.epochs, a.folds, a.seed, &a.groups)?;
+    let weight = a.hybrid_weight.unwrap_or(settings.signals.model_weight);
+    if !(0.0..=1.0).contains(&weight) {
+        anyhow::bail!("--hybrid-weight: a share, 0 to 1 (got {weight})");
+    }
+    let mut loaded = load(cli, &a.source).await?;
+    let ledger = match a.source.source()?.needs_store() {
+        true => Some(connect(cli).await?),
+        false => None,
+    };
+    if let (Some(pool), false) = (&ledger, cfg.groups.is_empty()) {
+        crate::altdata::attach(pool, &mut loaded, &cfg.groups).await?;
+    }
+    let mut backtest = crate::research::backtest_config(settings, &a.risk.trader(), &loaded)?;
+    backtest.calendar = loaded
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
+            engine::quality::Session::calendar_of(&s.candles)
+        });
+    let mut opts = crate::evaluate::EvaluateOptions {
+        timeframe: a.source.timeframe,
+        backend: a.backend,
+        horizon: a.horizon,
+        backtest,
+        hybrid_weight: weight,
+        trials: 1,
+    };
+    // The same ledger as training's: evaluating a pipeline is trying it.
+    if let Some(pool) = &ledger {
+        let subject = training::trial_subject("universal", opts.timeframe, &loaded);
+        opts.trials =
+            crate::db::trials::record(pool, &subject, &training::trial_hash(&cfg, a.horizon))
+                .await?;
+    }
+    let e = tokio::task::block_in_place(|| {
+        crate::evaluate::evaluate(&opts, &cfg, &loaded, &mut |stage, r| {
+            report_epoch(cli, "evaluate", stage, r);
+            Control::Continue
+        })
+    })?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let path = a.out.join("evaluation.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&e)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    if cli.json {
+        return print_json(&e);
+    }
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "{} {} held out {} bars ({} predictions): accuracy {:.3}, balanced {:.3}, log loss {:.3} (class prior: {:.3})",
+        e.symbols.join(","),
+        e.timeframe,
+        e.held_out.bars,
+        e.held_out.predictions,
+        e.classification.accuracy,
+        e.classification.balanced_accuracy,
+        e.classification.log_loss,
+        e.prior_baseline.log_loss
+    );
+    println!(
+        "  {:<12} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>8}",
+        "strategy", "trades", "TP1 hit", "95 % interval", "win", "PF", "Sharpe", "DSR", "max DD"
+    );
+    for r in &e.strategies {
+        let m = &r.metrics;
+        println!(
+            "  {:<12} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>7.2}%",
+            r.name,
+            m.trades,
+            f(m.tp1_hit_rate),
+            r.tp1_hit_interval
+                .map_or("-".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}")),
+            f(m.win_rate),
+            f(m.profit_factor),
+            f(m.sharpe),
+            f(m.deflated_sharpe),
+            m.max_drawdown_pct
+        );
+    }
+    for (name, m) in [("buy & hold", &e.buy_and_hold), ("random", &e.random)] {
+        println!(
+            "  {:<12} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>7.2}%",
+            name,
+            m.trades,
+            f(m.tp1_hit_rate),
+            "",
+            f(m.win_rate),
+            f(m.profit_factor),
+            f(m.sharpe),
+            "",
+            m.max_drawdown_pct
+        );
+    }
+    for v in &e.verdict {
+        println!("  {v}");
+    }
+    if let Some(err) = &e.pbo_error {
+        println!("  no PBO: {err}");
+    }
+    println!(
+        "  {} trials; data {}…, predictions {}…; wrote {}",
+        e.trials,
+        &e.data_sha256[..12],
+        &e.predictions_sha256[..12],
+        path.display()
+    );
+    Ok(())
 }
 
 pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> anyhow::Result<()> {

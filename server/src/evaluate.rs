@@ -1,0 +1,304 @@
+//! `traderai evaluate`: does the edge survive? The pipeline's walk-forward
+//! trains on each fold's past; only the held-out windows are then traded —
+//! by the model, the hybrid and the plain (calibrated) technical rule, with
+//! costs from config and the product's gates — beside buy-and-hold and
+//! random entries with the same exits. The comparison's trials deflate the
+//! Sharpe ratios, CSCV over the three strategies' returns gives the
+//! probability of backtest overfitting, and the verdict says in words when
+//! a gate let nothing through. Nothing in the output depends on the clock,
+//! so a rerun of the recorded configuration on the same data writes the
+//! same bytes.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+use engine::backtest::metrics::Metrics;
+use engine::backtest::pbo::{self, Pbo};
+use engine::backtest::report::{self, ReportSpec, SeriesData};
+use engine::backtest::strategy::Strategy;
+use engine::backtest::{BacktestConfig, BacktestResult};
+use engine::signals::TechnicalRule;
+use models::backend::Backend;
+use models::metrics::ClassMetrics;
+use models::pipeline::{self, PipelineConfig, Stage};
+use models::train::{Control, EpochReport};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::research::Loaded;
+
+/// Blocks the held-out span is cut into for CSCV.
+const PBO_BLOCKS: usize = 8;
+
+/// What an evaluation needs besides the data and the pipeline.
+#[derive(Debug, Clone)]
+pub struct EvaluateOptions {
+    pub timeframe: engine::Timeframe,
+    pub backend: Backend,
+    pub horizon: Option<usize>,
+    /// Trader, costs and gates of the held-out backtests.
+    pub backtest: BacktestConfig,
+    /// The model's share of the hybrid's confidence.
+    pub hybrid_weight: f64,
+    /// Configurations tried on this data before and including this one
+    /// (the trial ledger); the strategies compared add theirs.
+    pub trials: usize,
+}
+
+/// The answer, as written to `evaluation.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub code_version: String,
+    pub timeframe: String,
+    pub symbols: Vec<String>,
+    pub pipeline: PipelineConfig,
+    pub horizon: usize,
+    pub backtest: BacktestConfig,
+    pub hybrid_weight: f64,
+    /// SHA-256 of the candles (and alternative data) trained and traded on.
+    pub data_sha256: String,
+    /// SHA-256 of every out-of-sample prediction: what the fold models said.
+    pub predictions_sha256: String,
+    pub held_out: HeldOut,
+    /// The model's classification on the held-out windows, pooled.
+    pub classification: ClassMetrics,
+    /// The class-prior forecast on the same windows.
+    pub prior_baseline: ClassMetrics,
+    /// Trials the deflated Sharpe ratios count.
+    pub trials: usize,
+    /// Model, hybrid, technical rule: the strategies compared.
+    pub strategies: Vec<StrategyResult>,
+    pub buy_and_hold: Metrics,
+    /// Random entries at the model's entry rate, with its exits.
+    pub random: Metrics,
+    /// Probability that the strategy best on one half of the held-out
+    /// blocks ranks below the median on the other (CSCV).
+    pub pbo: Option<Pbo>,
+    /// Why there is no PBO, when there is none.
+    pub pbo_error: Option<String>,
+    /// The answer in sentences.
+    pub verdict: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub bars: usize,
+    pub predictions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyResult {
+    pub name: String,
+    pub metrics: Metrics,
+    /// 95 % Wilson interval of the TP1 hit rate (none without trades).
+    pub tp1_hit_interval: Option<(f64, f64)>,
+    /// Signals the gates stopped, by reason.
+    pub rejections: BTreeMap<String, usize>,
+}
+
+/// Wilson's 95 % score interval for `hits` of `n`.
+pub fn wilson(hits: f64, n: usize) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let (n, z) = (n as f64, 1.959_963_984_540_054);
+    let p = hits / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+fn sha256_json<T: Serialize>(v: &T) -> anyhow::Result<String> {
+    Ok(hex::encode(Sha256::digest(serde_json::to_vec(v)?)))
+}
+
+/// Per-bar returns of an equity curve.
+fn returns(r: &BacktestResult) -> Vec<f64> {
+    r.equity
+        .windows(2)
+        .map(|w| {
+            if w[0].equity > 0.0 {
+                w[1].equity / w[0].equity - 1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Runs the walk-forward on `series` and trades its held-out windows.
+pub fn evaluate(
+    a: &EvaluateOptions,
+    cfg: &PipelineConfig,
+    series: &[Loaded],
+    on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
+) -> anyhow::Result<Evaluation> {
+    if cfg.folds == 0 {
+        bail!(
+            "evaluate needs walk-forward folds (--folds 1 or more): it reports on held-out windows only"
+        );
+    }
+    let prepared = crate::training::prepare(a.timeframe, a.horizon, cfg, series)?;
+    let ds = &prepared.ds;
+    let mut cfg = cfg.clone();
+    cfg.train.net.features = ds.width();
+    if let Some(b) = &cfg.boost {
+        b.check(ds.window)?;
+    }
+    // No checkpoints: an evaluation is rerun, not resumed.
+    let (walk, oos) = pipeline::evaluate(ds, &cfg, a.backend, &|_| None, &prepared.hash, on_epoch)?;
+    if oos.is_empty() {
+        bail!("the walk-forward made no out-of-sample prediction: too little data for its folds");
+    }
+    let data: Vec<SeriesData> = crate::training::held_out(series, ds, &oos);
+    // The model against the hybrid and the rule: three configurations
+    // compared on the held-out span, beside the ones tried before.
+    let strategies = [
+        ("model", Strategy::Model),
+        (
+            "hybrid",
+            Strategy::Hybrid {
+                rule: TechnicalRule::default(),
+                weight: a.hybrid_weight,
+            },
+        ),
+        ("technical", Strategy::Technical(TechnicalRule::default())),
+    ];
+    let trials = a.trials.max(1) + strategies.len() - 1;
+    let mut results = Vec::new();
+    let mut curves = Vec::new();
+    let mut baselines = None;
+    for (name, strategy) in strategies {
+        let spec = ReportSpec {
+            timeframe: a.timeframe,
+            config: a.backtest.clone(),
+            strategy,
+            trials,
+            random_seed: cfg.train.seed,
+            code_version: crate::code_version(),
+        };
+        let (rep, result) = report::run_report(&data, &spec);
+        let m = rep.metrics;
+        results.push(StrategyResult {
+            name: name.to_string(),
+            tp1_hit_interval: m
+                .tp1_hit_rate
+                .and_then(|h| wilson(h * m.trades as f64, m.trades)),
+            metrics: m,
+            rejections: rep.rejections.clone(),
+        });
+        curves.push(returns(&result));
+        if name == "model" {
+            baselines = Some(rep.baselines);
+        }
+    }
+    let baselines = baselines.expect("the model runs first");
+    let (pbo, pbo_error) = match pbo::cscv(&curves, PBO_BLOCKS) {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let gates = &a.backtest.plan;
+    let mut verdict = Vec::new();
+    for r in &results {
+        let m = &r.metrics;
+        if m.trades == 0 {
+            let stopped: Vec<String> = r
+                .rejections
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            verdict.push(format!(
+                "{}: the gates (expected net ≥ {} %, confidence ≥ {}) let no held-out signal through{}",
+                r.name,
+                gates.min_net_profit_pct,
+                gates.min_confidence,
+                if stopped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", stopped.join(", "))
+                }
+            ));
+            continue;
+        }
+        let beats = m.total_return_pct > baselines.buy_and_hold.total_return_pct;
+        verdict.push(format!(
+            "{}: {} trades, return {:.2} % vs buy-and-hold {:.2} % and random entries {:.2} % ({}); {} {}",
+            r.name,
+            m.trades,
+            m.total_return_pct,
+            baselines.buy_and_hold.total_return_pct,
+            baselines.random.total_return_pct,
+            if beats { "beats buy-and-hold" } else { "does not beat buy-and-hold" },
+            m.sharpe_test_name(),
+            m.deflated_sharpe
+                .map_or("-".into(), |d| format!("{d:.3}")),
+        ));
+    }
+    if let Some(p) = &pbo {
+        verdict.push(format!(
+            "PBO {:.2} over the {} strategies: {}",
+            p.pbo,
+            p.trials,
+            if p.pbo > 0.5 {
+                "the in-sample winner usually loses out of sample"
+            } else {
+                "the in-sample winner mostly holds out of sample"
+            }
+        ));
+    }
+    Ok(Evaluation {
+        code_version: crate::code_version(),
+        timeframe: a.timeframe.to_string(),
+        symbols: series.iter().map(|s| s.symbol.clone()).collect(),
+        horizon: prepared.target.horizon,
+        pipeline: cfg,
+        backtest: a.backtest.clone(),
+        hybrid_weight: a.hybrid_weight,
+        data_sha256: prepared.hash.clone(),
+        predictions_sha256: sha256_json(&oos)?,
+        held_out: HeldOut {
+            from: data
+                .iter()
+                .filter_map(|d| d.candles.first())
+                .map(|c| c.open_time)
+                .min(),
+            to: data
+                .iter()
+                .filter_map(|d| d.candles.last())
+                .map(|c| c.open_time)
+                .max(),
+            bars: data.iter().map(|d| d.candles.len()).sum(),
+            predictions: oos.len(),
+        },
+        classification: walk.metrics,
+        prior_baseline: walk.prior_baseline,
+        trials,
+        strategies: results,
+        buy_and_hold: baselines.buy_and_hold,
+        random: baselines.random,
+        pbo,
+        pbo_error,
+        verdict,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_matches_the_textbook() {
+        // 8 of 10: (0.4902, 0.9433) (Wilson 1927; e.g. Newcombe 1998, table I).
+        let (lo, hi) = wilson(8.0, 10).unwrap();
+        assert!(
+            (lo - 0.4902).abs() < 1e-4 && (hi - 0.9433).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = wilson(0.0, 20).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.1611).abs() < 1e-4, "{hi}");
+        assert_eq!(wilson(0.0, 0), None);
+    }
+}

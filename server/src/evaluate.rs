@@ -1,8 +1,8 @@
 //! `traderai evaluate`: does the edge survive? The pipeline's walk-forward
 //! trains on each fold's past; only the held-out windows are then traded —
 //! by the model, the hybrid and the plain (calibrated) technical rule, with
-//! costs from config and the product's gates — beside buy-and-hold and
-//! random entries with the same exits. The comparison's trials deflate the
+//! costs from config and the product's gates — beside buy-and-hold and, for
+//! each, random entries at its rate with the same exits. The comparison's trials deflate the
 //! Sharpe ratios, CSCV over the three strategies' returns gives the
 //! probability of backtest overfitting, and the verdict says in words when
 //! a gate let nothing through. Nothing in the output depends on the clock,
@@ -15,9 +15,9 @@ use anyhow::bail;
 use engine::backtest::metrics::Metrics;
 use engine::backtest::pbo::{self, Pbo};
 use engine::backtest::report::{self, ReportSpec, SeriesData};
-use engine::backtest::strategy::Strategy;
+use engine::backtest::strategy::{self, Strategy};
 use engine::backtest::{BacktestConfig, BacktestResult};
-use engine::signals::TechnicalRule;
+use engine::signals::{Prediction, RuleCalibration, TechnicalRule};
 use models::backend::Backend;
 use models::metrics::ClassMetrics;
 use models::pipeline::{self, PipelineConfig, Stage};
@@ -69,8 +69,6 @@ pub struct Evaluation {
     /// Model, hybrid, technical rule: the strategies compared.
     pub strategies: Vec<StrategyResult>,
     pub buy_and_hold: Metrics,
-    /// Random entries at the model's entry rate, with its exits.
-    pub random: Metrics,
     /// Probability that the strategy best on one half of the held-out
     /// blocks ranks below the median on the other (CSCV).
     pub pbo: Option<Pbo>,
@@ -96,6 +94,8 @@ pub struct StrategyResult {
     pub tp1_hit_interval: Option<(f64, f64)>,
     /// Signals the gates stopped, by reason.
     pub rejections: BTreeMap<String, usize>,
+    /// Random entries at this strategy's entry rate, with its exits.
+    pub random: Metrics,
 }
 
 /// Wilson's 95 % score interval for `hits` of `n`.
@@ -153,28 +153,56 @@ pub fn evaluate(
         bail!("the walk-forward made no out-of-sample prediction: too little data for its folds");
     }
     let data: Vec<SeriesData> = crate::training::held_out(series, ds, &oos);
+    // The rule's calibrated fires over each series' whole history (its
+    // calibration reads only the past, and the held-out span starts warm),
+    // cut to the held-out span like the model's.
+    let calibration = RuleCalibration::for_timeframe(a.timeframe);
+    let rule: Vec<Vec<Option<Prediction>>> = crate::training::held_out_span(series, ds, &oos)
+        .into_iter()
+        .map(|(k, from)| {
+            let s = &series[k];
+            let fs = engine::features::compute(&s.symbol, a.timeframe, &s.candles);
+            let fires = engine::signals::calibration::calibrate(
+                &s.candles,
+                &strategy::technical(&fs, &TechnicalRule::default()),
+                &calibration,
+            );
+            strategy::calibrated_only(&fires)[from..].to_vec()
+        })
+        .collect();
+    let with = |preds: Vec<Vec<Option<Prediction>>>| -> Vec<SeriesData> {
+        data.iter()
+            .zip(preds)
+            .map(|(d, p)| SeriesData {
+                predictions: Some(p),
+                ..d.clone()
+            })
+            .collect()
+    };
+    let hybrid: Vec<Vec<Option<Prediction>>> = data
+        .iter()
+        .zip(&rule)
+        .map(|(d, r)| {
+            strategy::hybrid_of(r, d.predictions.as_deref().unwrap_or(&[]), a.hybrid_weight)
+        })
+        .collect();
     // The model against the hybrid and the rule: three configurations
     // compared on the held-out span, beside the ones tried before.
     let strategies = [
-        ("model", Strategy::Model),
-        (
-            "hybrid",
-            Strategy::Hybrid {
-                rule: TechnicalRule::default(),
-                weight: a.hybrid_weight,
-            },
-        ),
-        ("technical", Strategy::Technical(TechnicalRule::default())),
+        ("model", data.clone()),
+        ("hybrid", with(hybrid)),
+        ("technical", with(rule)),
     ];
     let trials = a.trials.max(1) + strategies.len() - 1;
     let mut results = Vec::new();
     let mut curves = Vec::new();
-    let mut baselines = None;
-    for (name, strategy) in strategies {
+    let mut buy_and_hold = None;
+    for (name, data) in strategies {
+        // Each strategy's signals are given per bar, so the engine trades them as given.
         let spec = ReportSpec {
             timeframe: a.timeframe,
             config: a.backtest.clone(),
-            strategy,
+            strategy: Strategy::Model,
             trials,
             random_seed: cfg.train.seed,
             code_version: crate::code_version(),
@@ -188,16 +216,28 @@ pub fn evaluate(
                 .and_then(|h| wilson(h * m.trades as f64, m.trades)),
             metrics: m,
             rejections: rep.rejections.clone(),
+            random: rep.baselines.random,
         });
         curves.push(returns(&result));
-        if name == "model" {
-            baselines = Some(rep.baselines);
-        }
+        buy_and_hold.get_or_insert(rep.baselines.buy_and_hold);
     }
-    let baselines = baselines.expect("the model runs first");
-    let (pbo, pbo_error) = match pbo::cscv(&curves, PBO_BLOCKS) {
-        Ok(p) => (Some(p), None),
-        Err(e) => (None, Some(e.to_string())),
+    let buy_and_hold = buy_and_hold.expect("three strategies ran");
+    // Flat curves tie at every rank: with fewer than two strategies
+    // trading there is no in-sample winner to follow out of sample.
+    let traded = results.iter().filter(|r| r.metrics.trades > 0).count();
+    let (pbo, pbo_error) = if traded < 2 {
+        (
+            None,
+            Some(format!(
+                "{traded} of the {} strategies traded on the held-out span: nothing to rank",
+                results.len()
+            )),
+        )
+    } else {
+        match pbo::cscv(&curves, PBO_BLOCKS) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
     };
     let gates = &a.backtest.plan;
     let mut verdict = Vec::new();
@@ -222,14 +262,14 @@ pub fn evaluate(
             ));
             continue;
         }
-        let beats = m.total_return_pct > baselines.buy_and_hold.total_return_pct;
+        let beats = m.total_return_pct > buy_and_hold.total_return_pct;
         verdict.push(format!(
-            "{}: {} trades, return {:.2} % vs buy-and-hold {:.2} % and random entries {:.2} % ({}); {} {}",
+            "{}: {} trades, return {:.2} % vs buy-and-hold {:.2} % and random entries at its rate {:.2} % ({}); {} {}",
             r.name,
             m.trades,
             m.total_return_pct,
-            baselines.buy_and_hold.total_return_pct,
-            baselines.random.total_return_pct,
+            buy_and_hold.total_return_pct,
+            r.random.total_return_pct,
             if beats { "beats buy-and-hold" } else { "does not beat buy-and-hold" },
             m.sharpe_test_name(),
             m.deflated_sharpe
@@ -276,8 +316,7 @@ pub fn evaluate(
         prior_baseline: walk.prior_baseline,
         trials,
         strategies: results,
-        buy_and_hold: baselines.buy_and_hold,
-        random: baselines.random,
+        buy_and_hold,
         pbo,
         pbo_error,
         verdict,

@@ -142,25 +142,39 @@ pub fn held_out(
     for p in oos {
         preds[p.series as usize][p.bar as usize] = Some(p.prediction);
     }
+    held_out_span(series, ds, oos)
+        .into_iter()
+        .map(|(k, from)| SeriesData {
+            symbol: series[k].symbol.clone(),
+            candles: series[k].candles[from..].to_vec(),
+            predictions: Some(preds[k][from..].to_vec()),
+            lower: None,
+            // The walk-forward's backtests charge the constant (their reports say so).
+            funding: None,
+        })
+        .collect()
+}
+
+/// Each series with bars in the tested span and its first bar there.
+pub fn held_out_span(
+    series: &[Loaded],
+    ds: &Dataset,
+    oos: &[pipeline::OosPrediction],
+) -> Vec<(usize, usize)> {
     let first_at = oos
         .iter()
         .map(|p| ds.series[p.series as usize].times[p.bar as usize])
         .min();
     series
         .iter()
-        .zip(preds)
-        .map(|(s, p)| {
-            let from = s.candles.partition_point(|c| Some(c.open_time) < first_at);
-            SeriesData {
-                symbol: s.symbol.clone(),
-                candles: s.candles[from..].to_vec(),
-                predictions: Some(p[from..].to_vec()),
-                lower: None,
-                // The walk-forward's backtests charge the constant (their reports say so).
-                funding: None,
-            }
+        .enumerate()
+        .map(|(k, s)| {
+            (
+                k,
+                s.candles.partition_point(|c| Some(c.open_time) < first_at),
+            )
         })
-        .filter(|d| !d.candles.is_empty())
+        .filter(|&(k, from)| from < series[k].candles.len())
         .collect()
 }
 

@@ -419,8 +419,15 @@ async fn evaluate_trades_only_the_held_out_windows_and_reruns_byte_identically()
     common::import_btc_1d(&url);
     let dir = tempfile::tempdir().unwrap();
     let pipeline = common::tiny_pipeline(dir.path(), 2);
+    // The calibrated rule rarely reaches the product's 0.55 on BTC 1d: a
+    // 0.3 gate, so that the strategies trade and PBO has curves to rank.
+    let config = dir.path().join("gate.toml");
+    std::fs::write(&config, "[signals]\nmin_confidence = 0.3\n").unwrap();
+    let config = config.to_str().unwrap().to_string();
     let run = |out: &Path, extra: &[&str]| {
         let mut args = vec![
+            "--config",
+            &config,
             "--json",
             "evaluate",
             "--symbol",
@@ -465,12 +472,24 @@ async fn evaluate_trades_only_the_held_out_windows_and_reruns_byte_identically()
     let bars = e["held_out"]["bars"].as_u64().unwrap();
     assert!(bars > 50 && bars < 662, "{bars}");
     assert!(e["held_out"]["from"].as_i64().unwrap() > 1_577_836_800_000 + 90 * 86_400_000);
+    // PBO ranks the strategies' returns; it needs two that traded.
+    let traded = e["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metrics"]["trades"].as_u64() > Some(0))
+        .count();
+    assert!(
+        traded >= 2,
+        "at a 0.3 gate the model and the rule trade: {e}"
+    );
     let pbo = &e["pbo"];
     assert_eq!(
         (pbo["trials"].as_u64(), pbo["splits"].as_u64()),
         (Some(3), Some(70)),
         "{e}"
     );
+    assert!((0.0..=1.0).contains(&pbo["pbo"].as_f64().unwrap()));
     let verdict = e["verdict"].as_array().unwrap();
     assert_eq!(
         verdict.len(),

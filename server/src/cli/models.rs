@@ -242,13 +242,13 @@ pub(super) async fn evaluate_cmd(
         e.prior_baseline.log_loss
     );
     println!(
-        "  {:<12} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>8}",
+        "  {:<16} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>8}",
         "strategy", "trades", "TP1 hit", "95 % interval", "win", "PF", "Sharpe", "DSR", "max DD"
     );
     for r in &e.strategies {
         let m = &r.metrics;
         println!(
-            "  {:<12} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>7.2}%",
+            "  {:<16} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>7.2}%",
             r.name,
             m.trades,
             f(m.tp1_hit_rate),
@@ -261,9 +261,15 @@ pub(super) async fn evaluate_cmd(
             m.max_drawdown_pct
         );
     }
-    for (name, m) in [("buy & hold", &e.buy_and_hold), ("random", &e.random)] {
+    let randoms: Vec<(String, &engine::backtest::metrics::Metrics)> = e
+        .strategies
+        .iter()
+        .filter(|s| s.metrics.trades > 0)
+        .map(|s| (format!("random@{}", s.name), &s.random))
+        .collect();
+    for (name, m) in std::iter::once(("buy & hold".to_string(), &e.buy_and_hold)).chain(randoms) {
         println!(
-            "  {:<12} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>7.2}%",
+            "  {:<16} {:>6} {:>9} {:>15} {:>6} {:>6} {:>8} {:>8} {:>7.2}%",
             name,
             m.trades,
             f(m.tp1_hit_rate),

@@ -337,7 +337,8 @@ async fn step(
             _ => false,
         };
         let pred = candidate.as_ref().filter(|_| takes).and_then(|c| {
-            if c.new.blocked.is_some() {
+            // An uncalibrated fire's confidence is a raw score: never traded.
+            if c.new.blocked.is_some() || c.new.uncalibrated.is_some() {
                 return None;
             }
             let p = c.new.prediction?;
@@ -568,6 +569,9 @@ pub async fn take(pool: &PgPool, user_id: i64, candidate_id: i64) -> anyhow::Res
     };
     if let Some((kind, why)) = &c.new.blocked {
         bail!("candidate {candidate_id} is blocked ({kind}: {why})");
+    }
+    if let Some(why) = &c.new.uncalibrated {
+        bail!("candidate {candidate_id}'s confidence is uncalibrated ({why}): nothing to take");
     }
     let mut out = Vec::new();
     for a in db::list(pool, Some(user_id)).await? {

@@ -283,6 +283,85 @@ async fn the_live_path_makes_the_backtests_trades_to_the_cent() {
     assert!(report["metrics"]["trades"].as_u64().unwrap() as usize >= paper.len());
 }
 
+/// An uncalibrated rule fire carries the rule's raw score, not a
+/// probability: an account following every signal never trades it, and
+/// "Take" refuses it. The same fires, calibrated, do trade (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncalibrated_fires_are_never_traded() {
+    let (pool, _) = fresh_db().await;
+    let all = btc_15m();
+    let candles = &all[3000..3800];
+    let start = 400;
+    let uid = user(&pool, "trader").await;
+    let gates = server::config::SignalGates {
+        htf: HtfGate::Off,
+        ..Default::default()
+    };
+    let set = engine::features::compute("BTC/USD", Timeframe::M15, candles);
+    let preds = strategy::technical(&set, &TechnicalRule::default());
+    let mut trades = Vec::new();
+    for (symbol, why) in [
+        ("BTC/USDT", Some("12 resolved fires; 50 needed")),
+        ("ETH/USDT", None),
+    ] {
+        let key = SeriesKey {
+            exchange: "binance".into(),
+            market: Market::Futures,
+            symbol: common::sym(symbol),
+            timeframe: Timeframe::M15,
+        };
+        let mut conn = pool.begin().await.unwrap();
+        let series = db::candles::ensure_series(&mut conn, &key).await.unwrap();
+        db::candles::insert_candles(&mut conn, series, &candles[..=start])
+            .await
+            .unwrap();
+        conn.commit().await.unwrap();
+        let acct = server::paper::open(
+            &pool,
+            &server::config::Settings::default(),
+            &open_request(uid, vec![series]),
+        )
+        .await
+        .unwrap();
+        let mut conn = pool.begin().await.unwrap();
+        db::candles::insert_candles(&mut conn, series, &candles[start + 1..])
+            .await
+            .unwrap();
+        conn.commit().await.unwrap();
+        for i in start + 1..candles.len() {
+            let atr = set.bars[i].technicals.map(|t| t.atr);
+            common::technical_candidate_flagged(&pool, series, &candles[i], preds[i], atr, why)
+                .await;
+        }
+        assert!(
+            server::paper::advance(&pool, &gates, acct.id)
+                .await
+                .unwrap()
+                > 0
+        );
+        trades.push(db::paper::trades(&pool, acct.id).await.unwrap().len());
+        if why.is_some() {
+            let fired: i64 = sqlx::query_scalar(
+                "SELECT id FROM signal_candidates WHERE series_id = $1 AND p_up IS NOT NULL ORDER BY bar_time DESC LIMIT 1",
+            )
+            .bind(series)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let err = server::paper::take(&pool, uid, fired)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("uncalibrated (12 resolved fires; 50 needed)"),
+                "{err}"
+            );
+        }
+    }
+    assert_eq!(trades[0], 0, "uncalibrated: no trade");
+    assert!(trades[1] > 0, "the same fires calibrated trade: {trades:?}");
+}
+
 /// The technical rule's raw fires as candidates for every bar of the series
 /// after `from` (fixtures for the account's mechanics: the scanner stores
 /// calibrated ones, which signals_api and the live parity test cover).

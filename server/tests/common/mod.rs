@@ -170,6 +170,18 @@ pub async fn technical_candidate(
     prediction: Option<engine::signals::Prediction>,
     atr: Option<f64>,
 ) {
+    technical_candidate_flagged(pool, series, c, prediction, atr, None).await
+}
+
+/// [`technical_candidate`], uncalibrated for `why` when given.
+pub async fn technical_candidate_flagged(
+    pool: &sqlx::PgPool,
+    series: i32,
+    c: &engine::Candle,
+    prediction: Option<engine::signals::Prediction>,
+    atr: Option<f64>,
+    why: Option<&str>,
+) {
     let mut conn = pool.acquire().await.unwrap();
     server::db::signals::insert(
         &mut conn,
@@ -185,7 +197,7 @@ pub async fn technical_candidate(
             move_interval: None,
             coverage_level: None,
             prediction_set: None,
-            uncalibrated: None,
+            uncalibrated: why.map(str::to_string),
             drivers: Vec::new(),
             blocked: None,
             regime: None,

@@ -23,6 +23,42 @@ pub struct TargetConfig {
     pub horizon: usize,
     /// UP above +threshold %, DOWN below −threshold %, NEUTRAL between.
     pub threshold_pct: f64,
+    /// Label by the triple barrier instead (the engine's): UP when the
+    /// upper barrier (`upper` ATRs above the close) is touched first, DOWN
+    /// for the lower one, NEUTRAL when neither is within `horizon` bars;
+    /// the regression target is the return to the barrier hit.
+    #[serde(default)]
+    pub barrier: Option<BarrierTarget>,
+}
+
+/// The triple barrier's widths in ATR(14) of the entry bar.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarrierTarget {
+    pub upper_atr: f64,
+    pub lower_atr: f64,
+}
+
+impl BarrierTarget {
+    /// "2,1": upper and lower widths in ATRs.
+    pub fn parse(s: &str) -> Result<BarrierTarget, String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let width = |p: &str| match p.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ => Err(format!(
+                "barrier widths: positive ATR multiples like 2,1 (got {s:?})"
+            )),
+        };
+        match parts.as_slice() {
+            [u, l] => Ok(BarrierTarget {
+                upper_atr: width(u)?,
+                lower_atr: width(l)?,
+            }),
+            _ => Err(format!(
+                "barrier widths: upper,lower in ATRs like 2,1 (got {s:?})"
+            )),
+        }
+    }
 }
 
 impl TargetConfig {
@@ -31,6 +67,7 @@ impl TargetConfig {
         TargetConfig {
             horizon: labels::day_horizon(tf),
             threshold_pct: labels::DIRECTION_THRESHOLD_PCT,
+            barrier: None,
         }
     }
 }
@@ -126,7 +163,46 @@ impl Series {
         alt: &AltInputs,
     ) -> Series {
         let fs = features::compute(symbol, tf, candles);
-        let fwd = labels::forward_return(candles, target.horizon);
+        let targets: Vec<Option<(u8, f32)>> = match target.barrier {
+            None => labels::forward_return(candles, target.horizon)
+                .iter()
+                .map(|r| {
+                    r.map(|r| {
+                        let d = Direction::from_return(r, target.threshold_pct);
+                        (d.index() as u8, r as f32)
+                    })
+                })
+                .collect(),
+            Some(b) => {
+                let atr: Vec<Option<f64>> = fs
+                    .bars
+                    .iter()
+                    .map(|x| {
+                        x.technicals
+                            .map(|t| t.atr)
+                            .filter(|a| a.is_finite() && *a > 0.0)
+                    })
+                    .collect();
+                let cfg = labels::BarrierConfig {
+                    upper: labels::BarrierWidth::Atr(b.upper_atr),
+                    lower: labels::BarrierWidth::Atr(b.lower_atr),
+                    horizon: target.horizon,
+                };
+                labels::triple_barrier(candles, &atr, &cfg)
+                    .iter()
+                    .map(|l| {
+                        l.map(|l| {
+                            let d = match l.label {
+                                1 => Direction::Up,
+                                -1 => Direction::Down,
+                                _ => Direction::Neutral,
+                            };
+                            (d.index() as u8, l.return_pct as f32)
+                        })
+                    })
+                    .collect()
+            }
+        };
         let times: Vec<TimeMs> = candles.iter().map(|c| c.open_time).collect();
         let dur = tf.duration_ms();
         let extra: Vec<Vec<Vec<f64>>> = groups
@@ -158,15 +234,7 @@ impl Series {
             times,
             groups: groups.to_vec(),
             rows,
-            targets: fwd
-                .iter()
-                .map(|r| {
-                    r.map(|r| {
-                        let d = Direction::from_return(r, target.threshold_pct);
-                        (d.index() as u8, r as f32)
-                    })
-                })
-                .collect(),
+            targets,
             bad_rows: fs.bad.len(),
         }
     }
@@ -591,4 +659,86 @@ pub fn class_weights(classes: impl Iterator<Item = u8>, k: usize) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn barrier_targets_are_the_engines_triple_barrier() {
+        let day = 86_400_000;
+        let candles: Vec<Candle> = (0..300)
+            .map(|i| {
+                let p = 100.0 + 10.0 * (i as f64 / 7.0).sin();
+                Candle {
+                    open_time: i * day,
+                    open: p,
+                    high: p * 1.01,
+                    low: p * 0.99,
+                    close: p,
+                    volume: 1.0,
+                }
+            })
+            .collect();
+        let tf = Timeframe::D1;
+        let plain_target = TargetConfig {
+            horizon: 5,
+            ..TargetConfig::for_timeframe(tf)
+        };
+        let barrier = BarrierTarget::parse("2,1").unwrap();
+        let plain = Series::new("X", tf, &candles, plain_target);
+        let b = Series::new(
+            "X",
+            tf,
+            &candles,
+            TargetConfig {
+                barrier: Some(barrier),
+                ..plain_target
+            },
+        );
+        let fs = features::compute("X", tf, &candles);
+        let atr: Vec<Option<f64>> = fs
+            .bars
+            .iter()
+            .map(|x| x.technicals.map(|t| t.atr))
+            .collect();
+        let want = labels::triple_barrier(
+            &candles,
+            &atr,
+            &labels::BarrierConfig {
+                upper: labels::BarrierWidth::Atr(2.0),
+                lower: labels::BarrierWidth::Atr(1.0),
+                horizon: 5,
+            },
+        );
+        let mut labelled = 0;
+        for (got, want) in b.targets.iter().zip(&want) {
+            let want = want.map(|l| {
+                let class = match l.label {
+                    1 => 0,
+                    -1 => 2,
+                    _ => 1,
+                };
+                (class, l.return_pct as f32)
+            });
+            assert_eq!(*got, want);
+            labelled += usize::from(got.is_some());
+        }
+        assert!(labelled > 200, "{labelled}");
+        assert!(
+            b.targets
+                .iter()
+                .zip(&plain.targets)
+                .any(|(x, y)| x.is_some() && y.is_some() && x != y),
+            "another target, not the direction one"
+        );
+        assert_eq!(b.rows, plain.rows, "the same inputs");
+        assert!(BarrierTarget::parse("2").is_err());
+        assert!(
+            BarrierTarget::parse("2,-1")
+                .unwrap_err()
+                .contains("positive")
+        );
+    }
 }

@@ -163,6 +163,7 @@ pub async fn check(
             // Retrained the way it was trained.
             backend: Some(model.config.backend),
             horizon: Some(model.config.target.horizon),
+            barrier: model.config.target.barrier,
             per_symbol: p.scope != "universal",
             profile: crate::config::default_profile(),
             capital: crate::config::default_capital(),

@@ -36,6 +36,8 @@ pub struct EvaluateOptions {
     pub timeframe: engine::Timeframe,
     pub backend: Backend,
     pub horizon: Option<usize>,
+    /// Triple-barrier labels instead of the direction ones.
+    pub barrier: Option<models::data::BarrierTarget>,
     /// Trader, costs and gates of the held-out backtests.
     pub backtest: BacktestConfig,
     /// The model's share of the hybrid's confidence.
@@ -52,7 +54,8 @@ pub struct Evaluation {
     pub timeframe: String,
     pub symbols: Vec<String>,
     pub pipeline: PipelineConfig,
-    pub horizon: usize,
+    /// What the model learned to predict: horizon, and direction or barrier labels.
+    pub target: models::data::TargetConfig,
     pub backtest: BacktestConfig,
     pub hybrid_weight: f64,
     /// SHA-256 of the candles (and alternative data) trained and traded on.
@@ -140,7 +143,7 @@ pub fn evaluate(
             "evaluate needs walk-forward folds (--folds 1 or more): it reports on held-out windows only"
         );
     }
-    let prepared = crate::training::prepare(a.timeframe, a.horizon, cfg, series)?;
+    let prepared = crate::training::prepare(a.timeframe, a.horizon, a.barrier, cfg, series)?;
     let ds = &prepared.ds;
     let mut cfg = cfg.clone();
     cfg.train.net.features = ds.width();
@@ -292,7 +295,7 @@ pub fn evaluate(
         code_version: crate::code_version(),
         timeframe: a.timeframe.to_string(),
         symbols: series.iter().map(|s| s.symbol.clone()).collect(),
-        horizon: prepared.target.horizon,
+        target: prepared.target,
         pipeline: cfg,
         backtest: a.backtest.clone(),
         hybrid_weight: a.hybrid_weight,

@@ -26,6 +26,8 @@ pub struct TrainOptions {
     pub timeframe: Timeframe,
     pub backend: Backend,
     pub horizon: Option<usize>,
+    /// Train on triple-barrier labels instead of the direction ones.
+    pub barrier: Option<models::data::BarrierTarget>,
     /// Trader and costs of the walk-forward backtest.
     pub backtest: BacktestConfig,
     /// Where model directories are written.
@@ -74,10 +76,19 @@ pub fn trial_subject(scope: &str, tf: Timeframe, series: &[Loaded]) -> String {
 }
 
 /// The configuration a training trial is: the pipeline (seed included:
-/// picking the best of several seeds is a search too) and the horizon.
-pub fn trial_hash(cfg: &PipelineConfig, horizon: Option<usize>) -> String {
+/// picking the best of several seeds is a search too), the horizon and the
+/// target (direction or barrier labels).
+pub fn trial_hash(
+    cfg: &PipelineConfig,
+    horizon: Option<usize>,
+    barrier: Option<models::data::BarrierTarget>,
+) -> String {
     use sha2::{Digest, Sha256};
-    let text = serde_json::json!({ "pipeline": cfg, "horizon": horizon }).to_string();
+    let text = match barrier {
+        None => serde_json::json!({ "pipeline": cfg, "horizon": horizon }),
+        Some(b) => serde_json::json!({ "pipeline": cfg, "horizon": horizon, "barrier": b }),
+    }
+    .to_string();
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -91,7 +102,7 @@ pub async fn record_trial(
     series: &[Loaded],
 ) -> anyhow::Result<usize> {
     let subject = trial_subject(scope, a.timeframe, series);
-    Ok(crate::db::trials::record(pool, &subject, &trial_hash(cfg, a.horizon)).await?)
+    Ok(crate::db::trials::record(pool, &subject, &trial_hash(cfg, a.horizon, a.barrier)).await?)
 }
 
 /// A scope's training data: the dataset, its target and the hash of
@@ -106,6 +117,7 @@ pub struct Prepared {
 pub fn prepare(
     tf: Timeframe,
     horizon: Option<usize>,
+    barrier: Option<models::data::BarrierTarget>,
     cfg: &PipelineConfig,
     series: &[Loaded],
 ) -> anyhow::Result<Prepared> {
@@ -113,6 +125,7 @@ pub fn prepare(
     if let Some(h) = horizon {
         target.horizon = h;
     }
+    target.barrier = barrier;
     let ds = Dataset::new(
         series
             .iter()
@@ -191,7 +204,7 @@ pub fn train_scope(
     on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
 ) -> anyhow::Result<TrainSummary> {
     let tf = a.timeframe;
-    let Prepared { ds, target, hash } = prepare(tf, a.horizon, cfg, series)?;
+    let Prepared { ds, target, hash } = prepare(tf, a.horizon, a.barrier, cfg, series)?;
     let cp_root = a.checkpoints.join(scope.replace('/', "-"));
     let checkpoints = |stage: Stage| {
         Some(Checkpoints {
@@ -310,6 +323,9 @@ pub struct TrainJobParams {
     pub backend: Option<Backend>,
     #[serde(default)]
     pub horizon: Option<usize>,
+    /// Triple-barrier labels (upper and lower widths in ATRs) instead of direction ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barrier: Option<models::data::BarrierTarget>,
     #[serde(default)]
     pub per_symbol: bool,
     #[serde(default = "crate::config::default_profile")]
@@ -402,6 +418,7 @@ pub async fn run_job(
         timeframe: p.timeframe,
         backend: p.backend.unwrap_or_else(Backend::preferred),
         horizon: p.horizon,
+        barrier: p.barrier,
         backtest: crate::research::backtest_config(settings, &risk, &series)?,
         checkpoints: out.join("checkpoints").join(format!("job-{}", job.id)),
         out,

@@ -514,6 +514,17 @@ async fn evaluate_trades_only_the_held_out_windows_and_reruns_byte_identically()
     // Another seed is another configuration tried on the data.
     let c = ok(&run(&dir.path().join("c"), &["--seed", "5"]));
     assert_eq!(c["trials"], 4);
+    // Barrier labels, compared on the same folds: the same held-out windows,
+    // another target, another configuration tried.
+    let barrier = ok(&run(&dir.path().join("e"), &["--barrier", "2,1"]));
+    assert!(e["target"]["barrier"].is_null());
+    assert_eq!(
+        barrier["target"]["barrier"],
+        serde_json::json!({"upper_atr": 2.0, "lower_atr": 1.0})
+    );
+    assert_eq!(barrier["held_out"], e["held_out"], "the same folds");
+    assert_ne!(barrier["classification"], e["classification"]);
+    assert_eq!(barrier["trials"], 5);
     let none = run(&dir.path().join("d"), &["--folds", "0"]);
     assert!(!none.status.success());
     let err = String::from_utf8_lossy(&none.stderr);

@@ -64,6 +64,10 @@ pub struct TrainArgs {
     /// Bars ahead the model predicts (default: about one day).
     #[arg(long)]
     pub horizon: Option<usize>,
+    /// Triple-barrier labels instead of direction ones: the upper and lower
+    /// barriers in ATR(14), e.g. 2,1 (the vertical one is the horizon).
+    #[arg(long, value_parser = models::data::BarrierTarget::parse)]
+    pub barrier: Option<models::data::BarrierTarget>,
     /// One model per symbol instead of one universal model.
     #[arg(long)]
     pub per_symbol: bool,
@@ -100,6 +104,7 @@ impl TrainArgs {
             timeframe: self.source.timeframe,
             backend: self.backend,
             horizon: self.horizon,
+            barrier: self.barrier,
             backtest: crate::research::backtest_config(settings, &self.risk.trader(), loaded)?,
             out: self.out.clone(),
             checkpoints: self
@@ -163,6 +168,10 @@ pub struct EvaluateArgs {
     pub seed: Option<u64>,
     #[arg(long)]
     pub horizon: Option<usize>,
+    /// Triple-barrier labels instead of direction ones: the upper and lower
+    /// barriers in ATR(14), e.g. 2,1 (the vertical one is the horizon).
+    #[arg(long, value_parser = models::data::BarrierTarget::parse)]
+    pub barrier: Option<models::data::BarrierTarget>,
     #[arg(long, value_delimiter = ',', value_parser = models::data::FeatureGroup::parse)]
     pub groups: Vec<models::data::FeatureGroup>,
     /// The trader of the held-out backtests.
@@ -205,6 +214,7 @@ pub(super) async fn evaluate_cmd(
         timeframe: a.source.timeframe,
         backend: a.backend,
         horizon: a.horizon,
+        barrier: a.barrier,
         backtest,
         hybrid_weight: weight,
         trials: 1,
@@ -212,9 +222,12 @@ pub(super) async fn evaluate_cmd(
     // The same ledger as training's: evaluating a pipeline is trying it.
     if let Some(pool) = &ledger {
         let subject = training::trial_subject("universal", opts.timeframe, &loaded);
-        opts.trials =
-            crate::db::trials::record(pool, &subject, &training::trial_hash(&cfg, a.horizon))
-                .await?;
+        opts.trials = crate::db::trials::record(
+            pool,
+            &subject,
+            &training::trial_hash(&cfg, a.horizon, a.barrier),
+        )
+        .await?;
     }
     let e = tokio::task::block_in_place(|| {
         crate::evaluate::evaluate(&opts, &cfg, &loaded, &mut |stage, r| {
@@ -443,6 +456,7 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
         pipeline: cfg,
         backend: Some(a.backend),
         horizon: a.horizon,
+        barrier: a.barrier,
         per_symbol: a.per_symbol,
         profile: a.risk.profile,
         capital: a.risk.capital,

@@ -454,6 +454,7 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
         pipeline,
         backend,
         horizon: None,
+        barrier: None,
         per_symbol: false,
         profile: crate::config::default_profile(),
         capital: crate::config::default_capital(),

@@ -82,15 +82,28 @@ pub enum FeatureGroup {
     Sentiment,
     /// CPI, fed funds, the 10-year yield, VIX and unemployment as released.
     Macro,
+    /// The market's context from the bars themselves: each higher
+    /// timeframe's trend (close vs its SMA-20, %) and RSI-14, as of its last
+    /// closed bar, and the regime (uptrend, downtrend, range) one-hot.
+    Context,
 }
 
+/// Higher timeframes the context group has columns for (the engine's
+/// first ones for the base: 1h, 4h, 1d on 15m bars; none above 1d).
+const CONTEXT_HTFS: usize = 3;
+
 impl FeatureGroup {
-    pub const ALL: [FeatureGroup; 2] = [FeatureGroup::Sentiment, FeatureGroup::Macro];
+    pub const ALL: [FeatureGroup; 3] = [
+        FeatureGroup::Sentiment,
+        FeatureGroup::Macro,
+        FeatureGroup::Context,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             FeatureGroup::Sentiment => "sentiment",
             FeatureGroup::Macro => "macro",
+            FeatureGroup::Context => "context",
         }
     }
 
@@ -98,7 +111,7 @@ impl FeatureGroup {
         Self::ALL
             .into_iter()
             .find(|g| g.name() == s.trim())
-            .ok_or_else(|| format!("no feature group {s:?}; there are: sentiment, macro"))
+            .ok_or_else(|| format!("no feature group {s:?}; there are: sentiment, macro, context"))
     }
 
     /// The group's column names, in row order.
@@ -109,6 +122,10 @@ impl FeatureGroup {
                 .map(|s| s.to_string())
                 .collect(),
             FeatureGroup::Macro => altdata::macro_columns(),
+            FeatureGroup::Context => (1..=CONTEXT_HTFS)
+                .flat_map(|k| [format!("HTF{k} trend %"), format!("HTF{k} RSI")])
+                .chain(["regime up", "regime down", "regime range"].map(String::from))
+                .collect(),
         }
     }
 }
@@ -121,6 +138,27 @@ pub fn feature_names(groups: &[FeatureGroup]) -> Vec<String> {
         names.extend(g.columns());
     }
     names
+}
+
+/// A bar's context columns. A higher timeframe without enough history yet
+/// (or none above the base) reads as flat: trend 0 %, RSI 50.
+fn context_row(b: &features::BarFeatures) -> Vec<f64> {
+    let mut row = Vec::with_capacity(2 * CONTEXT_HTFS + 3);
+    for k in 0..CONTEXT_HTFS {
+        let v = b.htf.get(k).copied().flatten();
+        let finite = |x: f64, flat: f64| if x.is_finite() { x } else { flat };
+        row.push(v.map_or(0.0, |v| finite(v.trend_pct, 0.0)));
+        row.push(v.map_or(50.0, |v| finite(v.rsi, 50.0)));
+    }
+    let r = b.regime;
+    for want in [
+        features::Regime::Uptrend,
+        features::Regime::Downtrend,
+        features::Regime::Range,
+    ] {
+        row.push(f64::from(u8::from(r == Some(want))));
+    }
+    row
 }
 
 /// The alternative data of one series: its symbol's scored items and the
@@ -213,6 +251,7 @@ impl Series {
                     .map(|r| r.to_vec())
                     .collect(),
                 FeatureGroup::Macro => altdata::macro_at_bars(&times, dur, &alt.macro_series),
+                FeatureGroup::Context => fs.bars.iter().map(context_row).collect(),
             })
             .collect();
         let rows = fs
@@ -739,6 +778,51 @@ mod tests {
             BarrierTarget::parse("2,-1")
                 .unwrap_err()
                 .contains("positive")
+        );
+    }
+
+    #[test]
+    fn the_context_group_carries_the_higher_timeframes_and_the_regime() {
+        let m15 = 900_000;
+        let candles: Vec<Candle> = (0..3000)
+            .map(|i| {
+                let p = 100.0 + 5.0 * (i as f64 / 300.0).sin() + 0.01 * i as f64;
+                Candle {
+                    open_time: i * m15,
+                    open: p,
+                    high: p * 1.002,
+                    low: p * 0.998,
+                    close: p,
+                    volume: 1.0,
+                }
+            })
+            .collect();
+        let tf = Timeframe::M15;
+        let target = TargetConfig::for_timeframe(tf);
+        let groups = [FeatureGroup::Context];
+        let s = Series::with_groups("X", tf, &candles, target, &groups, &AltInputs::default());
+        let names = feature_names(&groups);
+        assert_eq!(names.len(), features::COUNT + 9);
+        assert_eq!(names[features::COUNT], "HTF1 trend %");
+        let fs = features::compute("X", tf, &candles);
+        let i = 2900;
+        let row = s.rows[i].as_ref().unwrap();
+        assert_eq!(row.len(), names.len());
+        let h = fs.bars[i].htf;
+        for k in 0..3 {
+            let v = h[k].expect("1h, 4h and 1d have history by then");
+            assert_eq!(row[features::COUNT + 2 * k], v.trend_pct);
+            assert_eq!(row[features::COUNT + 2 * k + 1], v.rsi);
+        }
+        let regime = &row[features::COUNT + 6..];
+        assert_eq!(regime.iter().sum::<f64>(), 1.0, "one regime: {regime:?}");
+        assert_eq!(FeatureGroup::parse("context"), Ok(FeatureGroup::Context));
+        // Early on the 1d slot has no SMA-20 of daily closes yet: flat.
+        let early = s.rows.iter().position(|r| r.is_some()).unwrap();
+        let r = s.rows[early].as_ref().unwrap();
+        assert_eq!(
+            (r[features::COUNT + 4], r[features::COUNT + 5]),
+            (0.0, 50.0)
         );
     }
 }

@@ -7,13 +7,15 @@ use serde::{Deserialize, Serialize};
 /// The ⌈(n+1)·level⌉-th smallest score (Vovk; Angelopoulos & Bates, "A
 /// gentle introduction", §1); `None` when n is too small for it.
 pub fn conformal_quantile(mut scores: Vec<f64>, level: f64) -> Option<f64> {
-    let n = scores.len();
-    let k = ((n as f64 + 1.0) * level).ceil() as usize;
-    if k == 0 || k > n {
-        return None;
-    }
     scores.sort_by(f64::total_cmp);
-    Some(scores[k - 1])
+    conformal_quantile_sorted(&scores, level)
+}
+
+/// [`conformal_quantile`] of scores already in ascending order.
+pub fn conformal_quantile_sorted(sorted: &[f64], level: f64) -> Option<f64> {
+    let n = sorted.len();
+    let k = ((n as f64 + 1.0) * level).ceil() as usize;
+    (k >= 1 && k <= n).then(|| sorted[k - 1])
 }
 
 /// The smallest n for which [`conformal_quantile`] at `level` exists.

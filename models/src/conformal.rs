@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::argmax;
 pub use engine::calibration::Isotonic;
-use engine::calibration::conformal_quantile;
+use engine::calibration::{conformal_quantile, conformal_quantile_sorted};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibrator {
@@ -62,7 +62,7 @@ impl Calibrator {
             .collect();
         let move_scores = self::move_scores(moves, target_moves);
         let class_threshold = conformal_quantile(class_scores, level).ok_or_else(too_few)?;
-        let move_halfwidth = conformal_quantile(move_scores, level).ok_or_else(too_few)?;
+        let move_halfwidth = conformal_quantile_sorted(&move_scores, level).ok_or_else(too_few)?;
         let points: Vec<(f64, f64)> = probs
             .iter()
             .zip(classes)

@@ -12,12 +12,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::bail;
-use engine::backtest::metrics::Metrics;
+use engine::backtest::BacktestConfig;
+use engine::backtest::metrics::{self, Metrics};
 use engine::backtest::pbo::{self, Pbo};
 use engine::backtest::report::{self, ReportSpec, SeriesData};
 use engine::backtest::strategy::{self, Strategy};
-use engine::backtest::{BacktestConfig, BacktestResult};
-use engine::signals::{Prediction, RuleCalibration, TechnicalRule};
+use engine::signals::{Prediction, TechnicalRule};
 use models::backend::Backend;
 use models::metrics::ClassMetrics;
 use models::pipeline::{self, PipelineConfig, Stage};
@@ -101,34 +101,8 @@ pub struct StrategyResult {
     pub random: Metrics,
 }
 
-/// Wilson's 95 % score interval for `hits` of `n`.
-pub fn wilson(hits: f64, n: usize) -> Option<(f64, f64)> {
-    if n == 0 {
-        return None;
-    }
-    let (n, z) = (n as f64, 1.959_963_984_540_054);
-    let p = hits / n;
-    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
-}
-
 fn sha256_json<T: Serialize>(v: &T) -> anyhow::Result<String> {
     Ok(hex::encode(Sha256::digest(serde_json::to_vec(v)?)))
-}
-
-/// Per-bar returns of an equity curve.
-fn returns(r: &BacktestResult) -> Vec<f64> {
-    r.equity
-        .windows(2)
-        .map(|w| {
-            if w[0].equity > 0.0 {
-                w[1].equity / w[0].equity - 1.0
-            } else {
-                0.0
-            }
-        })
-        .collect()
 }
 
 /// Runs the walk-forward on `series` and trades its held-out windows.
@@ -159,17 +133,13 @@ pub fn evaluate(
     // The rule's calibrated fires over each series' whole history (its
     // calibration reads only the past, and the held-out span starts warm),
     // cut to the held-out span like the model's.
-    let calibration = RuleCalibration::for_timeframe(a.timeframe);
     let rule: Vec<Vec<Option<Prediction>>> = crate::training::held_out_span(series, ds, &oos)
         .into_iter()
         .map(|(k, from)| {
             let s = &series[k];
             let fs = engine::features::compute(&s.symbol, a.timeframe, &s.candles);
-            let fires = engine::signals::calibration::calibrate(
-                &s.candles,
-                &strategy::technical(&fs, &TechnicalRule::default()),
-                &calibration,
-            );
+            let fires =
+                strategy::technical_fires(&s.candles, &fs, &TechnicalRule::default(), a.timeframe);
             strategy::calibrated_only(&fires)[from..].to_vec()
         })
         .collect();
@@ -216,12 +186,12 @@ pub fn evaluate(
             name: name.to_string(),
             tp1_hit_interval: m
                 .tp1_hit_rate
-                .and_then(|h| wilson(h * m.trades as f64, m.trades)),
+                .and_then(|h| metrics::wilson(h * m.trades as f64, m.trades)),
             metrics: m,
             rejections: rep.rejections.clone(),
             random: rep.baselines.random,
         });
-        curves.push(returns(&result));
+        curves.push(result.returns());
         buy_and_hold.get_or_insert(rep.baselines.buy_and_hold);
     }
     let buy_and_hold = buy_and_hold.expect("three strategies ran");
@@ -324,23 +294,4 @@ pub fn evaluate(
         pbo_error,
         verdict,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wilson_matches_the_textbook() {
-        // 8 of 10: (0.4902, 0.9433) (Wilson 1927; e.g. Newcombe 1998, table I).
-        let (lo, hi) = wilson(8.0, 10).unwrap();
-        assert!(
-            (lo - 0.4902).abs() < 1e-4 && (hi - 0.9433).abs() < 1e-4,
-            "{lo} {hi}"
-        );
-        let (lo, hi) = wilson(0.0, 20).unwrap();
-        assert_eq!(lo, 0.0);
-        assert!((hi - 0.1611).abs() < 1e-4, "{hi}");
-        assert_eq!(wilson(0.0, 0), None);
-    }
 }

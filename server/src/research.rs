@@ -39,6 +39,17 @@ impl Source {
     }
 }
 
+/// The data a trial ledger entry is about: `what` (a command and scope),
+/// the timeframe and the loaded series as sorted `exchange:symbol`.
+pub fn trial_subject(what: &str, tf: engine::Timeframe, series: &[Loaded]) -> String {
+    let mut names: Vec<String> = series
+        .iter()
+        .map(|s| format!("{}:{}", s.exchange.as_deref().unwrap_or("file"), s.symbol))
+        .collect();
+    names.sort();
+    format!("{what} {tf} {}", names.join(","))
+}
+
 /// One series as loaded.
 #[derive(Debug)]
 pub struct Loaded {

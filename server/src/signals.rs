@@ -11,9 +11,7 @@ use futures::StreamExt;
 use anyhow::Context;
 use engine::costs::CostModel;
 use engine::risk::RiskProfile;
-use engine::signals::{
-    self, PlanContext, Rejection, RuleCalibration, RuleConfidence, SignalPlan, TechnicalRule,
-};
+use engine::signals::{self, PlanContext, Rejection, RuleConfidence, SignalPlan, TechnicalRule};
 use engine::{Candle, TimeMs};
 use models::artifact::LoadedModel;
 use models::backend::Backend;
@@ -410,11 +408,7 @@ fn judge_bars(
     // The rule's confidence at each bar from its own fires resolved by then.
     let fires = match (model, hybrid) {
         (Some(_), None) => Vec::new(),
-        _ => signals::calibration::calibrate(
-            candles,
-            &engine::backtest::strategy::technical(&fs, rule),
-            &RuleCalibration::for_timeframe(row.key.timeframe),
-        ),
+        _ => engine::backtest::strategy::technical_fires(candles, &fs, rule, row.key.timeframe),
     };
     judged
         .iter()

@@ -67,12 +67,7 @@ pub fn scopes(series: Vec<Loaded>, per_symbol: bool) -> Vec<(String, Vec<Loaded>
 /// What the trial ledger calls the data of a scope: its timeframe and its
 /// series, sorted (the same data trained on by the CLI or a job).
 pub fn trial_subject(scope: &str, tf: Timeframe, series: &[Loaded]) -> String {
-    let mut names: Vec<String> = series
-        .iter()
-        .map(|s| format!("{}:{}", s.exchange.as_deref().unwrap_or("file"), s.symbol))
-        .collect();
-    names.sort();
-    format!("training {scope} {tf} {}", names.join(","))
+    crate::research::trial_subject(&format!("training {scope}"), tf, series)
 }
 
 /// The configuration a training trial is: the pipeline (seed included:

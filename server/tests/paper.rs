@@ -310,12 +310,7 @@ async fn uncalibrated_fires_are_never_traded() {
             symbol: common::sym(symbol),
             timeframe: Timeframe::M15,
         };
-        let mut conn = pool.begin().await.unwrap();
-        let series = db::candles::ensure_series(&mut conn, &key).await.unwrap();
-        db::candles::insert_candles(&mut conn, series, &candles[..=start])
-            .await
-            .unwrap();
-        conn.commit().await.unwrap();
+        let series = common::store_series(&pool, &key, &candles[..=start]).await;
         let acct = server::paper::open(
             &pool,
             &server::config::Settings::default(),

@@ -434,7 +434,7 @@ async fn scans_store_candidates_once_and_plans_are_sized_per_reader() {
 /// makes no signal whatever the gates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_confidence_comes_from_its_own_past() {
-    use engine::signals::{RuleCalibration, RuleConfidence, TechnicalRule};
+    use engine::signals::{RuleConfidence, TechnicalRule};
     let (pool, _) = fresh_db().await;
     server::auth::ensure_first_admin(&pool, Some("root"), Some("root-pass-1"))
         .await
@@ -444,11 +444,8 @@ async fn the_rules_confidence_comes_from_its_own_past() {
     let candles = common::btc_1d();
     let tf = engine::Timeframe::D1;
     let fs = engine::features::compute("BTC/USD", tf, &candles);
-    let fires = engine::signals::calibration::calibrate(
-        &candles,
-        &engine::backtest::strategy::technical(&fs, &TechnicalRule::default()),
-        &RuleCalibration::for_timeframe(tf),
-    );
+    let fires =
+        engine::backtest::strategy::technical_fires(&candles, &fs, &TechnicalRule::default(), tf);
     // Walk-forward: bar i's value is the same in any history ending at i.
     let short = fires
         .iter()
@@ -465,14 +462,7 @@ async fn the_rules_confidence_comes_from_its_own_past() {
             symbol: common::sym("BTC/USD"),
             timeframe: tf,
         };
-        let mut tx = pool.begin().await.unwrap();
-        let id = server::db::candles::ensure_series(&mut tx, &key)
-            .await
-            .unwrap();
-        server::db::candles::insert_candles(&mut tx, id, &candles[..=end])
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        common::store_series(&pool, &key, &candles[..=end]).await;
     }
     let (s, scan) = admin.call(M::POST, "/api/v1/signals/scan", None).await;
     assert_eq!((s.as_u16(), scan["new"].as_u64()), (200, Some(2)), "{scan}");
@@ -536,17 +526,14 @@ async fn the_rules_confidence_comes_from_its_own_past() {
 /// a source of its own beside the model's candidate for the same bar.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hybrid_scanner_keeps_the_rules_side_and_blends_the_confidence() {
-    use engine::signals::{RuleCalibration, RuleConfidence, TechnicalRule};
+    use engine::signals::{RuleConfidence, TechnicalRule};
     use server::db::signals::Source;
     let (pool, url) = fresh_db().await;
     let candles = common::btc_1d();
     let tf = engine::Timeframe::D1;
     let fs = engine::features::compute("BTC/USD", tf, &candles);
-    let fires = engine::signals::calibration::calibrate(
-        &candles,
-        &engine::backtest::strategy::technical(&fs, &TechnicalRule::default()),
-        &RuleCalibration::for_timeframe(tf),
-    );
+    let fires =
+        engine::backtest::strategy::technical_fires(&candles, &fs, &TechnicalRule::default(), tf);
     // History up to the last calibrated fire: the rule fires at its last bar.
     let last = fires
         .iter()
@@ -566,17 +553,7 @@ async fn the_hybrid_scanner_keeps_the_rules_side_and_blends_the_confidence() {
         symbol: common::sym("BTC/USD"),
         timeframe: tf,
     };
-    let series = {
-        let mut tx = pool.begin().await.unwrap();
-        let id = server::db::candles::ensure_series(&mut tx, &key)
-            .await
-            .unwrap();
-        server::db::candles::insert_candles(&mut tx, id, &candles[..=last])
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        id
-    };
+    let series = common::store_series(&pool, &key, &candles[..=last]).await;
     let dir = tempfile::tempdir().unwrap();
     let pipeline = common::tiny_pipeline(dir.path(), 0);
     let trained = common::ok(&common::traderai(

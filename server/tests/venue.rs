@@ -40,6 +40,26 @@ const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1
 /// account, and the steps below now retry until their close is applied.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Steps the account until its close at `open_time` is applied (false if it
+/// never is). `advance` skips an account whose row another task holds
+/// (SKIP LOCKED; the venue's background order checks lock it for a moment).
+async fn applied(
+    pool: &sqlx::PgPool,
+    gates: &server::config::SignalGates,
+    acct_id: i64,
+    open_time: i64,
+) -> bool {
+    for _ in 0..300 {
+        server::paper::advance(pool, gates, acct_id).await.unwrap();
+        let row = db::paper::get(pool, acct_id).await.unwrap().unwrap();
+        if row.applied_until >= open_time {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admin_switch() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -161,22 +181,10 @@ async fn a_broker_connection_validates_in_dry_run_and_trades_live_after_the_admi
                 htf: server::config::HtfGate::Off,
                 ..Default::default()
             };
-            // `advance` skips an account whose row another task holds
-            // (SKIP LOCKED; the venue's background order checks lock it for
-            // a moment): retry until this close is applied.
-            let mut applied = false;
-            for _ in 0..300 {
-                server::paper::advance(&pool, &gates, acct_id)
-                    .await
-                    .unwrap();
-                let row = db::paper::get(&pool, acct_id).await.unwrap().unwrap();
-                if row.applied_until >= c.open_time {
-                    applied = true;
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            assert!(applied, "bar {i}: applied");
+            assert!(
+                applied(&pool, &gates, acct_id, c.open_time).await,
+                "bar {i}: applied"
+            );
         }
     };
     let t0 = std::time::Instant::now();
@@ -423,22 +431,10 @@ async fn an_alpaca_connection_checks_orders_in_dry_run_and_trades_whole_shares_l
                 htf: server::config::HtfGate::Off,
                 ..Default::default()
             };
-            // `advance` skips an account whose row another task holds
-            // (SKIP LOCKED; the venue's background order checks lock it for
-            // a moment): retry until this close is applied.
-            let mut applied = false;
-            for _ in 0..300 {
-                server::paper::advance(&pool, &gates, acct_id)
-                    .await
-                    .unwrap();
-                let row = db::paper::get(&pool, acct_id).await.unwrap().unwrap();
-                if row.applied_until >= c.open_time {
-                    applied = true;
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            assert!(applied, "bar {i}: applied");
+            assert!(
+                applied(&pool, &gates, acct_id, c.open_time).await,
+                "bar {i}: applied"
+            );
         }
     };
     for i in start + 1..switch {

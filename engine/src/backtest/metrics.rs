@@ -248,6 +248,18 @@ pub fn dsr(
     norm_cdf((sr - sr0) * (t - 1.0).sqrt() / denom)
 }
 
+/// Wilson's 95 % score interval for `hits` of `n`.
+pub fn wilson(hits: f64, n: usize) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let (n, z) = (n as f64, 1.959_963_984_540_054);
+    let p = hits / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
 pub fn norm_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
 }
@@ -312,6 +324,20 @@ pub fn norm_inv(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_matches_the_textbook() {
+        // 8 of 10: (0.4902, 0.9433) (Wilson 1927; e.g. Newcombe 1998, table I).
+        let (lo, hi) = wilson(8.0, 10).unwrap();
+        assert!(
+            (lo - 0.4902).abs() < 1e-4 && (hi - 0.9433).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = wilson(0.0, 20).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.1611).abs() < 1e-4, "{hi}");
+        assert_eq!(wilson(0.0, 0), None);
+    }
 
     #[test]
     fn normal_quantiles() {

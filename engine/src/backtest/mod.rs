@@ -114,6 +114,22 @@ pub struct BacktestResult {
     pub decisions: Vec<Decision>,
 }
 
+impl BacktestResult {
+    /// Per-bar returns of the equity curve (a ruined account earns 0).
+    pub fn returns(&self) -> Vec<f64> {
+        self.equity
+            .windows(2)
+            .map(|w| {
+                if w[0].equity > 0.0 {
+                    w[1].equity / w[0].equity - 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+}
+
 /// Runs the backtest. `timeframe` is the bars' timeframe (all series share it).
 pub fn run(
     series: &[SeriesInput<'_>],

@@ -106,7 +106,7 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
     let fires: Vec<Vec<Option<RuleConfidence>>> = feats
         .iter()
         .zip(data)
-        .map(|(f, d)| calibration::calibrate(&d.candles, &strategy::technical(f, &rule), &calib))
+        .map(|(f, d)| strategy::technical_fires(&d.candles, f, &rule, spec.timeframe))
         .collect();
     let technical: Vec<Vec<Option<Prediction>>> =
         fires.iter().map(|f| strategy::calibrated_only(f)).collect();

@@ -5,7 +5,7 @@
 use crate::Candle;
 use crate::features::FeatureSet;
 use crate::indicators::{Indicator, Sma};
-use crate::signals::calibration::RuleConfidence;
+use crate::signals::calibration::{self, RuleConfidence};
 use crate::signals::{Prediction, TechnicalRule, hybrid};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,22 @@ pub fn technical(features: &FeatureSet, rule: &TechnicalRule) -> Vec<Option<Pred
         .iter()
         .map(|b| b.technicals.and_then(|t| rule.evaluate(&t)))
         .collect()
+}
+
+/// The technical rule's fires with the confidence each had earned by its
+/// bar ([`calibration::calibrate`] with the timeframe's settings): what the
+/// live scanner stores and every backtest of the rule trades.
+pub fn technical_fires(
+    candles: &[Candle],
+    features: &FeatureSet,
+    rule: &TechnicalRule,
+    timeframe: crate::Timeframe,
+) -> Vec<Option<RuleConfidence>> {
+    calibration::calibrate(
+        candles,
+        &technical(features, rule),
+        &calibration::RuleCalibration::for_timeframe(timeframe),
+    )
 }
 
 /// The calibrated fires' predictions; uncalibrated ones trade nothing.

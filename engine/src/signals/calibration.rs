@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Prediction, Side};
 use crate::Candle;
-use crate::calibration::{Isotonic, conformal_need};
+use crate::calibration::{Isotonic, conformal_need, conformal_quantile_sorted};
 use crate::labels::{self, Direction};
 
 /// How the rule's past fires are read.
@@ -138,13 +138,6 @@ impl Window {
             }
         }
     }
-
-    /// The ⌈(n+1)·level⌉-th smallest error.
-    fn quantile(&self, level: f64) -> Option<f64> {
-        let n = self.errors.len();
-        let k = ((n as f64 + 1.0) * level).ceil() as usize;
-        (k >= 1 && k <= n).then(|| self.errors[k - 1])
-    }
 }
 
 /// Each bar's calibrated fire (`None` where the rule did not fire).
@@ -194,7 +187,7 @@ pub fn calibrate(
         pending.push_back((i, p));
         let fires = window.fires.len();
         let calibrated = (fires >= need)
-            .then(|| window.quantile(cfg.level))
+            .then(|| conformal_quantile_sorted(&window.errors, cfg.level))
             .flatten()
             .map(|halfwidth| {
                 let confidence =

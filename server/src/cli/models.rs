@@ -48,34 +48,11 @@ pub(super) fn parse_backend(s: &str) -> Result<Backend, String> {
 pub struct TrainArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// libtorch (default when built with it; CUDA when a GPU is seen) or flex.
-    #[arg(long, value_parser = parse_backend, default_value_t = Backend::preferred())]
-    pub backend: Backend,
-    /// Pipeline settings as JSON (network sizes, optimiser, folds, …); flags override it.
-    #[arg(long)]
-    pub pipeline: Option<PathBuf>,
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Walk-forward test windows for evaluation (0: train the final model only).
-    #[arg(long)]
-    pub folds: Option<usize>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Bars ahead the model predicts (default: about one day).
-    #[arg(long)]
-    pub horizon: Option<usize>,
-    /// Triple-barrier labels instead of direction ones: the upper and lower
-    /// barriers in ATR(14), e.g. 2,1 (the vertical one is the horizon).
-    #[arg(long, value_parser = models::data::BarrierTarget::parse)]
-    pub barrier: Option<models::data::BarrierTarget>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// One model per symbol instead of one universal model.
     #[arg(long)]
     pub per_symbol: bool,
-    /// Feature groups beside the technical features, from the stored
-    /// alternative data (`traderai altdata`): sentiment, macro. The
-    /// walk-forward also runs without each group on the same folds.
-    #[arg(long, value_delimiter = ',', value_parser = models::data::FeatureGroup::parse)]
-    pub groups: Vec<models::data::FeatureGroup>,
     /// The trader of the walk-forward backtest.
     #[command(flatten)]
     pub risk: RiskArgs,
@@ -102,9 +79,9 @@ impl TrainArgs {
     fn options(&self, settings: &Settings, loaded: &[Loaded]) -> anyhow::Result<TrainOptions> {
         Ok(TrainOptions {
             timeframe: self.source.timeframe,
-            backend: self.backend,
-            horizon: self.horizon,
-            barrier: self.barrier,
+            backend: self.model.backend,
+            horizon: self.model.horizon,
+            barrier: self.model.barrier,
             backtest: crate::research::backtest_config(settings, &self.risk.trader(), loaded)?,
             out: self.out.clone(),
             checkpoints: self
@@ -115,65 +92,71 @@ impl TrainArgs {
     }
 }
 
-fn pipeline_config(a: &TrainArgs) -> anyhow::Result<PipelineConfig> {
-    pipeline_from(&a.pipeline, a.epochs, a.folds, a.seed, &a.groups)
-}
-
-/// A pipeline file (or the defaults) with the flags that override it.
-fn pipeline_from(
-    file: &Option<PathBuf>,
-    epochs: Option<usize>,
-    folds: Option<usize>,
-    seed: Option<u64>,
-    groups: &[models::data::FeatureGroup],
-) -> anyhow::Result<PipelineConfig> {
-    let mut cfg: PipelineConfig = match file {
-        Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("{}: not a pipeline config", p.display()))?,
-        None => PipelineConfig::default(),
-    };
-    if let Some(e) = epochs {
-        cfg.train.max_epochs = e;
-    }
-    if let Some(f) = folds {
-        cfg.folds = f;
-    }
-    if let Some(s) = seed {
-        cfg.train.seed = s;
-    }
-    if !groups.is_empty() {
-        cfg.groups = groups.to_vec();
-        cfg.groups.dedup();
-    }
-    Ok(cfg)
-}
-
+/// How a model is trained: what `train` and `evaluate` share.
 #[derive(Debug, Args)]
-pub struct EvaluateArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
+pub struct ModelArgs {
+    /// libtorch (default when built with it; CUDA when a GPU is seen) or flex.
     #[arg(long, value_parser = parse_backend, default_value_t = Backend::preferred())]
     pub backend: Backend,
-    /// Pipeline settings as JSON; flags override it.
+    /// Pipeline settings as JSON (network sizes, optimiser, folds, …); flags override it.
     #[arg(long)]
     pub pipeline: Option<PathBuf>,
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Walk-forward test windows (at least 1: only they are reported on).
+    /// Walk-forward test windows (0: `train` fits the final model only;
+    /// `evaluate` needs at least 1, it reports on them alone).
     #[arg(long)]
     pub folds: Option<usize>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Bars ahead the model predicts (default: about one day).
     #[arg(long)]
     pub horizon: Option<usize>,
     /// Triple-barrier labels instead of direction ones: the upper and lower
     /// barriers in ATR(14), e.g. 2,1 (the vertical one is the horizon).
     #[arg(long, value_parser = models::data::BarrierTarget::parse)]
     pub barrier: Option<models::data::BarrierTarget>,
+    /// Feature groups beside the technical features: sentiment and macro
+    /// (the stored alternative data, `traderai altdata`), context (the
+    /// higher timeframes and the regime, from the bars). The walk-forward
+    /// also runs without each group on the same folds.
     #[arg(long, value_delimiter = ',', value_parser = models::data::FeatureGroup::parse)]
     pub groups: Vec<models::data::FeatureGroup>,
+}
+
+impl ModelArgs {
+    /// The pipeline file (or the defaults) with the flags that override it.
+    fn config(&self) -> anyhow::Result<PipelineConfig> {
+        let mut cfg: PipelineConfig = match &self.pipeline {
+            Some(p) => serde_json::from_str(
+                &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            )
+            .with_context(|| format!("{}: not a pipeline config", p.display()))?,
+            None => PipelineConfig::default(),
+        };
+        if let Some(e) = self.epochs {
+            cfg.train.max_epochs = e;
+        }
+        if let Some(f) = self.folds {
+            cfg.folds = f;
+        }
+        if let Some(s) = self.seed {
+            cfg.train.seed = s;
+        }
+        if !self.groups.is_empty() {
+            cfg.groups = self.groups.clone();
+            cfg.groups.dedup();
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// The trader of the held-out backtests.
     #[command(flatten)]
     pub risk: RiskArgs,
@@ -191,7 +174,7 @@ pub(super) async fn evaluate_cmd(
     settings: &Settings,
     a: &EvaluateArgs,
 ) -> anyhow::Result<()> {
-    let cfg = pipeline_from(&a.pipeline, a.epochs, a.folds, a.seed, &a.groups)?;
+    let cfg = a.model.config()?;
     let weight = a.hybrid_weight.unwrap_or(settings.signals.model_weight);
     if !(0.0..=1.0).contains(&weight) {
         anyhow::bail!("--hybrid-weight: a share, 0 to 1 (got {weight})");
@@ -212,9 +195,9 @@ pub(super) async fn evaluate_cmd(
         });
     let mut opts = crate::evaluate::EvaluateOptions {
         timeframe: a.source.timeframe,
-        backend: a.backend,
-        horizon: a.horizon,
-        barrier: a.barrier,
+        backend: a.model.backend,
+        horizon: a.model.horizon,
+        barrier: a.model.barrier,
         backtest,
         hybrid_weight: weight,
         trials: 1,
@@ -225,7 +208,7 @@ pub(super) async fn evaluate_cmd(
         opts.trials = crate::db::trials::record(
             pool,
             &subject,
-            &training::trial_hash(&cfg, a.horizon, a.barrier),
+            &training::trial_hash(&cfg, a.model.horizon, a.model.barrier),
         )
         .await?;
     }
@@ -311,7 +294,7 @@ pub(super) async fn evaluate_cmd(
 }
 
 pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> anyhow::Result<()> {
-    let cfg = pipeline_config(a)?;
+    let cfg = a.model.config()?;
     if a.enqueue {
         return enqueue(cli, a, cfg).await;
     }
@@ -454,9 +437,9 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
         exchange: source.exchange.clone(),
         market: a.source.market,
         pipeline: cfg,
-        backend: Some(a.backend),
-        horizon: a.horizon,
-        barrier: a.barrier,
+        backend: Some(a.model.backend),
+        horizon: a.model.horizon,
+        barrier: a.model.barrier,
         per_symbol: a.per_symbol,
         profile: a.risk.profile,
         capital: a.risk.capital,

@@ -518,12 +518,7 @@ pub(super) async fn backtest_cmd(
 ) -> anyhow::Result<()> {
     let series = load(cli, &a.source).await?;
     let base = crate::research::backtest_config(settings, &a.risk.trader(), &series)?;
-    // The data, as the trial ledger names it.
-    let mut names: Vec<String> = series
-        .iter()
-        .map(|s| format!("{}:{}", s.exchange.as_deref().unwrap_or("-"), s.symbol))
-        .collect();
-    names.sort();
+    let subject = research::trial_subject("backtest", a.source.timeframe, &series);
     // Stored funding settlements of stored perpetuals (files carry none).
     let source = a.source.source()?;
     let store = if source.needs_store() && source.market != Some(engine::Market::Spot) {
@@ -628,7 +623,6 @@ pub(super) async fn backtest_cmd(
     let trials = match source.needs_store() {
         true => {
             let pool = connect(cli).await?;
-            let subject = format!("backtest {} {}", a.source.timeframe, names.join(","));
             let tried = serde_json::json!({ "strategy": strategy, "config": config, "trade_from": a.trade_from });
             let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(tried.to_string()));
             crate::db::trials::record(&pool, &subject, &hash).await?

@@ -277,3 +277,20 @@ pub fn tiny_pipeline(dir: &std::path::Path, folds: usize) -> String {
     std::fs::write(&path, cfg.to_string()).unwrap();
     path.to_str().unwrap().to_string()
 }
+
+/// `candles` stored as the series `key` (not followed); its id.
+pub async fn store_series(
+    pool: &sqlx::PgPool,
+    key: &engine::SeriesKey,
+    candles: &[engine::Candle],
+) -> i32 {
+    let mut tx = pool.begin().await.unwrap();
+    let id = server::db::candles::ensure_series(&mut tx, key)
+        .await
+        .unwrap();
+    server::db::candles::insert_candles(&mut tx, id, candles)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}

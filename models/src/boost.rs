@@ -20,6 +20,8 @@ pub struct BoostConfig {
     pub lags: Vec<usize>,
     pub learning_rate: f64,
     pub num_leaves: usize,
+    /// Tree depth cap (−1: none, LightGBM's default; leaves still cap it).
+    pub max_depth: i32,
     pub min_data_in_leaf: usize,
     pub feature_fraction: f64,
     pub bagging_fraction: f64,
@@ -40,6 +42,7 @@ impl Default for BoostConfig {
             lags: vec![0, 1, 5, 20],
             learning_rate: 0.05,
             num_leaves: 15,
+            max_depth: -1,
             min_data_in_leaf: 50,
             feature_fraction: 0.8,
             bagging_fraction: 0.8,
@@ -92,6 +95,7 @@ impl BoostConfig {
         let mut p = json!({
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
             "min_data_in_leaf": self.min_data_in_leaf,
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,

@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod train;
+pub mod tune;

@@ -179,6 +179,12 @@ pub struct FoldReport {
     pub trees: Option<ClassMetrics>,
     pub weights: Option<EnsembleWeights>,
     pub boost: Option<BoostReport>,
+    /// The training class frequencies (the no-skill forecast) and their
+    /// score on this window (absent in reports from before them).
+    #[serde(default)]
+    pub class_prior: Option<[f32; 3]>,
+    #[serde(default)]
+    pub prior: Option<ClassMetrics>,
 }
 
 /// Everything measured in a run; nothing from in-sample data.
@@ -311,6 +317,28 @@ pub fn evaluate(
     data_hash: &str,
     on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
 ) -> Result<(EvaluationReport, Vec<OosPrediction>), PipelineError> {
+    evaluate_with(
+        ds,
+        cfg,
+        backend,
+        checkpoints,
+        data_hash,
+        on_epoch,
+        &mut |_| Control::Continue,
+    )
+}
+
+/// [`evaluate`], told each fold's report as it is scored: `Cancel` stops
+/// the walk-forward there (a search prunes a bad trial on its first fold).
+pub fn evaluate_with(
+    ds: &Dataset,
+    cfg: &PipelineConfig,
+    backend: Backend,
+    checkpoints: &dyn Fn(Stage) -> Option<Checkpoints>,
+    data_hash: &str,
+    on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
+    on_fold: &mut dyn FnMut(&FoldReport) -> Control,
+) -> Result<(EvaluationReport, Vec<OosPrediction>), PipelineError> {
     let device = backend.device().map_err(TrainError::from)?;
     let mut oos = Vec::new();
     {
@@ -358,7 +386,10 @@ pub fn evaluate(
                 ADAPTIVE_GAMMA,
             );
             let prior = class_prior(ds, &fold.train);
-            base_p.extend(fold.test.iter().map(|_| prior));
+            let prior_p = vec![prior; fold.test.len()];
+            let prior_m =
+                metrics::classification(&prior_p, &classes, &vec![0.0; classes.len()], &targets);
+            base_p.extend(prior_p);
             for (i, s) in fold.test.iter().enumerate() {
                 oos.push(OosPrediction {
                     series: s.series,
@@ -389,6 +420,8 @@ pub fn evaluate(
                 trees: scored.trees.as_ref().map(score),
                 weights: fitted.ensemble.trees.as_ref().map(|t| t.1.clone()),
                 boost: fitted.boost.clone(),
+                class_prior: Some(prior),
+                prior: Some(prior_m),
             });
             extend(&mut pooled, &scored.pooled);
             extend(&mut nets, &scored.net);
@@ -398,6 +431,11 @@ pub fn evaluate(
             all_c.extend(classes);
             all_t.extend(targets);
             if fitted.stop == StopReason::Cancelled {
+                return Err(PipelineError::Cancelled);
+            }
+            if let Some(f) = folds.last()
+                && on_fold(f) == Control::Cancel
+            {
                 return Err(PipelineError::Cancelled);
             }
         }

@@ -117,7 +117,7 @@ pub fn evaluate(
             "evaluate needs walk-forward folds (--folds 1 or more): it reports on held-out windows only"
         );
     }
-    let prepared = crate::training::prepare(a.timeframe, a.horizon, a.barrier, cfg, series)?;
+    let prepared = crate::training::prepare(a.timeframe, a.horizon, a.barrier, None, cfg, series)?;
     let ds = &prepared.ds;
     let mut cfg = cfg.clone();
     cfg.train.net.features = ds.width();

@@ -40,6 +40,7 @@ pub const KINDS: &[&str] = &[
     training::KIND,
     crate::drift::KIND,
     crate::simulate::KIND,
+    crate::tune::KIND,
 ];
 
 /// `host:pid:nonce`: who holds a claim. The pid lets a process on the same
@@ -123,6 +124,7 @@ pub async fn run_claimed(
         training::KIND => training::run_job(pool, settings, job, owner).await,
         crate::drift::KIND => crate::drift::run_job(pool, job, &settings.drift).await,
         crate::simulate::KIND => crate::simulate::run_job(pool, settings, job).await,
+        crate::tune::KIND => crate::tune::run_job(pool, settings, job, owner).await,
         other => Err(anyhow::anyhow!(
             "this build cannot run jobs of kind {other:?}"
         )),

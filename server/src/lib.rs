@@ -38,6 +38,7 @@ pub mod seed;
 pub mod signals;
 pub mod simulate;
 pub mod training;
+pub mod tune;
 pub mod universes;
 pub mod venue;
 

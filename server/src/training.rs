@@ -28,6 +28,9 @@ pub struct TrainOptions {
     pub horizon: Option<usize>,
     /// Train on triple-barrier labels instead of the direction ones.
     pub barrier: Option<models::data::BarrierTarget>,
+    /// The direction labels' threshold as a multiple of the timeframe's
+    /// (a searched knob; `None`: the timeframe's own).
+    pub threshold_scale: Option<f64>,
     /// Trader and costs of the walk-forward backtest.
     pub backtest: BacktestConfig,
     /// Where model directories are written.
@@ -77,14 +80,19 @@ pub fn trial_hash(
     cfg: &PipelineConfig,
     horizon: Option<usize>,
     barrier: Option<models::data::BarrierTarget>,
+    threshold_scale: Option<f64>,
 ) -> String {
     use sha2::{Digest, Sha256};
-    let text = match barrier {
-        None => serde_json::json!({ "pipeline": cfg, "horizon": horizon }),
-        Some(b) => serde_json::json!({ "pipeline": cfg, "horizon": horizon, "barrier": b }),
+    // Keys appear only when set, so a configuration's hash is the same as
+    // before they existed.
+    let mut v = serde_json::json!({ "pipeline": cfg, "horizon": horizon });
+    if let Some(b) = barrier {
+        v["barrier"] = serde_json::json!(b);
     }
-    .to_string();
-    hex::encode(Sha256::digest(text.as_bytes()))
+    if let Some(t) = threshold_scale {
+        v["threshold_scale"] = serde_json::json!(t);
+    }
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
 
 /// Records this scope's configuration in the trial ledger: how many have
@@ -97,7 +105,8 @@ pub async fn record_trial(
     series: &[Loaded],
 ) -> anyhow::Result<usize> {
     let subject = trial_subject(scope, a.timeframe, series);
-    Ok(crate::db::trials::record(pool, &subject, &trial_hash(cfg, a.horizon, a.barrier)).await?)
+    let hash = trial_hash(cfg, a.horizon, a.barrier, a.threshold_scale);
+    Ok(crate::db::trials::record(pool, &subject, &hash).await?)
 }
 
 /// A scope's training data: the dataset, its target and the hash of
@@ -113,6 +122,7 @@ pub fn prepare(
     tf: Timeframe,
     horizon: Option<usize>,
     barrier: Option<models::data::BarrierTarget>,
+    threshold_scale: Option<f64>,
     cfg: &PipelineConfig,
     series: &[Loaded],
 ) -> anyhow::Result<Prepared> {
@@ -121,6 +131,9 @@ pub fn prepare(
         target.horizon = h;
     }
     target.barrier = barrier;
+    if let Some(k) = threshold_scale {
+        target.threshold_pct *= k;
+    }
     let ds = Dataset::new(
         series
             .iter()
@@ -129,13 +142,18 @@ pub fn prepare(
         cfg.train.net.window,
         target.horizon,
     )?;
-    let mut hash =
-        report::candles_sha256(series.iter().map(|s| (s.symbol.as_str(), &s.candles[..])));
-    if !cfg.groups.is_empty() {
-        // The groups' inputs are data too: the same candles with other news train another model.
-        hash = crate::altdata::digest(&hash, series.iter().map(|s| &s.alt));
-    }
+    let hash = data_sha256(&cfg.groups, series);
     Ok(Prepared { ds, target, hash })
+}
+
+/// SHA-256 of what a pipeline with these feature groups reads of `series`.
+pub fn data_sha256(groups: &[models::data::FeatureGroup], series: &[Loaded]) -> String {
+    let hash = report::candles_sha256(series.iter().map(|s| (s.symbol.as_str(), &s.candles[..])));
+    if groups.is_empty() {
+        return hash;
+    }
+    // The groups' inputs are data too: the same candles with other news train another model.
+    crate::altdata::digest(&hash, series.iter().map(|s| &s.alt))
 }
 
 /// The span the walk-forward tested (earlier bars were training data) with
@@ -199,7 +217,8 @@ pub fn train_scope(
     on_epoch: &mut dyn FnMut(Stage, &EpochReport) -> Control,
 ) -> anyhow::Result<TrainSummary> {
     let tf = a.timeframe;
-    let Prepared { ds, target, hash } = prepare(tf, a.horizon, a.barrier, cfg, series)?;
+    let Prepared { ds, target, hash } =
+        prepare(tf, a.horizon, a.barrier, a.threshold_scale, cfg, series)?;
     let cp_root = a.checkpoints.join(scope.replace('/', "-"));
     let checkpoints = |stage: Stage| {
         Some(Checkpoints {
@@ -361,47 +380,23 @@ pub async fn run_job(
     owner: &str,
 ) -> anyhow::Result<(crate::db::jobs::JobStatus, serde_json::Value)> {
     use crate::db::jobs::{self as jobs_db, JobStatus};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
     let p: TrainJobParams =
         serde_json::from_value(job.params.clone()).context("reading training parameters")?;
-    let mut series = Vec::new();
-    let mut missing = Vec::new();
-    for symbol in &p.symbols {
-        let (key, candles) = crate::db::candles::stored_series_of(
-            pool,
-            symbol.as_str(),
-            p.timeframe,
-            p.exchange.as_deref(),
-            p.market,
-        )
-        .await?;
-        if candles.is_empty() {
-            if p.universe.is_some() {
-                tracing::warn!(job = job.id, %symbol, timeframe = %p.timeframe, "universe member has no stored candles; trained without it");
-                missing.push(symbol.to_string());
-                continue;
-            }
-            bail!("no stored candles for {symbol} {}", p.timeframe);
-        }
-        series.push(Loaded {
-            symbol: symbol.to_string(),
-            exchange: Some(key.exchange),
-            candles,
-            skipped: 0,
-            alt: Default::default(),
-        });
-    }
-    crate::altdata::attach(pool, &mut series, &p.pipeline.groups).await?;
-    if series.is_empty() {
-        bail!(
-            "no stored candles at {} for any of {} ({}); backfill them first",
-            p.timeframe,
-            p.universe.as_deref().unwrap_or("the symbols"),
-            missing.join(", ")
-        );
-    }
+    let series = load_stored(
+        pool,
+        job.id,
+        &StoredSet {
+            symbols: &p.symbols,
+            timeframe: p.timeframe,
+            exchange: p.exchange.as_deref(),
+            market: p.market,
+            universe: p.universe.as_deref(),
+        },
+        &p.pipeline.groups,
+    )
+    .await?;
     check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
     let out = p.out.clone().unwrap_or_else(default_model_dir);
     let risk = Trader {
@@ -414,6 +409,7 @@ pub async fn run_job(
         backend: p.backend.unwrap_or_else(Backend::preferred),
         horizon: p.horizon,
         barrier: p.barrier,
+        threshold_scale: None,
         backtest: crate::research::backtest_config(settings, &risk, &series)?,
         checkpoints: out.join("checkpoints").join(format!("job-{}", job.id)),
         out,
@@ -426,24 +422,7 @@ pub async fn run_job(
         });
     let groups = scopes(series, p.per_symbol);
 
-    // The heartbeat keeps the claim alive through long epochs and carries
-    // cancellation requests to the training thread.
-    let cancel = Arc::new(AtomicBool::new(false));
-    let beat = {
-        let (pool, owner, cancel, id) = (pool.clone(), owner.to_string(), cancel.clone(), job.id);
-        tokio::spawn(async move {
-            loop {
-                // A shutdown stops training after the epoch in hand (its
-                // checkpoint is written), as a cancel does.
-                if crate::jobs::sleep_unless_releasing(std::time::Duration::from_secs(5)).await {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-                if let Ok(true) = jobs_db::heartbeat(&pool, id, &owner).await {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-            }
-        })
-    };
+    let (cancel, beat) = heartbeat(pool, job.id, owner);
     let mut trials = Vec::with_capacity(groups.len());
     for (scope, series) in &groups {
         trials.push(record_trial(pool, &opts, &p.pipeline, scope, series).await?);
@@ -528,4 +507,95 @@ pub async fn run_job(
         )),
         Err(e) => Err(e),
     }
+}
+
+/// The stored series a job trains on.
+#[derive(Debug)]
+pub struct StoredSet<'a> {
+    pub symbols: &'a [engine::Symbol],
+    pub timeframe: Timeframe,
+    pub exchange: Option<&'a str>,
+    pub market: Option<engine::Market>,
+    /// The shipped universe the symbols came from: a member with nothing
+    /// stored is skipped and named instead of failing the job.
+    pub universe: Option<&'a str>,
+}
+
+/// Loads a job's stored series (with the alternative data its feature
+/// groups read).
+pub async fn load_stored(
+    pool: &sqlx::PgPool,
+    job: i64,
+    set: &StoredSet<'_>,
+    groups: &[models::data::FeatureGroup],
+) -> anyhow::Result<Vec<Loaded>> {
+    let mut series = Vec::new();
+    let mut missing = Vec::new();
+    for symbol in set.symbols {
+        let (key, candles) = crate::db::candles::stored_series_of(
+            pool,
+            symbol.as_str(),
+            set.timeframe,
+            set.exchange,
+            set.market,
+        )
+        .await?;
+        if candles.is_empty() {
+            if set.universe.is_some() {
+                tracing::warn!(job, %symbol, timeframe = %set.timeframe, "universe member has no stored candles; trained without it");
+                missing.push(symbol.to_string());
+                continue;
+            }
+            bail!("no stored candles for {symbol} {}", set.timeframe);
+        }
+        series.push(Loaded {
+            symbol: symbol.to_string(),
+            exchange: Some(key.exchange),
+            candles,
+            skipped: 0,
+            alt: Default::default(),
+        });
+    }
+    crate::altdata::attach(pool, &mut series, groups).await?;
+    if series.is_empty() {
+        bail!(
+            "no stored candles at {} for any of {} ({}); backfill them first",
+            set.timeframe,
+            set.universe.unwrap_or("the symbols"),
+            missing.join(", ")
+        );
+    }
+    Ok(series)
+}
+
+/// Keeps a long job's claim alive and carries cancellation (a cancel
+/// request or a worker's shutdown) to its blocking thread: the flag turns
+/// true; abort the handle when the work ends.
+pub fn heartbeat(
+    pool: &sqlx::PgPool,
+    id: i64,
+    owner: &str,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<()>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancel = Arc::new(AtomicBool::new(false));
+    let beat = {
+        let (pool, owner, cancel) = (pool.clone(), owner.to_string(), cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                // A shutdown stops training after the epoch in hand (its
+                // checkpoint is written), as a cancel does.
+                if crate::jobs::sleep_unless_releasing(std::time::Duration::from_secs(5)).await {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                if let Ok(true) = crate::db::jobs::heartbeat(&pool, id, &owner).await {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    (cancel, beat)
 }

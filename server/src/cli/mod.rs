@@ -11,6 +11,7 @@ mod models;
 mod paper;
 mod research;
 mod serve;
+mod tune;
 
 use crate::config::Settings;
 use crate::db;
@@ -107,6 +108,9 @@ pub enum Command {
     /// windows traded by the model, the hybrid and the rule beside
     /// buy-and-hold and random entries, with DSR and PBO.
     Evaluate(models::EvaluateArgs),
+    /// Hyperparameter search: a TPE study over a declared space, pruned on
+    /// the first fold, resumable; the best trained, registered and promoted.
+    Tune(tune::TuneArgs),
     /// Per-bar predictions of a trained model (the CSV `backtest --signals` reads).
     Predict(models::PredictArgs),
     /// The model registry: list, register, promote, roll back, download, decisions.
@@ -237,6 +241,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Backtest(a)) => research::backtest_cmd(&cli, &settings, a).await,
         Some(Command::Train(a)) => models::train_cmd(&cli, &settings, a).await,
         Some(Command::Evaluate(a)) => models::evaluate_cmd(&cli, &settings, a).await,
+        Some(Command::Tune(a)) => tune::tune_cmd(&cli, &settings, a).await,
         Some(Command::Predict(a)) => models::predict_cmd(&cli, a).await,
         Some(Command::Models(c)) => models::models_cmd(&cli, c).await,
         Some(Command::Drift(a)) => models::drift_cmd(&cli, &settings.drift, a).await,

@@ -82,6 +82,7 @@ impl TrainArgs {
             backend: self.model.backend,
             horizon: self.model.horizon,
             barrier: self.model.barrier,
+            threshold_scale: None,
             backtest: crate::research::backtest_config(settings, &self.risk.trader(), loaded)?,
             out: self.out.clone(),
             checkpoints: self
@@ -126,7 +127,7 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     /// The pipeline file (or the defaults) with the flags that override it.
-    fn config(&self) -> anyhow::Result<PipelineConfig> {
+    pub(super) fn config(&self) -> anyhow::Result<PipelineConfig> {
         let mut cfg: PipelineConfig = match &self.pipeline {
             Some(p) => serde_json::from_str(
                 &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -208,7 +209,7 @@ pub(super) async fn evaluate_cmd(
         opts.trials = crate::db::trials::record(
             pool,
             &subject,
-            &training::trial_hash(&cfg, a.model.horizon, a.model.barrier),
+            &training::trial_hash(&cfg, a.model.horizon, a.model.barrier, None),
         )
         .await?;
     }
@@ -461,7 +462,7 @@ async fn enqueue(cli: &Cli, a: &TrainArgs, cfg: PipelineConfig) -> anyhow::Resul
     Ok(())
 }
 
-fn report_epoch(cli: &Cli, scope: &str, stage: Stage, r: &EpochReport) {
+pub(super) fn report_epoch(cli: &Cli, scope: &str, stage: Stage, r: &EpochReport) {
     let stage_name = stage.label();
     tracing::info!(scope, stage = %stage_name, epoch = r.epoch, train_loss = r.train_loss, val_loss = r.val_loss, "epoch");
     if !cli.json {

@@ -9,6 +9,7 @@ pub mod models;
 pub mod paper;
 pub mod signals;
 pub mod trials;
+pub mod tune;
 pub mod users;
 pub mod venue;
 

@@ -80,6 +80,7 @@ pub fn detail_line(j: &JobView) -> String {
             parts.join(" · ")
         }
         "train" => train_line(d),
+        "tune" => tune_line(d),
         "backtest" => d
             .pointer("/report/metrics")
             .map(|m| {
@@ -100,6 +101,43 @@ pub fn detail_line(j: &JobView) -> String {
 /// while it runs; what the registry decided once it is done.
 pub fn train_line(d: &serde_json::Value) -> String {
     registry_line(d).unwrap_or_else(|| epoch_line(d))
+}
+
+/// A tune job's line: the trial in hand and its epoch while it runs; the
+/// best trial, PBO and the registry's decision once the study is done.
+pub fn tune_line(d: &serde_json::Value) -> String {
+    if let Some(best) = d.get("best") {
+        let mut parts = vec![format!(
+            "best trial {} of {} · skill {:.4}",
+            best.get("number").and_then(|v| v.as_u64()).unwrap_or(0),
+            d.pointer("/trials/total")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            best.get("objective")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(f64::NAN)
+        )];
+        if let Some(p) = d.pointer("/pbo/pbo").and_then(|v| v.as_f64()) {
+            parts.push(format!("PBO {p:.2}"));
+        }
+        if let Some(r) = d.pointer("/registry/reason").and_then(|v| v.as_str()) {
+            parts.push(r.to_owned());
+        }
+        return parts.join(" · ");
+    }
+    let phase = match d.pointer("/phase/phase").and_then(|v| v.as_str()) {
+        Some("trial") => format!(
+            "trial {} of {}",
+            d.pointer("/phase/trial")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+                + 1,
+            d.get("trials").and_then(|v| v.as_u64()).unwrap_or(0)
+        ),
+        Some("best") => "training the best".to_owned(),
+        _ => return String::new(),
+    };
+    format!("{phase} · {}", epoch_line(d))
 }
 
 /// What the registry decided about a finished run's models.

@@ -1,5 +1,5 @@
 //! A trained model as files: network weights (safetensors), boosted trees
-//! (LightGBM text), ensemble weights, scaler, calibrator, config, metrics,
+//! (LightGBM text), transformer weights (safetensors), ensemble weights, scaler, calibrator, config, metrics,
 //! training history, and a manifest with SHA-256 hashes of each. Loading checks every hash, so a changed or truncated file is
 //! refused by name rather than served.
 
@@ -31,6 +31,7 @@ pub const MANIFEST: &str = "manifest.json";
 pub const TREES_CLASSIFIER: &str = "trees_classifier.txt";
 pub const TREES_REGRESSOR: &str = "trees_regressor.txt";
 pub const ENSEMBLE: &str = "ensemble.json";
+pub const TRANSFORMER: &str = "transformer.safetensors";
 
 /// What the model is and what it was trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,7 +138,7 @@ pub fn write(dir: &Path, parts: ArtifactParts<'_>) -> Result<Manifest, ArtifactE
     write_json(dir, METRICS, parts.metrics)?;
     write_json(dir, HISTORY, parts.history)?;
     let mut names = vec![WEIGHTS, SCALER, CALIBRATOR, CONFIG, METRICS, HISTORY];
-    if let Some((trees, weights)) = &e.trees {
+    if let Some(trees) = &e.trees {
         for (name, t) in [
             (TREES_CLASSIFIER, &trees.classifier),
             (TREES_REGRESSOR, &trees.regressor),
@@ -145,8 +146,15 @@ pub fn write(dir: &Path, parts: ArtifactParts<'_>) -> Result<Manifest, ArtifactE
             let path = dir.join(name);
             std::fs::write(&path, t.text()).map_err(io(&path))?;
         }
+        names.extend([TREES_CLASSIFIER, TREES_REGRESSOR]);
+    }
+    if let Some(t) = &e.transformer {
+        train::save_weights(t, &dir.join(TRANSFORMER))?;
+        names.push(TRANSFORMER);
+    }
+    if let Some(weights) = &e.weights {
         write_json(dir, ENSEMBLE, weights)?;
-        names.extend([TREES_CLASSIFIER, TREES_REGRESSOR, ENSEMBLE]);
+        names.push(ENSEMBLE);
     }
     let mut files = Vec::new();
     for name in names {
@@ -307,15 +315,26 @@ impl LoadedModel {
                     let text = std::fs::read_to_string(&path).map_err(io(&path))?;
                     Trees::from_text(text).map_err(|source| ArtifactError::Trees { path, source })
                 };
-                let trees = Boosted {
+                Some(Boosted {
                     config: bc.clone(),
                     classifier: load(TREES_CLASSIFIER)?,
                     regressor: load(TREES_REGRESSOR)?,
-                };
-                let weights: EnsembleWeights = read_json(&dir.join(ENSEMBLE))?;
-                Some((trees, weights))
+                })
             }
             None => None,
+        };
+        let transformer = match &config.pipeline.transformer {
+            Some(tc) => Some(train::load_transformer(
+                &config.net,
+                tc,
+                &dir.join(TRANSFORMER),
+                &device,
+            )?),
+            None => None,
+        };
+        let weights: Option<EnsembleWeights> = match trees.is_some() || transformer.is_some() {
+            true => Some(read_json(&dir.join(ENSEMBLE))?),
+            false => None,
         };
         Ok(LoadedModel {
             dir: dir.to_path_buf(),
@@ -323,6 +342,8 @@ impl LoadedModel {
                 net,
                 scaler: read_json::<Scaler>(&dir.join(SCALER))?,
                 trees,
+                transformer,
+                weights,
             },
             calibrator: read_json(&dir.join(CALIBRATOR))?,
             manifest,
@@ -383,7 +404,7 @@ impl LoadedModel {
         let mv = scored.pooled.moves[0];
         let set = self.calibrator.set_names(&probs);
         let drivers = match &self.ensemble.trees {
-            Some((trees, _)) => trees
+            Some(trees) => trees
                 .move_contributions(&ds, &last)
                 .map_err(|source| ArtifactError::Trees {
                     path: self.dir.join(TREES_REGRESSOR),

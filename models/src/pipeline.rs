@@ -19,8 +19,9 @@ use crate::conformal::{
     adaptive_interval_coverage,
 };
 use crate::data::{DataError, Dataset, FeatureGroup, Sample};
-use crate::ensemble::{Ensemble, EnsembleWeights};
+use crate::ensemble::{Ensemble, EnsembleWeights, Members};
 use crate::metrics::{self, ClassMetrics};
+use crate::net::transformer::TransformerConfig;
 use crate::train::{
     self, Checkpoints, Control, EpochReport, Predictions, StopReason, TrainConfig, TrainError,
 };
@@ -31,6 +32,9 @@ pub struct PipelineConfig {
     pub train: TrainConfig,
     /// Boosted trees beside the network (`null`: the network alone).
     pub boost: Option<BoostConfig>,
+    /// The sequence transformer as another member, trained with the
+    /// network's schedule on the same hold-outs (`null`: none).
+    pub transformer: Option<TransformerConfig>,
     /// Walk-forward test windows (0 = no evaluation, only the final model).
     pub folds: usize,
     pub scheme: Scheme,
@@ -39,7 +43,7 @@ pub struct PipelineConfig {
     /// and for conformal calibration.
     pub val_frac: f64,
     /// Share held out after validation to choose the ensemble's weights
-    /// (with boosted trees only: a network alone has nothing to weigh).
+    /// (with trees or a transformer only: a network alone has nothing to weigh).
     pub blend_frac: f64,
     pub calib_frac: f64,
     /// Coverage promised by prediction sets and move intervals.
@@ -61,6 +65,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             train: TrainConfig::default(),
             boost: Some(BoostConfig::default()),
+            transformer: None,
             folds: 3,
             scheme: Scheme::Expanding,
             embargo_frac: 0.01,
@@ -85,6 +90,8 @@ pub enum PipelineError {
     Calibration(#[from] CalibrationError),
     #[error("cancelled")]
     Cancelled,
+    #[error("pipeline: {0}")]
+    Config(String),
     #[error(
         "feature group {group} was asked for but the data was built with {built:?}; build the series with it"
     )]
@@ -155,7 +162,7 @@ pub struct FoldReport {
     pub fold: usize,
     pub train_samples: usize,
     pub validation_samples: usize,
-    /// Rows the ensemble's weights were chosen on (0 without trees).
+    /// Rows the ensemble's weights were chosen on (0 for a network alone).
     #[serde(default)]
     pub blend_samples: usize,
     pub calibration_samples: usize,
@@ -177,6 +184,8 @@ pub struct FoldReport {
     /// Each member alone on the same window.
     pub net: ClassMetrics,
     pub trees: Option<ClassMetrics>,
+    #[serde(default)]
+    pub transformer: Option<ClassMetrics>,
     pub weights: Option<EnsembleWeights>,
     pub boost: Option<BoostReport>,
     /// The training class frequencies (the no-skill forecast) and their
@@ -196,6 +205,8 @@ pub struct EvaluationReport {
     /// Each member alone on all test windows.
     pub net: ClassMetrics,
     pub trees: Option<ClassMetrics>,
+    #[serde(default)]
+    pub transformer: Option<ClassMetrics>,
     /// Baseline: the training class frequencies as the forecast, same test windows.
     pub prior_baseline: ClassMetrics,
     /// Each feature group's measured value: the same walk-forward without it.
@@ -350,8 +361,12 @@ pub fn evaluate_with(
         };
         let mut folds = Vec::new();
         let (mut all_c, mut all_t) = (vec![], vec![]);
-        let (mut pooled, mut nets, mut trees) =
-            (Predictions::default(), Predictions::default(), Vec::new());
+        let (mut pooled, mut nets, mut trees, mut transformers) = (
+            Predictions::default(),
+            Predictions::default(),
+            Vec::new(),
+            Vec::new(),
+        );
         let mut base_p = Vec::new();
         for fold in ds.folds(&wf)? {
             let stage = Stage::Fold(fold.index);
@@ -418,7 +433,8 @@ pub fn evaluate_with(
                 adaptive: Some(adaptive),
                 net: score(&scored.net),
                 trees: scored.trees.as_ref().map(score),
-                weights: fitted.ensemble.trees.as_ref().map(|t| t.1.clone()),
+                transformer: scored.transformer.as_ref().map(score),
+                weights: fitted.ensemble.weights.clone(),
                 boost: fitted.boost.clone(),
                 class_prior: Some(prior),
                 prior: Some(prior_m),
@@ -427,6 +443,9 @@ pub fn evaluate_with(
             extend(&mut nets, &scored.net);
             if let Some(t) = &scored.trees {
                 trees.push(t.clone());
+            }
+            if let Some(t) = &scored.transformer {
+                transformers.push(t.clone());
             }
             all_c.extend(classes);
             all_t.extend(targets);
@@ -441,19 +460,23 @@ pub fn evaluate_with(
         }
         let zeros = vec![0.0; all_t.len()];
         let score = |p: &Predictions| metrics::classification(&p.probs, &all_c, &p.moves, &all_t);
-        // Trees are pooled only when every fold had them.
-        let trees = (trees.len() == folds.len()).then(|| {
-            let mut all = Predictions::default();
-            for t in &trees {
-                extend(&mut all, t);
-            }
-            score(&all)
-        });
+        // A member is pooled only when every fold had it.
+        let all_folds = |parts: &[Predictions]| {
+            (parts.len() == folds.len()).then(|| {
+                let mut all = Predictions::default();
+                for t in parts {
+                    extend(&mut all, t);
+                }
+                score(&all)
+            })
+        };
+        let (trees, transformer) = (all_folds(&trees), all_folds(&transformers));
         Ok((
             EvaluationReport {
                 metrics: score(&pooled),
                 net: score(&nets),
                 trees,
+                transformer,
                 folds,
                 prior_baseline: metrics::classification(&base_p, &all_c, &zeros, &all_t),
                 groups: Vec::new(),
@@ -488,11 +511,11 @@ fn fit_one(
     data_hash: &str,
     on_epoch: &mut dyn FnMut(&EpochReport) -> Control,
 ) -> Result<Fitted, PipelineError> {
-    let blend_frac = if cfg.boost.is_some() {
-        cfg.blend_frac
-    } else {
-        0.0
-    };
+    if let Some(t) = &cfg.transformer {
+        t.check().map_err(PipelineError::Config)?;
+    }
+    let pooled = cfg.boost.is_some() || cfg.transformer.is_some();
+    let blend_frac = if pooled { cfg.blend_frac } else { 0.0 };
     let h = ds.holdout_with_blend(samples, cfg.val_frac, blend_frac, cfg.calib_frac)?;
     let scaler = ds.fit_scaler(&h.fit)?;
     let trained = train::train(
@@ -506,23 +529,59 @@ fn fit_one(
         data_hash,
         on_epoch,
     )?;
+    let mut stop = trained.stop;
     let device: Device = backend.device().map_err(TrainError::from)?;
     let mut ensemble = Ensemble {
         net: trained.net,
         scaler,
         trees: None,
+        transformer: None,
+        weights: None,
     };
+    if let Some(tc) = cfg
+        .transformer
+        .as_ref()
+        .filter(|_| stop != StopReason::Cancelled)
+    {
+        let t = train::train_transformer(
+            ds,
+            &ensemble.scaler,
+            &h.fit,
+            &h.validation,
+            &cfg.train,
+            tc,
+            backend,
+            checkpoints
+                .as_ref()
+                .map(|c| Checkpoints {
+                    dir: c.dir.join("transformer"),
+                })
+                .as_ref(),
+            data_hash,
+            on_epoch,
+        )?;
+        if t.stop == StopReason::Cancelled {
+            stop = StopReason::Cancelled;
+        }
+        ensemble.transformer = Some(t.net);
+    }
     let mut boost = None;
     if let Some(bc) = &cfg.boost {
         let (trees, report) = Boosted::fit(ds, &h.fit, &h.validation, bc)?;
-        // Weights from both members on the blend part: recent, and unseen
-        // by both (validation stopped their training, so it flatters them).
-        let net_blend = train::predict(&ensemble.net, ds, &ensemble.scaler, &h.blend, 256, &device);
-        let trees_blend = trees.predict(ds, &h.blend)?;
-        let (classes, targets) = targets(ds, &h.blend);
-        let weights = EnsembleWeights::choose(&net_blend, &trees_blend, &classes, &targets);
-        ensemble.trees = Some((trees, weights));
+        ensemble.trees = Some(trees);
         boost = Some(report);
+    }
+    if pooled {
+        // Weights from every member on the blend part: recent, and unseen
+        // by all (validation stopped their training, so it flatters them).
+        let s = ensemble.predict(ds, &h.blend, &device)?;
+        let (classes, targets) = targets(ds, &h.blend);
+        let members = Members {
+            net: &s.net,
+            trees: s.trees.as_ref(),
+            transformer: s.transformer.as_ref(),
+        };
+        ensemble.weights = Some(EnsembleWeights::choose(members, &classes, &targets));
     }
     let pred = ensemble.predict(ds, &h.calibration, &device)?.pooled;
     let (classes, targets) = targets(ds, &h.calibration);
@@ -540,7 +599,7 @@ fn fit_one(
         boost,
         history: trained.history.clone(),
         best_epoch: trained.best_epoch,
-        stop: trained.stop,
+        stop,
         fit_samples: h.fit.len(),
         validation_samples: h.validation.len(),
         blend_samples: h.blend.len(),

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -19,7 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::backend::{Backend, BackendError};
 use crate::data::{Batch, Dataset, Sample, class_weights};
 use crate::metrics::{self, ClassMetrics};
-use crate::net::{NetConfig, Output, UniversalNet};
+use crate::net::transformer::{SeqTransformer, TransformerConfig};
+use crate::net::{NetConfig, Output, SequenceModel, UniversalNet};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -120,9 +120,9 @@ pub enum TrainError {
 
 /// A finished (or cancelled) training run.
 #[derive(Debug)]
-pub struct Trained {
+pub struct Trained<M = UniversalNet> {
     /// The best weights, ready for inference.
-    pub net: UniversalNet,
+    pub net: M,
     pub history: Vec<EpochReport>,
     pub best_epoch: usize,
     pub stop: StopReason,
@@ -185,10 +185,10 @@ impl Checkpoints {
     /// Weights and optimizer first, then the state file by rename: a crash
     /// between the two leaves the previous epoch's state pointing at files
     /// that are at least as new, which only repeats one epoch.
-    fn save(
+    fn save<M: SequenceModel>(
         &self,
         st: &CheckpointState,
-        net: &UniversalNet,
+        net: &M,
         optim: &ModuleOptimizer,
         best: bool,
     ) -> Result<(), TrainError> {
@@ -211,8 +211,8 @@ impl Checkpoints {
     }
 }
 
-/// Trains on `fit`, stops early on `validation`. `data_hash` ties a
-/// checkpoint to the data it was made from.
+/// Trains the BiGRU-attention network on `fit`, stops early on
+/// `validation`. `data_hash` ties a checkpoint to the data it was made from.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     ds: &Dataset,
@@ -225,6 +225,67 @@ pub fn train(
     data_hash: &str,
     on_epoch: &mut dyn FnMut(&EpochReport) -> Control,
 ) -> Result<Trained, TrainError> {
+    let make = |rng: &mut ChaCha8Rng, device: &Device| UniversalNet::new(&cfg.net, rng, device);
+    let fingerprint = cfg.fingerprint(data_hash);
+    #[rustfmt::skip]
+    let run = Run { ds, scaler, fit, validation, cfg, backend, checkpoints, fingerprint };
+    train_model(run, &make, on_epoch)
+}
+
+/// Trains the sequence transformer with the same schedule, loss and
+/// hold-outs as the network (`cfg.net` gives its window and widths in).
+#[allow(clippy::too_many_arguments)]
+pub fn train_transformer(
+    ds: &Dataset,
+    scaler: &Scaler,
+    fit: &[Sample],
+    validation: &[Sample],
+    cfg: &TrainConfig,
+    transformer: &TransformerConfig,
+    backend: Backend,
+    checkpoints: Option<&Checkpoints>,
+    data_hash: &str,
+    on_epoch: &mut dyn FnMut(&EpochReport) -> Control,
+) -> Result<Trained<SeqTransformer>, TrainError> {
+    let make = |rng: &mut ChaCha8Rng, device: &Device| {
+        SeqTransformer::new(&cfg.net, transformer, rng, device)
+    };
+    let mut h = Sha256::new();
+    h.update(cfg.fingerprint(data_hash).as_bytes());
+    h.update(serde_json::to_vec(transformer).unwrap_or_default());
+    let fingerprint = format!("{:x}", h.finalize());
+    #[rustfmt::skip]
+    let run = Run { ds, scaler, fit, validation, cfg, backend, checkpoints, fingerprint };
+    train_model(run, &make, on_epoch)
+}
+
+/// What a training run reads.
+struct Run<'a> {
+    ds: &'a Dataset,
+    scaler: &'a Scaler,
+    fit: &'a [Sample],
+    validation: &'a [Sample],
+    cfg: &'a TrainConfig,
+    backend: Backend,
+    checkpoints: Option<&'a Checkpoints>,
+    fingerprint: String,
+}
+
+fn train_model<M: SequenceModel>(
+    run: Run<'_>,
+    make: &dyn Fn(&mut ChaCha8Rng, &Device) -> M,
+    on_epoch: &mut dyn FnMut(&EpochReport) -> Control,
+) -> Result<Trained<M>, TrainError> {
+    let Run {
+        ds,
+        scaler,
+        fit,
+        validation,
+        cfg,
+        backend,
+        checkpoints,
+        fingerprint,
+    } = run;
     if fit.is_empty() {
         return Err(TrainError::NoSamples);
     }
@@ -239,11 +300,10 @@ pub fn train(
     }
     let eval_device = backend.device()?;
     let device = eval_device.clone().autodiff();
-    let fingerprint = cfg.fingerprint(data_hash);
     let weights = class_weights(fit.iter().map(|s| ds.target(s).0), cfg.net.classes);
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut net = UniversalNet::new(&cfg.net, &mut rng, &device);
+    let mut net = make(&mut rng, &device);
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let mut st = CheckpointState {
         fingerprint: fingerprint.clone(),
@@ -268,7 +328,7 @@ pub fn train(
     let resumed_from = st.epochs_done;
 
     let mut order: Vec<Sample> = fit.to_vec();
-    let mut best_in_memory: Option<UniversalNet> = None;
+    let mut best_in_memory: Option<M> = None;
     let mut stop = StopReason::MaxEpochs;
     while st.epochs_done < cfg.max_epochs {
         if st.since_best >= cfg.early_stop_patience {
@@ -436,8 +496,8 @@ pub struct Predictions {
 }
 
 /// Scores the windows ending at `samples`' bars, `batch` at a time.
-pub fn predict(
-    net: &UniversalNet,
+pub fn predict<M: SequenceModel>(
+    net: &M,
     ds: &Dataset,
     scaler: &Scaler,
     samples: &[Sample],
@@ -466,8 +526,8 @@ struct Evaluation {
     metrics: ClassMetrics,
 }
 
-fn evaluate(
-    net: &UniversalNet,
+fn evaluate<M: SequenceModel>(
+    net: &M,
     ds: &Dataset,
     scaler: &Scaler,
     samples: &[Sample],
@@ -500,7 +560,7 @@ fn evaluate(
 }
 
 /// Saves inference weights as safetensors (loads on either backend).
-pub fn save_weights(net: &UniversalNet, path: &Path) -> Result<(), TrainError> {
+pub fn save_weights<M: SequenceModel>(net: &M, path: &Path) -> Result<(), TrainError> {
     use burn::store::{ModuleSnapshot, SafetensorsStore};
     let mut store = SafetensorsStore::from_file(path);
     net.save_into(&mut store).map_err(|e| TrainError::Weights {
@@ -523,4 +583,21 @@ pub fn load_weights(
         message: e.to_string(),
     })?;
     Ok(net)
+}
+
+/// Loads safetensors weights into a transformer of these shapes on `device`.
+pub fn load_transformer(
+    net: &NetConfig,
+    cfg: &TransformerConfig,
+    path: &Path,
+    device: &Device,
+) -> Result<SeqTransformer, TrainError> {
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    let mut t = SeqTransformer::new(net, cfg, &mut ChaCha8Rng::seed_from_u64(0), device);
+    let mut store = SafetensorsStore::from_file(path);
+    t.load_from(&mut store).map_err(|e| TrainError::Weights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(t)
 }

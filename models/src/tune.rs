@@ -23,6 +23,9 @@ pub enum Knob {
     /// Boosted trees beside the network, or the network alone. Sampled
     /// first: the tree knobs apply only when it is on.
     Ensemble,
+    /// The sequence transformer as another member (the base pipeline's
+    /// sizes, or the defaults), or none.
+    Transformer,
     /// Network width: the GRUs, attention and first dense layer get it,
     /// the second GRU and dense layer half of it.
     Width,
@@ -41,6 +44,10 @@ pub enum Knob {
 }
 
 impl Knob {
+    fn is_switch(self) -> bool {
+        matches!(self, Knob::Ensemble | Knob::Transformer)
+    }
+
     fn is_tree(self) -> bool {
         matches!(self, Knob::TreeDepth | Knob::TreeLeaves | Knob::TreeRounds)
     }
@@ -118,6 +125,7 @@ impl Default for SearchSpace {
         use Domain::*;
         SearchSpace(BTreeMap::from([
             (Knob::Ensemble, Bool),
+            (Knob::Transformer, Bool),
             (
                 Knob::Width,
                 Int {
@@ -205,10 +213,10 @@ impl SearchSpace {
                 Knob::Width | Knob::Window | Knob::TreeDepth | Knob::TreeLeaves | Knob::TreeRounds
             );
             match d {
-                Domain::Bool if knob != Knob::Ensemble => {
+                Domain::Bool if !knob.is_switch() => {
                     return Err(bad("a number, not a bool".into()));
                 }
-                Domain::Int { .. } | Domain::Float { .. } if knob == Knob::Ensemble => {
+                Domain::Int { .. } | Domain::Float { .. } if knob.is_switch() => {
                     return Err(bad("a bool (on or off)".into()));
                 }
                 Domain::Float { .. } if integer => {
@@ -293,6 +301,12 @@ impl SearchSpace {
         if let Some(Value::Bool(on)) = a.get(&Knob::Ensemble) {
             cfg.boost = match (on, cfg.boost.take()) {
                 (true, b) => Some(b.unwrap_or_default()),
+                (false, _) => None,
+            };
+        }
+        if let Some(Value::Bool(on)) = a.get(&Knob::Transformer) {
+            cfg.transformer = match (on, cfg.transformer.take()) {
+                (true, t) => Some(t.unwrap_or_default()),
                 (false, _) => None,
             };
         }

@@ -49,6 +49,7 @@ fn walk_forward(dir: &Path) -> anyhow::Result<(Option<f64>, Option<f64>, serde_j
         "prior_baseline": eval.as_ref().map(|e| &e.prior_baseline),
         "net": eval.as_ref().map(|e| &e.net),
         "trees": eval.as_ref().and_then(|e| e.trees.as_ref()),
+        "transformer": eval.as_ref().and_then(|e| e.transformer.as_ref()),
         "backtest": m["backtest"]["metrics"],
         "final": m["final"],
     });

@@ -254,10 +254,15 @@ pub fn train_scope(
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
     ));
     let model_cfg = ModelConfig {
-        architecture: match cfg.boost {
-            Some(_) => "bigru-attention+lightgbm".into(),
-            None => "bigru-attention".into(),
-        },
+        architecture: [
+            Some("bigru-attention"),
+            cfg.boost.as_ref().map(|_| "lightgbm"),
+            cfg.transformer.as_ref().map(|_| "transformer"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("+"),
         scope: scope.to_string(),
         timeframe: tf,
         features: ds.names.clone(),
@@ -278,7 +283,7 @@ pub fn train_scope(
             "stop": run.model.stop,
             "train_samples": run.model.train_samples,
             "trees": run.model.boost,
-            "ensemble": run.model.ensemble.trees.as_ref().map(|t| &t.1),
+            "ensemble": run.model.ensemble.weights,
         },
     });
     let range =

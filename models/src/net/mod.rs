@@ -7,6 +7,7 @@
 
 mod gru;
 mod init;
+pub mod transformer;
 
 pub use gru::{BiGru, tanh};
 
@@ -104,6 +105,24 @@ impl Attention {
             .matmul(h)
             .reshape([b, d]);
         (context, alpha)
+    }
+}
+
+/// A network the trainer fits and scores: the BiGRU-attention net or the
+/// sequence transformer. `x`: `[B, T, features]`.
+pub trait SequenceModel: Module + 'static {
+    fn forward(&self, x: Tensor<3>) -> Output;
+}
+
+impl SequenceModel for UniversalNet {
+    fn forward(&self, x: Tensor<3>) -> Output {
+        UniversalNet::forward(self, x)
+    }
+}
+
+impl SequenceModel for transformer::SeqTransformer {
+    fn forward(&self, x: Tensor<3>) -> Output {
+        transformer::SeqTransformer::forward(self, x)
     }
 }
 

@@ -123,6 +123,10 @@ pub struct ModelArgs {
     /// also runs without each group on the same folds.
     #[arg(long, value_delimiter = ',', value_parser = models::data::FeatureGroup::parse)]
     pub groups: Vec<models::data::FeatureGroup>,
+    /// Add the sequence transformer (causal attention over the window) as
+    /// a third ensemble member, with the pipeline's sizes or the defaults.
+    #[arg(long)]
+    pub transformer: bool,
 }
 
 impl ModelArgs {
@@ -147,6 +151,12 @@ impl ModelArgs {
         if !self.groups.is_empty() {
             cfg.groups = self.groups.clone();
             cfg.groups.dedup();
+        }
+        if self.transformer && cfg.transformer.is_none() {
+            cfg.transformer = Some(Default::default());
+        }
+        if let Some(t) = &cfg.transformer {
+            t.check().map_err(anyhow::Error::msg)?;
         }
         Ok(cfg)
     }
@@ -397,6 +407,9 @@ pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> 
             member("network", &e.net);
             if let Some(t) = &e.trees {
                 member("trees", t);
+            }
+            if let Some(t) = &e.transformer {
+                member("transformer", t);
             }
             for g in &e.groups {
                 println!(

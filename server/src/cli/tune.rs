@@ -31,7 +31,7 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = tune::default_startup())]
     pub startup: usize,
     /// The search space as JSON: knob → {"kind": "int"|"float", "low", "high", "log"} or {"kind": "bool"}
-    /// (knobs: ensemble, width, window, learning_rate, dropout, threshold_scale, tree_depth,
+    /// (knobs: ensemble, transformer, width, window, learning_rate, dropout, threshold_scale, tree_depth,
     /// tree_leaves, tree_rounds). Default: all of them.
     #[arg(long)]
     pub space: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! Weights saved as safetensors load on either backend with the same
-//! outputs: trained on libtorch, scored on flex, and the other way round.
+//! outputs: trained on libtorch, scored on flex, and the other way round —
+//! the network and the sequence transformer.
 #![cfg(feature = "tch")]
 
 mod common;
@@ -70,6 +71,62 @@ fn safetensors_give_the_same_outputs_on_libtorch_and_flex() {
             here.probs
                 .windows(2)
                 .any(|w| (w[0][0] - w[1][0]).abs() > 1e-4)
+        );
+    }
+}
+
+#[test]
+fn the_transformer_gives_the_same_outputs_on_libtorch_and_flex() {
+    let ds = common::daily(&["btc-usd-1d", "msft-1d"], WINDOW);
+    let h = ds.holdout(&ds.samples, 0.15, 0.0).unwrap();
+    let scaler = ds.fit_scaler(&h.fit).unwrap();
+    let cfg = common::tiny(WINDOW, 2);
+    let tc = models::net::transformer::TransformerConfig {
+        d_model: 8,
+        heads: 2,
+        layers: 1,
+        d_ff: 16,
+        dropout: 0.1,
+    };
+    let probe: Vec<_> = h.validation.iter().take(100).copied().collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        (Backend::Libtorch, Backend::Flex),
+        (Backend::Flex, Backend::Libtorch),
+    ] {
+        let trained = train::train_transformer(
+            &ds,
+            &scaler,
+            &h.fit,
+            &h.validation,
+            &cfg,
+            &tc,
+            from,
+            None,
+            "data",
+            &mut |_| Control::Continue,
+        )
+        .unwrap();
+        assert_eq!(trained.history.len(), 2);
+        let here = train::predict(
+            &trained.net,
+            &ds,
+            &scaler,
+            &probe,
+            32,
+            &from.device().unwrap(),
+        );
+        let path = dir.path().join(format!("transformer-{from}.safetensors"));
+        train::save_weights(&trained.net, &path).unwrap();
+        let device = to.device().unwrap();
+        let loaded = train::load_transformer(&cfg.net, &tc, &path, &device).unwrap();
+        let there = train::predict(&loaded, &ds, &scaler, &probe, 32, &device);
+        let d = max_diff(&here, &there);
+        assert!(d < 1e-4, "{from} → {to}: outputs differ by {d}");
+        assert!(
+            here.probs
+                .windows(2)
+                .any(|w| (w[0][0] - w[1][0]).abs() > 1e-5)
         );
     }
 }

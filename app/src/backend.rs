@@ -54,6 +54,8 @@ pub trait Backend: Send + Sync + 'static {
     fn promote_model(&self, v: &Viewer, id: i64) -> Answer<'_, RegistryDecision>;
     fn rollback_model(&self, v: &Viewer, r: RollbackRequest) -> Answer<'_, RegistryDecision>;
     fn start_training(&self, v: &Viewer, r: TrainRequest) -> Answer<'_, JobView>;
+    /// Admin only: queue an evaluation (`traderai evaluate` as a job).
+    fn start_evaluation(&self, v: &Viewer, r: EvaluateRequest) -> Answer<'_, JobView>;
     /// Admin only: scan every series now.
     fn scan_now(&self, v: &Viewer) -> Answer<'_, ScanView>;
 

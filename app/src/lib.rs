@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=pages::admin::jobs::JobsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("backfill")) view=pages::admin::backfill::BackfillPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("training")) view=pages::admin::training::TrainingPage />
+                    <Route path=(StaticSegment("admin"), StaticSegment("evaluate")) view=pages::admin::evaluate::EvaluatePage />
                     <Route path=(StaticSegment("admin"), StaticSegment("models")) view=pages::admin::models::ModelsPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=pages::admin::users::UsersPage />
                     <Route path=(StaticSegment("admin"), StaticSegment("system")) view=pages::admin::system::SystemPage />
@@ -122,6 +123,7 @@ fn TopBar() -> impl IntoView {
                                         <a href="/admin/jobs">"Jobs"</a>
                                         <a href="/admin/backfill">"Backfill"</a>
                                         <a href="/admin/training">"Training"</a>
+                                        <a href="/admin/evaluate">"Evaluate"</a>
                                         <a href="/admin/models">"Models"</a>
                                         <a href="/admin/users">"Users"</a>
                                         <a href="/admin/system">"System"</a>

@@ -54,7 +54,7 @@ test("admin creates a user; the user keeps settings and is refused the admin pan
   await expect(user.locator("#settings-error")).toContainText("(capital)");
   await user.screenshot({ path: "test-results/user-settings.png", fullPage: true });
 
-  for (const path of ["/admin/jobs", "/admin/users", "/admin/backfill", "/admin/system", "/admin/training", "/admin/models"]) {
+  for (const path of ["/admin/jobs", "/admin/users", "/admin/backfill", "/admin/system", "/admin/training", "/admin/evaluate", "/admin/models"]) {
     const resp = await user.goto(path);
     expect(resp?.status()).toBe(403);
     await expect(user.locator("#forbidden")).toContainText("admins only");

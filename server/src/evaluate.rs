@@ -295,3 +295,139 @@ pub fn evaluate(
         verdict,
     })
 }
+
+/// Records an evaluation's configuration in the trial ledger (the same as
+/// training's: evaluating a pipeline is trying it) and returns the count.
+pub async fn record_trial(
+    pool: &sqlx::PgPool,
+    a: &EvaluateOptions,
+    cfg: &PipelineConfig,
+    series: &[Loaded],
+) -> anyhow::Result<usize> {
+    let subject = crate::training::trial_subject("universal", a.timeframe, series);
+    let hash = crate::training::trial_hash(cfg, a.horizon, a.barrier, None);
+    Ok(crate::db::trials::record(pool, &subject, &hash).await?)
+}
+
+/// The job kind that runs an evaluation on stored series.
+pub const KIND: &str = "evaluate";
+
+/// Parameters of an evaluation job (the admin panel's and the API's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateJobParams {
+    pub symbols: Vec<engine::Symbol>,
+    pub timeframe: engine::Timeframe,
+    #[serde(default)]
+    pub exchange: Option<String>,
+    #[serde(default)]
+    pub market: Option<engine::Market>,
+    #[serde(default)]
+    pub universe: Option<String>,
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub backend: Option<Backend>,
+    #[serde(default)]
+    pub horizon: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barrier: Option<models::data::BarrierTarget>,
+    #[serde(default = "crate::config::default_profile")]
+    pub profile: engine::risk::RiskProfile,
+    #[serde(default = "crate::config::default_capital")]
+    pub capital: f64,
+    #[serde(default)]
+    pub min_net_profit: Option<f64>,
+    /// The model's share of the hybrid's confidence (default: `[signals] model_weight`).
+    #[serde(default)]
+    pub hybrid_weight: Option<f64>,
+}
+
+/// Runs a claimed evaluation job: epochs on the job row, cancellation
+/// through the heartbeat, the evaluation as the finished job's detail.
+pub async fn run_job(
+    pool: &sqlx::PgPool,
+    settings: &crate::config::Settings,
+    job: &crate::db::jobs::Job,
+    owner: &str,
+) -> anyhow::Result<(crate::db::jobs::JobStatus, serde_json::Value)> {
+    use crate::db::jobs::{self as jobs_db, JobStatus};
+    use std::sync::atomic::Ordering;
+
+    let p: EvaluateJobParams = serde_json::from_value(job.params.clone())
+        .map_err(|e| anyhow::anyhow!("reading evaluation parameters: {e}"))?;
+    let series = crate::training::load_stored(
+        pool,
+        job.id,
+        &crate::training::StoredSet {
+            symbols: &p.symbols,
+            timeframe: p.timeframe,
+            exchange: p.exchange.as_deref(),
+            market: p.market,
+            universe: p.universe.as_deref(),
+        },
+        &p.pipeline.groups,
+    )
+    .await?;
+    crate::config::check_capital(p.capital).map_err(|e| anyhow::anyhow!(e))?;
+    let weight = p.hybrid_weight.unwrap_or(settings.signals.model_weight);
+    if !(0.0..=1.0).contains(&weight) {
+        bail!("hybrid_weight: a share, 0 to 1 (got {weight})");
+    }
+    let risk = crate::config::Trader {
+        profile: p.profile,
+        capital: p.capital,
+        min_net_profit: p.min_net_profit,
+    };
+    let mut backtest = crate::research::backtest_config(settings, &risk, &series)?;
+    backtest.calendar = series
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
+            engine::quality::Session::calendar_of(&s.candles)
+        });
+    let mut opts = EvaluateOptions {
+        timeframe: p.timeframe,
+        backend: p.backend.unwrap_or_else(Backend::preferred),
+        horizon: p.horizon,
+        barrier: p.barrier,
+        backtest,
+        hybrid_weight: weight,
+        trials: 1,
+    };
+    opts.trials = record_trial(pool, &opts, &p.pipeline, &series).await?;
+    let (cancel, beat) = crate::training::heartbeat(pool, job.id, owner);
+    let handle = tokio::runtime::Handle::current();
+    let (pool2, owner2, id) = (pool.clone(), owner.to_string(), job.id);
+    let cfg = p.pipeline.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let stages = cfg.folds.max(1);
+        evaluate(&opts, &cfg, &series, &mut |stage: Stage, r: &EpochReport| {
+            let k = stage.index(&cfg).min(stages - 1);
+            let progress =
+                ((k as f64 + r.epoch as f64 / r.max_epochs.max(1) as f64) / stages as f64).min(0.999);
+            let detail = serde_json::json!({ "stage": stage, "stages": stages, "epoch": r });
+            let stop = handle.block_on(async {
+                let mut conn = pool2.acquire().await?;
+                jobs_db::checkpoint(&mut conn, id, &owner2, progress, &detail, &detail).await
+            });
+            match stop {
+                Ok(false) if !cancel.load(Ordering::Relaxed) => Control::Continue,
+                Ok(_) => Control::Cancel,
+                Err(e) => {
+                    tracing::error!(job = id, error = %e, "could not record evaluation progress; stopping");
+                    Control::Cancel
+                }
+            }
+        })
+    })
+    .await;
+    beat.abort();
+    match result? {
+        Ok(e) => Ok((JobStatus::Succeeded, serde_json::to_value(e)?)),
+        Err(e) if matches!(e.downcast_ref(), Some(pipeline::PipelineError::Cancelled)) => Ok((
+            JobStatus::Cancelled,
+            serde_json::json!({ "cancelled": true }),
+        )),
+        Err(e) => Err(e),
+    }
+}

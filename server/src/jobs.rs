@@ -41,6 +41,7 @@ pub const KINDS: &[&str] = &[
     crate::drift::KIND,
     crate::simulate::KIND,
     crate::tune::KIND,
+    crate::evaluate::KIND,
 ];
 
 /// `host:pid:nonce`: who holds a claim. The pid lets a process on the same
@@ -125,6 +126,7 @@ pub async fn run_claimed(
         crate::drift::KIND => crate::drift::run_job(pool, job, &settings.drift).await,
         crate::simulate::KIND => crate::simulate::run_job(pool, settings, job).await,
         crate::tune::KIND => crate::tune::run_job(pool, settings, job, owner).await,
+        crate::evaluate::KIND => crate::evaluate::run_job(pool, settings, job, owner).await,
         other => Err(anyhow::anyhow!(
             "this build cannot run jobs of kind {other:?}"
         )),

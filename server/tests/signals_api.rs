@@ -905,6 +905,25 @@ async fn registry_and_training_requests_are_checked() {
     assert_eq!(job["params"]["pipeline"]["folds"], 1);
     assert_eq!(job["params"]["promote"], "never");
 
+    // An evaluation: the training form's rules, and at least one fold.
+    for (body, f) in [
+        (
+            json!({"symbols": ["BTC/USD"], "timeframe": "1d", "folds": 0}),
+            "folds",
+        ),
+        (json!({"symbols": ["NOPE"], "timeframe": "1d"}), "symbols"),
+    ] {
+        let (s, e) = admin.call(M::POST, "/api/v1/evaluations", Some(body)).await;
+        assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, f), "{e}");
+    }
+    let (s, job) = admin
+        .call(M::POST, "/api/v1/evaluations", Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d", "max_epochs": 2, "folds": 2, "backend": "flex", "transformer": true})))
+        .await;
+    assert_eq!(s, 200, "{job}");
+    assert_eq!(job["kind"], "evaluate");
+    assert_eq!(job["params"]["pipeline"]["folds"], 2);
+    assert_eq!(job["params"]["pipeline"]["transformer"]["d_model"], 32);
+
     admin
         .call(
             M::POST,
@@ -921,12 +940,14 @@ async fn registry_and_training_requests_are_checked() {
     ] {
         assert_eq!(carol.call(m, p, None).await.0, 403, "{p}");
     }
-    let (s, _) = carol
-        .call(
-            M::POST,
-            "/api/v1/trainings",
-            Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d"})),
-        )
-        .await;
-    assert_eq!(s, 403);
+    for p in ["/api/v1/trainings", "/api/v1/evaluations"] {
+        let (s, _) = carol
+            .call(
+                M::POST,
+                p,
+                Some(json!({"symbols": ["BTC/USD"], "timeframe": "1d"})),
+            )
+            .await;
+        assert_eq!(s, 403, "{p}");
+    }
 }

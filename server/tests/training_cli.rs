@@ -408,6 +408,53 @@ async fn sigterm_releases_a_training_job_and_another_worker_resumes_it() {
     assert_eq!(row.detail["registry"][0]["promoted"], true);
 }
 
+/// An evaluation as a job (what the admin page queues): run by a worker,
+/// its detail is the evaluation — the three strategies and buy-and-hold on
+/// the held-out windows, with the ledger's trials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluation_job_leaves_the_evaluation_on_its_row() {
+    let (pool, url) = common::fresh_db().await;
+    common::import_btc_1d(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::tiny_pipeline(dir.path(), 2)).unwrap(),
+    )
+    .unwrap();
+    let params = serde_json::json!({
+        "symbols": ["BTC/USD"], "timeframe": "1d", "exchange": "yahoo",
+        "pipeline": pipeline, "backend": "flex",
+    });
+    let job = db::jobs::enqueue(&pool, "evaluate", &params).await.unwrap();
+    let done = traderai(Some(&url), &["jobs", "resume", &job.id.to_string()]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let row = db::jobs::get(&pool, job.id).await.unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        db::jobs::JobStatus::Succeeded,
+        "{:?}",
+        row.error
+    );
+    let e = &row.detail;
+    let names: Vec<&str> = e["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["model", "hybrid", "technical"]);
+    assert!(e["buy_and_hold"]["total_return_pct"].is_f64());
+    assert_eq!(
+        e["trials"], 3,
+        "one configuration in the ledger, three strategies"
+    );
+    assert!(e["held_out"]["predictions"].as_u64().unwrap() > 0);
+    assert!(!e["verdict"].as_array().unwrap().is_empty());
+}
+
 /// `traderai evaluate` on the stored BTC daily bars with the small
 /// pipeline: held-out windows only, the model, the hybrid and the rule
 /// compared (the deflated Sharpe counts them), PBO over their returns, a

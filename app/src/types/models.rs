@@ -55,6 +55,32 @@ pub struct RollbackRequest {
     pub timeframe: String,
 }
 
+/// Start an evaluation: the walk-forward trained fold by fold, then only
+/// the held-out windows traded by the model, the hybrid and the rule
+/// beside buy-and-hold and random entries (`traderai evaluate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EvaluateRequest {
+    /// Stored symbols; one universal model learns them all.
+    pub symbols: Vec<String>,
+    pub timeframe: String,
+    /// Epoch cap per fit (default 80; early stopping usually ends sooner).
+    #[serde(default)]
+    pub max_epochs: Option<usize>,
+    /// Walk-forward test windows (default 3; at least 1).
+    #[serde(default)]
+    pub folds: Option<usize>,
+    /// libtorch (default) or flex.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// A shipped universe (`us-stocks`) instead of, or besides, `symbols`.
+    #[serde(default)]
+    pub universe: Option<String>,
+    /// The sequence transformer as a third ensemble member.
+    #[serde(default)]
+    pub transformer: bool,
+}
+
 /// Start a training run (walk-forward evaluation, then the final model,
 /// registered; promoted per `promote`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -215,13 +215,7 @@ pub(super) async fn evaluate_cmd(
     };
     // The same ledger as training's: evaluating a pipeline is trying it.
     if let Some(pool) = &ledger {
-        let subject = training::trial_subject("universal", opts.timeframe, &loaded);
-        opts.trials = crate::db::trials::record(
-            pool,
-            &subject,
-            &training::trial_hash(&cfg, a.model.horizon, a.model.barrier, None),
-        )
-        .await?;
+        opts.trials = crate::evaluate::record_trial(pool, &opts, &cfg, &loaded).await?;
     }
     let e = tokio::task::block_in_place(|| {
         crate::evaluate::evaluate(&opts, &cfg, &loaded, &mut |stage, r| {

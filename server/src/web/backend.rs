@@ -465,6 +465,49 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
     })
 }
 
+/// Parses an evaluation request into job parameters, naming the field at
+/// fault: the training form's rules, and at least one fold (an evaluation
+/// reports on held-out windows only).
+pub fn evaluate_params(
+    r: &EvaluateRequest,
+) -> Result<crate::evaluate::EvaluateJobParams, AppError> {
+    if r.folds == Some(0) {
+        return Err(AppError::invalid(
+            "folds",
+            "1 to 10 folds: an evaluation reports on held-out windows only",
+        ));
+    }
+    let t = train_params(&TrainRequest {
+        symbols: r.symbols.clone(),
+        timeframe: r.timeframe.clone(),
+        max_epochs: r.max_epochs,
+        folds: r.folds,
+        backend: r.backend.clone(),
+        promote: None,
+        universe: r.universe.clone(),
+        groups: Vec::new(),
+    })?;
+    let mut pipeline = t.pipeline;
+    if r.transformer {
+        pipeline.transformer = Some(Default::default());
+    }
+    Ok(crate::evaluate::EvaluateJobParams {
+        symbols: t.symbols,
+        timeframe: t.timeframe,
+        exchange: t.exchange,
+        market: None,
+        universe: t.universe,
+        pipeline,
+        backend: t.backend,
+        horizon: None,
+        barrier: None,
+        profile: crate::config::default_profile(),
+        capital: crate::config::default_capital(),
+        min_net_profit: None,
+        hybrid_weight: None,
+    })
+}
+
 /// Parses a simulator request into job parameters, naming the field at fault.
 pub fn backtest_params(r: &BacktestRequest) -> Result<simulate::BacktestJobParams, AppError> {
     let symbols = parse_symbols(&r.symbols)?;
@@ -1141,6 +1184,15 @@ impl Pages for PgBackend {
             admin(&v)?;
             let params = train_params(&r)?;
             self.queue(training::KIND, &params, &v).await
+        })
+    }
+
+    fn start_evaluation(&self, v: &Viewer, r: EvaluateRequest) -> Answer<'_, JobView> {
+        let v = v.clone();
+        Box::pin(async move {
+            admin(&v)?;
+            let params = evaluate_params(&r)?;
+            self.queue(crate::evaluate::KIND, &params, &v).await
         })
     }
 

@@ -81,6 +81,13 @@ pub fn detail_line(j: &JobView) -> String {
         }
         "train" => train_line(d),
         "tune" => tune_line(d),
+        "evaluate" => d
+            .get("verdict")
+            .and_then(|v| v.as_array())
+            .and_then(|v| v.first())
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| epoch_line(d)),
         "backtest" => d
             .pointer("/report/metrics")
             .map(|m| {

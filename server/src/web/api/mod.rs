@@ -210,6 +210,28 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
             "min_net_profit",
             json!({"minimum": 0.0, "maximum": 100.0}),
         ),
+        ("EvaluateRequest", "symbols", json!({"items": SYMBOL})),
+        ("EvaluateRequest", "timeframe", json!({"enum": TIMEFRAMES})),
+        (
+            "EvaluateRequest",
+            "max_epochs",
+            json!({"minimum": 1, "maximum": 500}),
+        ),
+        (
+            "EvaluateRequest",
+            "folds",
+            json!({"minimum": 1, "maximum": 10}),
+        ),
+        (
+            "EvaluateRequest",
+            "backend",
+            json!({"enum": ["libtorch", "tch", "torch", "flex", ""]}),
+        ),
+        (
+            "EvaluateRequest",
+            "universe",
+            json!({"enum": ["us-stocks", ""]}),
+        ),
         (
             "TrainRequest",
             "symbols",
@@ -596,6 +618,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(models::rollback))
         .routes(routes!(models::download))
         .routes(routes!(models::start_training))
+        .routes(routes!(models::start_evaluation))
         .routes(routes!(paper::list, paper::open))
         .routes(routes!(paper::detail))
         .routes(routes!(paper::trades))

@@ -5,8 +5,8 @@ use super::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::web::AppState;
 use app::backend::Backend;
 use app::types::{
-    AppError, ErrorCode, JobView, ModelEventView, ModelView, RegistryDecision, RollbackRequest,
-    TrainRequest, Viewer,
+    AppError, ErrorCode, EvaluateRequest, JobView, ModelEventView, ModelView, RegistryDecision,
+    RollbackRequest, TrainRequest, Viewer,
 };
 use axum::extract::State;
 use axum::http::header;
@@ -109,6 +109,19 @@ pub async fn download(
         ],
         bytes,
     ))
+}
+
+/// Queues an evaluation: walk-forward training, then the held-out windows
+/// traded by the model, the hybrid and the rule beside buy-and-hold and
+/// random entries; the finished job's detail is the evaluation.
+#[utoipa::path(post, path = "/api/v1/evaluations", tag = "models", request_body = EvaluateRequest,
+    responses((status = 200, body = JobView), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn start_evaluation(
+    State(st): State<AppState>,
+    Extension(v): Extension<Viewer>,
+    ApiJson(r): ApiJson<EvaluateRequest>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(st.backend.start_evaluation(&v, r).await?))
 }
 
 /// Queues a training run (walk-forward evaluation, final model, registry

@@ -105,9 +105,13 @@ pub struct TrainRequest {
     /// its stored series; members with nothing stored are skipped and named.
     #[serde(default)]
     pub universe: Option<String>,
-    /// Feature groups beside the technical features, from the stored
-    /// alternative data: `sentiment`, `macro`. The walk-forward also runs
-    /// without each on the same folds, and the report shows both.
+    /// Feature groups beside the technical features: `sentiment`, `macro`
+    /// (the stored alternative data), `context` (higher timeframes' trend
+    /// and RSI and the regime). The walk-forward also runs without each on
+    /// the same folds, and the report shows both.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The sequence transformer as a third ensemble member.
+    #[serde(default)]
+    pub transformer: bool,
 }

@@ -423,6 +423,9 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
         }
         pipeline.groups.push(g);
     }
+    if r.transformer {
+        pipeline.transformer = Some(Default::default());
+    }
     let backend = match r
         .backend
         .as_deref()
@@ -486,11 +489,9 @@ pub fn evaluate_params(
         promote: None,
         universe: r.universe.clone(),
         groups: Vec::new(),
+        transformer: r.transformer,
     })?;
-    let mut pipeline = t.pipeline;
-    if r.transformer {
-        pipeline.transformer = Some(Default::default());
-    }
+    let pipeline = t.pipeline;
     Ok(crate::evaluate::EvaluateJobParams {
         symbols: t.symbols,
         timeframe: t.timeframe,
@@ -1365,9 +1366,17 @@ mod tests {
             promote: None,
             universe: universe.map(str::to_owned),
             groups: Vec::new(),
+            transformer: false,
         };
         let p = train_params(&r(Some("us-stocks"), vec![])).unwrap();
         assert!(p.pipeline.groups.is_empty());
+        assert_eq!(p.pipeline.transformer, None);
+        let mut c = r(None, vec!["BTC/USD"]);
+        c.groups = vec!["context".into()];
+        c.transformer = true;
+        let with = train_params(&c).unwrap();
+        assert_eq!(with.pipeline.groups, [models::data::FeatureGroup::Context]);
+        assert!(with.pipeline.transformer.is_some());
         let mut g = r(Some("us-stocks"), vec![]);
         g.groups = vec!["macro".into(), "sentiment".into()];
         assert_eq!(

@@ -24,6 +24,8 @@ pub async fn start_training(
     promote: String,
     sentiment: Option<String>,
     macro_series: Option<String>,
+    context: Option<String>,
+    transformer: Option<String>,
     universe: Option<String>,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
@@ -41,11 +43,16 @@ pub async fn start_training(
                 backend: Some(backend),
                 promote: Some(promote),
                 universe: universe.filter(|u| !u.trim().is_empty()),
-                groups: [("sentiment", sentiment), ("macro", macro_series)]
-                    .into_iter()
-                    .filter(|(_, on)| on.is_some())
-                    .map(|(g, _)| g.to_string())
-                    .collect(),
+                groups: [
+                    ("sentiment", sentiment),
+                    ("macro", macro_series),
+                    ("context", context),
+                ]
+                .into_iter()
+                .filter(|(_, on)| on.is_some())
+                .map(|(g, _)| g.to_string())
+                .collect(),
+                transformer: transformer.is_some(),
             };
             b.start_training(&v, r).await
         }
@@ -148,6 +155,8 @@ pub fn TrainingPage() -> impl IntoView {
                                 </label>
                                 <label><input type="checkbox" name="sentiment" id="train-sentiment" value="on" />"News and social sentiment"</label>
                                 <label><input type="checkbox" name="macro_series" id="train-macro" value="on" />"Macro series (CPI, rates, VIX, unemployment)"</label>
+                                <label><input type="checkbox" name="context" id="train-context" value="on" />"Context (higher timeframes' trend and RSI, the regime)"</label>
+                                <label><input type="checkbox" name="transformer" id="train-transformer" value="on" />"Sequence transformer as a third member"</label>
                                 <button type="submit" id="train-start" disabled=move || start.pending().get()>"Start training"</button>
                             </ActionForm>
                             {if jobs.is_empty() {

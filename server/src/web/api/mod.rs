@@ -272,7 +272,7 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "TrainRequest",
             "groups",
-            json!({"items": {"enum": ["sentiment", "macro"]}, "uniqueItems": true}),
+            json!({"items": {"enum": ["sentiment", "macro", "context"]}, "uniqueItems": true}),
         ),
         (
             "NewPaperAccount",

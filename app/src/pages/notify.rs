@@ -136,10 +136,18 @@ pub fn Notifications() -> impl IntoView {
     let test = ServerAction::<TestNotifyChannel>::new();
     let link = ServerAction::<TelegramLinkCode>::new();
     let save = ServerAction::<SaveNotify>::new();
+    // Reload after a channel was added, not after a refused one: the reload
+    // redraws the form and would wipe what the user is correcting.
+    let added = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            added.update(|n| *n += 1);
+        }
+    });
     let data = Resource::new(
         move || {
             (
-                add.version().get(),
+                added.get(),
                 remove.version().get(),
                 link.version().get(),
                 save.version().get(),

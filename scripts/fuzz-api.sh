@@ -19,7 +19,7 @@ cfg="$ROOT/target/fuzz.toml"
 mkdir -p "$ROOT/target"
 # Nothing followed (no venue to reach); the bundled data seeds the store;
 # stock prices asked of a closed local port (no provider is reached).
-printf '[follow]\nenabled = false\n[stocks]\nchain = ["yahoo"]\n[stocks.yahoo]\nbase_url = "http://127.0.0.1:9"\nrequests_per_min = 0\nmax_retries = 0\nbackoff_base_ms = 1\nbackoff_max_ms = 1\nrequest_timeout_ms = 500\nmax_wait_ms = 0\n' >"$cfg"
+printf '[follow]\nenabled = false\n[stocks]\nchain = ["yahoo"]\n[stocks.yahoo]\nbase_url = "http://127.0.0.1:9"\nrequests_per_min = 0\nmax_retries = 0\nbackoff_base_ms = 1\nbackoff_max_ms = 1\nrequest_timeout_ms = 500\nmax_wait_ms = 0\n[web]\n# Schema-valid sign-ins must not meet the throttle (it has its own tests).\nlogin_attempts_per_minute = 1000000\n' >"$cfg"
 TRADERAI_SEED_DIR="$ROOT/data" "$bin" --config "$cfg" serve --addr "$addr" --site-root "$ROOT/target/site" >"$ROOT/target/fuzz-server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT

@@ -154,7 +154,7 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "BackfillRequest",
             "universe",
-            json!({"enum": ["us-stocks", ""]}),
+            json!({"enum": ["us-stocks", "", null]}),
         ),
         (
             "BackfillRequest",
@@ -225,12 +225,12 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "EvaluateRequest",
             "backend",
-            json!({"enum": ["libtorch", "tch", "torch", "flex", ""]}),
+            json!({"enum": ["libtorch", "tch", "torch", "flex", "", null]}),
         ),
         (
             "EvaluateRequest",
             "universe",
-            json!({"enum": ["us-stocks", ""]}),
+            json!({"enum": ["us-stocks", "", null]}),
         ),
         (
             "TrainRequest",
@@ -252,17 +252,17 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
         (
             "TrainRequest",
             "backend",
-            json!({"enum": ["libtorch", "tch", "torch", "flex", ""]}),
+            json!({"enum": ["libtorch", "tch", "torch", "flex", "", null]}),
         ),
         (
             "TrainRequest",
             "promote",
-            json!({"enum": ["if_better", "if-better", "always", "never", ""]}),
+            json!({"enum": ["if_better", "if-better", "always", "never", "", null]}),
         ),
         (
             "TrainRequest",
             "universe",
-            json!({"enum": ["us-stocks", ""]}),
+            json!({"enum": ["us-stocks", "", null]}),
         ),
         (
             "NewVenueConnection",

@@ -125,6 +125,15 @@ impl Stage {
         }
     }
 
+    /// The training's checkpoint directory under a run's root.
+    pub fn checkpoint_dir(&self) -> String {
+        match self {
+            Stage::Fold(k) => format!("fold-{k}"),
+            Stage::Without(g, k) => format!("fold-{k}-without-{}", g.name()),
+            Stage::Final => "final".into(),
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Stage::Fold(k) => format!("fold {k}"),

@@ -480,6 +480,42 @@ pub fn skill(log_loss: f64, prior_log_loss: f64) -> f64 {
     }
 }
 
+/// Per tested bar (by open time, averaged over the series tested then):
+/// the log-likelihood gained over the fold's class prior — the series
+/// whose Sharpe CSCV ranks.
+pub fn skill_gains(
+    ds: &crate::data::Dataset,
+    evaluation: &crate::pipeline::EvaluationReport,
+    oos: &[crate::pipeline::OosPrediction],
+) -> Vec<(i64, f64)> {
+    let samples: std::collections::HashMap<(u32, u32), &crate::data::Sample> =
+        ds.samples.iter().map(|s| ((s.series, s.bar), s)).collect();
+    let priors: std::collections::HashMap<usize, [f32; 3]> = evaluation
+        .folds
+        .iter()
+        .filter_map(|f| f.class_prior.map(|p| (f.fold, p)))
+        .collect();
+    let mut by_time: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
+    for p in oos {
+        let (Some(s), Some(prior)) = (samples.get(&(p.series, p.bar)), priors.get(&p.fold)) else {
+            continue;
+        };
+        let class = ds.target(s).0 as usize;
+        let q = &p.prediction;
+        let model = [q.p_up, q.p_neutral, q.p_down][class];
+        let ln = |v: f64| v.clamp(1e-15, 1.0).ln();
+        let gain = ln(model) - ln(prior[class] as f64);
+        let time = ds.series[p.series as usize].times[p.bar as usize];
+        let e = by_time.entry(time).or_insert((0.0, 0));
+        e.0 += gain;
+        e.1 += 1;
+    }
+    by_time
+        .into_iter()
+        .map(|(t, (sum, n))| (t, sum / n as f64))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,7 +101,8 @@ pub struct StrategyResult {
     pub random: Metrics,
 }
 
-fn sha256_json<T: Serialize>(v: &T) -> anyhow::Result<String> {
+/// SHA-256 of a value's JSON.
+pub fn sha256_json<T: Serialize>(v: &T) -> anyhow::Result<String> {
     Ok(hex::encode(Sha256::digest(serde_json::to_vec(v)?)))
 }
 
@@ -351,8 +352,7 @@ pub async fn run_job(
     job: &crate::db::jobs::Job,
     owner: &str,
 ) -> anyhow::Result<(crate::db::jobs::JobStatus, serde_json::Value)> {
-    use crate::db::jobs::{self as jobs_db, JobStatus};
-    use std::sync::atomic::Ordering;
+    use crate::db::jobs::JobStatus;
 
     let p: EvaluateJobParams = serde_json::from_value(job.params.clone())
         .map_err(|e| anyhow::anyhow!("reading evaluation parameters: {e}"))?;
@@ -379,12 +379,7 @@ pub async fn run_job(
         capital: p.capital,
         min_net_profit: p.min_net_profit,
     };
-    let mut backtest = crate::research::backtest_config(settings, &risk, &series)?;
-    backtest.calendar = series
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
-            engine::quality::Session::calendar_of(&s.candles)
-        });
+    let backtest = crate::research::backtest_config(settings, &risk, &series)?;
     let mut opts = EvaluateOptions {
         timeframe: p.timeframe,
         backend: p.backend.unwrap_or_else(Backend::preferred),
@@ -395,33 +390,25 @@ pub async fn run_job(
         trials: 1,
     };
     opts.trials = record_trial(pool, &opts, &p.pipeline, &series).await?;
-    let (cancel, beat) = crate::training::heartbeat(pool, job.id, owner);
-    let handle = tokio::runtime::Handle::current();
-    let (pool2, owner2, id) = (pool.clone(), owner.to_string(), job.id);
+    let link = crate::training::JobLink::start(pool, job.id, owner);
     let cfg = p.pipeline.clone();
     let result = tokio::task::spawn_blocking(move || {
         let stages = cfg.folds.max(1);
-        evaluate(&opts, &cfg, &series, &mut |stage: Stage, r: &EpochReport| {
-            let k = stage.index(&cfg).min(stages - 1);
-            let progress =
-                ((k as f64 + r.epoch as f64 / r.max_epochs.max(1) as f64) / stages as f64).min(0.999);
-            let detail = serde_json::json!({ "stage": stage, "stages": stages, "epoch": r });
-            let stop = handle.block_on(async {
-                let mut conn = pool2.acquire().await?;
-                jobs_db::checkpoint(&mut conn, id, &owner2, progress, &detail, &detail).await
-            });
-            match stop {
-                Ok(false) if !cancel.load(Ordering::Relaxed) => Control::Continue,
-                Ok(_) => Control::Cancel,
-                Err(e) => {
-                    tracing::error!(job = id, error = %e, "could not record evaluation progress; stopping");
-                    Control::Cancel
-                }
-            }
-        })
+        evaluate(
+            &opts,
+            &cfg,
+            &series,
+            &mut |stage: Stage, r: &EpochReport| {
+                let k = stage.index(&cfg).min(stages - 1);
+                let progress = ((k as f64 + r.epoch as f64 / r.max_epochs.max(1) as f64)
+                    / stages as f64)
+                    .min(0.999);
+                let detail = serde_json::json!({ "stage": stage, "stages": stages, "epoch": r });
+                link.publish("evaluation", progress, &detail)
+            },
+        )
     })
     .await;
-    beat.abort();
     match result? {
         Ok(e) => Ok((JobStatus::Succeeded, serde_json::to_value(e)?)),
         Err(e) if matches!(e.downcast_ref(), Some(pipeline::PipelineError::Cancelled)) => Ok((

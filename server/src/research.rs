@@ -129,7 +129,8 @@ pub async fn load(src: &Source, pool: Option<&PgPool>, quiet: bool) -> anyhow::R
 }
 
 /// The engine configuration of a backtest of `series` for `trader`, charging
-/// the costs of the series' exchange (one model for all of them).
+/// the costs of the series' exchange (one model for all of them), on the
+/// trading calendar the first series' bars show.
 pub fn backtest_config(
     settings: &crate::config::Settings,
     trader: &crate::config::Trader,
@@ -140,7 +141,13 @@ pub fn backtest_config(
             .iter()
             .map(|s| s.exchange.as_deref().unwrap_or("default")),
     )?;
-    Ok(settings.backtest_config(trader, exchange))
+    let mut cfg = settings.backtest_config(trader, exchange);
+    cfg.calendar = series
+        .first()
+        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
+            engine::quality::Session::calendar_of(&s.candles)
+        });
+    Ok(cfg)
 }
 
 /// The one series of `all`; an error when there are more or none.

@@ -222,11 +222,7 @@ pub fn train_scope(
     let cp_root = a.checkpoints.join(scope.replace('/', "-"));
     let checkpoints = |stage: Stage| {
         Some(Checkpoints {
-            dir: cp_root.join(match stage {
-                Stage::Fold(k) => format!("fold-{k}"),
-                Stage::Without(g, k) => format!("fold-{k}-without-{}", g.name()),
-                Stage::Final => "final".into(),
-            }),
+            dir: cp_root.join(stage.checkpoint_dir()),
         })
     };
     let run = pipeline::run(&ds, cfg, a.backend, &checkpoints, &hash, on_epoch)?;
@@ -385,7 +381,6 @@ pub async fn run_job(
     owner: &str,
 ) -> anyhow::Result<(crate::db::jobs::JobStatus, serde_json::Value)> {
     use crate::db::jobs::{self as jobs_db, JobStatus};
-    use std::sync::atomic::Ordering;
 
     let p: TrainJobParams =
         serde_json::from_value(job.params.clone()).context("reading training parameters")?;
@@ -419,22 +414,14 @@ pub async fn run_job(
         checkpoints: out.join("checkpoints").join(format!("job-{}", job.id)),
         out,
     };
-    let mut opts = opts;
-    opts.backtest.calendar = series
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
-            engine::quality::Session::calendar_of(&s.candles)
-        });
     let groups = scopes(series, p.per_symbol);
 
-    let (cancel, beat) = heartbeat(pool, job.id, owner);
+    let link = JobLink::start(pool, job.id, owner);
     let mut trials = Vec::with_capacity(groups.len());
     for (scope, series) in &groups {
         trials.push(record_trial(pool, &opts, &p.pipeline, scope, series).await?);
     }
     let stages = p.pipeline.stages() * groups.len();
-    let handle = tokio::runtime::Handle::current();
-    let (pool2, owner2, id) = (pool.clone(), owner.to_string(), job.id);
     let cfg = p.pipeline.clone();
     let result = tokio::task::spawn_blocking(move || {
         let mut summaries = Vec::new();
@@ -458,7 +445,8 @@ pub async fn run_job(
                     r4(r.train_accuracy),
                     r4(r.val_accuracy),
                 ]);
-                let progress = (k as f64 + r.epoch as f64 / r.max_epochs.max(1) as f64) / stages as f64;
+                let progress =
+                    (k as f64 + r.epoch as f64 / r.max_epochs.max(1) as f64) / stages as f64;
                 let detail = serde_json::json!({
                     "scope": scope,
                     "stage": stage,
@@ -467,25 +455,20 @@ pub async fn run_job(
                     "epoch": r,
                     "curve": curve,
                 });
-                let stop = handle.block_on(async {
-                    let mut conn = pool2.acquire().await?;
-                    jobs_db::checkpoint(&mut conn, id, &owner2, progress, &detail, &detail).await
-                });
-                match stop {
-                    Ok(false) if !cancel.load(Ordering::Relaxed) => Control::Continue,
-                    Ok(_) => Control::Cancel,
-                    Err(e) => {
-                        tracing::error!(job = id, error = %e, "could not record training progress; stopping");
-                        Control::Cancel
-                    }
-                }
+                link.publish("training", progress, &detail)
             };
-            summaries.push(train_scope(&opts, &cfg, scope, series, trials[g], &mut on_epoch)?);
+            summaries.push(train_scope(
+                &opts,
+                &cfg,
+                scope,
+                series,
+                trials[g],
+                &mut on_epoch,
+            )?);
         }
         anyhow::Ok(summaries)
     })
     .await;
-    beat.abort();
     match result? {
         Ok(summaries) => {
             let mut registered = Vec::new();
@@ -573,34 +556,76 @@ pub async fn load_stored(
     Ok(series)
 }
 
-/// Keeps a long job's claim alive and carries cancellation (a cancel
-/// request or a worker's shutdown) to its blocking thread: the flag turns
-/// true; abort the handle when the work ends.
-pub fn heartbeat(
-    pool: &sqlx::PgPool,
+/// A long job's link to its row from the thread doing the work: a
+/// heartbeat keeps the claim alive and carries cancellation (a cancel
+/// request or a worker's shutdown); [`JobLink::publish`] records progress
+/// and says whether to go on. Dropping it stops the heartbeat.
+#[derive(Debug)]
+pub struct JobLink {
+    pool: sqlx::PgPool,
     id: i64,
-    owner: &str,
-) -> (
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-    tokio::task::JoinHandle<()>,
-) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let cancel = Arc::new(AtomicBool::new(false));
-    let beat = {
-        let (pool, owner, cancel) = (pool.clone(), owner.to_string(), cancel.clone());
-        tokio::spawn(async move {
-            loop {
-                // A shutdown stops training after the epoch in hand (its
-                // checkpoint is written), as a cancel does.
-                if crate::jobs::sleep_unless_releasing(std::time::Duration::from_secs(5)).await {
-                    cancel.store(true, Ordering::Relaxed);
+    owner: String,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    beat: tokio::task::JoinHandle<()>,
+    handle: tokio::runtime::Handle,
+}
+
+impl JobLink {
+    /// Starts the heartbeat (inside the runtime).
+    pub fn start(pool: &sqlx::PgPool, id: i64, owner: &str) -> JobLink {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let cancel = Arc::new(AtomicBool::new(false));
+        let beat = {
+            let (pool, owner, cancel) = (pool.clone(), owner.to_string(), cancel.clone());
+            tokio::spawn(async move {
+                loop {
+                    // A shutdown stops training after the epoch in hand (its
+                    // checkpoint is written), as a cancel does.
+                    if crate::jobs::sleep_unless_releasing(std::time::Duration::from_secs(5)).await
+                    {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(true) = crate::db::jobs::heartbeat(&pool, id, &owner).await {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
                 }
-                if let Ok(true) = crate::db::jobs::heartbeat(&pool, id, &owner).await {
-                    cancel.store(true, Ordering::Relaxed);
-                }
+            })
+        };
+        JobLink {
+            pool: pool.clone(),
+            id,
+            owner: owner.to_string(),
+            cancel,
+            beat,
+            handle: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Records `progress` and `detail` on the row (announced to listeners)
+    /// from a blocking thread; `Cancel` when asked to stop or when the row
+    /// cannot be written (`what` names the work in the log).
+    pub fn publish(&self, what: &str, progress: f64, detail: &serde_json::Value) -> Control {
+        let stop = self.handle.block_on(async {
+            let mut conn = self.pool.acquire().await?;
+            crate::db::jobs::checkpoint(&mut conn, self.id, &self.owner, progress, detail, detail)
+                .await
+        });
+        match stop {
+            Ok(false) if !self.cancel.load(std::sync::atomic::Ordering::Relaxed) => {
+                Control::Continue
             }
-        })
-    };
-    (cancel, beat)
+            Ok(_) => Control::Cancel,
+            Err(e) => {
+                tracing::error!(job = self.id, error = %e, "could not record {what} progress; stopping");
+                Control::Cancel
+            }
+        }
+    }
+}
+
+impl Drop for JobLink {
+    fn drop(&mut self) {
+        self.beat.abort();
+    }
 }

@@ -13,7 +13,7 @@
 //! (the one it was in is run again with the same assignment, from its epoch
 //! checkpoints).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 use engine::backtest::metrics::Metrics;
@@ -24,7 +24,6 @@ use models::pipeline::{self, EvaluationReport, PipelineConfig, PipelineError, St
 use models::train::{Checkpoints, Control, EpochReport};
 use models::tune::{self, Assignment, Sampler, SearchSpace};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::db::tune::{self as db, StudyStatus, TrialEnd, TrialState};
@@ -126,10 +125,6 @@ enum Outcome {
     Failed(String),
 }
 
-fn sha256_json<T: Serialize>(v: &T) -> anyhow::Result<String> {
-    Ok(hex::encode(Sha256::digest(serde_json::to_vec(v)?)))
-}
-
 /// Which top-level keys of two definitions differ (for the refusal).
 fn differing(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
@@ -177,7 +172,7 @@ pub async fn run_study(
         subject: &subject,
         data_sha256: &data,
     })?;
-    let sha = sha256_json(&definition)?;
+    let sha = crate::evaluate::sha256_json(&definition)?;
     let study = db::open(pool, &o.study, &sha, &definition).await?;
     if study.definition_sha256 != sha {
         bail!(
@@ -346,11 +341,7 @@ fn run_trial(
     cfg.train.net.features = ds.width();
     let stage_dir = |stage: Stage| {
         Some(Checkpoints {
-            dir: checkpoints.join(match stage {
-                Stage::Fold(k) => format!("fold-{k}"),
-                Stage::Without(g, k) => format!("fold-{k}-without-{}", g.name()),
-                Stage::Final => "final".into(),
-            }),
+            dir: checkpoints.join(stage.checkpoint_dir()),
         })
     };
     let mut first: Option<f64> = None;
@@ -409,7 +400,7 @@ fn run_trial(
             )
         })
         .collect();
-    let periods = skill_gains(ds, &evaluation, &oos);
+    let periods = tune::skill_gains(ds, &evaluation, &oos);
     let spec = ReportSpec {
         timeframe: a.timeframe,
         config: a.backtest.clone(),
@@ -428,42 +419,6 @@ fn run_trial(
         backtest: Box::new(backtest),
         periods,
     })
-}
-
-/// Per tested bar (by open time, averaged over the series tested then):
-/// the log-likelihood gained over the fold's class prior — the series
-/// whose Sharpe CSCV ranks.
-fn skill_gains(
-    ds: &models::data::Dataset,
-    evaluation: &EvaluationReport,
-    oos: &[pipeline::OosPrediction],
-) -> Vec<(i64, f64)> {
-    let samples: HashMap<(u32, u32), &models::data::Sample> =
-        ds.samples.iter().map(|s| ((s.series, s.bar), s)).collect();
-    let priors: HashMap<usize, [f32; 3]> = evaluation
-        .folds
-        .iter()
-        .filter_map(|f| f.class_prior.map(|p| (f.fold, p)))
-        .collect();
-    let mut by_time: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
-    for p in oos {
-        let (Some(s), Some(prior)) = (samples.get(&(p.series, p.bar)), priors.get(&p.fold)) else {
-            continue;
-        };
-        let class = ds.target(s).0 as usize;
-        let q = &p.prediction;
-        let model = [q.p_up, q.p_neutral, q.p_down][class];
-        let ln = |v: f64| v.clamp(1e-15, 1.0).ln();
-        let gain = ln(model) - ln(prior[class] as f64);
-        let time = ds.series[p.series as usize].times[p.bar as usize];
-        let e = by_time.entry(time).or_insert((0.0, 0));
-        e.0 += gain;
-        e.1 += 1;
-    }
-    by_time
-        .into_iter()
-        .map(|(t, (sum, n))| (t, sum / n as f64))
-        .collect()
 }
 
 /// CSCV over the complete trials, on the bars every one of them tested.
@@ -642,8 +597,7 @@ pub async fn run_job(
     job: &crate::db::jobs::Job,
     owner: &str,
 ) -> anyhow::Result<(crate::db::jobs::JobStatus, serde_json::Value)> {
-    use crate::db::jobs::{self as jobs_db, JobStatus};
-    use std::sync::atomic::Ordering;
+    use crate::db::jobs::JobStatus;
 
     let p: TuneJobParams =
         serde_json::from_value(job.params.clone()).context("reading tune parameters")?;
@@ -667,12 +621,7 @@ pub async fn run_job(
         min_net_profit: p.min_net_profit,
     };
     let out = p.out.clone().unwrap_or_else(training::default_model_dir);
-    let mut backtest = crate::research::backtest_config(settings, &risk, &series)?;
-    backtest.calendar = series
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
-            engine::quality::Session::calendar_of(&s.candles)
-        });
+    let backtest = crate::research::backtest_config(settings, &risk, &series)?;
     let o = TuneOptions {
         trials: p.trials,
         startup: p.startup,
@@ -693,9 +642,8 @@ pub async fn run_job(
         promote: p.promote,
         study: p.study.clone(),
     };
-    let (cancel, beat) = training::heartbeat(pool, job.id, owner);
-    let handle = tokio::runtime::Handle::current();
-    let (id, trials) = (job.id, p.trials);
+    let link = training::JobLink::start(pool, job.id, owner);
+    let trials = p.trials;
     let stages = p.pipeline.stages().max(1);
     let mut on_epoch = |phase: Phase, stage: Stage, r: &EpochReport| {
         let done = match phase {
@@ -713,21 +661,10 @@ pub async fn run_job(
             "stage": stage,
             "epoch": r,
         });
-        let stop = handle.block_on(async {
-            let mut conn = pool.acquire().await?;
-            jobs_db::checkpoint(&mut conn, id, owner, progress, &detail, &detail).await
-        });
-        match stop {
-            Ok(false) if !cancel.load(Ordering::Relaxed) => Control::Continue,
-            Ok(_) => Control::Cancel,
-            Err(e) => {
-                tracing::error!(job = id, error = %e, "could not record tune progress; stopping");
-                Control::Cancel
-            }
-        }
+        link.publish("tune", progress, &detail)
     };
     let result = run_study(pool, &o, &series, &mut on_epoch).await;
-    beat.abort();
+    drop(link);
     match result {
         Ok(report) => Ok((JobStatus::Succeeded, serde_json::to_value(report)?)),
         Err(e) if is_cancel(&e) => Ok((

@@ -198,12 +198,7 @@ pub(super) async fn evaluate_cmd(
     if let (Some(pool), false) = (&ledger, cfg.groups.is_empty()) {
         crate::altdata::attach(pool, &mut loaded, &cfg.groups).await?;
     }
-    let mut backtest = crate::research::backtest_config(settings, &a.risk.trader(), &loaded)?;
-    backtest.calendar = loaded
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
-            engine::quality::Session::calendar_of(&s.candles)
-        });
+    let backtest = crate::research::backtest_config(settings, &a.risk.trader(), &loaded)?;
     let mut opts = crate::evaluate::EvaluateOptions {
         timeframe: a.source.timeframe,
         backend: a.model.backend,
@@ -308,12 +303,7 @@ pub(super) async fn train_cmd(cli: &Cli, settings: &Settings, a: &TrainArgs) -> 
         let pool = connect(cli).await?;
         crate::altdata::attach(&pool, &mut loaded, &cfg.groups).await?;
     }
-    let mut opts = a.options(settings, &loaded)?;
-    opts.backtest.calendar = loaded
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
-            engine::quality::Session::calendar_of(&s.candles)
-        });
+    let opts = a.options(settings, &loaded)?;
     let groups = training::scopes(loaded, a.per_symbol);
     // Stored data has a trial ledger; files count this configuration alone.
     let ledger = match a.source.source()?.needs_store() {

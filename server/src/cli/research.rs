@@ -581,17 +581,12 @@ pub(super) async fn backtest_cmd(
             funding: funding[k].take(),
         });
     }
+    // `base` is on the series' calendar: the time stop counts the hours the market is open.
     let mut config = BacktestConfig {
         time_stop_hours: a.time_stop_hours,
         trade_from: a.trade_from,
         ..base
     };
-    // The time stop counts the hours the market is open.
-    config.calendar = data
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |d| {
-            engine::quality::Session::calendar_of(&d.candles)
-        });
     if let Some(v) = a.min_confidence {
         config.plan.min_confidence = v;
     }

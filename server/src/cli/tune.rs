@@ -105,12 +105,7 @@ pub(super) async fn tune_cmd(cli: &Cli, settings: &Settings, a: &TuneArgs) -> an
     if !base.groups.is_empty() {
         crate::altdata::attach(&pool, &mut loaded, &base.groups).await?;
     }
-    let mut backtest = crate::research::backtest_config(settings, &a.risk.trader(), &loaded)?;
-    backtest.calendar = loaded
-        .first()
-        .map_or(engine::calendar::Calendar::AlwaysOpen, |s| {
-            engine::quality::Session::calendar_of(&s.candles)
-        });
+    let backtest = crate::research::backtest_config(settings, &a.risk.trader(), &loaded)?;
     let o = TuneOptions {
         study: a.study.clone(),
         trials: a.trials,

@@ -306,14 +306,9 @@ async fn run_open_study(
                 }
             }
         };
-        db::finish_trial(pool, study, number as i32, &end).await?;
+        let t = db::finish_trial(pool, study, number as i32, &end).await?;
         // Its checkpoints served their purpose.
         let _ = std::fs::remove_dir_all(&checkpoints);
-        let t = db::trials(pool, study)
-            .await?
-            .into_iter()
-            .find(|t| t.number as usize == number)
-            .context("the trial just stored")?;
         note(&t, &mut told, &mut first_folds);
         rows.insert(number, t);
     }

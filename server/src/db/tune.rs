@@ -201,33 +201,37 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Study>, DbError> {
     rows.into_iter().map(Study::try_from).collect()
 }
 
+impl TryFrom<TrialRow> for Trial {
+    type Error = DbError;
+    fn try_from(r: TrialRow) -> Result<Self, DbError> {
+        Ok(Trial {
+            number: r.number,
+            params: r.params,
+            state: TrialState::parse(&r.state)?,
+            objective: r.objective,
+            folds: r.folds,
+            evaluation: r.evaluation,
+            backtest: r.backtest,
+            periods: r.periods,
+            error: r.error,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        })
+    }
+}
+
+const TRIAL: &str = "number, params, state, objective, folds, evaluation, backtest, periods, error,
+                     started_at, finished_at";
+
 /// The study's trials by number.
 pub async fn trials(pool: &PgPool, study: i64) -> Result<Vec<Trial>, DbError> {
-    let rows: Vec<TrialRow> = sqlx::query_as(
-        "SELECT number, params, state, objective, folds, evaluation, backtest, periods, error,
-                started_at, finished_at
-         FROM tune_trials WHERE study_id = $1 ORDER BY number",
-    )
+    let rows: Vec<TrialRow> = sqlx::query_as(&format!(
+        "SELECT {TRIAL} FROM tune_trials WHERE study_id = $1 ORDER BY number"
+    ))
     .bind(study)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(Trial {
-                number: r.number,
-                params: r.params,
-                state: TrialState::parse(&r.state)?,
-                objective: r.objective,
-                folds: r.folds,
-                evaluation: r.evaluation,
-                backtest: r.backtest,
-                periods: r.periods,
-                error: r.error,
-                started_at: r.started_at,
-                finished_at: r.finished_at,
-            })
-        })
-        .collect()
+    rows.into_iter().map(Trial::try_from).collect()
 }
 
 /// Marks trial `number` running with `params`; a row left running by a
@@ -254,17 +258,18 @@ pub async fn start_trial(
     Ok(())
 }
 
+/// Records how a running trial ended; the stored trial.
 pub async fn finish_trial(
     pool: &PgPool,
     study: i64,
     number: i32,
     end: &TrialEnd,
-) -> Result<(), DbError> {
-    let n = sqlx::query(
+) -> Result<Trial, DbError> {
+    let row: Option<TrialRow> = sqlx::query_as(&format!(
         "UPDATE tune_trials SET state = $3, objective = $4, folds = $5, evaluation = $6,
                 backtest = $7, periods = $8, error = $9, finished_at = now()
-         WHERE study_id = $1 AND number = $2 AND state = 'running'",
-    )
+         WHERE study_id = $1 AND number = $2 AND state = 'running' RETURNING {TRIAL}"
+    ))
     .bind(study)
     .bind(number)
     .bind(end.state.as_str())
@@ -274,15 +279,10 @@ pub async fn finish_trial(
     .bind(&end.backtest)
     .bind(&end.periods)
     .bind(&end.error)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(DbError::Corrupt(format!(
-            "trial {number} of study {study} was not running"
-        )));
-    }
-    Ok(())
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or_else(|| DbError::Corrupt(format!("trial {number} of study {study} was not running")))?
+        .try_into()
 }
 
 pub async fn finish(pool: &PgPool, study: i64, report: &Value) -> Result<(), DbError> {

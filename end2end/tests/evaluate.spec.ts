@@ -16,12 +16,18 @@ test("an evaluation runs as a job and shows the held-out answer with its baselin
   await page.locator("#eval-folds").evaluate((e: HTMLInputElement) => e.removeAttribute("min"));
   await page.click("#eval-start");
   await expect(page.locator("#eval-error")).toContainText("(folds)");
+  await page.fill("#eval-folds", "2");
+  await page.fill("#eval-barrier", "2");
+  await page.click("#eval-start");
+  await expect(page.locator("#eval-error")).toContainText("(barrier)");
 
   await page.fill("#eval-symbols", "BTC/USD");
   await page.selectOption("#eval-timeframe", "1d");
   await page.fill("#eval-epochs", "2");
   await page.fill("#eval-folds", "2");
   await page.selectOption("#eval-backend", "flex");
+  // Triple-barrier labels, typed with a space.
+  await page.fill("#eval-barrier", "2, 1");
   await page.click("#eval-start");
   const answer = page.locator("#eval-answer");
   await expect(answer).toBeVisible();
@@ -35,6 +41,7 @@ test("an evaluation runs as a job and shows the held-out answer with its baselin
   for (const n of ["model", "hybrid", "technical", "buy & hold"]) expect(names).toContain(n);
   await expect(page.locator("#eval-head")).toContainText("held-out bars");
   await expect(page.locator("#eval-head")).toContainText("trials counted");
+  await expect(page.locator("#eval-head")).toContainText("triple-barrier labels (+2 / −1 ATR");
   // Said in words, per strategy; PBO or why there is none.
   expect(await page.locator("#eval-verdict li").count()).toBeGreaterThanOrEqual(3);
   await expect(page.locator("#eval-pbo")).toContainText("PBO");

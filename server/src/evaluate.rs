@@ -127,21 +127,20 @@ pub fn evaluate(
     }
     // No checkpoints: an evaluation is rerun, not resumed.
     let (walk, oos) = pipeline::evaluate(ds, &cfg, a.backend, &|_| None, &prepared.hash, on_epoch)?;
-    if oos.is_empty() {
+    let Some(held) = crate::training::HeldOut::of(series, ds, &oos) else {
         bail!("the walk-forward made no out-of-sample prediction: too little data for its folds");
-    }
-    let data: Vec<SeriesData> = crate::training::held_out(series, ds, &oos);
-    // The rule's calibrated fires over each series' whole history (its
-    // calibration reads only the past, and the held-out span starts warm),
-    // cut to the held-out span like the model's.
-    let rule: Vec<Vec<Option<Prediction>>> = crate::training::held_out_span(series, ds, &oos)
-        .into_iter()
-        .map(|(k, from)| {
-            let s = &series[k];
+    };
+    let backtest = held.config(a.timeframe, &a.backtest);
+    let data = &held.series;
+    // The rule's calibrated fires over each series' whole history: its
+    // calibration reads only the past, so the held-out span starts warm.
+    let rule: Vec<Vec<Option<Prediction>>> = data
+        .iter()
+        .map(|s| {
             let fs = engine::features::compute(&s.symbol, a.timeframe, &s.candles);
             let fires =
                 strategy::technical_fires(&s.candles, &fs, &TechnicalRule::default(), a.timeframe);
-            strategy::calibrated_only(&fires)[from..].to_vec()
+            strategy::calibrated_only(&fires)
         })
         .collect();
     let with = |preds: Vec<Vec<Option<Prediction>>>| -> Vec<SeriesData> {
@@ -163,7 +162,7 @@ pub fn evaluate(
     // The model against the hybrid and the rule: three configurations
     // compared on the held-out span, beside the ones tried before.
     let strategies = [
-        ("model", data.clone()),
+        ("model", data.to_vec()),
         ("hybrid", with(hybrid)),
         ("technical", with(rule)),
     ];
@@ -175,7 +174,7 @@ pub fn evaluate(
         // Each strategy's signals are given per bar, so the engine trades them as given.
         let spec = ReportSpec {
             timeframe: a.timeframe,
-            config: a.backtest.clone(),
+            config: backtest.clone(),
             strategy: Strategy::Model,
             trials,
             random_seed: cfg.train.seed,
@@ -273,17 +272,13 @@ pub fn evaluate(
         data_sha256: prepared.hash.clone(),
         predictions_sha256: sha256_json(&oos)?,
         held_out: HeldOut {
-            from: data
-                .iter()
-                .filter_map(|d| d.candles.first())
-                .map(|c| c.open_time)
-                .min(),
+            from: Some(held.from),
             to: data
                 .iter()
                 .filter_map(|d| d.candles.last())
                 .map(|c| c.open_time)
                 .max(),
-            bars: data.iter().map(|d| d.candles.len()).sum(),
+            bars: held.bars(),
             predictions: oos.len(),
         },
         classification: walk.metrics,

@@ -42,12 +42,158 @@ impl Source {
 /// The data a trial ledger entry is about: `what` (a command and scope),
 /// the timeframe and the loaded series as sorted `exchange:symbol`.
 pub fn trial_subject(what: &str, tf: engine::Timeframe, series: &[Loaded]) -> String {
+    subject_of(
+        what,
+        tf,
+        series
+            .iter()
+            .map(|s| (s.exchange.as_deref().unwrap_or("file"), s.symbol.as_str())),
+    )
+}
+
+/// [`trial_subject`] of `(exchange, symbol)` pairs.
+pub fn subject_of<'a>(
+    what: &str,
+    tf: engine::Timeframe,
+    series: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
     let mut names: Vec<String> = series
-        .iter()
-        .map(|s| format!("{}:{}", s.exchange.as_deref().unwrap_or("file"), s.symbol))
+        .into_iter()
+        .map(|(exchange, symbol)| format!("{exchange}:{symbol}"))
         .collect();
     names.sort();
     format!("{what} {tf} {}", names.join(","))
+}
+
+/// A backtest's equity curve as the trial ledger keeps it: (bar open time,
+/// equity) at the simulator's thinned points (runs over the same bars are
+/// thinned alike, so they share their points).
+pub fn ledger_curve(
+    points: &[engine::backtest::EquityPoint],
+    bar_ms: i64,
+) -> Vec<(engine::TimeMs, f64)> {
+    crate::simulate::thin(points, bar_ms)
+        .into_iter()
+        .map(|p| (p.t, p.equity))
+        .collect()
+}
+
+/// CSCV blocks over the shared curve points: 70 splits.
+const PBO_BLOCKS: usize = 8;
+
+/// PBO over the equity curves of configurations tried on the same data:
+/// per-period returns between the points all of them share.
+pub fn pbo_over(
+    curves: &[&[(engine::TimeMs, f64)]],
+) -> Result<engine::backtest::pbo::Pbo, engine::backtest::pbo::PboError> {
+    use std::collections::{HashMap, HashSet};
+    let mut shared: Vec<engine::TimeMs> = curves
+        .first()
+        .map(|c| c.iter().map(|p| p.0).collect())
+        .unwrap_or_default();
+    for c in curves.iter().skip(1) {
+        let times: HashSet<engine::TimeMs> = c.iter().map(|p| p.0).collect();
+        shared.retain(|t| times.contains(t));
+    }
+    let returns: Vec<Vec<f64>> = curves
+        .iter()
+        .map(|c| {
+            let at: HashMap<engine::TimeMs, f64> = c.iter().copied().collect();
+            // Every shared time is in every curve; a ruined account earns 0.
+            shared
+                .windows(2)
+                .map(|w| match (at.get(&w[0]), at.get(&w[1])) {
+                    (Some(&a), Some(&b)) if a > 0.0 => b / a - 1.0,
+                    _ => 0.0,
+                })
+                .collect()
+        })
+        .collect();
+    engine::backtest::pbo::cscv(&returns, PBO_BLOCKS)
+}
+
+/// A backtest's place in the trial ledger: its configuration recorded on
+/// the series it ran on, with the other configurations' curves to rank it
+/// among; [`Ledger::finish`] keeps its own curve and computes the PBO.
+#[derive(Debug)]
+pub struct Ledger {
+    pub subject: String,
+    pub hash: String,
+    /// Configurations tried on the subject, this one included.
+    pub trials: usize,
+    pub others: Vec<Vec<(engine::TimeMs, f64)>>,
+}
+
+/// PBO over a backtest and the other configurations tried on its data, or why there is none.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Compared {
+    pub pbo: Option<engine::backtest::pbo::Pbo>,
+    pub pbo_error: Option<String>,
+}
+
+impl Ledger {
+    pub async fn open(
+        pool: &sqlx::PgPool,
+        subject: String,
+        strategy: &engine::backtest::strategy::Strategy,
+        config: &engine::backtest::BacktestConfig,
+    ) -> anyhow::Result<Ledger> {
+        let hash = backtest_trial_hash(strategy, config);
+        let trials = crate::db::trials::record(pool, &subject, &hash).await?;
+        let others = crate::db::trials::other_curves(pool, &subject, &hash).await?;
+        Ok(Ledger {
+            subject,
+            hash,
+            trials,
+            others,
+        })
+    }
+
+    /// PBO of `curve` among the others (none when it is the first with a curve).
+    pub fn compare(&self, curve: &[(engine::TimeMs, f64)]) -> Compared {
+        if self.others.is_empty() {
+            return Compared {
+                pbo: None,
+                pbo_error: Some(
+                    "the first configuration tried on this data: nothing to rank".into(),
+                ),
+            };
+        }
+        let curves: Vec<&[(engine::TimeMs, f64)]> = std::iter::once(curve)
+            .chain(self.others.iter().map(Vec::as_slice))
+            .collect();
+        match pbo_over(&curves) {
+            Ok(p) => Compared {
+                pbo: Some(p),
+                pbo_error: None,
+            },
+            Err(e) => Compared {
+                pbo: None,
+                pbo_error: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// Keeps `curve` as this configuration's latest on the subject.
+    pub async fn keep(
+        &self,
+        pool: &sqlx::PgPool,
+        curve: &[(engine::TimeMs, f64)],
+    ) -> anyhow::Result<()> {
+        crate::db::trials::store_curve(pool, &self.subject, &self.hash, curve).await?;
+        Ok(())
+    }
+}
+
+/// The trial ledger's key of one backtest configuration: `traderai
+/// backtest` and the simulator job hash it alike, so one configuration
+/// tried on the same stored series by either counts once.
+pub fn backtest_trial_hash(
+    strategy: &engine::backtest::strategy::Strategy,
+    config: &engine::backtest::BacktestConfig,
+) -> String {
+    let tried = serde_json::json!({ "strategy": strategy, "config": config, "trade_from": config.trade_from });
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(tried.to_string()))
 }
 
 /// One series as loaded.

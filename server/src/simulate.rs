@@ -5,7 +5,6 @@
 
 use anyhow::{Context, bail};
 use engine::backtest::EquityPoint;
-use engine::backtest::pbo::{self, Pbo, PboError};
 use engine::backtest::report::{self, ReportSpec, SeriesData};
 use engine::backtest::strategy::Strategy;
 use engine::risk::RiskProfile;
@@ -48,7 +47,8 @@ pub struct BacktestJobParams {
     pub exchange: Option<String>,
     #[serde(default)]
     pub market: Option<Market>,
-    /// Bars with `from <= open_time < to` (UTC ms); indicators warm up inside.
+    /// Trade and measure bars with `from <= open_time < to` (UTC ms); the
+    /// stored bars before `from` warm up the indicators and the rule's calibration.
     #[serde(default)]
     pub from: Option<TimeMs>,
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct BacktestJobParams {
 }
 
 /// Every `k`-th point so at most `MAX_POINTS` remain, always with the last.
-fn thin(points: &[EquityPoint], bar_ms: i64) -> Vec<CurvePoint> {
+pub fn thin(points: &[EquityPoint], bar_ms: i64) -> Vec<CurvePoint> {
     let k = points.len().div_ceil(MAX_POINTS).max(1);
     let last = points.len().saturating_sub(1);
     points
@@ -130,6 +130,7 @@ pub async fn run_job(
     let mut data = Vec::new();
     let mut used = Vec::new();
     let mut exchanges = Vec::new();
+    let mut first_close = TimeMs::MAX;
     for symbol in &p.symbols {
         let (key, mut candles) = crate::db::candles::stored_series_of(
             pool,
@@ -140,10 +141,16 @@ pub async fn run_job(
         )
         .await?;
         exchanges.push(key.exchange);
-        candles.retain(|c| {
-            p.from.is_none_or(|f| c.open_time >= f) && p.to.is_none_or(|t| c.open_time < t)
-        });
-        if candles.len() < 2 {
+        // Bars before `from` stay as warm-up (indicators, the rule's
+        // calibration); the engine trades and measures from `from` on.
+        candles.retain(|c| p.to.is_none_or(|t| c.open_time < t));
+        let first = p
+            .from
+            .map_or(0, |f| candles.partition_point(|c| c.open_time < f));
+        if let Some(c) = candles.get(first) {
+            first_close = first_close.min(c.open_time + p.timeframe.duration_ms());
+        }
+        if candles.len() - first < 2 {
             bail!(
                 "{symbol} {}: fewer than 2 stored bars in the chosen range",
                 p.timeframe
@@ -207,88 +214,50 @@ pub async fn run_job(
         .map_or(engine::calendar::Calendar::AlwaysOpen, |d| {
             engine::quality::Session::calendar_of(&d.candles)
         });
+    config.trade_from = p.from.map(|_| first_close);
+    let strategy = match p.strategy {
+        SimStrategy::Technical => Strategy::Technical(TechnicalRule::default()),
+        SimStrategy::Model => Strategy::Model,
+        SimStrategy::Hybrid => Strategy::Hybrid {
+            rule: TechnicalRule::default(),
+            weight: p.model_weight.unwrap_or(0.5),
+        },
+    };
+    // The trial ledger `traderai backtest` writes too: every configuration
+    // tried on these stored series, from either, deflates the Sharpe and is
+    // ranked with this one by PBO.
+    let subject = crate::research::subject_of(
+        "backtest",
+        p.timeframe,
+        exchanges
+            .iter()
+            .map(String::as_str)
+            .zip(data.iter().map(|d| d.symbol.as_str())),
+    );
+    let ledger = crate::research::Ledger::open(pool, subject, &strategy, &config).await?;
     let spec = ReportSpec {
         timeframe: p.timeframe,
         config,
-        strategy: match p.strategy {
-            SimStrategy::Technical => Strategy::Technical(TechnicalRule::default()),
-            SimStrategy::Model => Strategy::Model,
-            SimStrategy::Hybrid => Strategy::Hybrid {
-                rule: TechnicalRule::default(),
-                weight: p.model_weight.unwrap_or(0.5),
-            },
-        },
-        trials: crate::db::jobs::configurations_tried(pool, job).await?,
+        strategy,
+        trials: ledger.trials,
         random_seed: 42,
         code_version: crate::code_version(),
     };
     let bar_ms = p.timeframe.duration_ms();
-    let others: Vec<Vec<CurvePoint>> = if spec.trials > 1 {
-        crate::db::jobs::other_configurations(pool, job, "equity")
-            .await?
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect()
-    } else {
-        Vec::new()
+    let (rep, result) =
+        tokio::task::spawn_blocking(move || report::run_report(&data, &spec)).await?;
+    let curve = crate::research::ledger_curve(&result.equity, bar_ms);
+    let compared = ledger.compare(&curve);
+    ledger.keep(pool, &curve).await?;
+    let outcome = BacktestOutcome {
+        report: rep,
+        equity: thin(&result.equity, bar_ms),
+        trades: result.trades,
+        models: used,
+        pbo: compared.pbo,
+        pbo_error: compared.pbo_error,
     };
-    let outcome = tokio::task::spawn_blocking(move || {
-        let (rep, result) = report::run_report(&data, &spec);
-        let equity = thin(&result.equity, bar_ms);
-        let pbo = if others.is_empty() {
-            None
-        } else {
-            let curves: Vec<&[CurvePoint]> = std::iter::once(equity.as_slice())
-                .chain(others.iter().map(Vec::as_slice))
-                .collect();
-            match pbo_over(&curves) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::info!(error = %e, "no PBO over the configurations tried");
-                    None
-                }
-            }
-        };
-        BacktestOutcome {
-            report: rep,
-            equity,
-            trades: result.trades,
-            models: used,
-            pbo,
-        }
-    })
-    .await?;
     Ok((JobStatus::Succeeded, serde_json::to_value(&outcome)?))
-}
-
-/// CSCV blocks over the shared equity points: 70 splits.
-const PBO_BLOCKS: usize = 8;
-
-/// PBO over equity curves of the configurations tried: per-period returns
-/// between the points all of them share (curves of one range are thinned
-/// alike, so they share all their points).
-fn pbo_over(curves: &[&[CurvePoint]]) -> Result<Pbo, PboError> {
-    let mut shared: Vec<i64> = curves[0].iter().map(|p| p.t).collect();
-    for c in &curves[1..] {
-        let times: std::collections::HashSet<i64> = c.iter().map(|p| p.t).collect();
-        shared.retain(|t| times.contains(t));
-    }
-    let returns: Vec<Vec<f64>> = curves
-        .iter()
-        .map(|c| {
-            let at: std::collections::HashMap<i64, f64> =
-                c.iter().map(|p| (p.t, p.equity)).collect();
-            // Every shared time is in every curve; a ruined account earns 0.
-            shared
-                .windows(2)
-                .map(|w| match (at.get(&w[0]), at.get(&w[1])) {
-                    (Some(&a), Some(&b)) if a > 0.0 => b / a - 1.0,
-                    _ => 0.0,
-                })
-                .collect()
-        })
-        .collect();
-    pbo::cscv(&returns, PBO_BLOCKS)
 }
 
 #[cfg(test)]

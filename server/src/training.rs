@@ -156,52 +156,66 @@ pub fn data_sha256(groups: &[models::data::FeatureGroup], series: &[Loaded]) -> 
     crate::altdata::digest(&hash, series.iter().map(|s| &s.alt))
 }
 
-/// The span the walk-forward tested (earlier bars were training data) with
-/// its out-of-sample predictions, ready for the backtester.
-pub fn held_out(
-    series: &[Loaded],
-    ds: &Dataset,
-    oos: &[pipeline::OosPrediction],
-) -> Vec<SeriesData> {
-    let mut preds: Vec<Vec<Option<Prediction>>> =
-        series.iter().map(|s| vec![None; s.candles.len()]).collect();
-    for p in oos {
-        preds[p.series as usize][p.bar as usize] = Some(p.prediction);
-    }
-    held_out_span(series, ds, oos)
-        .into_iter()
-        .map(|(k, from)| SeriesData {
-            symbol: series[k].symbol.clone(),
-            candles: series[k].candles[from..].to_vec(),
-            predictions: Some(preds[k][from..].to_vec()),
-            lower: None,
-            // The walk-forward's backtests charge the constant (their reports say so).
-            funding: None,
-        })
-        .collect()
+/// The walk-forward's out-of-sample predictions on the whole of each
+/// series, ready for the backtester: bars before the first held-out one
+/// were training data and only warm up the indicators and the rule's
+/// calibration (its held-out fires are as calibrated as the live scanner's).
+#[derive(Debug)]
+pub struct HeldOut {
+    pub series: Vec<SeriesData>,
+    /// Open time of the first held-out bar.
+    pub from: TimeMs,
 }
 
-/// Each series with bars in the tested span and its first bar there.
-pub fn held_out_span(
-    series: &[Loaded],
-    ds: &Dataset,
-    oos: &[pipeline::OosPrediction],
-) -> Vec<(usize, usize)> {
-    let first_at = oos
-        .iter()
-        .map(|p| ds.series[p.series as usize].times[p.bar as usize])
-        .min();
-    series
-        .iter()
-        .enumerate()
-        .map(|(k, s)| {
-            (
-                k,
-                s.candles.partition_point(|c| Some(c.open_time) < first_at),
-            )
-        })
-        .filter(|&(k, from)| from < series[k].candles.len())
-        .collect()
+impl HeldOut {
+    /// The walk-forward's held-out span: `None` when it predicted nothing.
+    pub fn of(series: &[Loaded], ds: &Dataset, oos: &[pipeline::OosPrediction]) -> Option<Self> {
+        let from = oos
+            .iter()
+            .map(|p| ds.series[p.series as usize].times[p.bar as usize])
+            .min()?;
+        let mut preds: Vec<Vec<Option<Prediction>>> =
+            series.iter().map(|s| vec![None; s.candles.len()]).collect();
+        for p in oos {
+            preds[p.series as usize][p.bar as usize] = Some(p.prediction);
+        }
+        let series = series
+            .iter()
+            .zip(preds)
+            .filter(|(s, _)| s.candles.last().is_some_and(|c| c.open_time >= from))
+            .map(|(s, p)| SeriesData {
+                symbol: s.symbol.clone(),
+                candles: s.candles.clone(),
+                predictions: Some(p),
+                lower: None,
+                // The walk-forward's backtests charge the constant (their reports say so).
+                funding: None,
+            })
+            .collect();
+        Some(HeldOut { series, from })
+    }
+
+    /// `base` trading from the first held-out bar's close on.
+    pub fn config(&self, tf: Timeframe, base: &BacktestConfig) -> BacktestConfig {
+        let first_close = self.from + tf.duration_ms();
+        BacktestConfig {
+            trade_from: Some(base.trade_from.map_or(first_close, |t| t.max(first_close))),
+            ..base.clone()
+        }
+    }
+
+    /// Held-out bars over all series.
+    pub fn bars(&self) -> usize {
+        self.series
+            .iter()
+            .map(|d| {
+                d.candles
+                    .iter()
+                    .filter(|c| c.open_time >= self.from)
+                    .count()
+            })
+            .sum()
+    }
 }
 
 /// Trains one model (universal or one symbol's) and writes its directory.
@@ -228,20 +242,17 @@ pub fn train_scope(
     let run = pipeline::run(&ds, cfg, a.backend, &checkpoints, &hash, on_epoch)?;
 
     // The walk-forward's out-of-sample signals through the backtester.
-    let backtest = if run.oos.is_empty() {
-        None
-    } else {
-        let data = held_out(series, &ds, &run.oos);
+    let backtest = HeldOut::of(series, &ds, &run.oos).map(|held| {
         let spec = ReportSpec {
             timeframe: tf,
-            config: a.backtest.clone(),
+            config: held.config(tf, &a.backtest),
             strategy: Strategy::Model,
             trials: trials.max(1) + cfg.groups.len(),
             random_seed: cfg.train.seed,
             code_version: crate::code_version(),
         };
-        Some(report::run_report(&data, &spec).0)
-    };
+        report::run_report(&held.series, &spec).0
+    });
 
     let created_at = chrono::Utc::now().timestamp_millis();
     let dir = a.out.join(format!(

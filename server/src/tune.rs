@@ -55,11 +55,11 @@ pub struct TuneOptions {
 }
 
 /// What makes two runs the same study (hashed; a resumed run must match).
+/// The number of trials is not part of it: a rerun with more extends the study.
 #[derive(Debug, Serialize)]
 struct Definition<'a> {
     space: &'a SearchSpace,
     base: &'a PipelineConfig,
-    trials: usize,
     startup: usize,
     timeframe: engine::Timeframe,
     backend: models::backend::Backend,
@@ -162,7 +162,6 @@ pub async fn run_study(
     let definition = serde_json::to_value(Definition {
         space: &o.space,
         base: &o.base,
-        trials: o.trials,
         startup: o.startup,
         timeframe: o.train.timeframe,
         backend: o.train.backend,
@@ -175,15 +174,29 @@ pub async fn run_study(
     let sha = crate::evaluate::sha256_json(&definition)?;
     let study = db::open(pool, &o.study, &sha, &definition).await?;
     if study.definition_sha256 != sha {
-        bail!(
-            "study {:?} was started with another definition (differs in: {}); resume it with the same arguments or name a new study",
-            o.study,
-            differing(&study.definition, &definition).join(", ")
-        );
+        // Studies stored before the trial count left the definition carry it.
+        let mut stored = study.definition.clone();
+        let legacy = stored.as_object_mut().and_then(|m| m.remove("trials"));
+        if legacy.is_some() && crate::evaluate::sha256_json(&stored)? == sha {
+            db::redefine(pool, study.id, &sha, &definition).await?;
+        } else {
+            bail!(
+                "study {:?} was started with another definition (differs in: {}); resume it with the same arguments or name a new study",
+                o.study,
+                differing(&study.definition, &definition).join(", ")
+            );
+        }
     }
     if study.status == StudyStatus::Done {
-        let report = study.report.context("a done study has its report")?;
-        return Ok(serde_json::from_value(report)?);
+        let stored = db::trials(pool, study.id).await?.len();
+        if o.trials <= stored {
+            let report = study.report.context("a done study has its report")?;
+            return Ok(serde_json::from_value(report)?);
+        }
+        // More trials asked of a finished study: it goes on from its last
+        // trial, told everything the stored ones found.
+        tracing::info!(study = %o.study, from = stored, to = o.trials, "extending a finished study");
+        db::extend(pool, study.id).await?;
     }
     match run_open_study(pool, o, series, study.id, &subject, on_epoch).await {
         Ok(r) => Ok(r),
@@ -235,7 +248,10 @@ async fn run_open_study(
             }
         }
     };
-    for number in 0..o.trials {
+    // Trials stored beyond what was asked (a study once extended) are kept
+    // and finished too: none is left `running`.
+    let total = o.trials.max(rows.keys().next_back().map_or(0, |n| n + 1));
+    for number in 0..total {
         // Trials are told in order: a resumed study asks what an
         // uninterrupted one asked.
         if let Some(t) = rows.get(&number)
@@ -375,12 +391,12 @@ fn run_trial(
         Err(PipelineError::Cancelled) => return Err(PipelineError::Cancelled.into()),
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
-    if oos.is_empty() {
+    let Some(held) = training::HeldOut::of(series, ds, &oos) else {
         return Ok(Outcome::Failed(
             "the walk-forward made no out-of-sample prediction: too little data for its folds"
                 .into(),
         ));
-    }
+    };
     let objective = tune::skill(
         evaluation.metrics.log_loss,
         evaluation.prior_baseline.log_loss,
@@ -398,15 +414,13 @@ fn run_trial(
     let periods = tune::skill_gains(ds, &evaluation, &oos);
     let spec = ReportSpec {
         timeframe: a.timeframe,
-        config: a.backtest.clone(),
+        config: held.config(a.timeframe, &a.backtest),
         strategy: Strategy::Model,
         trials: ledger_trials.max(1),
         random_seed: cfg.train.seed,
         code_version: crate::code_version(),
     };
-    let backtest = report::run_report(&training::held_out(series, ds, &oos), &spec)
-        .0
-        .metrics;
+    let backtest = report::run_report(&held.series, &spec).0.metrics;
     Ok(Outcome::Complete {
         objective,
         folds,

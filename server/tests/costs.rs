@@ -151,6 +151,14 @@ async fn the_simulator_job_charges_the_series_exchange_costs() {
     let second = simulate(other).await;
     assert_eq!(second["report"]["metrics"]["trials"], 2);
     assert!(done["pbo"].is_null(), "nothing to compare the first with");
+    assert!(
+        done["pbo_error"]
+            .as_str()
+            .unwrap()
+            .contains("first configuration"),
+        "{}",
+        done["pbo_error"]
+    );
     let pbo = &second["pbo"];
     assert_eq!(
         (pbo["trials"].as_u64(), pbo["splits"].as_u64()),
@@ -167,6 +175,80 @@ async fn the_simulator_job_charges_the_series_exchange_costs() {
         "{} after two trials vs {} after one",
         m2["deflated_sharpe"],
         m["deflated_sharpe"]
+    );
+
+    // `traderai backtest` on the same stored series reads and writes the
+    // same trial ledger: a third configuration there counts everywhere.
+    let out = dir.path().join("cli");
+    let cli = ok(&traderai(
+        Some(&url),
+        &[
+            "--config",
+            dir.path().join("costs.toml").to_str().unwrap(),
+            "--json",
+            "backtest",
+            "--symbol",
+            "BTC/USD",
+            "--timeframe",
+            "1d",
+            "--min-net-profit",
+            "2",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        cli["report"]["metrics"]["trials"], 3,
+        "the simulator's two and this"
+    );
+    assert_eq!(
+        cli["pbo"]["trials"], 3,
+        "ranked among the simulator's curves: {cli}"
+    );
+    let third = simulate(
+        json!({"symbols": ["BTC/USD"], "timeframe": "1d", "capital": 100.0, "min_net_profit": 1.0}),
+    )
+    .await;
+    assert_eq!(third["report"]["metrics"]["trials"], 3);
+    assert_eq!(
+        third["pbo"]["trials"], 3,
+        "the CLI's curve among the simulator's"
+    );
+
+    // A late window keeps the earlier bars as warm-up: the curve and the
+    // trades start at `from`, and the report says how many bars warmed up.
+    let from = 1_609_459_200_000_i64; // 2021-01-01
+    let day = 86_400_000;
+    let late = simulate(
+        json!({"symbols": ["BTC/USD"], "timeframe": "1d", "capital": 100.0,
+                               "min_net_profit": 0.5, "from": from}),
+    )
+    .await;
+    let rep = &late["report"];
+    assert_eq!(rep["config"]["trade_from"], from + day, "{}", rep["config"]);
+    let warm_up = rep["data"][0]["warm_up_bars"].as_u64().unwrap();
+    assert!((360..=366).contains(&warm_up), "2020's bars: {warm_up}");
+    let curve = late["equity"].as_array().unwrap();
+    assert_eq!(curve[0]["t"], from);
+    assert_eq!(
+        curve.len() as u64,
+        rep["data"][0]["bars"].as_u64().unwrap() - warm_up,
+        "one point per bar from `from` on"
+    );
+    let trades = late["trades"].as_array().unwrap();
+    assert!(!trades.is_empty());
+    assert!(
+        trades
+            .iter()
+            .all(|t| t["signal_time"].as_i64().unwrap() >= from + day)
+    );
+    assert_eq!(
+        rep["metrics"]["trials"], 4,
+        "another window is another configuration"
+    );
+    assert_eq!(
+        late["pbo"]["trials"], 4,
+        "ranked on the bars all four share"
     );
 }
 

@@ -769,8 +769,10 @@ async fn the_simulator_runs_the_engines_backtest_as_a_job() {
     run_queued(&pool, &settings).await;
     let (_, nd) = admin.get(&format!("/api/v1/jobs/{}", narrow["id"])).await;
     assert_eq!(nd["status"], "succeeded", "{}", nd["error"]);
-    let from = nd["detail"]["report"]["data"][0]["from"].as_i64().unwrap();
-    assert_eq!(from, 1_609_459_200_000, "first bar on 2021-01-01");
+    // Traded and measured from 2021-01-01; the bars before warm up.
+    let first = nd["detail"]["equity"][0]["t"].as_i64().unwrap();
+    assert_eq!(first, 1_609_459_200_000, "first bar on 2021-01-01");
+    assert!(nd["detail"]["report"]["data"][0]["warm_up_bars"].as_u64() > Some(300));
     admin
         .call(
             M::POST,

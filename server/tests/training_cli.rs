@@ -113,21 +113,25 @@ fn train_evaluates_out_of_sample_writes_a_verified_model_and_predicts() {
             .as_f64()
             .is_some()
     );
-    // It covers only the tested span: no series starts before the first
-    // test window (BTC's file starts later than MSFT's, so one starts there).
+    // It trades only the tested span: from the first test window's first
+    // close; each series' earlier bars (training data) only warm up the
+    // indicators and the rule's calibration.
     let test_from = folds[0]["test_from"].as_i64().unwrap();
-    let starts: Vec<i64> = bt["data"]
+    assert_eq!(
+        bt["config"]["trade_from"].as_i64(),
+        Some(test_from + 86_400_000),
+        "{}",
+        bt["config"]
+    );
+    let warm: Vec<u64> = bt["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| d["from"].as_i64().unwrap())
+        .map(|d| d["warm_up_bars"].as_u64().unwrap())
         .collect();
-    assert_eq!(starts.len(), 2);
-    assert!(
-        starts.iter().all(|&t| t >= test_from),
-        "{starts:?} vs {test_from}"
-    );
-    assert!(starts.contains(&test_from), "{starts:?} vs {test_from}");
+    assert_eq!(warm.len(), 2);
+    // MSFT's file starts years before the first test window.
+    assert!(warm.iter().any(|&w| w > 250), "{warm:?}");
 
     // The model directory: every file hashed in the manifest.
     let model = Path::new(s["dir"].as_str().unwrap());

@@ -117,13 +117,19 @@ async fn a_killed_study_resumes_as_a_job_and_promotes_its_best_trial() {
     );
 
     // Another definition is refused: the study is named by what it searches.
+    let mut other = args("4");
+    let at = other.iter().position(|x| x == "--startup").unwrap();
+    other[at + 1] = "3".into();
     let other = traderai(
         Some(&url),
-        &args("5").iter().map(String::as_str).collect::<Vec<_>>(),
+        &other.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     assert!(!other.status.success());
     let err = String::from_utf8_lossy(&other.stderr);
-    assert!(err.contains("btc-small") && err.contains("trials"), "{err}");
+    assert!(
+        err.contains("btc-small") && err.contains("startup"),
+        "{err}"
+    );
 
     // Resumed by a worker, as a tune job with the same arguments.
     let mut enqueue = args("4");
@@ -231,4 +237,37 @@ async fn a_killed_study_resumes_as_a_job_and_promotes_its_best_trial() {
     ));
     assert_eq!(again["best"], r["best"]);
     assert_eq!(states(&pool).await.len(), 4);
+
+    // More trials asked of the done study extend it: the stored four are
+    // kept (not trained again) and told to the sampler, the fifth runs.
+    let before: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT finished_at FROM tune_trials ORDER BY number")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut more = args("5");
+    more.insert(0, "--json".into());
+    let extended = ok(&traderai(
+        Some(&url),
+        &more.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let s = states(&pool).await;
+    assert_eq!(s.len(), 5, "{s:?}");
+    assert!(s.iter().all(|(_, st)| st != "running"), "{s:?}");
+    assert_eq!(extended["trials"]["total"], 5);
+    let after: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT finished_at FROM tune_trials WHERE number < 4 ORDER BY number")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(after, before, "the first four were not run again");
+    assert!(
+        extended["best"]["objective"].as_f64().unwrap() >= best_skill,
+        "the best can only improve"
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM tune_studies")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "done");
 }

@@ -109,7 +109,9 @@ fn paper_fills_are_the_backtests_fills() {
             _ => None,
         })
         .collect();
-    let bt_marks: Vec<f64> = bt.equity[from..].iter().map(|p| p.equity).collect();
+    // The backtest's curve starts at `trade_from` (earlier bars only warm up).
+    assert_eq!(bt.equity[0].time, cfg.trade_from.unwrap());
+    let bt_marks: Vec<f64> = bt.equity.iter().map(|p| p.equity).collect();
     assert_eq!(marks.len(), bt_marks.len());
     assert_eq!(marks[..marks.len() - 1], bt_marks[..bt_marks.len() - 1]);
     if acct.book().positions().is_empty() {

@@ -59,8 +59,12 @@ pub struct BacktestOutcome {
     /// The model used per symbol, when the strategy is the model.
     #[serde(default)]
     pub models: Vec<String>,
-    /// Probability of backtest overfitting over every configuration the
-    /// requester has tried on these series (from the second one on).
+    /// Probability of backtest overfitting over every configuration tried
+    /// on these series that has a curve in the trial ledger (the
+    /// simulator's runs and `traderai backtest`'s), from the second one on.
     #[serde(default)]
     pub pbo: Option<engine::backtest::pbo::Pbo>,
+    /// Why there is no PBO.
+    #[serde(default)]
+    pub pbo_error: Option<String>,
 }

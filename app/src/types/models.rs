@@ -79,6 +79,11 @@ pub struct EvaluateRequest {
     /// The sequence transformer as a third ensemble member.
     #[serde(default)]
     pub transformer: bool,
+    /// Triple-barrier labels instead of direction ones: the upper and
+    /// lower barriers in ATR(14) of the entry bar, like `2,1` (the vertical
+    /// barrier is the horizon); empty or absent: direction labels.
+    #[serde(default)]
+    pub barrier: Option<String>,
 }
 
 /// Start a training run (walk-forward evaluation, then the final model,
@@ -114,4 +119,9 @@ pub struct TrainRequest {
     /// The sequence transformer as a third ensemble member.
     #[serde(default)]
     pub transformer: bool,
+    /// Triple-barrier labels instead of direction ones: the upper and
+    /// lower barriers in ATR(14) of the entry bar, like `2,1` (the vertical
+    /// barrier is the horizon); empty or absent: direction labels.
+    #[serde(default)]
+    pub barrier: Option<String>,
 }

@@ -44,7 +44,9 @@ pub struct BacktestConfig {
     /// Record every accept/reject decision (the look-ahead test reads them).
     pub record_decisions: bool,
     /// Decide only at closes from this time on (earlier bars still warm up
-    /// the indicators): a backtest of the period a paper account has run.
+    /// the indicators and the rule's calibration): a backtest of the period
+    /// a paper account has run, or of a walk-forward's held-out span. The
+    /// equity curve and buy-and-hold start at the first bar closing then.
     pub trade_from: Option<TimeMs>,
 }
 
@@ -174,7 +176,7 @@ pub fn run(
             let (s, i) = (s as usize, i as usize);
             let x = &series[s];
             let bar = &x.candles[i];
-            if bh_units[s].is_none() {
+            if bh_units[s].is_none() && t + bar_ms >= trade_from {
                 let price = cfg.costs.fill_price(bar.open, true, Liquidity::Taker);
                 let fee = cfg.costs.fee(share, Liquidity::Taker);
                 bh_units[s] = Some((share - fee) / price);
@@ -190,20 +192,24 @@ pub fn run(
         }
         let close_time = t + bar_ms;
         let equity = book.mark(close_time, &last_close);
-        peak = peak.max(equity);
-        let bh = bh_cash
-            + bh_units
-                .iter()
-                .zip(&last_close)
-                .map(|(u, c)| u.unwrap_or(0.0) * c.unwrap_or(0.0))
-                .sum::<f64>();
-        result.equity.push(EquityPoint {
-            time: close_time,
-            equity,
-            drawdown_pct: (1.0 - equity / peak) * 100.0,
-            buy_and_hold: bh,
-            open_positions: book.positions().len() as u32,
-        });
+        // Warm-up bars: nothing is open before `trade_from`, and the curve
+        // (what the metrics read) covers only the period traded.
+        if close_time >= trade_from {
+            peak = peak.max(equity);
+            let bh = bh_cash
+                + bh_units
+                    .iter()
+                    .zip(&last_close)
+                    .map(|(u, c)| u.unwrap_or(0.0) * c.unwrap_or(0.0))
+                    .sum::<f64>();
+            result.equity.push(EquityPoint {
+                time: close_time,
+                equity,
+                drawdown_pct: (1.0 - equity / peak) * 100.0,
+                buy_and_hold: bh,
+                open_positions: book.positions().len() as u32,
+            });
+        }
         for &(_, s, i) in &events[g..end] {
             let (s, i) = (s as usize, i as usize);
             let x = &series[s];

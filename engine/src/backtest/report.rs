@@ -31,6 +31,10 @@ pub struct DataRange {
     pub bars: usize,
     pub from: Option<TimeMs>,
     pub to: Option<TimeMs>,
+    /// Of `bars`, those before `config.trade_from`: indicators and the
+    /// rule's calibration warmed up on them; nothing traded.
+    #[serde(default)]
+    pub warm_up_bars: usize,
     /// How funding was charged: `stored rates (N settlements)` or `constant …`.
     #[serde(default)]
     pub funding: String,
@@ -110,10 +114,21 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
         .collect();
     let technical: Vec<Vec<Option<Prediction>>> =
         fires.iter().map(|f| strategy::calibrated_only(f)).collect();
+    // Each series' first bar closing at or after `trade_from` (earlier bars
+    // only warm up indicators and the calibration).
+    let bar_ms = spec.timeframe.duration_ms();
+    let start: Vec<usize> = data
+        .iter()
+        .map(|d| match spec.config.trade_from {
+            Some(t) => d.candles.partition_point(|c| c.open_time + bar_ms < t),
+            None => 0,
+        })
+        .collect();
     let rule_calibration = calibration::summarize(
         data.iter()
             .zip(&fires)
-            .map(|(d, f)| (&d.candles[..], &f[..])),
+            .zip(&start)
+            .map(|((d, f), &k)| (&d.candles[k..], &f[k..])),
         &calib,
         spec.config.plan.min_confidence,
     );
@@ -151,7 +166,11 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
     };
     // Random entries at the strategy's entry rate, promising its average
     // move, with the same exits; the gates are off (entry choice is the point).
-    let bars: usize = data.iter().map(|d| d.candles.len()).sum();
+    let bars: usize = data
+        .iter()
+        .zip(&start)
+        .map(|(d, k)| d.candles.len() - k)
+        .sum();
     let entries = result.trades.len() + result.cancelled_entries;
     let rate = if bars == 0 {
         0.0
@@ -203,12 +222,14 @@ pub fn run_report(data: &[SeriesData], spec: &ReportSpec) -> (Report, BacktestRe
         config: cfg.clone(),
         data: data
             .iter()
-            .map(|d| DataRange {
+            .zip(&start)
+            .map(|(d, &warm_up_bars)| DataRange {
                 symbol: d.symbol.clone(),
                 timeframe: spec.timeframe.to_string(),
                 bars: d.candles.len(),
                 from: d.candles.first().map(|c| c.open_time),
                 to: d.candles.last().map(|c| c.open_time),
+                warm_up_bars,
                 funding: match &d.funding {
                     Some(r) => format!("stored rates ({} settlements)", r.len()),
                     None => format!(

@@ -615,15 +615,17 @@ pub(super) async fn backtest_cmd(
             }
         }
     };
-    let trials = match source.needs_store() {
+    // On stored series the trial ledger counts the configurations tried
+    // (here and in the simulator) and keeps their curves for PBO.
+    let ledger = match source.needs_store() {
         true => {
             let pool = connect(cli).await?;
-            let tried = serde_json::json!({ "strategy": strategy, "config": config, "trade_from": a.trade_from });
-            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(tried.to_string()));
-            crate::db::trials::record(&pool, &subject, &hash).await?
+            let ledger = research::Ledger::open(&pool, subject, &strategy, &config).await?;
+            Some((pool, ledger))
         }
-        false => 1,
+        false => None,
     };
+    let trials = ledger.as_ref().map_or(1, |(_, l)| l.trials);
     let spec = ReportSpec {
         timeframe: a.source.timeframe,
         config,
@@ -633,6 +635,19 @@ pub(super) async fn backtest_cmd(
         code_version: crate::code_version(),
     };
     let (rep, result) = report::run_report(&data, &spec);
+    let bar_ms = a.source.timeframe.duration_ms();
+    let compared = match &ledger {
+        Some((pool, ledger)) => {
+            let curve = research::ledger_curve(&result.equity, bar_ms);
+            let compared = ledger.compare(&curve);
+            ledger.keep(pool, &curve).await?;
+            compared
+        }
+        None => research::Compared {
+            pbo: None,
+            pbo_error: Some("series read from files: no trial ledger to rank among".into()),
+        },
+    };
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let ext = match a.output_format {
@@ -640,7 +655,6 @@ pub(super) async fn backtest_cmd(
         _ => "csv",
     };
     let equity_path = a.out.join(format!("equity.{ext}"));
-    let bar_ms = a.source.timeframe.duration_ms();
     let times: Vec<TimeMs> = result.equity.iter().map(|p| p.time - bar_ms).collect();
     let col = |f: fn(&engine::backtest::EquityPoint) -> f64| {
         result.equity.iter().map(|p| Some(f(p))).collect::<Vec<_>>()
@@ -664,7 +678,7 @@ pub(super) async fn backtest_cmd(
         .with_context(|| format!("writing {}", report_path.display()))?;
     if cli.json {
         return print_json(
-            &serde_json::json!({ "report": rep, "equity": equity_path, "trades": trades_path, "report_file": report_path }),
+            &serde_json::json!({ "report": rep, "pbo": compared.pbo, "pbo_error": compared.pbo_error, "equity": equity_path, "trades": trades_path, "report_file": report_path }),
         );
     }
     let m = &rep.metrics;
@@ -729,6 +743,14 @@ pub(super) async fn backtest_cmd(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    match (&compared.pbo, &compared.pbo_error) {
+        (Some(p), _) => println!(
+            "  PBO {:.2} over the {} configurations with a curve in the trial ledger ({} splits)",
+            p.pbo, p.trials, p.splits
+        ),
+        (None, Some(why)) => println!("  no PBO: {why}"),
+        (None, None) => {}
     }
     println!(
         "  input hash {}; wrote {}, {}, {}",

@@ -25,6 +25,8 @@ pub struct TuneArgs {
     /// The study's name: run again with the same arguments to resume it.
     #[arg(long)]
     pub study: String,
+    /// Trials in the study; more than a finished study holds extends it
+    /// (its trials are kept and told to the sampler).
     #[arg(long, default_value_t = 20)]
     pub trials: usize,
     /// Random trials before TPE models the results (the pruner waits for as many).

@@ -162,51 +162,6 @@ pub async fn enqueue_for(
     row.try_into()
 }
 
-/// Distinct configurations of `job`'s kind its requester has run on the
-/// same symbols and timeframe, `job` included: the trials a report of it
-/// was selected among (the deflated Sharpe's count). Failed and queued
-/// others do not count; a rerun of one configuration counts once.
-pub async fn configurations_tried(pool: &PgPool, job: &Job) -> Result<usize, DbError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT params) FROM jobs
-          WHERE kind = $1 AND created_by IS NOT DISTINCT FROM $2
-            AND params->'symbols' = $3->'symbols' AND params->'timeframe' = $3->'timeframe'
-            AND (status = 'succeeded' OR id = $4)",
-    )
-    .bind(&job.kind)
-    .bind(job.created_by)
-    .bind(&job.params)
-    .bind(job.id)
-    .fetch_one(pool)
-    .await?;
-    Ok(n.max(1) as usize)
-}
-
-/// `detail -> field` of the latest succeeded run of each other
-/// configuration [`configurations_tried`] counts (not `job`'s own).
-pub async fn other_configurations(
-    pool: &PgPool,
-    job: &Job,
-    field: &str,
-) -> Result<Vec<serde_json::Value>, DbError> {
-    Ok(sqlx::query_scalar(
-        "SELECT value FROM (
-           SELECT DISTINCT ON (params) detail -> $5 AS value FROM jobs
-            WHERE kind = $1 AND created_by IS NOT DISTINCT FROM $2
-              AND params->'symbols' = $3->'symbols' AND params->'timeframe' = $3->'timeframe'
-              AND status = 'succeeded' AND params <> $3 AND id <> $4
-            ORDER BY params, id DESC) latest
-          WHERE value IS NOT NULL",
-    )
-    .bind(&job.kind)
-    .bind(job.created_by)
-    .bind(&job.params)
-    .bind(job.id)
-    .bind(field)
-    .fetch_all(pool)
-    .await?)
-}
-
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Job>, DbError> {
     let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
         .bind(id)

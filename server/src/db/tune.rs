@@ -285,6 +285,39 @@ pub async fn finish_trial(
         .try_into()
 }
 
+/// Replaces a study's stored definition by an equivalent one (the same
+/// search written as the current code writes it).
+pub async fn redefine(
+    pool: &PgPool,
+    study: i64,
+    definition_sha256: &str,
+    definition: &Value,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE tune_studies SET definition_sha256 = $2, definition = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(study)
+    .bind(definition_sha256)
+    .bind(definition)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Reopens a done study for more trials; its report is written again when
+/// they are done.
+pub async fn extend(pool: &PgPool, study: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE tune_studies SET status = 'running', report = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'done'",
+    )
+    .bind(study)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub async fn finish(pool: &PgPool, study: i64, report: &Value) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE tune_studies SET status = 'done', report = $2, error = NULL, updated_at = now()

@@ -426,6 +426,7 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
     if r.transformer {
         pipeline.transformer = Some(Default::default());
     }
+    let barrier = parse_barrier(r.barrier.as_deref().unwrap_or(""))?;
     let backend = match r
         .backend
         .as_deref()
@@ -457,7 +458,7 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
         pipeline,
         backend,
         horizon: None,
-        barrier: None,
+        barrier,
         per_symbol: false,
         profile: crate::config::default_profile(),
         capital: crate::config::default_capital(),
@@ -466,6 +467,33 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
         promote,
         universe: r.universe.clone().filter(|s| !s.trim().is_empty()),
     })
+}
+
+/// The schema's pattern for barrier widths: `upper,lower`, each up to six
+/// digits with up to six decimals, no spaces; or empty.
+pub const BARRIER_PATTERN: &str = "^([0-9]{1,6}(\\.[0-9]{1,6})?,[0-9]{1,6}(\\.[0-9]{1,6})?)?$";
+
+/// Barrier widths exactly as [`BARRIER_PATTERN`] admits them (what the
+/// schema refuses is refused here too), each above zero; empty: none.
+fn parse_barrier(s: &str) -> Result<Option<models::data::BarrierTarget>, AppError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let number = |p: &str| {
+        let (int, frac) = p.split_once('.').unwrap_or((p, "0"));
+        (1..=6).contains(&int.len())
+            && (1..=6).contains(&frac.len())
+            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    };
+    match s.split_once(',') {
+        Some((u, l)) if number(u) && number(l) => models::data::BarrierTarget::parse(s)
+            .map(Some)
+            .map_err(|e| AppError::invalid("barrier", e)),
+        _ => Err(AppError::invalid(
+            "barrier",
+            format!("upper,lower barrier widths in ATRs like 2,1 (got {s:?})"),
+        )),
+    }
 }
 
 /// Parses an evaluation request into job parameters, naming the field at
@@ -490,6 +518,7 @@ pub fn evaluate_params(
         universe: r.universe.clone(),
         groups: Vec::new(),
         transformer: r.transformer,
+        barrier: r.barrier.clone(),
     })?;
     let pipeline = t.pipeline;
     Ok(crate::evaluate::EvaluateJobParams {
@@ -501,7 +530,7 @@ pub fn evaluate_params(
         pipeline,
         backend: t.backend,
         horizon: None,
-        barrier: None,
+        barrier: t.barrier,
         profile: crate::config::default_profile(),
         capital: crate::config::default_capital(),
         min_net_profit: None,
@@ -1367,6 +1396,7 @@ mod tests {
             universe: universe.map(str::to_owned),
             groups: Vec::new(),
             transformer: false,
+            barrier: None,
         };
         let p = train_params(&r(Some("us-stocks"), vec![])).unwrap();
         assert!(p.pipeline.groups.is_empty());
@@ -1417,6 +1447,70 @@ mod tests {
             Some("symbols"),
             "a blank entry is not a symbol"
         );
+    }
+
+    #[test]
+    fn barrier_labels_are_read_as_the_schema_states_them() {
+        let r = |barrier: Option<&str>| TrainRequest {
+            symbols: vec!["BTC/USD".into()],
+            timeframe: "1d".into(),
+            max_epochs: None,
+            folds: None,
+            backend: None,
+            promote: None,
+            universe: None,
+            groups: Vec::new(),
+            transformer: false,
+            barrier: barrier.map(str::to_owned),
+        };
+        assert_eq!(train_params(&r(None)).unwrap().barrier, None);
+        assert_eq!(train_params(&r(Some(""))).unwrap().barrier, None);
+        let b = train_params(&r(Some("2,1.5"))).unwrap().barrier.unwrap();
+        assert_eq!((b.upper_atr, b.lower_atr), (2.0, 1.5));
+        let pattern = regex::Regex::new(BARRIER_PATTERN).unwrap();
+        for bad in [
+            "2",
+            "2,",
+            " 2,1",
+            "2,1 ",
+            "2;1",
+            "1.,1",
+            "-1,1",
+            "1e3,1",
+            "1,1,1",
+            "1234567,1",
+            "0,1",
+            "1,0.0",
+        ] {
+            let e = train_params(&r(Some(bad))).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("barrier"), "{bad:?}: {e:?}");
+            // What the schema admits is refused only for a zero width.
+            assert_eq!(
+                pattern.is_match(bad),
+                bad.starts_with('0') || bad.ends_with("0.0"),
+                "{bad:?}"
+            );
+        }
+        for good in ["2,1", "0.5,3", "123456.123456,1"] {
+            assert!(pattern.is_match(good), "{good}");
+            assert!(
+                train_params(&r(Some(good))).unwrap().barrier.is_some(),
+                "{good}"
+            );
+        }
+        // The evaluation form reads it the same way.
+        let e = EvaluateRequest {
+            symbols: vec!["BTC/USD".into()],
+            timeframe: "1d".into(),
+            max_epochs: None,
+            folds: Some(2),
+            backend: None,
+            universe: None,
+            transformer: false,
+            barrier: Some("3,1".into()),
+        };
+        let p = evaluate_params(&e).unwrap();
+        assert_eq!(p.barrier.map(|b| b.upper_atr), Some(3.0));
     }
 
     fn req() -> BackfillRequest {

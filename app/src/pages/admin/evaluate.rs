@@ -24,6 +24,7 @@ pub async fn start_evaluation(
     backend: String,
     universe: Option<String>,
     transformer: Option<String>,
+    barrier: Option<String>,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
@@ -40,6 +41,8 @@ pub async fn start_evaluation(
                 backend: Some(backend),
                 universe: universe.filter(|u| !u.trim().is_empty()),
                 transformer: transformer.is_some(),
+                // "2, 1" as typed reads as 2,1 (the API itself takes no spaces).
+                barrier: barrier.map(|b| b.replace(' ', "")),
             };
             b.start_evaluation(&v, r).await
         }
@@ -144,6 +147,7 @@ pub fn EvaluatePage() -> impl IntoView {
                     </select>
                 </label>
                 <label><input type="checkbox" name="transformer" id="eval-transformer" value="on" />"Sequence transformer as a third member"</label>
+                <label>"Triple-barrier labels"<input type="text" name="barrier" id="eval-barrier" placeholder="upper,lower ATRs, e.g. 2,1 (empty: direction labels)" /></label>
                 <button type="submit" id="eval-start" disabled=move || start.pending().get()>"Evaluate"</button>
             </ActionForm>
             {move || start.value().get().and_then(|r| r.err()).map(|e| view! {
@@ -224,8 +228,16 @@ fn Answer(id: i64) -> impl IntoView {
                 };
                 let held = &d["held_out"];
                 let c = &d["classification"];
+                let t = &d["target"];
+                let labels = match t["barrier"].as_object() {
+                    Some(b) => {
+                        let w = |k: &str| b.get(k).and_then(Value::as_f64).map_or("?".into(), |x| x.to_string());
+                        format!("triple-barrier labels (+{} / −{} ATR, {} bars)", w("upper_atr"), w("lower_atr"), t["horizon"])
+                    },
+                    None => format!("direction labels (±{} % in {} bars)", num(&t["threshold_pct"], 2), t["horizon"]),
+                };
                 let head = format!(
-                    "{} {}: {} held-out bars, {} predictions; accuracy {}, balanced {}, log loss {} (class prior {}); {} trials counted",
+                    "{} {}, {labels}: {} held-out bars, {} predictions; accuracy {}, balanced {}, log loss {} (class prior {}); {} trials counted",
                     d["symbols"].as_array().map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
                     d["timeframe"].as_str().unwrap_or(""),
                     held["bars"], held["predictions"],

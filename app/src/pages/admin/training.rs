@@ -27,6 +27,7 @@ pub async fn start_training(
     context: Option<String>,
     transformer: Option<String>,
     universe: Option<String>,
+    barrier: Option<String>,
 ) -> Result<JobView, AppError> {
     crate::backend::answer(
         async move {
@@ -53,6 +54,8 @@ pub async fn start_training(
                 .map(|(g, _)| g.to_string())
                 .collect(),
                 transformer: transformer.is_some(),
+                // "2, 1" as typed reads as 2,1 (the API itself takes no spaces).
+                barrier: barrier.map(|b| b.replace(' ', "")),
             };
             b.start_training(&v, r).await
         }
@@ -157,6 +160,7 @@ pub fn TrainingPage() -> impl IntoView {
                                 <label><input type="checkbox" name="macro_series" id="train-macro" value="on" />"Macro series (CPI, rates, VIX, unemployment)"</label>
                                 <label><input type="checkbox" name="context" id="train-context" value="on" />"Context (higher timeframes' trend and RSI, the regime)"</label>
                                 <label><input type="checkbox" name="transformer" id="train-transformer" value="on" />"Sequence transformer as a third member"</label>
+                                <label>"Triple-barrier labels"<input type="text" name="barrier" id="train-barrier" placeholder="upper,lower ATRs, e.g. 2,1 (empty: direction labels)" /></label>
                                 <button type="submit" id="train-start" disabled=move || start.pending().get()>"Start training"</button>
                             </ActionForm>
                             {if jobs.is_empty() {

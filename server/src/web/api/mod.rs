@@ -233,6 +233,16 @@ fn constrain(doc: &mut utoipa::openapi::OpenApi) {
             json!({"enum": ["us-stocks", "", null]}),
         ),
         (
+            "EvaluateRequest",
+            "barrier",
+            json!({"pattern": crate::web::backend::BARRIER_PATTERN}),
+        ),
+        (
+            "TrainRequest",
+            "barrier",
+            json!({"pattern": crate::web::backend::BARRIER_PATTERN}),
+        ),
+        (
             "TrainRequest",
             "symbols",
             // Empty with a universe; symbols or a universe is checked in the handler.

@@ -13,12 +13,16 @@ use engine::signals::TechnicalRule;
 #[path = "support/golden.rs"]
 mod golden;
 
-fn report(candles: Vec<engine::Candle>, trade_from: Option<i64>) -> Report {
+/// The rule on `candles`, trading from `trade_from`; gates lowered
+/// (15-minute moves rarely promise 2 % net, nor the rule 0.55) so it trades.
+fn run(
+    candles: Vec<engine::Candle>,
+    trade_from: Option<i64>,
+) -> (Report, engine::backtest::BacktestResult) {
     let mut config = BacktestConfig {
         trade_from,
         ..Default::default()
     };
-    // 15-minute moves rarely promise 2 % net, nor the rule 0.55: lower both so it trades.
     config.plan.min_net_profit_pct = 0.3;
     config.plan.min_confidence = 0.3;
     let spec = ReportSpec {
@@ -36,7 +40,11 @@ fn report(candles: Vec<engine::Candle>, trade_from: Option<i64>) -> Report {
         lower: None,
         funding: None,
     }];
-    report::run_report(&data, &spec).0
+    report::run_report(&data, &spec)
+}
+
+fn report(candles: Vec<engine::Candle>, trade_from: Option<i64>) -> Report {
+    run(candles, trade_from).0
 }
 
 #[test]
@@ -84,28 +92,7 @@ fn nothing_before_trade_from_is_traded_or_measured() {
     let from = all.len() / 2;
     let bar = Timeframe::M15.duration_ms();
     let first_close = all[from].open_time + bar;
-    let mut config = BacktestConfig {
-        trade_from: Some(first_close),
-        ..Default::default()
-    };
-    config.plan.min_net_profit_pct = 0.3;
-    config.plan.min_confidence = 0.3;
-    let spec = ReportSpec {
-        timeframe: Timeframe::M15,
-        config,
-        strategy: Strategy::Technical(TechnicalRule::default()),
-        trials: 1,
-        random_seed: 7,
-        code_version: "test".into(),
-    };
-    let data = [SeriesData {
-        symbol: "BTC/USD".into(),
-        candles: all.clone(),
-        predictions: None,
-        lower: None,
-        funding: None,
-    }];
-    let (rep, result) = report::run_report(&data, &spec);
+    let (rep, result) = run(all.clone(), Some(first_close));
     assert!(!result.trades.is_empty());
     assert!(result.trades.iter().all(|t| t.signal_time >= first_close));
     assert_eq!(

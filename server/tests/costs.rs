@@ -52,6 +52,11 @@ fn fee_rate(trades_csv: &Path) -> (f64, f64, usize) {
 }
 
 fn backtest(url: &str, config: Option<&str>, out: &Path) -> Value {
+    backtest_at(url, config, "0.5", out)
+}
+
+/// `traderai backtest` of the stored BTC 1d at a net-profit gate.
+fn backtest_at(url: &str, config: Option<&str>, min_net_profit: &str, out: &Path) -> Value {
     let mut args = vec![];
     if let Some(c) = config {
         args.extend(["--config", c]);
@@ -66,7 +71,7 @@ fn backtest(url: &str, config: Option<&str>, out: &Path) -> Value {
         "--timeframe",
         "1d",
         "--min-net-profit",
-        "0.5",
+        min_net_profit,
         "--min-confidence",
         "0.3",
         "-o",
@@ -179,24 +184,12 @@ async fn the_simulator_job_charges_the_series_exchange_costs() {
 
     // `traderai backtest` on the same stored series reads and writes the
     // same trial ledger: a third configuration there counts everywhere.
-    let out = dir.path().join("cli");
-    let cli = ok(&traderai(
-        Some(&url),
-        &[
-            "--config",
-            dir.path().join("costs.toml").to_str().unwrap(),
-            "--json",
-            "backtest",
-            "--symbol",
-            "BTC/USD",
-            "--timeframe",
-            "1d",
-            "--min-net-profit",
-            "2",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    ));
+    let cli = backtest_at(
+        &url,
+        dir.path().join("costs.toml").to_str(),
+        "2",
+        &dir.path().join("cli"),
+    );
     assert_eq!(
         cli["report"]["metrics"]["trials"], 3,
         "the simulator's two and this"

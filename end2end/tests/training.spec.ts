@@ -53,5 +53,14 @@ test("a small training run streams its epochs and lands in the registry", async 
   await page.fill("#train-symbols", "NOT A PAIR");
   await page.click("#train-start");
   await expect(page.locator("#train-error")).toContainText("(symbols)");
+  // A refused start keeps what was typed (the runs list is not reloaded
+  // under the form), so the user corrects it in place.
+  await expect(page.locator("#train-symbols")).toHaveValue("NOT A PAIR");
+  await page.fill("#train-symbols", "BTC/USD");
+  await page.fill("#train-barrier", "2");
+  await page.click("#train-start");
+  await expect(page.locator("#train-error")).toContainText("(barrier)");
+  await expect(page.locator("#train-barrier")).toHaveValue("2");
+  await expect(page.locator("#train-symbols")).toHaveValue("BTC/USD");
   expect(errors).toEqual([]);
 });

@@ -101,20 +101,19 @@ pub fn TrainingPage() -> impl IntoView {
     let csrf = move || viewer.get().map(|v| csrf_token(&v)).unwrap_or_default();
     let start = ServerAction::<StartTraining>::new();
     let cancel = ServerAction::<CancelJob>::new();
+    // Reload after a run was queued, not after a refused one: the reload
+    // redraws the form (it lives in the list's Transition) and would wipe
+    // what the user is correcting.
+    let started = RwSignal::new(0u32);
     let runs = Resource::new(
-        move || {
-            (
-                start.version().get(),
-                cancel.version().get(),
-                live.resync.get(),
-            )
-        },
+        move || (started.get(), cancel.version().get(), live.resync.get()),
         |_| list_trainings(),
     );
     let selected = RwSignal::new(None::<i64>);
     Effect::new(move |_| {
         if let Some(Ok(j)) = start.value().get() {
             selected.set(Some(j.id));
+            started.update(|n| *n += 1);
         }
     });
     view! {

@@ -81,51 +81,20 @@ pub fn ledger_curve(
 /// CSCV blocks over the shared curve points: 70 splits.
 const PBO_BLOCKS: usize = 8;
 
-/// PBO over the equity curves of configurations tried on the same data:
-/// per-period returns between the points all of them share.
-pub fn pbo_over(
-    curves: &[&[(engine::TimeMs, f64)]],
-) -> Result<engine::backtest::pbo::Pbo, engine::backtest::pbo::PboError> {
-    use std::collections::{HashMap, HashSet};
-    let mut shared: Vec<engine::TimeMs> = curves
-        .first()
-        .map(|c| c.iter().map(|p| p.0).collect())
-        .unwrap_or_default();
-    for c in curves.iter().skip(1) {
-        let times: HashSet<engine::TimeMs> = c.iter().map(|p| p.0).collect();
-        shared.retain(|t| times.contains(t));
-    }
-    let returns: Vec<Vec<f64>> = curves
-        .iter()
-        .map(|c| {
-            let at: HashMap<engine::TimeMs, f64> = c.iter().copied().collect();
-            // Every shared time is in every curve; a ruined account earns 0.
-            shared
-                .windows(2)
-                .map(|w| match (at.get(&w[0]), at.get(&w[1])) {
-                    (Some(&a), Some(&b)) if a > 0.0 => b / a - 1.0,
-                    _ => 0.0,
-                })
-                .collect()
-        })
-        .collect();
-    engine::backtest::pbo::cscv(&returns, PBO_BLOCKS)
-}
-
 /// A backtest's place in the trial ledger: its configuration recorded on
 /// the series it ran on, with the other configurations' curves to rank it
-/// among; [`Ledger::finish`] keeps its own curve and computes the PBO.
+/// among ([`Ledger::compare`]); [`Ledger::keep`] stores its own curve.
 #[derive(Debug)]
 pub struct Ledger {
-    pub subject: String,
-    pub hash: String,
+    subject: String,
+    hash: String,
     /// Configurations tried on the subject, this one included.
     pub trials: usize,
-    pub others: Vec<Vec<(engine::TimeMs, f64)>>,
+    others: Vec<Vec<(engine::TimeMs, f64)>>,
 }
 
 /// PBO over a backtest and the other configurations tried on its data, or why there is none.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Compared {
     pub pbo: Option<engine::backtest::pbo::Pbo>,
     pub pbo_error: Option<String>,
@@ -162,7 +131,7 @@ impl Ledger {
         let curves: Vec<&[(engine::TimeMs, f64)]> = std::iter::once(curve)
             .chain(self.others.iter().map(Vec::as_slice))
             .collect();
-        match pbo_over(&curves) {
+        match engine::backtest::pbo::cscv_over_curves(&curves, PBO_BLOCKS) {
             Ok(p) => Compared {
                 pbo: Some(p),
                 pbo_error: None,
@@ -192,6 +161,8 @@ pub fn backtest_trial_hash(
     strategy: &engine::backtest::strategy::Strategy,
     config: &engine::backtest::BacktestConfig,
 ) -> String {
+    // `trade_from` twice (also inside `config`): the key the CLI hashed
+    // before the simulator shared the ledger, so its entries still match.
     let tried = serde_json::json!({ "strategy": strategy, "config": config, "trade_from": config.trade_from });
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(tried.to_string()))
 }

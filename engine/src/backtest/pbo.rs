@@ -136,6 +136,39 @@ fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
     }
 }
 
+/// CSCV over equity curves sampled at times ((time, equity) pairs, e.g.
+/// the thinned curves of backtests over overlapping ranges): the
+/// per-period returns between the times every curve has; a ruined curve
+/// (equity ≤ 0) earns 0 from then on.
+pub fn cscv_over_curves(
+    curves: &[&[(crate::TimeMs, f64)]],
+    blocks: usize,
+) -> Result<Pbo, PboError> {
+    use std::collections::{HashMap, HashSet};
+    let mut shared: Vec<crate::TimeMs> = curves
+        .first()
+        .map(|c| c.iter().map(|p| p.0).collect())
+        .unwrap_or_default();
+    for c in curves.iter().skip(1) {
+        let times: HashSet<crate::TimeMs> = c.iter().map(|p| p.0).collect();
+        shared.retain(|t| times.contains(t));
+    }
+    let returns: Vec<Vec<f64>> = curves
+        .iter()
+        .map(|c| {
+            let at: HashMap<crate::TimeMs, f64> = c.iter().copied().collect();
+            shared
+                .windows(2)
+                .map(|w| match (at[&w[0]], at[&w[1]]) {
+                    (a, b) if a > 0.0 => b / a - 1.0,
+                    _ => 0.0,
+                })
+                .collect()
+        })
+        .collect();
+    cscv(&returns, blocks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +257,29 @@ mod tests {
                 blocks: 4
             })
         );
+    }
+
+    #[test]
+    fn curves_are_compared_on_the_times_they_share() {
+        // A from t=0, B from t=4 with a point A lacks; both wiggle differently.
+        let a: Vec<(crate::TimeMs, f64)> = (0..=16)
+            .map(|t| (t, 100.0 + (t as f64).sin() + t as f64 * 0.1))
+            .collect();
+        let mut b: Vec<(crate::TimeMs, f64)> = (4..=16)
+            .map(|t| (t, 100.0 + (t as f64 * 1.7).cos()))
+            .collect();
+        b.push((100, 50.0));
+        let on_shared = |c: &[(crate::TimeMs, f64)]| -> Vec<f64> {
+            let v: Vec<f64> = c
+                .iter()
+                .filter(|p| (4..=16).contains(&p.0))
+                .map(|p| p.1)
+                .collect();
+            v.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+        };
+        let by_hand = cscv(&[on_shared(&a), on_shared(&b)], 4).unwrap();
+        assert_eq!(cscv_over_curves(&[&a, &b], 4).unwrap(), by_hand);
+        assert_eq!(by_hand.trials, 2);
+        assert_eq!(cscv_over_curves(&[&a], 4), Err(PboError::TooFewTrials(1)));
     }
 }

@@ -473,27 +473,24 @@ pub fn train_params(r: &TrainRequest) -> Result<training::TrainJobParams, AppErr
 /// digits with up to six decimals, no spaces; or empty.
 pub const BARRIER_PATTERN: &str = "^([0-9]{1,6}(\\.[0-9]{1,6})?,[0-9]{1,6}(\\.[0-9]{1,6})?)?$";
 
-/// Barrier widths exactly as [`BARRIER_PATTERN`] admits them (what the
-/// schema refuses is refused here too), each above zero; empty: none.
+/// Barrier widths as [`BARRIER_PATTERN`] admits them (the schema's own
+/// check, so the two cannot drift), each above zero; empty: none.
 fn parse_barrier(s: &str) -> Result<Option<models::data::BarrierTarget>, AppError> {
+    static PATTERN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(BARRIER_PATTERN).expect("BARRIER_PATTERN is a valid regex")
+    });
     if s.is_empty() {
         return Ok(None);
     }
-    let number = |p: &str| {
-        let (int, frac) = p.split_once('.').unwrap_or((p, "0"));
-        (1..=6).contains(&int.len())
-            && (1..=6).contains(&frac.len())
-            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    };
-    match s.split_once(',') {
-        Some((u, l)) if number(u) && number(l) => models::data::BarrierTarget::parse(s)
-            .map(Some)
-            .map_err(|e| AppError::invalid("barrier", e)),
-        _ => Err(AppError::invalid(
+    if !PATTERN.is_match(s) {
+        return Err(AppError::invalid(
             "barrier",
             format!("upper,lower barrier widths in ATRs like 2,1 (got {s:?})"),
-        )),
+        ));
     }
+    models::data::BarrierTarget::parse(s)
+        .map(Some)
+        .map_err(|e| AppError::invalid("barrier", e))
 }
 
 /// Parses an evaluation request into job parameters, naming the field at
